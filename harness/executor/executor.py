@@ -1,0 +1,227 @@
+"""The ``process`` runtime executor: LocalStack's Lambda service runs each execution environment as a
+local ``awslambdaric`` process instead of a Docker container.
+
+LocalStack keeps everything that makes Lambda Lambda (the async event queue, retries, dead-letter
+delivery, destinations, metrics, concurrency, keep-alive); this class only does what a sandbox does:
+start the runtime, pass it invocations, enforce Timeout and MemorySize, and report logs.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+
+from localstack import config
+from localstack.aws.api.lambda_ import PackageType
+from localstack.services.lambda_.invocation.executor_endpoint import StatusErrorException
+from localstack.services.lambda_.invocation.lambda_models import FunctionVersion, InvocationResult
+from localstack.services.lambda_.invocation.runtime_executor import (
+    LambdaRuntimeException,
+    RuntimeExecutor,
+)
+
+from harness.executor import interpreters, lambda_logs
+from harness.executor.runtime_process import (
+    Ended,
+    RuntimeProcess,
+    StartupFailed,
+    exit_error_payload,
+    read_new_output,
+)
+
+LOG = logging.getLogger(__name__)
+
+# AWS gives a function's init phase 10 s before it counts as failed.
+INIT_TIMEOUT_S = float(os.environ.get("HARNESS_INIT_TIMEOUT", "10"))
+# Variables of LocalStack's Docker init protocol that mean nothing to a process-based runtime.
+_INTERNAL_VARS = ("LOCALSTACK_RUNTIME_ID", "LOCALSTACK_RUNTIME_ENDPOINT", "LOCALSTACK_CHMOD_PATHS",
+                  "LOCALSTACK_USER", "LOCALSTACK_INIT_LOG_LEVEL", "LOCALSTACK_POST_INVOKE_WAIT_MS",
+                  "LOCALSTACK_MAX_PAYLOAD_SIZE")
+
+
+def _environments_root() -> Path:
+    root = Path(os.environ.get("HARNESS_ENVIRONMENTS_DIR") or Path(tempfile.gettempdir()) / "harness-envs")
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+class ProcessRuntimeExecutor(RuntimeExecutor):
+    def __init__(self, id: str, function_version: FunctionVersion) -> None:  # noqa: A002 - LocalStack API
+        super().__init__(id=id, function_version=function_version)
+        self._runtime: RuntimeProcess | None = None
+        self._env: dict[str, str] = {}
+        self._stopped = threading.Event()
+        self._lock = threading.Lock()
+        self._dir = Path(tempfile.mkdtemp(prefix=f"{function_version.id.function_name}-{id[:8]}-",
+                                          dir=_environments_root()))
+        self._log_path = self._dir / "runtime.log"
+        self._log_offset = 0
+        self._pending_init: str | None = None
+        self._interpreter: interpreters.Interpreter | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def start(self, env_vars: dict[str, str]) -> None:
+        cfg = self.function_version.config
+        self._interpreter = interpreters.resolve(cfg.runtime)
+        code_dir = Path(cfg.code.get_unzipped_code_location())
+        tmp = self._dir / "tmp"
+        tmp.mkdir()
+        env = {k: str(v) for k, v in env_vars.items() if v is not None and k not in _INTERNAL_VARS}
+        env.update(
+            LAMBDA_TASK_ROOT=str(code_dir),
+            LAMBDA_RUNTIME_DIR=str(self._interpreter.runtime_dir),
+            PYTHONPATH=str(self._interpreter.runtime_dir),
+            PATH="/usr/local/bin:/usr/bin:/bin",
+            LANG="en_US.UTF-8",
+            TMPDIR=str(tmp),
+            AWS_EXECUTION_ENV=f"AWS_Lambda_{cfg.runtime}",
+        )
+        # The function's own environment variables win, as on AWS (set last by LocalStack already).
+        env.update({k: str(v) for k, v in (cfg.environment or {}).items()})
+        self._env = env
+        try:
+            self._start_runtime_and_wait()
+        except StartupFailed as failure:
+            raise StatusErrorException(str(failure), payload=failure.payload) from failure
+
+    def _start_runtime_and_wait(self) -> None:
+        cfg = self.function_version.config
+        runtime = RuntimeProcess(
+            python=self._interpreter.python,
+            handler=cfg.handler,
+            env=self._env,
+            task_root=Path(self._env["LAMBDA_TASK_ROOT"]),
+            log_path=self._log_path,
+            memory_limit_mb=int(cfg.memory_size),
+        )
+        self._runtime = runtime
+        try:
+            init_ms = runtime.wait_ready(INIT_TIMEOUT_S, self._stopped)
+        except StartupFailed:
+            output, self._log_offset = read_new_output(self._log_path, self._log_offset)
+            self._pending_init = lambda_logs.init_start(cfg.runtime) + output
+            runtime.kill()
+            self._runtime = None
+            raise
+        output, self._log_offset = read_new_output(self._log_path, self._log_offset)
+        self._pending_init = lambda_logs.init_start(cfg.runtime) + output
+        self._init_ms = init_ms
+
+    def stop(self) -> None:
+        self._stopped.set()
+        runtime, self._runtime = self._runtime, None
+        if runtime is not None:
+            runtime.kill()
+        shutil.rmtree(self._dir, ignore_errors=True)
+
+    # -- invocation --------------------------------------------------------------------------------
+    def invoke(self, payload: dict[str, str]) -> InvocationResult:
+        request_id = payload["invoke-id"]
+        cfg = self.function_version.config
+        with self._lock:
+            if self._stopped.is_set():
+                raise LambdaRuntimeException(f"execution environment {self.id} is stopped")
+            if self._runtime is None or not self._runtime.alive:
+                # A previous invocation timed out or killed the runtime: a fresh one, as after a sandbox reset.
+                if self._runtime is not None:
+                    self._runtime.kill()
+                try:
+                    self._start_runtime_and_wait()
+                except StartupFailed as failure:
+                    logs = (self._pending_init or "") + lambda_logs.start_line(request_id)
+                    logs += lambda_logs.end_and_report(request_id, 0.0, int(cfg.memory_size), 0, None,
+                                                       status="error", error_type="Runtime.InitError")
+                    self._pending_init = None
+                    return InvocationResult(request_id, failure.payload, is_error=True, logs=logs)
+            runtime = self._runtime
+            init_part, self._pending_init = self._pending_init, None
+            init_ms = getattr(self, "_init_ms", None) if init_part is not None else None
+            outcome = runtime.invoke(
+                request_id,
+                payload["payload"].encode(),
+                payload["invoked-function-arn"],
+                payload.get("trace-id") or "",
+                float(cfg.timeout),
+            )
+            output, self._log_offset = read_new_output(self._log_path, self._log_offset)
+            memory_used = runtime.max_memory_used_mb()
+            logs = (init_part or "") + lambda_logs.start_line(request_id) + output
+            result_body, is_error, status, error_type = outcome.body, False, None, None
+            if outcome.ended is Ended.ERROR:
+                is_error = True
+            elif outcome.ended is Ended.TIMEOUT:
+                is_error, status = True, "timeout"
+                result_body = lambda_logs.timeout_payload(request_id, float(cfg.timeout))
+                logs += lambda_logs.timeout_line(request_id, float(cfg.timeout))
+                self._restart_in_background()
+            elif outcome.ended in (Ended.EXIT, Ended.OUT_OF_MEMORY):
+                oom = outcome.ended is Ended.OUT_OF_MEMORY
+                is_error, status = True, "error"
+                error_type = "Runtime.OutOfMemory" if oom else "Runtime.ExitError"
+                if oom:
+                    memory_used = max(memory_used, int(cfg.memory_size))
+                result_body = exit_error_payload(request_id, outcome.exit_status, oom, int(cfg.memory_size))
+                logs += lambda_logs.exit_lines(result_body)
+                runtime.kill()
+                self._restart_in_background()
+            logs += lambda_logs.end_and_report(request_id, outcome.duration_ms, int(cfg.memory_size),
+                                               memory_used, init_ms, status=status, error_type=error_type)
+            return InvocationResult(request_id, result_body, is_error=is_error, logs=logs)
+
+    def _restart_in_background(self) -> None:
+        """Start the next runtime now, so its init overlaps the wait before Lambda's retry."""
+        self._runtime = None
+        if self._stopped.is_set():
+            return
+
+        def restart() -> None:
+            with self._lock:
+                if self._runtime is None and not self._stopped.is_set():
+                    try:
+                        self._start_runtime_and_wait()
+                    except StartupFailed:
+                        # Reported to the next invocation, which tries again.
+                        self._runtime = None
+
+        threading.Thread(target=restart, name=f"harness-restart-{self.id[:8]}", daemon=True).start()
+
+    # -- addresses and logs ------------------------------------------------------------------------
+    def get_address(self) -> str:
+        return "127.0.0.1"
+
+    def get_endpoint_from_executor(self) -> str:
+        return "127.0.0.1"
+
+    def get_runtime_endpoint(self) -> str:
+        return f"http://127.0.0.1:{config.GATEWAY_LISTEN[0].port}/_localstack_lambda/{self.id}"
+
+    def get_logs(self) -> str:
+        try:
+            return self._log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    # -- versions ----------------------------------------------------------------------------------
+    @classmethod
+    def prepare_version(cls, function_version: FunctionVersion) -> None:
+        cfg = function_version.config
+        if cfg.package_type != PackageType.Zip:
+            raise LambdaRuntimeException(
+                "the harness process executor runs Zip-packaged functions only, not container images"
+            )
+        # Raises RuntimeUnavailable with what was looked for; LocalStack marks the function Failed with it.
+        interpreters.resolve(cfg.runtime)
+        if cfg.code:
+            cfg.code.prepare_for_execution()
+
+    @classmethod
+    def cleanup_version(cls, function_version: FunctionVersion) -> None:
+        pass
+
+    @classmethod
+    def validate_environment(cls) -> bool:
+        return True

@@ -1,0 +1,215 @@
+"""An embedded LocalStack in host mode (no Docker), using the harness's ``process`` Lambda executor.
+
+Each instance gets a free 127.0.0.1 port and its own data, filesystem and temp directories under one
+run directory, which goes away with it. The LocalStack process, and through it every Lambda runtime,
+dies with the process that started it, even when that one is killed with SIGKILL.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from harness import procs
+from harness.executor import interpreters
+from harness.localstack.endpoint import Endpoint
+
+SERVICES = "lambda,sqs,sns,cloudwatch,logs,iam,sts,s3"
+AWS_RETRY_BASE_DELAY_S = 60
+READY_MARKER = "Ready."
+EXECUTOR_FALLBACK_MARKER = "Invalid specified plugin name"
+
+
+class LocalStackError(Exception):
+    """LocalStack did not start, or stopped working; the message carries the tail of its log."""
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _runs_root() -> Path:
+    return Path(os.environ.get("HARNESS_RUN_DIR") or Path(tempfile.gettempdir()) / "harness-runs")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_runs(root: Path) -> None:
+    """Run directories of harness processes that died without cleaning up (SIGKILL) are removed."""
+    if not root.is_dir():
+        return
+    for entry in root.iterdir():
+        owner = entry.name.split("-", 1)[0]
+        if owner.isdigit() and not _pid_alive(int(owner)):
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def ensure_runtimes(progress=print) -> list[str]:
+    """Install the runtime libraries for every Python runtime this machine can serve; returns them."""
+    served = []
+    constraints = Path(__file__).resolve().parents[2] / "constraints" / "localstack.txt"
+    for runtime in interpreters.SUPPORTED_RUNTIMES:
+        try:
+            interpreters.find_python(runtime)
+        except interpreters.RuntimeUnavailable as missing:
+            progress(f"harness: {missing} (functions on {runtime} will fail to deploy)")
+            continue
+        if not interpreters.runtime_dir_ready(interpreters.runtime_dir_for(runtime)):
+            progress(f"harness: installing runtime libraries for {runtime} (once) ...")
+        interpreters.install_runtime(runtime, constraints)
+        served.append(runtime)
+    return served
+
+
+@dataclass
+class EmbeddedLocalStack:
+    retry_base_delay_s: int = int(os.environ.get("HARNESS_RETRY_BASE_DELAY", "1"))
+    keepalive_ms: int | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+    quiet: bool = False
+    port: int = 0
+    run_dir: Path | None = None
+    process: subprocess.Popen | None = None
+    endpoint: Endpoint | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _say(self, message: str) -> None:
+        if not self.quiet:
+            print(message, file=sys.stderr, flush=True)
+
+    def _environment(self) -> dict[str, str]:
+        assert self.run_dir is not None
+        # LocalStack must not see the user's AWS credentials or profile either.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        env.update(
+            GATEWAY_LISTEN=f"127.0.0.1:{self.port}",
+            SERVICES=SERVICES,
+            LOCALSTACK_VOLUME_DIR=str(self.run_dir / "volume"),
+            FILESYSTEM_ROOT=str(self.run_dir / "filesystem"),
+            TMPDIR=str(self.run_dir / "tmp"),
+            HARNESS_ENVIRONMENTS_DIR=str(self.run_dir / "environments"),
+            HARNESS_RUNTIMES_DIR=str(interpreters.runtimes_root()),
+            # The sandbox may look like a container to LocalStack; we are always in host mode.
+            OVERRIDE_IN_DOCKER="0",
+            DISABLE_EVENTS="1",
+            SKIP_SSL_CERT_DOWNLOAD="1",
+            # LocalStack's DNS server would bind port 53 on every interface.
+            DNS_ADDRESS="0",
+            SQS_ENDPOINT_STRATEGY="path",
+            LAMBDA_RUNTIME_EXECUTOR="process",
+            LAMBDA_RETRY_BASE_DELAY=str(self.retry_base_delay_s),
+            AWS_ACCESS_KEY_ID="test",
+            AWS_SECRET_ACCESS_KEY="test",
+            AWS_DEFAULT_REGION="us-east-1",
+        )
+        if self.keepalive_ms is not None:
+            env["LAMBDA_KEEPALIVE_MS"] = str(self.keepalive_ms)
+        env.update(self.extra_env)
+        return env
+
+    def log_tail(self, lines: int = 40) -> str:
+        if self.run_dir is None:
+            return ""
+        try:
+            text = (self.run_dir / "localstack.log").read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    def start(self, timeout_s: float = 60.0) -> Endpoint:
+        root = _runs_root()
+        remove_stale_runs(root)
+        ensure_runtimes(self._say)
+        root.mkdir(parents=True, exist_ok=True)
+        self.run_dir = Path(tempfile.mkdtemp(prefix=f"{os.getpid()}-", dir=root))
+        for sub in ("volume", "filesystem", "tmp", "environments"):
+            (self.run_dir / sub).mkdir()
+        self.port = self.port or free_port()
+        self._say(
+            f"harness: time is compressed: Lambda async retries wait {self.retry_base_delay_s} s, then "
+            f"{2 * self.retry_base_delay_s} s (AWS: {AWS_RETRY_BASE_DELAY_S} s, then {2 * AWS_RETRY_BASE_DELAY_S} s); "
+            "set HARNESS_RETRY_BASE_DELAY to change"
+        )
+        started = time.monotonic()
+        with open(self.run_dir / "localstack.log", "ab") as log:
+            self.process = procs.spawn(
+                [sys.executable, "-m", "harness.localstack.launch"],
+                cwd=str(self.run_dir),
+                env=self._environment(),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            self._wait_ready(started + timeout_s)
+        except BaseException:
+            self.stop()
+            raise
+        self.endpoint = Endpoint(self.url)
+        return self.endpoint
+
+    def _wait_ready(self, deadline: float) -> None:
+        assert self.process is not None and self.run_dir is not None
+        log_path = self.run_dir / "localstack.log"
+        while True:
+            if self.process.poll() is not None:
+                raise LocalStackError(
+                    f"LocalStack exited with status {self.process.returncode} before it was ready:\n"
+                    f"{self.log_tail()}"
+                )
+            text = log_path.read_text(errors="replace")
+            if EXECUTOR_FALLBACK_MARKER in text:
+                raise LocalStackError(
+                    "LocalStack does not know the 'process' Lambda executor (the harness package is not "
+                    f"installed in {sys.executable}'s environment):\n{self.log_tail()}"
+                )
+            if READY_MARKER in text and self._healthy():
+                return
+            if time.monotonic() > deadline:
+                raise LocalStackError(f"LocalStack was not ready within the deadline:\n{self.log_tail()}")
+            time.sleep(0.02)
+
+    def _healthy(self) -> bool:
+        # "Ready." is printed even when the gateway failed to bind, so ask the gateway itself.
+        try:
+            with urllib.request.urlopen(f"{self.url}/_localstack/health", timeout=2) as response:
+                body = response.read().decode()
+        except (urllib.error.URLError, OSError):
+            return False
+        return '"lambda": "available"' in body or '"lambda": "running"' in body
+
+    def stop(self) -> None:
+        if self.process is not None:
+            procs.terminate_group(self.process, grace=10)
+            self.process = None
+        if self.run_dir is not None:
+            shutil.rmtree(self.run_dir, ignore_errors=True)
+            self.run_dir = None
+
+    def __enter__(self) -> Endpoint:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

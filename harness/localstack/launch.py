@@ -1,0 +1,36 @@
+"""Entry point of the embedded LocalStack process: ``python -m harness.localstack.launch``.
+
+LocalStack 2026.3.0's twisted gateway ignores the host of ``GATEWAY_LISTEN`` for IPv4 and listens on
+every interface. We bind to loopback only, so the IPv4 endpoint is given the configured interface
+before LocalStack starts.
+"""
+
+from __future__ import annotations
+
+
+def _bind_to_configured_interface() -> None:
+    from twisted.internet import endpoints
+
+    original = endpoints.TCP4ServerEndpoint
+
+    class LoopbackTCP4ServerEndpoint(original):
+        def __init__(self, reactor, port, backlog=50, interface=""):
+            if not interface:
+                from localstack import config
+
+                hosts = {listen.host for listen in config.GATEWAY_LISTEN if listen.port == port}
+                interface = hosts.pop() if len(hosts) == 1 else "127.0.0.1"
+            super().__init__(reactor, port, backlog, interface)
+
+    endpoints.TCP4ServerEndpoint = LoopbackTCP4ServerEndpoint
+
+
+def main() -> None:
+    _bind_to_configured_interface()
+    from localstack.runtime.main import main as localstack_main
+
+    localstack_main()
+
+
+if __name__ == "__main__":
+    main()

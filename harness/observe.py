@@ -1,0 +1,94 @@
+"""Taps: SQS queues that see every message a topic or a dead-letter config delivers."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.waiting import DeadlineExceeded
+
+
+@dataclass
+class TappedMessage:
+    body: str
+    attributes: dict[str, str]
+    received_at: float
+    # For messages that came through an SNS subscription (not raw delivery): the SNS envelope.
+    sns: dict[str, Any] | None = None
+
+    @property
+    def subject(self) -> str | None:
+        return (self.sns or {}).get("Subject")
+
+    @property
+    def message(self) -> str:
+        return (self.sns or {}).get("Message", self.body)
+
+    def json(self) -> Any:
+        return json.loads(self.message)
+
+    def attribute(self, name: str) -> str | None:
+        if name in self.attributes:
+            return self.attributes[name]
+        sns_attrs = (self.sns or {}).get("MessageAttributes") or {}
+        if name in sns_attrs:
+            return sns_attrs[name].get("Value")
+        return None
+
+
+def _parse(raw: dict[str, Any]) -> TappedMessage:
+    attributes = {k: v.get("StringValue") for k, v in (raw.get("MessageAttributes") or {}).items()}
+    body = raw["Body"]
+    sns = None
+    try:
+        decoded = json.loads(body)
+        if isinstance(decoded, dict) and decoded.get("Type") == "Notification" and "TopicArn" in decoded:
+            sns = decoded
+    except ValueError:
+        pass
+    return TappedMessage(body=body, attributes=attributes, received_at=time.time(), sns=sns)
+
+
+@dataclass
+class QueueTap:
+    sqs: Any
+    url: str
+    name: str = "queue"
+    messages: list[TappedMessage] = field(default_factory=list)
+
+    def poll(self, wait_s: float = 0.0) -> list[TappedMessage]:
+        """Receive what is there now (long-polling up to ``wait_s``), keep it, and delete it from SQS."""
+        response = self.sqs.receive_message(
+            QueueUrl=self.url, MaxNumberOfMessages=10, WaitTimeSeconds=int(wait_s),
+            MessageAttributeNames=["All"],
+        )
+        fresh = [_parse(raw) for raw in response.get("Messages", [])]
+        if response.get("Messages"):
+            self.sqs.delete_message_batch(
+                QueueUrl=self.url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                         for i, m in enumerate(response["Messages"])],
+            )
+        self.messages.extend(fresh)
+        return fresh
+
+    def wait_until(self, done: Callable[[list[TappedMessage]], bool], deadline_s: float,
+                   what: str = "messages") -> list[TappedMessage]:
+        give_up = time.monotonic() + deadline_s
+        while not done(self.messages):
+            remaining = give_up - time.monotonic()
+            if remaining <= 0:
+                raise DeadlineExceeded(
+                    f"{self.name}: {what} not seen within {deadline_s:g} s; saw {len(self.messages)}: "
+                    + "; ".join(m.message[:200] for m in self.messages[-5:])
+                )
+            wait_s = min(1, int(remaining))
+            if not self.poll(wait_s=wait_s) and wait_s == 0:
+                time.sleep(0.05)
+        return self.messages
+
+    def wait_for_count(self, count: int, deadline_s: float) -> list[TappedMessage]:
+        return self.wait_until(lambda msgs: len(msgs) >= count, deadline_s, what=f"{count} message(s)")

@@ -1,0 +1,189 @@
+"""What an invocation returns and logs, compared with what AWS Lambda gives."""
+
+from __future__ import annotations
+
+import base64
+import re
+
+import pytest
+
+from harness.lambda_api import FunctionFailed, wait_active
+from harness.waiting import wait_for
+from tests.integration.conftest import invoke
+
+ECHO = """
+import os, sys
+def handler(event, context):
+    print("echo", event)
+    return {"event": event, "request_id": context.aws_request_id, "pid": os.getpid(),
+            "env": dict(os.environ), "version": "%d.%d" % sys.version_info[:2], "path": sys.path,
+            "remaining_ms": context.get_remaining_time_in_millis()}
+"""
+
+
+def test_handler_result_and_clean_environment(aws, deploy):
+    lam = aws("lambda")
+    name = deploy(ECHO, timeout=5, env={"MY_SETTING": "42"})
+    response, body = invoke(lam, name, {"x": 1})
+    assert response["StatusCode"] == 200 and "FunctionError" not in response
+    assert body["event"] == {"x": 1}
+    env = body["env"]
+    assert env["MY_SETTING"] == "42"
+    assert env["AWS_LAMBDA_FUNCTION_NAME"] == name
+    assert env["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"] == "128"
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+", env["AWS_ENDPOINT_URL"])
+    assert body["path"][0] == env["LAMBDA_TASK_ROOT"]
+    assert env["LAMBDA_TASK_ROOT"].endswith("/code")
+    # Nothing of the harness's own process environment leaks in.
+    leaked = [k for k in env if k.startswith(("HARNESS_", "VIRTUAL_ENV", "PYTEST", "GATEWAY_", "LOCALSTACK_RUNTIME"))]
+    assert leaked == []
+    assert not any("site-packages" in p and ".venv" in p for p in body["path"])
+    assert 0 < body["remaining_ms"] <= 5000
+
+
+def test_handler_exception_is_unhandled_with_type_message_and_stack(aws, deploy):
+    name = deploy("""
+        def handler(event, context):
+            raise KeyError("missing-thing")
+    """)
+    response, body = invoke(aws("lambda"), name)
+    assert response["FunctionError"] == "Unhandled"
+    assert body["errorType"] == "KeyError"
+    assert "missing-thing" in body["errorMessage"]
+    assert any("handler.py" in frame for frame in body["stackTrace"])
+
+
+def test_import_error_is_runtime_import_module_error(aws, deploy):
+    name = deploy("import module_that_does_not_exist\ndef handler(e, c):\n    return 1\n")
+    response, body = invoke(aws("lambda"), name)
+    assert response["FunctionError"] == "Unhandled"
+    assert body["errorType"] == "Runtime.ImportModuleError"
+    assert "module_that_does_not_exist" in body["errorMessage"]
+
+
+def test_missing_handler_is_runtime_handler_not_found(aws, deploy):
+    name = deploy("def other(e, c):\n    return 1\n")
+    response, body = invoke(aws("lambda"), name)
+    assert response["FunctionError"] == "Unhandled"
+    assert body["errorType"] == "Runtime.HandlerNotFound"
+
+
+def test_exit_mid_invoke_is_exit_error_and_environment_recovers(aws, deploy):
+    lam = aws("lambda")
+    name = deploy("""
+        import os
+        def handler(event, context):
+            if event.get("exit"):
+                os._exit(7)
+            return os.getpid()
+    """)
+    _, first_pid = invoke(lam, name)
+    response, body = invoke(lam, name, {"exit": True})
+    assert response["FunctionError"] == "Unhandled"
+    assert body["errorType"] == "Runtime.ExitError"
+    assert body["errorMessage"].endswith("Runtime exited with error: exit status 7")
+    assert response["ResponseMetadata"]["HTTPHeaders"]["x-amz-request-id"] in body["errorMessage"] or \
+        body["errorMessage"].startswith("RequestId: ")
+    response, pid = invoke(lam, name)
+    assert "FunctionError" not in response and pid != first_pid
+
+
+def test_timeout_kills_runtime_with_aws_payload_and_log_line(aws, deploy):
+    lam = aws("lambda")
+    name = deploy("""
+        import os, time
+        STATE = {"calls": 0}
+        def handler(event, context):
+            STATE["calls"] += 1
+            if event.get("sleep"):
+                time.sleep(event["sleep"])
+            return {"pid": os.getpid(), "calls": STATE["calls"]}
+    """, timeout=1)
+    _, before = invoke(lam, name)
+    response, body = invoke(lam, name, {"sleep": 5}, LogType="Tail")
+    assert response["FunctionError"] == "Unhandled"
+    assert body["errorType"] == "Sandbox.Timedout"
+    assert re.fullmatch(r"RequestId: [0-9a-f-]{36} Error: Task timed out after 1\.00 seconds", body["errorMessage"])
+    tail = base64.b64decode(response["LogResult"]).decode()
+    assert re.search(r"\S+Z [0-9a-f-]{36} Task timed out after 1\.00 seconds", tail)
+    assert "Status: timeout" in tail
+    # The next invoke gets a fresh runtime: new process, module state reset.
+    response, after = invoke(lam, name)
+    assert "FunctionError" not in response
+    assert after["pid"] != before["pid"] and after["calls"] == 1
+
+
+def test_memory_size_is_enforced_and_environment_recovers(aws, deploy):
+    lam = aws("lambda")
+    name = deploy("""
+        def handler(event, context):
+            if event.get("grow_mb"):
+                blob = bytearray(event["grow_mb"] * 1024 * 1024)
+                blob[::4096] = b"x" * len(blob[::4096])
+            return "fine"
+    """, memory=128)
+    response, body = invoke(lam, name, {"grow_mb": 400}, LogType="Tail")
+    assert response["FunctionError"] == "Unhandled"
+    assert body["errorType"] == "Runtime.OutOfMemory"
+    assert "128 MB" in body["errorMessage"] and "Runtime exited with error: signal: killed" in body["errorMessage"]
+    tail = base64.b64decode(response["LogResult"]).decode()
+    assert "Error Type: Runtime.OutOfMemory" in tail
+    assert re.search(r"Max Memory Used: (\d+) MB", tail) and int(re.search(r"Max Memory Used: (\d+)", tail)[1]) >= 128
+    response, body = invoke(lam, name, {"grow_mb": 10})
+    assert "FunctionError" not in response and body == "fine"
+
+
+def test_platform_lines_and_output_in_tail_and_cloudwatch_logs(aws, deploy):
+    lam, logs = aws("lambda"), aws("logs")
+    name = deploy("""
+        def handler(event, context):
+            print("function-output-line", event["n"])
+            return "ok"
+    """)
+    response, _ = invoke(lam, name, {"n": 1}, LogType="Tail")
+    tail = base64.b64decode(response["LogResult"]).decode()
+    request_id = response["ResponseMetadata"]["HTTPHeaders"]["x-amz-request-id"]
+    assert re.search(rf"START RequestId: {request_id} Version: \$LATEST", tail)
+    assert "function-output-line 1" in tail
+    assert f"END RequestId: {request_id}" in tail
+    assert re.search(rf"REPORT RequestId: {request_id}\tDuration: [\d.]+ ms\tBilled Duration: \d+ ms\t"
+                     r"Memory Size: 128 MB\tMax Memory Used: \d+ MB", tail)
+
+    def events() -> list[str]:
+        try:
+            found = logs.filter_log_events(logGroupName=f"/aws/lambda/{name}").get("events", [])
+        except logs.exceptions.ResourceNotFoundException:
+            return []  # the log group is created with the first batch of logs
+        return [e["message"] for e in found]
+
+    messages = wait_for(events, lambda ms: any(request_id in m and m.startswith("REPORT") for m in ms),
+                        deadline_s=10, what="REPORT line in CloudWatch Logs")
+    text = "\n".join(messages)
+    assert "function-output-line 1" in text and f"START RequestId: {request_id}" in text
+
+
+def test_both_python_runtimes_run_on_their_own_interpreter(aws, deploy):
+    lam = aws("lambda")
+    for runtime in ("python3.12", "python3.13"):
+        name = deploy(ECHO, runtime=runtime)
+        _, body = invoke(lam, name)
+        assert body["version"] == runtime.removeprefix("python")
+        assert body["env"]["AWS_EXECUTION_ENV"] == f"AWS_Lambda_{runtime}"
+
+
+def test_boto3_is_provided_by_the_runtime(aws, deploy):
+    name = deploy("""
+        import boto3
+        def handler(event, context):
+            return boto3.client("sts").get_caller_identity()["Account"]
+    """)
+    response, account = invoke(aws("lambda"), name)
+    assert "FunctionError" not in response, account
+    assert account == "000000000000"
+
+
+def test_unsupported_runtime_fails_deploy_with_a_clear_reason(aws, deploy):
+    name = deploy(ECHO, runtime="nodejs20.x", handler="index.handler", wait=False)
+    with pytest.raises(FunctionFailed) as failure:
+        wait_active(aws("lambda"), name)
+    assert "nodejs20.x" in str(failure.value) and "python3.12" in str(failure.value)

@@ -13,7 +13,7 @@ class DeadlineExceeded(AssertionError):
     """Raised when a condition did not hold before its deadline; says what was last observed."""
 
 
-def wait_for(
+def wait_for[T](
     probe: Callable[[], T],
     until: Callable[[T], bool],
     *,

@@ -58,12 +58,13 @@ def check_endpoint(url: str, allow_remote: bool | None = None) -> str:
 
 
 def _isolated_botocore_session() -> botocore.session.Session:
-    session = botocore.session.Session()
-    # Never consult the user's ~/.aws files or profile: this harness must not pick up real credentials.
-    session.set_config_variable("config_file", os.devnull)
-    session.set_config_variable("credentials_file", os.devnull)
-    session.set_config_variable("profile", None)
-    return session
+    # Never consult the user's ~/.aws files, AWS_PROFILE or AWS_CONFIG_FILE: session variables given
+    # as (config key, env var, default, converter) with no env var cannot be redirected from outside.
+    return botocore.session.Session(session_vars={
+        "profile": (None, None, None, None),
+        "config_file": (None, None, os.devnull, None),
+        "credentials_file": (None, None, os.devnull, None),
+    })
 
 
 @dataclass

@@ -1,0 +1,157 @@
+"""LocalStack's own Lambda machinery driving our environments: async retries, DLQs, destinations,
+SNS triggers, function-to-function calls and metrics, held to AWS's documented semantics."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from harness.observe import QueueTap
+from harness.waiting import wait_for
+from tests.integration.conftest import invoke, unique_name
+
+# Each attempt reports itself to a ledger queue, so attempts are counted by the function, not by logs.
+FAILING = """
+import json, os, time, boto3
+SQS = boto3.client("sqs")
+def handler(event, context):
+    SQS.send_message(QueueUrl=os.environ["LEDGER_URL"],
+                     MessageBody=json.dumps({"request_id": context.aws_request_id, "t": time.time()}))
+    raise RuntimeError("shard exploded: " + json.dumps(event))
+"""
+
+# Retry delays are 1 s then 2 s (base delay 1 s): a failure reaches its DLQ after about 3-5 s.
+ASYNC_DEADLINE_S = 20
+
+
+def _async_invoke(lam, name: str, event: dict) -> str:
+    response = lam.invoke(FunctionName=name, InvocationType="Event", Payload=json.dumps(event))
+    assert response["StatusCode"] == 202
+    return response["ResponseMetadata"]["HTTPHeaders"]["x-amz-request-id"]
+
+
+def test_failed_async_invoke_retries_twice_then_dead_letters_and_notifies_on_failure(aws, deploy, queue):
+    lam, sqs, sns = aws("lambda"), aws("sqs"), aws("sns")
+    ledger_url, _ = queue("ledger")
+    dlq_url, dlq_arn = queue("dlq")
+    dest_url, dest_arn = queue("on-failure")
+    topic_arn = sns.create_topic(Name=unique_name("dlq-topic"))["TopicArn"]
+    topic_tap_url, topic_tap_arn = queue("dlq-topic-tap")
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=topic_tap_arn)
+
+    to_queue = deploy(FAILING, env={"LEDGER_URL": ledger_url}, DeadLetterConfig={"TargetArn": dlq_arn})
+    lam.put_function_event_invoke_config(
+        FunctionName=to_queue, DestinationConfig={"OnFailure": {"Destination": dest_arn}})
+    to_topic = deploy(FAILING, env={"LEDGER_URL": ledger_url}, DeadLetterConfig={"TargetArn": topic_arn})
+
+    event = {"job_id": "job-1", "file_ids": ["f-1", "f-2"]}
+    queue_request = _async_invoke(lam, to_queue, event)
+    topic_request = _async_invoke(lam, to_topic, event)
+
+    dlq = QueueTap(sqs, dlq_url, "SQS DLQ").wait_for_count(1, ASYNC_DEADLINE_S)
+    topic_dlq = QueueTap(sqs, topic_tap_url, "SNS DLQ").wait_for_count(1, ASYNC_DEADLINE_S)
+    destination = QueueTap(sqs, dest_url, "OnFailure").wait_for_count(1, ASYNC_DEADLINE_S)
+    ledger = QueueTap(sqs, ledger_url, "ledger").wait_for_count(6, 5)
+
+    attempts: dict[str, list[float]] = {}
+    for entry in ledger:
+        record = entry.json()
+        attempts.setdefault(record["request_id"], []).append(record["t"])
+    # Exactly three attempts each, all under the request ID the caller got back.
+    assert {k: len(v) for k, v in attempts.items()} == {queue_request: 3, topic_request: 3}
+    times = sorted(attempts[queue_request])
+    assert times[1] - times[0] >= 0.9 and times[2] - times[1] >= times[1] - times[0] - 0.2
+
+    for message in (dlq[0], topic_dlq[0]):
+        assert json.loads(message.message) == event
+        assert message.attribute("RequestID")
+        assert message.attribute("ErrorCode") == "200"
+        assert "shard exploded" in message.attribute("ErrorMessage")
+        assert len(message.attribute("ErrorMessage").encode()) <= 1024
+    assert dlq[0].sns is None and topic_dlq[0].sns is not None
+
+    record = destination[0].json()
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestContext"]["requestId"] == queue_request
+    assert record["requestContext"]["approximateInvokeCount"] == 3
+    assert record["requestPayload"] == event
+    assert record["responsePayload"]["errorType"] == "RuntimeError"
+
+
+@pytest.mark.parametrize("max_retries", [0, 1])
+def test_maximum_retry_attempts_bounds_the_attempts(aws, deploy, queue, max_retries):
+    lam, sqs = aws("lambda"), aws("sqs")
+    ledger_url, _ = queue("ledger")
+    dlq_url, dlq_arn = queue("dlq")
+    name = deploy(FAILING, env={"LEDGER_URL": ledger_url}, DeadLetterConfig={"TargetArn": dlq_arn})
+    lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=max_retries)
+    request_id = _async_invoke(lam, name, {"n": max_retries})
+    QueueTap(sqs, dlq_url, "DLQ").wait_for_count(1, ASYNC_DEADLINE_S)
+    ledger = QueueTap(sqs, ledger_url, "ledger")
+    ledger.wait_for_count(1 + max_retries, 5)
+    # The DLQ message is only sent after the last attempt, so nothing more can arrive now.
+    ledger.poll(wait_s=1)
+    assert [m.json()["request_id"] for m in ledger.messages] == [request_id] * (1 + max_retries)
+
+
+def test_function_subscribed_to_sns_runs_on_publish(aws, deploy, queue):
+    lam, sqs, sns = aws("lambda"), aws("sqs"), aws("sns")
+    ledger_url, _ = queue("ledger")
+    name = deploy("""
+        import json, os, boto3
+        def handler(event, context):
+            record = event["Records"][0]["Sns"]
+            boto3.client("sqs").send_message(QueueUrl=os.environ["LEDGER_URL"], MessageBody=json.dumps(
+                {"subject": record["Subject"], "message": record["Message"]}))
+    """, env={"LEDGER_URL": ledger_url})
+    topic_arn = sns.create_topic(Name=unique_name("trigger"))["TopicArn"]
+    function_arn = lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+    sns.subscribe(TopicArn=topic_arn, Protocol="lambda", Endpoint=function_arn)
+    sns.publish(TopicArn=topic_arn, Subject="JOB SUCCEEDED", Message='{"job_id": "j"}')
+    [seen] = QueueTap(sqs, ledger_url, "ledger").wait_for_count(1, 10)
+    assert seen.json() == {"subject": "JOB SUCCEEDED", "message": '{"job_id": "j"}'}
+
+
+def test_function_invokes_another_with_boto3(aws, deploy):
+    lam = aws("lambda")
+    callee = deploy("""
+        def handler(event, context):
+            return {"doubled": event["n"] * 2}
+    """)
+    caller = deploy("""
+        import json, os, boto3
+        def handler(event, context):
+            lam = boto3.client("lambda")
+            sync = lam.invoke(FunctionName=os.environ["CALLEE"], Payload=json.dumps({"n": event["n"]}))
+            queued = lam.invoke(FunctionName=os.environ["CALLEE"], InvocationType="Event", Payload=b"{}")
+            return {"sync": json.loads(sync["Payload"].read()), "async_status": queued["StatusCode"]}
+    """, env={"CALLEE": callee}, timeout=10)
+    response, body = invoke(lam, caller, {"n": 21})
+    assert "FunctionError" not in response, body
+    assert body == {"sync": {"doubled": 42}, "async_status": 202}
+
+
+def test_invocations_and_errors_metrics_appear(aws, deploy):
+    lam, cloudwatch = aws("lambda"), aws("cloudwatch")
+    name = deploy("""
+        def handler(event, context):
+            if event.get("fail"):
+                raise ValueError("metric me")
+            return "ok"
+    """)
+    for event in ({}, {}, {"fail": True}):
+        invoke(lam, name, event)
+
+    def metric_sum(metric: str) -> float:
+        now = datetime.now(UTC)
+        points = cloudwatch.get_metric_statistics(
+            Namespace="AWS/Lambda", MetricName=metric, Dimensions=[{"Name": "FunctionName", "Value": name}],
+            StartTime=now - timedelta(minutes=5), EndTime=now + timedelta(minutes=1), Period=60,
+            Statistics=["Sum"])["Datapoints"]
+        return sum(p["Sum"] for p in points)
+
+    assert wait_for(lambda: metric_sum("Invocations"), lambda s: s >= 3, deadline_s=10,
+                    what="Invocations metric") == 3
+    assert wait_for(lambda: metric_sum("Errors"), lambda s: s >= 1, deadline_s=10, what="Errors metric") == 1

@@ -1,0 +1,15 @@
+.PHONY: setup run test lint bench
+
+setup:
+	./scripts/setup
+
+# The main job: the seed pipeline's scenarios on the embedded LocalStack and PostgreSQL.
+run: setup
+	.venv/bin/harness run scenarios/
+
+test: setup
+	.venv/bin/ruff check .
+	.venv/bin/python -m pytest -n 2 -p no:cacheprovider
+
+bench: setup
+	.venv/bin/python bench/bench_executor.py

@@ -1,0 +1,140 @@
+"""Benchmark of the process executor: LocalStack ready time, cold start, warm invoke, memory.
+
+Prints medians over repeated runs, each next to a baseline measured in the same run:
+- ready: `python -c "import localstack"`-free baseline is not meaningful, so ready is reported alone
+  against its 2 s target;
+- cold start: against starting a bare `python -S -c pass` of the same interpreter;
+- warm invoke: against a GET of LocalStack's health endpoint (the gateway's own floor);
+- memory: against a bare `python -S` process's resident set.
+
+Run: .venv/bin/python bench/bench_executor.py [--runs 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import re
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from harness.executor import interpreters  # noqa: E402
+from harness.lambda_api import wait_active, zip_sources  # noqa: E402
+from harness.localstack import EmbeddedLocalStack  # noqa: E402
+
+TRIVIAL = "def handler(event, context):\n    return 1\n"
+WITH_BOTO3 = (
+    "import boto3\nCLIENT = boto3.client('sqs')\n"
+    "def handler(event, context):\n    return 1\n"
+)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+
+
+def bare_python_start_ms(python: Path) -> float:
+    started = time.perf_counter()
+    subprocess.run([str(python), "-S", "-c", "pass"], check=True)
+    return (time.perf_counter() - started) * 1000
+
+
+def bare_python_rss_mb(python: Path) -> float:
+    proc = subprocess.Popen([str(python), "-S", "-c", "import time; time.sleep(30)"])
+    try:
+        time.sleep(0.3)
+        return psutil.Process(proc.pid).memory_info().rss / 2**20
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def one_run(run: int, warm_invokes: int) -> dict[str, float]:
+    figures: dict[str, float] = {}
+    localstack = EmbeddedLocalStack(quiet=True)
+    started = time.perf_counter()
+    endpoint = localstack.start()
+    figures["ready_s"] = time.perf_counter() - started
+    try:
+        lam, iam = endpoint.client("lambda"), endpoint.client("iam")
+        role = iam.create_role(RoleName="bench", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        for name, source in (("trivial", TRIVIAL), ("boto3", WITH_BOTO3)):
+            lam.create_function(FunctionName=name, Runtime="python3.13", Role=role, Handler="h.handler",
+                                Code={"ZipFile": zip_sources({"h.py": source})}, MemorySize=256)
+            wait_active(lam, name)
+
+        # Cold start: the first invoke of a new function starts its environment.
+        started = time.perf_counter()
+        response = lam.invoke(FunctionName="trivial", LogType="Tail")
+        figures["cold_invoke_ms"] = (time.perf_counter() - started) * 1000
+        report = base64.b64decode(response["LogResult"]).decode()
+        figures["init_duration_ms"] = float(re.search(r"Init Duration: ([\d.]+) ms", report)[1])
+
+        latencies = []
+        for _ in range(warm_invokes):
+            started = time.perf_counter()
+            lam.invoke(FunctionName="trivial", Payload=b"{}")
+            latencies.append((time.perf_counter() - started) * 1000)
+        figures["warm_p50_ms"] = percentile(latencies, 0.5)
+        figures["warm_p90_ms"] = percentile(latencies, 0.9)
+
+        health = []
+        for _ in range(warm_invokes):
+            started = time.perf_counter()
+            urllib.request.urlopen(f"{endpoint.url}/_localstack/health").read()
+            health.append((time.perf_counter() - started) * 1000)
+        figures["gateway_p50_ms"] = percentile(health, 0.5)
+
+        lam.invoke(FunctionName="boto3")
+        runtimes = [p for p in psutil.Process(localstack.process.pid).children(recursive=True)
+                    if "awslambdaric" in " ".join(p.cmdline())]
+        boto3_env = [p for p in runtimes if p.environ().get("AWS_LAMBDA_FUNCTION_NAME") == "boto3"]
+        figures["env_rss_boto3_mb"] = boto3_env[0].memory_info().rss / 2**20
+        figures["env_uss_boto3_mb"] = boto3_env[0].memory_full_info().uss / 2**20
+    finally:
+        localstack.stop()
+    print(f"  run {run}: " + ", ".join(f"{k}={v:.1f}" for k, v in figures.items()), flush=True)
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--warm-invokes", type=int, default=200)
+    args = parser.parse_args()
+    python = interpreters.find_python("python3.13")
+    runs = [one_run(i + 1, args.warm_invokes) for i in range(args.runs)]
+    bare_start = statistics.median(bare_python_start_ms(python) for _ in range(args.runs * 3))
+    bare_rss = statistics.median(bare_python_rss_mb(python) for _ in range(3))
+
+    def med(key: str) -> float:
+        return statistics.median(r[key] for r in runs)
+
+    rows = [
+        ("LocalStack start to ready", f"{med('ready_s'):.2f} s", "<= 2 s", ""),
+        ("cold start (Init Duration, trivial handler)", f"{med('init_duration_ms'):.0f} ms", "<= 150 ms",
+         f"{med('init_duration_ms') / bare_start:.1f}x bare `python -S -c pass` ({bare_start:.0f} ms)"),
+        ("cold first invoke, client side", f"{med('cold_invoke_ms'):.0f} ms", "", ""),
+        ("warm invoke p50", f"{med('warm_p50_ms'):.1f} ms", "<= 15 ms",
+         f"{med('warm_p50_ms') / med('gateway_p50_ms'):.1f}x a health GET ({med('gateway_p50_ms'):.1f} ms)"),
+        ("warm invoke p90", f"{med('warm_p90_ms'):.1f} ms", "", ""),
+        ("memory per environment, boto3 imported (RSS)", f"{med('env_rss_boto3_mb'):.0f} MB", "<= 70 MB",
+         f"{med('env_rss_boto3_mb') / bare_rss:.1f}x a bare `python -S` ({bare_rss:.0f} MB)"),
+        ("  of which unique to it (USS)", f"{med('env_uss_boto3_mb'):.0f} MB", "", ""),
+    ]
+    print(f"\nmedians over {args.runs} runs ({args.warm_invokes} warm invokes each):")
+    for label, value, target, baseline in rows:
+        print(f"  {label:<48} {value:>9}  {target:<10} {baseline}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,81 @@
+"""Scenario files: the format (pydantic models), the loader with located errors, and the JSON Schema.
+
+A scenario says which job to run on the seed pipeline, which faults to inject where, and what must be
+observed afterwards. See `scenarios/README.md` for the format.
+"""
+
+from .catalog import (
+    ALARMS,
+    FAULT_KINDS,
+    FUNCTIONS,
+    TOPICS,
+    AlarmName,
+    AlarmState,
+    FaultKind,
+    FunctionName,
+    TopicName,
+)
+from .errors import Problem, ScenarioError
+from .expectations import (
+    EXPECTATION_KINDS,
+    AlarmExpectation,
+    AttemptsExpectation,
+    DatabaseExpectation,
+    DlqExpectation,
+    Expectation,
+    ReshardExpectation,
+    SnsExpectation,
+)
+from .faults import (
+    BadFieldFault,
+    BadTableFault,
+    ExceptionFault,
+    ExceptionSpec,
+    Fault,
+    OutOfMemoryFault,
+    TimeoutFault,
+)
+from .loader import load_scenario, load_scenarios, scenario_files, validate_paths
+from .model import FunctionSettings, Job, Scenario, StackSettings
+from .schema import DEFAULT_SCHEMA_PATH, json_schema, render_json_schema, write_json_schema
+
+__all__ = [
+    "ALARMS",
+    "DEFAULT_SCHEMA_PATH",
+    "EXPECTATION_KINDS",
+    "FAULT_KINDS",
+    "FUNCTIONS",
+    "TOPICS",
+    "AlarmExpectation",
+    "AlarmName",
+    "AlarmState",
+    "AttemptsExpectation",
+    "BadFieldFault",
+    "BadTableFault",
+    "DatabaseExpectation",
+    "DlqExpectation",
+    "ExceptionFault",
+    "ExceptionSpec",
+    "Expectation",
+    "Fault",
+    "FaultKind",
+    "FunctionName",
+    "FunctionSettings",
+    "Job",
+    "OutOfMemoryFault",
+    "Problem",
+    "ReshardExpectation",
+    "Scenario",
+    "ScenarioError",
+    "SnsExpectation",
+    "StackSettings",
+    "TimeoutFault",
+    "TopicName",
+    "json_schema",
+    "load_scenario",
+    "load_scenarios",
+    "render_json_schema",
+    "scenario_files",
+    "validate_paths",
+    "write_json_schema",
+]

@@ -1,0 +1,43 @@
+"""The names a scenario may use: the seed pipeline's functions, topics, alarms and fault kinds.
+
+These mirror what `harness.stack` deploys from `lambdas/`. They are `Literal` types so that a typo is
+rejected before anything is deployed and so that the JSON Schema offers them to an editor's completion.
+"""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+FunctionName = Literal["orchestrator", "worker", "error_handler"]
+TopicName = Literal["notifications", "dlq", "alarms"]
+AlarmName = Literal["job_not_run", "job_failed"]
+AlarmState = Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
+FaultKind = Literal["timeout", "exception", "bad_table", "bad_field", "out_of_memory"]
+
+FUNCTIONS: tuple[str, ...] = get_args(FunctionName)
+TOPICS: tuple[str, ...] = get_args(TopicName)
+ALARMS: tuple[str, ...] = get_args(AlarmName)
+FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
+
+# AWS allows MaximumRetryAttempts 0..2 for asynchronous invocation, so an event gets at most 3 attempts.
+MAX_RETRY_ATTEMPTS_LIMIT = 2
+ATTEMPTS_LIMIT = 1 + MAX_RETRY_ATTEMPTS_LIMIT
+
+# Only these functions talk to PostgreSQL (worker: loads rows; error_handler: records decisions and
+# quarantines), so a wrong table or field name can only break them.
+DATABASE_FUNCTIONS: frozenset[str] = frozenset({"worker", "error_handler"})
+
+# The function whose failures are dead-lettered to the `dlq` topic and re-sharded by the error handler.
+DEAD_LETTERED_FUNCTION = "worker"
+
+# The error handler re-shards only on this error message (AWS's own wording for a Lambda timeout).
+TIMEOUT_ERROR_MESSAGE = "Task timed out after"
+
+# Subjects the pipeline publishes to the notifications topic (documentation and editor hints only:
+# a scenario may name any subject, since the error handler's reports are free text).
+NOTIFICATION_SUBJECTS: tuple[str, ...] = ("JOB SUCCEEDED", "JOB FAILED")
+
+
+def is_valid_alarm_period(seconds: int) -> bool:
+    """LocalStack's CloudWatch accepts only 10, 30 or a multiple of 60 seconds (as AWS does)."""
+    return seconds in (10, 30) or (seconds > 0 and seconds % 60 == 0)

@@ -1,0 +1,246 @@
+"""Checks that need the whole scenario: things each part allows but that cannot happen together.
+
+They run only once every part is well-formed, and stay pure (no AWS, no database), so a file is judged
+before anything is deployed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .catalog import DATABASE_FUNCTIONS, DEAD_LETTERED_FUNCTION, FunctionName
+from .common import Loc
+from .expectations import (
+    AttemptsExpectation,
+    DatabaseExpectation,
+    DlqExpectation,
+    ReshardExpectation,
+    SnsExpectation,
+)
+from .faults import BadFieldFault, BadTableFault, TimeoutFault
+
+if TYPE_CHECKING:
+    from .model import Scenario
+
+Problems = list[tuple[Loc, str]]
+
+
+def consistency_problems(scenario: Scenario) -> Problems:
+    problems: Problems = []
+    problems += _fault_problems(scenario)
+    for index, expectation in enumerate(scenario.expect):
+        at: Loc = ("expect", index, expectation.kind)
+        if isinstance(expectation, AttemptsExpectation):
+            problems += _attempts_problems(scenario, at, expectation)
+        elif isinstance(expectation, DlqExpectation):
+            problems += _dlq_problems(scenario, at, expectation)
+        elif isinstance(expectation, SnsExpectation):
+            problems += _sns_problems(scenario, at, expectation)
+        elif isinstance(expectation, ReshardExpectation):
+            problems += _reshard_problems(scenario, at, expectation)
+        elif isinstance(expectation, DatabaseExpectation):
+            problems += _database_problems(scenario, at, expectation)
+    return problems
+
+
+def _attempt_limit_text(scenario: Scenario, function: FunctionName) -> str:
+    retries = scenario.settings(function).max_retry_attempts
+    return f"{function} gets at most {scenario.max_attempts(function)} (1 + max_retry_attempts={retries})"
+
+
+def _unknown_files(scenario: Scenario, at: Loc, files: list[str] | None) -> Problems:
+    if not files or scenario.job is None:
+        return []
+    ids = scenario.file_ids()
+    known = set(ids)
+    span = f"{ids[0]}..{ids[-1]}" if len(ids) > 3 else ", ".join(ids)
+    return [
+        ((*at, index), f"file {file_id!r} is not in the job ({len(ids)} files: {span})")
+        for index, file_id in enumerate(files)
+        if file_id not in known
+    ]
+
+
+def _fault_problems(scenario: Scenario) -> Problems:
+    problems: Problems = []
+    if scenario.faults and scenario.job is None:
+        problems.append((("faults",), "faults act on a job, but no job runs: add a `job:`"))
+    for index, fault in enumerate(scenario.faults):
+        at: Loc = ("faults", index)
+        limit = scenario.max_attempts(fault.function)
+        limit_text = _attempt_limit_text(scenario, fault.function)
+        for position, attempt in enumerate(fault.attempts or []):
+            if attempt > limit:
+                problems.append(
+                    (
+                        (*at, "attempts", position),
+                        f"attempt {attempt} never happens: {limit_text}",
+                    )
+                )
+        problems += _unknown_files(scenario, (*at, "files"), fault.files)
+        if isinstance(fault, BadTableFault | BadFieldFault) and fault.function not in DATABASE_FUNCTIONS:
+            users = " and ".join(sorted(DATABASE_FUNCTIONS))
+            problems.append(
+                ((*at, "function"), f"{fault.function} does not use the database (only {users} do)")
+            )
+        if scenario.job and fault.min_shard_size and fault.min_shard_size > scenario.job.shard_size:
+            problems.append(
+                (
+                    (*at, "min_shard_size"),
+                    f"no shard holds {fault.min_shard_size} files: the job's shard_size is "
+                    f"{scenario.job.shard_size} and re-sharding only makes shards smaller",
+                )
+            )
+    return problems
+
+
+def _can_exhaust_retries(scenario: Scenario, function: FunctionName | None = None) -> bool:
+    """Whether some fault may fail the final attempt of an invocation (only then is it dead-lettered)."""
+    return any(
+        fault.targets_attempt(scenario.max_attempts(fault.function))
+        for fault in scenario.faults
+        if function is None or fault.function == function
+    )
+
+
+def _fails_every_invocation(scenario: Scenario, index: int) -> bool:
+    """Whether fault `index` fails every attempt of every worker invocation, whatever its event."""
+    fault = scenario.faults[index]
+    return (
+        fault.function == DEAD_LETTERED_FUNCTION
+        and fault.attempts is None
+        and fault.files is None
+        and fault.min_shard_size is None
+        and fault.probability in (None, 1.0)
+    )
+
+
+def _attempts_problems(scenario: Scenario, at: Loc, expectation: AttemptsExpectation) -> Problems:
+    problems: Problems = []
+    function = expectation.function
+    limit = scenario.max_attempts(function)
+    count = expectation.count
+    if count is not None and count > limit:
+        retries = scenario.settings(function).max_retry_attempts
+        problems.append(
+            (
+                (*at, "count"),
+                f"at most {limit} attempts can happen (1 + max_retry_attempts={retries}), got {count}",
+            )
+        )
+    elif count is not None and count > 1:
+        failing = count - 1
+        if not any(fault.targets_attempt(failing) for fault in scenario.faults_for(function)):
+            problems.append(
+                (
+                    (*at, "count"),
+                    f"{count} attempts need attempt {failing} to fail, but no fault on {function} targets it",
+                )
+            )
+    if scenario.job is None and (expectation.invocations or count):
+        problems.append(
+            ((*at, "count" if count else "invocations"), f"no job runs, so {function} never runs")
+        )
+    problems += _unknown_files(scenario, (*at, "files"), expectation.files)
+    if scenario.job and expectation.shard_size and expectation.shard_size > scenario.job.shard_size:
+        problems.append(
+            (
+                (*at, "shard_size"),
+                f"no shard holds {expectation.shard_size} files: "
+                f"the job's shard_size is {scenario.job.shard_size}",
+            )
+        )
+    return problems
+
+
+def _dlq_problems(scenario: Scenario, at: Loc, expectation: DlqExpectation) -> Problems:
+    problems: Problems = []
+    expects_messages = bool(expectation.count or expectation.min_count)
+    if expects_messages and not _can_exhaust_retries(scenario):
+        key = "count" if expectation.count else "min_count"
+        problems.append(
+            (
+                (*at, key),
+                "an event is dead-lettered only when its last attempt fails, "
+                "but no fault can fail the last attempt (check the faults' attempts)",
+            )
+        )
+    if expectation.count == 0 and scenario.job is not None:
+        total = [index for index in range(len(scenario.faults)) if _fails_every_invocation(scenario, index)]
+        if total:
+            problems.append(
+                (
+                    (*at, "count"),
+                    f"faults[{total[0]}] fails every attempt of every {DEAD_LETTERED_FUNCTION} invocation, "
+                    "so each one is dead-lettered",
+                )
+            )
+    problems += _unknown_files(scenario, (*at, "files"), expectation.files)
+    return problems
+
+
+def _sns_problems(scenario: Scenario, at: Loc, expectation: SnsExpectation) -> Problems:
+    problems: Problems = []
+    runs = scenario.job.runs if scenario.job else 0
+    if expectation.run is not None and expectation.run > runs:
+        problems.append(((*at, "run"), f"run {expectation.run} never happens: the job runs {runs} time(s)"))
+    expects_messages = bool(expectation.count or expectation.min_count)
+    key = "count" if expectation.count else "min_count"
+    if expects_messages and expectation.topic == "notifications" and scenario.job is None:
+        problems.append(((*at, key), "no job runs, so nothing is published to notifications"))
+    if expects_messages and expectation.topic == "dlq" and not _can_exhaust_retries(scenario):
+        problems.append(((*at, key), "no fault can fail the last attempt, so nothing reaches the dlq topic"))
+    return problems
+
+
+def _reshard_problems(scenario: Scenario, at: Loc, expectation: ReshardExpectation) -> Problems:
+    problems: Problems = []
+    timeouts = [
+        fault for fault in scenario.faults_for(DEAD_LETTERED_FUNCTION) if isinstance(fault, TimeoutFault)
+    ]
+    needs_timeout = [
+        key
+        for key, wanted in (
+            ("reshards", bool(expectation.reshards)),
+            ("shard_sizes_shrink", expectation.shard_sizes_shrink),
+            ("quarantined", bool(expectation.quarantined)),
+        )
+        if wanted
+    ]
+    if needs_timeout and not timeouts:
+        problems.append(
+            (
+                (*at, needs_timeout[0]),
+                f"the error handler re-shards only shards that timed out, "
+                f"but no fault on {DEAD_LETTERED_FUNCTION} has kind: timeout",
+            )
+        )
+    problems += _unknown_files(scenario, (*at, "quarantined"), expectation.quarantined)
+    # A file can only end up quarantined if a timeout targets it; when every timeout names its files,
+    # any other file is a mistake in the scenario.
+    if timeouts and all(fault.files for fault in timeouts):
+        targeted = {file_id for fault in timeouts for file_id in fault.files or []}
+        known = set(scenario.file_ids())
+        for index, file_id in enumerate(expectation.quarantined or []):
+            if file_id in known and file_id not in targeted:
+                problems.append(
+                    (
+                        (*at, "quarantined", index),
+                        f"file {file_id!r} cannot be quarantined: no timeout fault targets it",
+                    )
+                )
+    return problems
+
+
+def _database_problems(scenario: Scenario, at: Loc, expectation: DatabaseExpectation) -> Problems:
+    loaded = expectation.loaded_exactly_once
+    where: Loc = (*at, "loaded_exactly_once")
+    if loaded == "all_but_poison" and not scenario.poison_files():
+        return [(where, "all_but_poison needs poison files, but no fault targets files with `files:`")]
+    if scenario.job is None and loaded in ("all", "all_but_poison"):
+        return [(where, "no job runs, so nothing is loaded: use `none`")]
+    if scenario.job is None and isinstance(loaded, list):
+        return [(where, "no job runs, so nothing is loaded: use `none`")]
+    if isinstance(loaded, list):
+        return _unknown_files(scenario, where, loaded)
+    return []

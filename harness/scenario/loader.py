@@ -1,0 +1,136 @@
+"""Loading scenario files: YAML with line numbers, validation, and every problem reported at once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from .common import Loc, format_loc
+from .errors import Problem, ScenarioError
+from .model import Scenario
+from .translate import translate
+from .yaml_source import Mark, YamlSyntaxError, parse_yaml
+
+PathLike = str | Path
+
+
+def _problem(file: PathLike, mark: Mark | None, loc: Loc, message: str) -> Problem:
+    return Problem(
+        file=str(file),
+        line=mark.line if mark else None,
+        column=mark.column if mark else None,
+        field=format_loc(loc),
+        message=message,
+    )
+
+
+def _sorted(problems: list[Problem]) -> list[Problem]:
+    return sorted(problems, key=lambda problem: (problem.file, problem.line or 0, problem.column or 0))
+
+
+def _load(path: Path) -> tuple[Scenario | None, list[Problem]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None, [_problem(path, None, (), "no such file")]
+    except (OSError, UnicodeDecodeError) as error:
+        return None, [_problem(path, None, (), f"cannot read the file: {error}")]
+    try:
+        parsed = parse_yaml(text)
+    except YamlSyntaxError as error:
+        return None, [_problem(path, error.issue.mark, error.issue.loc, error.issue.message)]
+    problems = [_problem(path, issue.mark, issue.loc, issue.message) for issue in parsed.issues]
+    if parsed.data is None:
+        return None, [*problems, _problem(path, Mark(1, 1), (), "the file is empty; a scenario is a mapping")]
+    try:
+        scenario = Scenario.model_validate(parsed.data)
+    except ValidationError as error:
+        problems += [
+            _problem(path, located.mark, located.loc, located.message)
+            for located in translate(error, parsed.source_map)
+        ]
+        return None, _sorted(problems)
+    if problems:
+        return None, _sorted(problems)
+    scenario._attach_source(path, parsed.source_map.lines())
+    return scenario, []
+
+
+def load_scenario(path: PathLike) -> Scenario:
+    """Load and validate one scenario file; raise `ScenarioError` listing every problem it has."""
+    scenario, problems = _load(Path(path))
+    if problems or scenario is None:
+        raise ScenarioError(problems)
+    return scenario
+
+
+def scenario_files(paths: Iterable[PathLike]) -> tuple[list[Path], list[Problem]]:
+    """Files named directly, and `*.yaml` found recursively under directories, each once, in order."""
+    files: list[Path] = []
+    problems: list[Problem] = []
+    seen: set[Path] = set()
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found = sorted(candidate for candidate in path.rglob("*.yaml") if candidate.is_file())
+            if not found:
+                problems.append(_problem(path, None, (), "no *.yaml scenario files in this directory"))
+        elif path.exists():
+            found = [path]
+        else:
+            problems.append(_problem(path, None, (), "no such file or directory"))
+            found = []
+        for file in found:
+            if file.resolve() not in seen:
+                seen.add(file.resolve())
+                files.append(file)
+    return files, problems
+
+
+def _load_all(paths: Iterable[PathLike]) -> tuple[list[Scenario], list[Problem]]:
+    files, problems = scenario_files(paths)
+    scenarios: list[Scenario] = []
+    first_by_name: dict[str, Scenario] = {}
+    for file in files:
+        scenario, file_problems = _load(file)
+        problems += file_problems
+        if scenario is None:
+            continue
+        # pytest item IDs, CLI selection (-k) and stack prefixes all go by name, so a name is unique.
+        earlier = first_by_name.get(scenario.name)
+        if earlier is not None:
+            line, column = scenario.source_position("name") or (1, 1)
+            problems.append(
+                _problem(
+                    file,
+                    Mark(line, column),
+                    ("name",),
+                    f"scenario name {scenario.name!r} is already used by {earlier.location('name')}",
+                )
+            )
+            continue
+        first_by_name[scenario.name] = scenario
+        scenarios.append(scenario)
+    return scenarios, problems
+
+
+def load_scenarios(paths: Iterable[PathLike]) -> list[Scenario]:
+    """Load every scenario under `paths` (files, or directories searched for `*.yaml`).
+
+    Raises one `ScenarioError` with the problems of all files, including names used twice.
+    """
+    scenarios, problems = _load_all(paths)
+    if problems:
+        raise ScenarioError(problems)
+    return scenarios
+
+
+def validate_paths(paths: Iterable[PathLike]) -> list[ScenarioError]:
+    """Every problem under `paths`, one `ScenarioError` (one printable line) each; [] when all are valid.
+
+    Pure: reads the files and nothing else, so it is safe before anything is deployed.
+    """
+    _, problems = _load_all(paths)
+    return [ScenarioError([problem]) for problem in problems]

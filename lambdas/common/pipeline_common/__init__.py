@@ -1,0 +1,1 @@
+"""Shared library of the seed pipeline, copied into every function's zip. It must not import `harness`."""

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import pytest
+from pipeline_common import config
+from pipeline_common.errors import ConfigError
+
+from harness.db import PipelineNames
+from harness.packaging import FUNCTIONS
+
+WORKER_ENV = {
+    "DATABASE_URL": "postgresql://u@h/db",
+    "DB_SCHEMA": "s",
+    "FILES_TABLE": "files",
+    "ROWS_TABLE": "rows",
+    "NOTIFICATIONS_TOPIC_ARN": "arn:topic",
+}
+
+
+@pytest.mark.parametrize("missing", sorted(WORKER_ENV))
+def test_a_missing_variable_is_named(missing: str) -> None:
+    env = {k: v for k, v in WORKER_ENV.items() if k != missing}
+    with pytest.raises(ConfigError) as caught:
+        config.load_worker_config(env)
+    assert caught.value.variable == missing
+    assert f"{missing} is not set" in str(caught.value)
+
+
+def test_an_empty_variable_is_named() -> None:
+    with pytest.raises(ConfigError, match="ROWS_VALUE_COLUMN is empty"):
+        config.load_worker_config({**WORKER_ENV, "ROWS_VALUE_COLUMN": " "})
+
+
+def test_columns_default_and_can_be_overridden() -> None:
+    assert config.load_worker_config(WORKER_ENV).rows_value_column == "value"
+    assert config.load_worker_config({**WORKER_ENV, "ROWS_VALUE_COLUMN": "valu"}).rows_value_column == "valu"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("two", "must be an integer, got 'two'"), ("1", "must be >= 2, got 1")],
+)
+def test_integer_settings_are_checked(value: str, message: str) -> None:
+    env = {
+        "DATABASE_URL": "postgresql://u@h/db",
+        "DB_SCHEMA": "s",
+        "DECISIONS_TABLE": "d",
+        "QUARANTINE_TABLE": "q",
+        "WORKER_FUNCTION": "w",
+        "NOTIFICATIONS_TOPIC_ARN": "arn",
+        "RESHARD_FACTOR": value,
+    }
+    with pytest.raises(ConfigError, match=message) as caught:
+        config.load_error_handler_config(env)
+    assert caught.value.variable == "RESHARD_FACTOR"
+
+
+def test_orchestrator_defaults() -> None:
+    loaded = config.load_orchestrator_config({"WORKER_FUNCTION": "w"})
+    assert (loaded.max_shard_size, loaded.invoke_concurrency) == (100, 8)
+
+
+@pytest.mark.parametrize(
+    ("name", "required", "optional"),
+    [
+        ("orchestrator", config.ORCHESTRATOR_REQUIRED, config.ORCHESTRATOR_OPTIONAL),
+        ("worker", config.WORKER_REQUIRED, config.WORKER_OPTIONAL),
+        ("error_handler", config.ERROR_HANDLER_REQUIRED, config.ERROR_HANDLER_OPTIONAL),
+    ],
+)
+def test_function_specs_match_what_the_functions_read(name: str, required: tuple, optional: dict) -> None:
+    spec = FUNCTIONS[name]
+    assert spec.required_env == required
+    assert {k: v for k, v in spec.optional_env.items() if k != "LOG_LEVEL"} == optional
+
+
+def test_the_schema_names_match_the_worker_column_defaults() -> None:
+    env = PipelineNames().as_env()
+    assert {k: env[k] for k in config.WORKER_COLUMN_DEFAULTS} == config.WORKER_COLUMN_DEFAULTS
+    table_variables = {"FILES_TABLE", "ROWS_TABLE", "DECISIONS_TABLE", "QUARANTINE_TABLE"}
+    assert table_variables <= set(env)
+    every_spec_variable = {name for spec in FUNCTIONS.values() for name in spec.env_names}
+    assert set(env) <= every_spec_variable

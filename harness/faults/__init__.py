@@ -1,0 +1,84 @@
+"""Fault injection into deployed functions without editing their code.
+
+A function gets the wrapper module (``lambda_wrapper.py``, packaged as ``harness_fault_wrapper.py``) as
+its handler and a fault plan in its environment; its own handler runs underneath. The same function
+runs clean in one scenario and broken in the next by changing configuration only.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+WRAPPER_MODULE = "harness_fault_wrapper"
+WRAPPER_HANDLER = f"{WRAPPER_MODULE}.handler"
+LEDGER_TABLE = "harness_attempts"
+
+# Which configuration a "wrong table" or "wrong field" fault changes, per seed-pipeline function.
+MISCONFIGURABLE: dict[str, dict[str, str]] = {
+    "bad_table": {"worker": "ROWS_TABLE", "error_handler": "DECISIONS_TABLE"},
+    "bad_field": {"worker": "ROWS_VALUE_COLUMN", "error_handler": "DECISIONS_TABLE"},
+}
+
+
+# Where a timeout, exception or out-of-memory fault strikes inside a function, when it has such a place:
+# the worker's file reader, so that the worker's own error handling (JOB FAILED, re-raise) sees it.
+# Elsewhere the fault strikes before the function's handler runs.
+INJECTION_POINTS: dict[str, str] = {"worker": "rows_for_file"}
+
+
+def wrapper_source() -> bytes:
+    return (Path(__file__).with_name("lambda_wrapper.py")).read_bytes()
+
+
+def fault_plan(faults: list[Any], function: str) -> list[dict[str, Any]]:
+    """The JSON-ready plan for one function from a scenario's faults (first match wins per attempt)."""
+    plan = []
+    for fault in faults:
+        if fault.function != function:
+            continue
+        entry = {
+            "kind": fault.kind,
+            "files": list(fault.files or []),
+            "attempts": list(fault.attempts or []),
+            "min_shard_size": fault.min_shard_size,
+            "probability": fault.probability,
+            "seed": fault.seed,
+        }
+        if fault.kind == "exception":
+            entry["exception"] = {"type": fault.exception.type, "message": fault.exception.message}
+        if fault.kind not in MISCONFIGURABLE and function in INJECTION_POINTS:
+            entry["inject_at"] = INJECTION_POINTS[function]
+        if fault.kind in MISCONFIGURABLE:
+            entry["env_var"] = MISCONFIGURABLE[fault.kind][function]
+            entry["wrong_name"] = fault.wrong_name
+        plan.append(entry)
+    return plan
+
+
+def wrapper_environment(plan: list[dict[str, Any]], original_handler: str, ledger_url: str,
+                        schema: str) -> dict[str, str]:
+    return {
+        "HARNESS_FAULTS": json.dumps(plan),
+        "HARNESS_ORIGINAL_HANDLER": original_handler,
+        "HARNESS_LEDGER_URL": ledger_url,
+        "HARNESS_LEDGER_TABLE": f"{schema}.{LEDGER_TABLE}",
+    }
+
+
+LEDGER_DDL = """
+CREATE TABLE IF NOT EXISTS "{schema}"."harness_attempts" (
+    id bigserial PRIMARY KEY,
+    function text NOT NULL,
+    request_id text NOT NULL,
+    attempt integer NOT NULL,
+    shard_id text,
+    file_ids jsonb NOT NULL,
+    event jsonb,
+    fault text,
+    outcome text,
+    started_at double precision NOT NULL,
+    ended_at double precision
+)
+"""

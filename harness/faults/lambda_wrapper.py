@@ -1,0 +1,191 @@
+"""Fault-injection wrapper, packaged into a function's zip as ``harness_fault_wrapper.py``.
+
+The function is deployed with ``harness_fault_wrapper.handler`` as its handler and its own handler in
+``HARNESS_ORIGINAL_HANDLER``; its code is not edited. Each invocation:
+
+1. counts its attempt (Lambda does not tell a function which attempt it is, and a retry may land in a
+   fresh process, so the count lives in the database: one ledger row per attempt, keyed by request ID);
+2. decides from the fault plan in ``HARNESS_FAULTS`` (JSON) whether this attempt gets a fault;
+3. records the attempt and its fault in the ledger, then breaks or calls the real handler.
+
+This file runs inside Lambda: it imports nothing of the harness, only the standard library, pg8000
+and the seed pipeline's URL parsing that ships in the same zip.
+"""
+
+from __future__ import annotations
+
+import builtins
+import importlib
+import json
+import os
+import random
+import time
+
+_original = None
+_ledger = None
+
+
+def _real_handler():
+    global _original
+    if _original is None:
+        module_name, _, function_name = os.environ["HARNESS_ORIGINAL_HANDLER"].rpartition(".")
+        _original = getattr(importlib.import_module(module_name), function_name)
+    return _original
+
+
+def _ledger_connection():
+    global _ledger
+    if _ledger is None:
+        import pg8000.native
+        from pipeline_common.database import connection_params
+
+        _ledger = pg8000.native.Connection(**connection_params(os.environ["HARNESS_LEDGER_URL"]))
+    return _ledger
+
+
+def _ledger_table() -> str:
+    schema, table = os.environ["HARNESS_LEDGER_TABLE"].split(".", 1)
+    return f'"{schema}"."{table}"'
+
+
+def _shard_of(event) -> tuple[str | None, list[str]]:
+    """The shard ID and file IDs an event carries: a job, a shard, or SNS records holding shards."""
+    if isinstance(event, dict):
+        if isinstance(event.get("file_ids"), list):
+            shard = event.get("shard_id") or event.get("job_id")
+            return (str(shard) if shard is not None else None), [str(f) for f in event["file_ids"]]
+        records = event.get("Records")
+        if isinstance(records, list):
+            shard, files = None, []
+            for record in records:
+                try:
+                    inner = json.loads(record["Sns"]["Message"])
+                except (KeyError, TypeError, ValueError):
+                    continue
+                inner_shard, inner_files = _shard_of(inner)
+                shard = shard or inner_shard
+                files.extend(inner_files)
+            return shard, files
+    return None, []
+
+
+def _matches(fault: dict, attempt: int, shard_id: str | None, file_ids: list[str]) -> bool:
+    if fault.get("attempts") and attempt not in fault["attempts"]:
+        return False
+    if fault.get("files") and not set(fault["files"]) & set(file_ids):
+        return False
+    if fault.get("min_shard_size") and len(file_ids) < fault["min_shard_size"]:
+        return False
+    if fault.get("probability") is not None:
+        # Seeded by what is stable across runs (shard and attempt), not by the random request ID.
+        draw = random.Random(f"{fault['seed']}:{shard_id}:{','.join(file_ids)}:{attempt}").random()
+        if draw >= fault["probability"]:
+            return False
+    return True
+
+
+def _record_attempt(context, attempt_event, shard_id, file_ids) -> tuple[int, int]:
+    conn = _ledger_connection()
+    table = _ledger_table()
+    function = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")
+    [[previous]] = conn.run(
+        f"SELECT count(*) FROM {table} WHERE request_id = :rid AND function = :fn",
+        rid=context.aws_request_id, fn=function,
+    )
+    attempt = int(previous) + 1
+    [[row_id]] = conn.run(
+        f"INSERT INTO {table} (function, request_id, attempt, shard_id, file_ids, event, started_at) "
+        "VALUES (:fn, :rid, :attempt, :shard, CAST(:files AS jsonb), CAST(:event AS jsonb), :t) RETURNING id",
+        fn=function, rid=context.aws_request_id, attempt=attempt, shard=shard_id,
+        files=json.dumps(file_ids), event=json.dumps(attempt_event), t=time.time(),
+    )
+    return attempt, row_id
+
+
+def _set_fault(row_id: int, kind: str) -> None:
+    _ledger_connection().run(f"UPDATE {_ledger_table()} SET fault = :kind WHERE id = :id", kind=kind, id=row_id)
+
+
+def _finish(row_id: int, outcome: str) -> None:
+    _ledger_connection().run(
+        f"UPDATE {_ledger_table()} SET outcome = :outcome, ended_at = :t WHERE id = :id",
+        outcome=outcome, t=time.time(), id=row_id,
+    )
+
+
+def _exception(spec: dict) -> BaseException:
+    cls = getattr(builtins, spec.get("type", "RuntimeError"), None)
+    if not (isinstance(cls, type) and issubclass(cls, Exception)):
+        cls = type(spec.get("type", "RuntimeError"), (Exception,), {})
+    return cls(spec.get("message", "injected fault"))
+
+
+def _break(fault: dict, context) -> None:
+    kind = fault["kind"]
+    if kind == "timeout":
+        # Outlive the function's Timeout; the sandbox kills us before this returns.
+        time.sleep(context.get_remaining_time_in_millis() / 1000 + 60)
+    elif kind == "exception":
+        raise _exception(fault.get("exception") or {})
+    elif kind == "out_of_memory":
+        hoard = []
+        while True:
+            block = bytearray(32 * 1024 * 1024)
+            block[::4096] = b"x" * len(block[::4096])
+            hoard.append(block)
+
+
+def _patched(module, attribute: str, fault: dict, context):
+    """Replace ``module.attribute`` (e.g. the worker's file reader) with one that breaks on targeted
+    files, so the fault strikes inside the function's own error handling, as real bad data would."""
+    original = getattr(module, attribute)
+    targets = set(fault.get("files") or [])
+
+    def breaking(*args, **kwargs):
+        file_id = args[0] if args else None
+        if not targets or file_id in targets:
+            _break(fault, context)
+        return original(*args, **kwargs)
+
+    setattr(module, attribute, breaking)
+    return lambda: setattr(module, attribute, original)
+
+
+def handler(event, context):
+    plan = json.loads(os.environ.get("HARNESS_FAULTS") or "[]")
+    shard_id, file_ids = _shard_of(event)
+    attempt, row_id = _record_attempt(context, event, shard_id, file_ids)
+    fault = next((f for f in plan if _matches(f, attempt, shard_id, file_ids)), None)
+    real = _real_handler()
+    overrides, undo = {}, None
+    if fault is not None:
+        _set_fault(row_id, fault["kind"])
+        if fault["kind"] in ("bad_table", "bad_field"):
+            # A misconfiguration, exactly as an operator would make it: the function's own code runs
+            # with a wrong name and the database answers in its own words.
+            overrides = {fault["env_var"]: fault["wrong_name"]}
+        elif fault.get("inject_at"):
+            undo = _patched(importlib.import_module(real.__module__), fault["inject_at"], fault, context)
+        else:
+            try:
+                _break(fault, context)
+            except BaseException:
+                _finish(row_id, "error")
+                raise
+    saved = {name: os.environ.get(name) for name in overrides}
+    os.environ.update(overrides)
+    try:
+        result = real(event, context)
+    except BaseException:
+        _finish(row_id, "error")
+        raise
+    finally:
+        if undo is not None:
+            undo()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+    _finish(row_id, "ok")
+    return result

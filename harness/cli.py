@@ -8,7 +8,7 @@ import signal
 import sys
 import threading
 
-from harness.localstack import EmbeddedLocalStack, LocalStackError, ensure_runtimes
+from harness.localstack import EmbeddedLocalStack, ensure_runtimes
 
 
 def _print_line(name: str, value: str) -> None:
@@ -29,13 +29,28 @@ def cmd_up(args: argparse.Namespace) -> int:
         keepalive_ms=args.keepalive_ms,
         port=args.port or 0,
     )
+    database = None
     try:
-        endpoint = localstack.start()
-    except LocalStackError as error:
-        print(f"harness up: {error}", file=sys.stderr)
-        return 1
-    try:
+        try:
+            endpoint = localstack.start()
+            if args.deploy or args.database:
+                from harness.db import start_database
+
+                database = start_database()
+        except Exception as error:  # noqa: BLE001 - any start failure ends `up` with its message
+            print(f"harness up: {error}", file=sys.stderr)
+            return 1
         _print_line("HARNESS_ENDPOINT", endpoint.url)
+        if database is not None:
+            _print_line("DATABASE_URL", database.url)
+        if args.deploy:
+            from harness.stack import PipelineStack, StackConfig
+
+            stack = PipelineStack(endpoint, database.url, StackConfig(prefix=args.prefix,
+                                                                      alarm_period_seconds=args.alarm_period))
+            stack.deploy()
+            for name, value in stack.outputs().items():
+                _print_line(name, value)
         print("harness up: ready; Ctrl-C (SIGINT) or SIGTERM stops everything started here", file=sys.stderr,
               flush=True)
         while not stop.wait(0.5):
@@ -43,6 +58,8 @@ def cmd_up(args: argparse.Namespace) -> int:
                 print(f"harness up: LocalStack exited unexpectedly:\n{localstack.log_tail()}", file=sys.stderr)
                 return 1
     finally:
+        if database is not None:
+            database.stop()
         localstack.stop()
     print("harness up: stopped", file=sys.stderr, flush=True)
     return 0
@@ -53,6 +70,22 @@ def cmd_setup_runtimes(_args: argparse.Namespace) -> int:
     for runtime in served:
         print(f"{runtime}: ready")
     return 0 if served else 1
+
+
+def _run_command():
+    from harness import run_command
+
+    return run_command
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from harness.scenario import write_json_schema
+
+    write_json_schema(Path(args.path))
+    print(f"wrote {args.path}", file=sys.stderr)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,7 +105,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     up.add_argument("--keepalive-ms", type=int, default=None,
                     help="idle execution environments are stopped after this long (LocalStack default 600000)")
+    up.add_argument("--database", action="store_true",
+                    help="also start PostgreSQL (embedded, or DATABASE_URL) and print DATABASE_URL")
+    up.add_argument("--deploy", action="store_true",
+                    help="also start PostgreSQL and deploy the seed pipeline; print every name and ARN")
+    up.add_argument("--prefix", default="pipeline", help="name prefix of the deployed stack (default: pipeline)")
+    up.add_argument("--alarm-period", type=int, default=60, help="period of both alarms in seconds")
     up.set_defaults(func=cmd_up)
+
+    run = sub.add_parser("run", help="run scenario files on the embedded LocalStack and PostgreSQL")
+    run.add_argument("paths", nargs="*", help="scenario files or directories (default: scenarios/)")
+    run.add_argument("-k", dest="keyword", default=None, help="only scenarios whose name matches (pytest -k syntax)")
+    run.add_argument("--junit-xml", default=None, help="write a JUnit XML report to this file")
+    run.add_argument("--endpoint", default=None, help="use this LocalStack instead of an embedded one")
+    run.add_argument("--allow-remote-endpoint", action="store_true", help="allow a non-loopback --endpoint")
+    run.add_argument("--keep-stacks", action="store_true", help="leave each scenario's stack deployed")
+    run.set_defaults(func=lambda a: _run_command().cmd_run(a.paths, a.keyword, a.junit_xml, a.endpoint,
+                                                           a.allow_remote_endpoint, a.keep_stacks))
+
+    validate = sub.add_parser("validate", help="check scenario files without running them")
+    validate.add_argument("paths", nargs="+")
+    validate.set_defaults(func=lambda a: _run_command().cmd_validate(a.paths))
+
+    schema = sub.add_parser("schema", help="write the scenario JSON Schema for editors")
+    schema.add_argument("path", nargs="?", default="scenarios/scenario.schema.json")
+    schema.set_defaults(func=cmd_schema)
 
     setup = sub.add_parser("setup-runtimes", help="install awslambdaric and boto3 for each local Python runtime")
     setup.set_defaults(func=cmd_setup_runtimes)

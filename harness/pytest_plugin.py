@@ -1,18 +1,24 @@
-"""pytest plugin (entry point ``pytest11``): fixtures for a LocalStack that runs real Lambdas.
+"""pytest plugin (entry point ``pytest11``): scenario files as test items, and fixtures for a LocalStack
+that runs real Lambdas and a real PostgreSQL.
 
-Scopes: one LocalStack per test session, and under pytest-xdist one per worker, so that parallel
-workers share nothing. Point the session at a LocalStack you run yourself with ``--harness-endpoint``
-or ``HARNESS_ENDPOINT`` (loopback only unless ``--harness-allow-remote-endpoint``).
+Scopes: one LocalStack and one database per test session, and under pytest-xdist one per worker, so
+parallel workers share nothing; each scenario deploys its own stack under its own prefix. Point the
+session at a LocalStack you run yourself with ``--harness-endpoint`` or ``HARNESS_ENDPOINT`` (loopback
+only unless ``--harness-allow-remote-endpoint``), and at your own database with ``DATABASE_URL``.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 import pytest
 
-from harness.localstack import EmbeddedLocalStack, Endpoint
+from harness.localstack import Endpoint
+
+_RESOURCES = pytest.StashKey[Any]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -28,25 +34,118 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=False,
         help="allow a non-loopback --harness-endpoint (the harness creates and deletes resources there)",
     )
+    group.addoption(
+        "--harness-keep-stacks",
+        action="store_true",
+        default=False,
+        help="leave each scenario's stack deployed after it ran (for inspection with harness up)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "integration: needs LocalStack (embedded, or --harness-endpoint)")
+    config.addinivalue_line("markers", "scenario: a scenario file run on a deployed seed pipeline")
+
+
+def _resources(config: pytest.Config) -> Any:
+    if _RESOURCES not in config.stash:
+        from harness.runner import Resources
+
+        config.stash[_RESOURCES] = Resources(
+            endpoint_url=config.getoption("--harness-endpoint"),
+            allow_remote=config.getoption("--harness-allow-remote-endpoint") or None,
+        )
+    return config.stash[_RESOURCES]
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    resources = config.stash.get(_RESOURCES, None)
+    if resources is not None:
+        resources.close()
+
+
+# -- scenario files ------------------------------------------------------------------------------------
+def _is_scenario_file(path: Path) -> bool:
+    if path.suffix not in (".yaml", ".yml"):
+        return False
+    return path.name.startswith("scenario_") or "scenarios" in path.parts
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if _is_scenario_file(file_path):
+        return ScenarioFile.from_parent(parent, path=file_path)
+    return None
+
+
+class ScenarioFile(pytest.File):
+    def collect(self) -> Iterator[pytest.Item]:
+        from harness.scenario import load_scenario
+
+        # A bad file fails collection with its ScenarioError: file, line and field of every problem.
+        scenario = load_scenario(self.path)
+        yield ScenarioItem.from_parent(self, name=scenario.name, scenario=scenario)
+
+
+class ScenarioFailed(AssertionError):
+    pass
+
+
+class ScenarioItem(pytest.Item):
+    def __init__(self, *, scenario: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.scenario = scenario
+        self.add_marker(pytest.mark.scenario)
+        self.add_marker(pytest.mark.integration)
+
+    def runtest(self) -> None:
+        from harness.runner import run_scenario
+
+        result = run_scenario(self.scenario, _resources(self.config),
+                              keep_stack=self.config.getoption("--harness-keep-stacks"))
+        if not result.passed:
+            raise ScenarioFailed(result.error or result.report.render())
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, ScenarioFailed):
+            return f"scenario {self.scenario.name} ({self.path}):\n{excinfo.value}"
+        return super().repr_failure(excinfo)
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, 0, f"scenario: {self.scenario.name}"
+
+
+# -- fixtures ------------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def harness_endpoint(request: pytest.FixtureRequest) -> Endpoint:
+    """A LocalStack that runs Lambdas as local processes: embedded (default) or the given endpoint."""
+    endpoint = _resources(request.config).endpoint()
+    # Fail, never skip, when the LocalStack is not there: a green run must mean something.
+    endpoint.client("sts").get_caller_identity()
+    return endpoint
 
 
 @pytest.fixture(scope="session")
-def harness_endpoint(request: pytest.FixtureRequest) -> Iterator[Endpoint]:
-    """A LocalStack that runs Lambdas as local processes: embedded (default) or the given endpoint."""
-    url = request.config.getoption("--harness-endpoint")
-    if url:
-        allow = request.config.getoption("--harness-allow-remote-endpoint") or None
-        endpoint = Endpoint(url, allow_remote=allow)
-        # Fail, never skip, when the given LocalStack is not there: a green run must mean something.
-        endpoint.client("sts").get_caller_identity()
-        yield endpoint
-        return
-    localstack = EmbeddedLocalStack(quiet=True)
-    try:
-        yield localstack.start()
-    finally:
-        localstack.stop()
+def harness_database_url(request: pytest.FixtureRequest) -> str:
+    """A real PostgreSQL: embedded (default) or DATABASE_URL."""
+    return _resources(request.config).database_url()
+
+
+@pytest.fixture
+def pipeline_stack(harness_endpoint: Endpoint, harness_database_url: str) -> Iterator[Callable[..., Any]]:
+    """Deploy the seed pipeline under a fresh prefix: ``pipeline_stack(faults=[...], alarm_period_seconds=10)``.
+
+    Every stack made here is torn down after the test.
+    """
+    from harness.stack import PipelineStack, StackConfig, unique_prefix
+
+    stacks: list[PipelineStack] = []
+
+    def deploy(hint: str = "test", **settings: Any) -> PipelineStack:
+        stack = PipelineStack(harness_endpoint, harness_database_url,
+                              StackConfig(prefix=unique_prefix(hint), **settings)).deploy()
+        stacks.append(stack)
+        return stack
+
+    yield deploy
+    for stack in stacks:
+        stack.teardown()

@@ -202,8 +202,9 @@ class PipelineStack:
     def outputs(self) -> dict[str, str]:
         """One NAME=value per thing a person or script needs (printed by `harness up --deploy`)."""
         out = {f"{logical.upper()}_FUNCTION": self.function_name(logical) for logical in FUNCTIONS}
-        out.update({f"{topic.upper()}_TOPIC_ARN": arn for topic, arn in self.topic_arns.items()})
-        out.update({f"{topic.upper()}_TAP_QUEUE_URL": url for topic, url in self.tap_urls.items()})
+        topic_names = {"notifications": "NOTIFICATIONS", "dlq": "DLQ", "alarms": "ALARM"}
+        out.update({f"{topic_names[topic]}_TOPIC_ARN": arn for topic, arn in self.topic_arns.items()})
+        out.update({f"{topic_names[topic]}_TAP_QUEUE_URL": url for topic, url in self.tap_urls.items()})
         out.update({f"{alarm.upper()}_ALARM": name for alarm, name in self.alarm_names.items()})
         out["DB_SCHEMA"] = self.schema
         return out

@@ -118,6 +118,8 @@ class EmbeddedLocalStack:
             # LocalStack's DNS server would bind port 53 on every interface.
             DNS_ADDRESS="0",
             SQS_ENDPOINT_STRATEGY="path",
+            # URLs LocalStack hands out (queue URLs) must resolve without outside DNS.
+            LOCALSTACK_HOST=f"127.0.0.1:{self.port}",
             LAMBDA_RUNTIME_EXECUTOR="process",
             LAMBDA_RETRY_BASE_DELAY=str(self.retry_base_delay_s),
             AWS_ACCESS_KEY_ID="test",

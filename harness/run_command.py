@@ -1,0 +1,102 @@
+"""`harness run` and `harness validate`: scenario files outside pytest, with progress and a summary."""
+
+from __future__ import annotations
+
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from harness.scenario import Scenario, ScenarioError, load_scenarios, validate_paths
+
+console = Console(stderr=True)
+
+
+def select(scenarios: list[Scenario], expression: str | None) -> list[Scenario]:
+    """Scenarios whose name matches a pytest-style -k expression (substrings with and/or/not)."""
+    if not expression:
+        return scenarios
+    from _pytest.mark.expression import Expression
+
+    compiled = Expression.compile(expression)
+    return [s for s in scenarios if compiled.evaluate(lambda word, name=s.name, **_: word.lower() in name.lower())]
+
+
+def cmd_validate(paths: list[str]) -> int:
+    errors = validate_paths([Path(p) for p in paths])
+    for error in errors:
+        print(str(error))
+    if errors:
+        console.print(f"[red]{len(errors)} problem(s)[/red]")
+        return 1
+    count = len(load_scenarios([Path(p) for p in paths]))
+    console.print(f"[green]{count} scenario file(s) valid[/green]")
+    return 0
+
+
+def write_junit(path: Path, results: list, total_seconds: float) -> None:
+    suite = ET.Element("testsuite", name="harness", tests=str(len(results)),
+                       failures=str(sum(1 for r in results if not r.passed)), time=f"{total_seconds:.3f}")
+    for result in results:
+        case = ET.SubElement(suite, "testcase", classname="scenarios", name=result.scenario.name,
+                             file=str(result.scenario.source_file or ""), time=f"{result.seconds:.3f}")
+        if not result.passed:
+            failure = ET.SubElement(case, "failure", message=(result.error or "expectations not met")[:200])
+            failure.text = result.error or result.report.render()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
+
+
+def cmd_run(paths: list[str], keyword: str | None, junit_xml: str | None, endpoint: str | None,
+            allow_remote: bool, keep_stacks: bool) -> int:
+    from harness.runner import Resources, run_scenario
+
+    try:
+        scenarios = select(load_scenarios([Path(p) for p in paths or ["scenarios"]]), keyword)
+    except ScenarioError as error:
+        print(str(error))
+        return 2
+    if not scenarios:
+        console.print("[yellow]no scenario selected[/yellow]")
+        return 5
+    resources = Resources(endpoint_url=endpoint, allow_remote=allow_remote or None, quiet=False)
+    results = []
+    started = time.monotonic()
+    try:
+        with console.status("starting LocalStack and PostgreSQL") as status:
+            resources.endpoint()
+            resources.database_url()
+            for index, scenario in enumerate(scenarios, 1):
+                label = f"[{index}/{len(scenarios)}] {scenario.name}"
+
+                def progress(step: str, label: str = label) -> None:
+                    status.update(f"{label}: {step}")
+
+                try:
+                    result = run_scenario(scenario, resources, progress, keep_stack=keep_stacks)
+                except Exception as error:  # a deploy or infrastructure error fails this scenario only
+                    from harness.runner import ScenarioResult
+
+                    result = ScenarioResult(scenario, None, 0.0, error=f"{type(error).__name__}: {error}")
+                results.append(result)
+                mark = "[green]PASS[/green]" if result.passed else "[red]FAIL[/red]"
+                console.print(f"{mark} {scenario.name} ({result.seconds:.1f} s)")
+                if not result.passed:
+                    console.print(result.error or result.report.render(), markup=False, highlight=False)
+    finally:
+        resources.close()
+    total = time.monotonic() - started
+    table = Table(title="scenarios")
+    for column in ("scenario", "result", "seconds", "file"):
+        table.add_column(column)
+    for result in results:
+        table.add_row(result.scenario.name, "passed" if result.passed else "FAILED", f"{result.seconds:.1f}",
+                      str(result.scenario.source_file or ""))
+    console.print(table)
+    passed = sum(1 for r in results if r.passed)
+    print(f"{passed} passed, {len(results) - passed} failed in {total:.1f}s")
+    if junit_xml:
+        write_junit(Path(junit_xml), results, total)
+    return 0 if passed == len(results) else 1

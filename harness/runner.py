@@ -1,0 +1,170 @@
+"""Runs one scenario on a real stack: deploy, run the job, evaluate every expectation, tear down."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+
+from harness import faults as fault_injection
+from harness.db import start_database
+from harness.expect import Report, evaluate
+from harness.expect.observations import Attempt, Message
+from harness.localstack import EmbeddedLocalStack, Endpoint, endpoint_from_env
+from harness.observe import QueueTap
+from harness.scenario import Scenario
+from harness.stack import FunctionConfig, PipelineStack, StackConfig, unique_prefix
+
+
+class Resources:
+    """The LocalStack and PostgreSQL a run uses: started lazily, once, and stopped together."""
+
+    def __init__(self, endpoint_url: str | None = None, allow_remote: bool | None = None,
+                 database_url: str | None = None, quiet: bool = True) -> None:
+        self._endpoint_url, self._allow_remote, self._database_url = endpoint_url, allow_remote, database_url
+        self._quiet = quiet
+        self._localstack: EmbeddedLocalStack | None = None
+        self._database: Any = None
+        self._endpoint: Endpoint | None = None
+        self._lock = threading.Lock()
+
+    def endpoint(self) -> Endpoint:
+        with self._lock:
+            if self._endpoint is None:
+                if self._endpoint_url:
+                    self._endpoint = Endpoint(self._endpoint_url, allow_remote=self._allow_remote)
+                else:
+                    self._endpoint = endpoint_from_env(self._allow_remote)
+                if self._endpoint is None:
+                    self._localstack = EmbeddedLocalStack(quiet=self._quiet)
+                    self._endpoint = self._localstack.start()
+            return self._endpoint
+
+    def database_url(self) -> str:
+        with self._lock:
+            if self._database is None:
+                env = {"DATABASE_URL": self._database_url} if self._database_url else None
+                self._database = start_database(env)
+            return self._database.url
+
+    def close(self) -> None:
+        if self._database is not None:
+            self._database.stop()
+            self._database = None
+        if self._localstack is not None:
+            self._localstack.stop()
+            self._localstack = None
+        self._endpoint = None
+
+
+@dataclass
+class StackObservations:
+    """What a scenario can see of its stack (harness.expect.Observations)."""
+
+    stack: PipelineStack
+    started_at: float = 0.0
+    run_started_at: list[float] = field(default_factory=list)
+    _seen: dict[str, list[Message]] = field(default_factory=dict)
+
+    def attempts(self) -> list[Attempt]:
+        logical = {self.stack.function_name(name): name for name in ("orchestrator", "worker", "error_handler")}
+        with psycopg.connect(self.stack.database_url) as connection:
+            rows = connection.execute(
+                f'SELECT function, request_id, attempt, shard_id, file_ids, event, fault, outcome, started_at, '
+                f'ended_at FROM "{self.stack.schema}"."{fault_injection.LEDGER_TABLE}" ORDER BY id').fetchall()
+        return [Attempt(function=logical.get(r[0], r[0]), request_id=r[1], attempt=r[2], shard_id=r[3],
+                        file_ids=list(r[4] or []), event=r[5], fault=r[6], outcome=r[7], started_at=r[8],
+                        ended_at=r[9]) for r in rows]
+
+    def messages(self, topic: str) -> list[Message]:
+        tap: QueueTap = self.stack.taps[topic]
+        seen = self._seen.setdefault(topic, [])
+        for tapped in tap.poll(wait_s=0):
+            seen.append(Message(topic=topic, subject=tapped.subject, body=tapped.message,
+                                attributes={k: v for k in ("RequestID", "ErrorCode", "ErrorMessage")
+                                            if (v := tapped.attribute(k)) is not None},
+                                received_at=tapped.received_at))
+        return list(seen)
+
+    def alarm_name(self, alarm: str) -> str:
+        return self.stack.alarm_names[alarm]
+
+    def rows_per_file(self) -> dict[str, int]:
+        return self.stack.db.rows_per_file()
+
+    def duplicate_rows(self) -> int:
+        return self.stack.db.duplicate_rows()
+
+    def decisions(self) -> list[Any]:
+        return self.stack.db.decisions()
+
+    def quarantine(self) -> list[Any]:
+        return self.stack.db.quarantine()
+
+
+def stack_config(scenario: Scenario, prefix: str) -> StackConfig:
+    settings = scenario.stack
+    return StackConfig(
+        prefix=prefix,
+        functions={name: FunctionConfig(timeout_seconds=s.timeout_seconds, memory_mb=s.memory_mb,
+                                        max_retry_attempts=s.max_retry_attempts)
+                   for name in ("orchestrator", "worker", "error_handler") if (s := settings.function(name))},
+        alarm_period_seconds=settings.alarm_period_seconds,
+        max_shard_size=settings.max_shard_size,
+        reshard_factor=settings.reshard_factor,
+        max_reshard_depth=settings.max_reshard_depth,
+        faults=list(scenario.faults),
+    )
+
+
+@dataclass
+class ScenarioResult:
+    scenario: Scenario
+    report: Report | None
+    seconds: float
+    error: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.error is None and self.report is not None and self.report.passed
+
+
+def run_scenario(scenario: Scenario, resources: Resources, progress: Callable[[str], None] = lambda _: None,
+                 keep_stack: bool = False) -> ScenarioResult:
+    started = time.monotonic()
+    stack = PipelineStack(resources.endpoint(), resources.database_url(),
+                          stack_config(scenario, unique_prefix(scenario.name)))
+    progress("deploying")
+    stack.deploy()
+    try:
+        observations = StackObservations(stack)
+        observations.started_at = time.time()
+        if scenario.job is not None:
+            job = {"job_id": scenario.job_id(), "file_ids": scenario.file_ids(), "shard_size": scenario.job.shard_size}
+            for run in range(scenario.job.runs):
+                if run:
+                    progress(f"waiting for run {run} to settle")
+                    _wait_settled(scenario, observations)
+                progress(f"running the job ({len(job['file_ids'])} files)" + (f", run {run + 1}" if run else ""))
+                observations.run_started_at.append(time.time())
+                answer = stack.run_job(job)
+                if answer["function_error"]:
+                    return ScenarioResult(scenario, None, time.monotonic() - started,
+                                          error=f"the orchestrator failed: {json.dumps(answer['body'])[:1000]}")
+        progress("checking expectations")
+        report = evaluate(scenario, observations)
+        return ScenarioResult(scenario, report, time.monotonic() - started)
+    finally:
+        if not keep_stack:
+            stack.teardown()
+
+
+def _wait_settled(scenario: Scenario, observations: StackObservations) -> None:
+    from harness.expect import wait_settled
+
+    wait_settled(scenario, observations)

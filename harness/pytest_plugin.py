@@ -49,7 +49,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def _resources(config: pytest.Config) -> Any:
     if _RESOURCES not in config.stash:
-        from harness.runner import Resources
+        from harness.resources import Resources
 
         config.stash[_RESOURCES] = Resources(
             endpoint_url=config.getoption("--harness-endpoint"),

@@ -1,0 +1,50 @@
+"""The LocalStack and PostgreSQL a run uses: started lazily, once, and stopped together."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from harness.db import start_database
+from harness.localstack import EmbeddedLocalStack, Endpoint, endpoint_from_env
+
+
+class Resources:
+    """The LocalStack and PostgreSQL a run uses: started lazily, once, and stopped together."""
+
+    def __init__(self, endpoint_url: str | None = None, allow_remote: bool | None = None,
+                 database_url: str | None = None, quiet: bool = True) -> None:
+        self._endpoint_url, self._allow_remote, self._database_url = endpoint_url, allow_remote, database_url
+        self._quiet = quiet
+        self._localstack: EmbeddedLocalStack | None = None
+        self._database: Any = None
+        self._endpoint: Endpoint | None = None
+        self._lock = threading.Lock()
+
+    def endpoint(self) -> Endpoint:
+        with self._lock:
+            if self._endpoint is None:
+                if self._endpoint_url:
+                    self._endpoint = Endpoint(self._endpoint_url, allow_remote=self._allow_remote)
+                else:
+                    self._endpoint = endpoint_from_env(self._allow_remote)
+                if self._endpoint is None:
+                    self._localstack = EmbeddedLocalStack(quiet=self._quiet)
+                    self._endpoint = self._localstack.start()
+            return self._endpoint
+
+    def database_url(self) -> str:
+        with self._lock:
+            if self._database is None:
+                env = {"DATABASE_URL": self._database_url} if self._database_url else None
+                self._database = start_database(env)
+            return self._database.url
+
+    def close(self) -> None:
+        if self._database is not None:
+            self._database.stop()
+            self._database = None
+        if self._localstack is not None:
+            self._localstack.stop()
+            self._localstack = None
+        self._endpoint = None

@@ -1,0 +1,88 @@
+"""The seed pipeline deployed as real Lambdas on LocalStack with a real PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+
+from harness.db import expected_row_counts
+from harness.observe import QueueTap
+
+
+def _job(count: int, shard_size: int, job_id: str = "job-40") -> dict:
+    return {"job_id": job_id, "file_ids": [f"f-{i:04d}" for i in range(count)], "shard_size": shard_size}
+
+
+def _succeeded(tap: QueueTap, count: int, deadline_s: float = 20) -> list[dict]:
+    tap.wait_until(lambda msgs: sum(m.subject == "JOB SUCCEEDED" for m in msgs) >= count, deadline_s,
+                   what=f"{count} JOB SUCCEEDED")
+    return [m.json() for m in tap.messages if m.subject == "JOB SUCCEEDED"]
+
+
+def test_forty_files_load_exactly_once_with_four_success_reports(pipeline_stack):
+    stack = pipeline_stack("forty")
+    job = _job(40, 10)
+    answer = stack.run_job(job)
+    assert answer["status"] == 200 and answer["function_error"] is None, answer
+    assert answer["body"]["shard_sizes"] == [10, 10, 10, 10]
+
+    reports = _succeeded(stack.taps["notifications"], 4)
+    assert len(reports) == 4
+    expected_rows = expected_row_counts(job["file_ids"])
+    assert sorted(f for r in reports for f in r["file_ids"]) == job["file_ids"]
+    for report in reports:
+        assert report["job_id"] == "job-40" and report["files"] == 10
+        assert report["files_inserted"] == 10
+        assert report["rows_inserted"] == sum(expected_rows[f] for f in report["file_ids"])
+        assert report["rows_already_present"] == 0
+        assert report["duration_ms"] >= 0 and report["shard_id"]
+    assert stack.db.rows_per_file() == expected_rows
+    assert stack.db.duplicate_rows() == 0
+    # Nothing failed: no JOB FAILED, nothing dead-lettered.
+    assert not any(m.subject == "JOB FAILED" for m in stack.taps["notifications"].poll(wait_s=1))
+    assert stack.taps["dlq"].poll(wait_s=0) == []
+
+    # Re-running the same job inserts nothing new.
+    stack.run_job(job)
+    stack.taps["notifications"].messages.clear()
+    again = _succeeded(stack.taps["notifications"], 4)
+    assert sum(r["rows_inserted"] for r in again) == 0
+    assert sum(r["rows_already_present"] for r in again) == sum(expected_rows.values())
+    assert stack.db.rows_per_file() == expected_rows
+
+
+def test_two_stacks_side_by_side_do_not_see_each_others_messages(pipeline_stack):
+    first, second = pipeline_stack("left"), pipeline_stack("right")
+    first.run_job(_job(6, 3, "job-left"))
+    second.run_job(_job(4, 4, "job-right"))
+    left = _succeeded(first.taps["notifications"], 2)
+    right = _succeeded(second.taps["notifications"], 1)
+    # Give any stray delivery a moment to arrive before asserting absence.
+    first.taps["notifications"].poll(wait_s=1)
+    second.taps["notifications"].poll(wait_s=1)
+    assert {r["job_id"] for r in left} == {"job-left"}
+    assert {r["job_id"] for r in right} == {"job-right"}
+    assert all(json.loads(m.message)["job_id"] == "job-left" for m in first.taps["notifications"].messages)
+    assert set(first.db.rows_per_file()) == {f"f-{i:04d}" for i in range(6)}
+    assert set(second.db.rows_per_file()) == {f"f-{i:04d}" for i in range(4)}
+
+
+def _alarm_states(tap: QueueTap, alarm_name: str) -> list[str]:
+    return [m.json()["NewStateValue"] for m in tap.messages if m.json().get("AlarmName") == alarm_name]
+
+
+def test_alarms_notify_job_failed_on_error_and_job_not_run_when_idle(pipeline_stack):
+    from harness.scenario.faults import ExceptionFault
+
+    fault = ExceptionFault(kind="exception", function="worker")
+    stack = pipeline_stack("alarms", alarm_period_seconds=10, faults=[fault])
+    alarms = stack.taps["alarms"]
+    # Idle: no orchestrator invocation in the period, missing data is breaching -> JOB NOT RUN alarms.
+    alarms.wait_until(lambda _: "ALARM" in _alarm_states(alarms, stack.alarm_names["job_not_run"]), 30,
+                      what="JOB NOT RUN in ALARM while idle")
+    stack.run_job(_job(2, 2, "job-alarm"))
+    alarms.wait_until(lambda _: "ALARM" in _alarm_states(alarms, stack.alarm_names["job_failed"]), 30,
+                      what="JOB FAILED in ALARM after a worker error")
+    alarms.wait_until(lambda _: "OK" in _alarm_states(alarms, stack.alarm_names["job_not_run"]), 30,
+                      what="JOB NOT RUN back to OK after the job ran")
+    failed = [m.json() for m in stack.taps["notifications"].poll(wait_s=1) if m.subject == "JOB FAILED"]
+    assert failed and failed[0]["file_ids"] == ["f-0000", "f-0001"]

@@ -1,0 +1,125 @@
+"""Benchmark of the seed pipeline on the embedded LocalStack and PostgreSQL.
+
+Prints, as medians over repeated runs:
+- deploy time of the whole pipeline, cold (first deploy, zips built) and warm (zips cached), next to the
+  time of one bare `create_function` + Active of a trivial zip in the same run as a baseline;
+- wall time of a 1,000-file job with shard size 10 from the orchestrator call to the last row loaded,
+  with the peak number of live execution environments and their total resident memory.
+
+Run: .venv/bin/python bench/bench_pipeline.py [--runs 3] [--files 1000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from harness.db import EmbeddedPostgres  # noqa: E402
+from harness.lambda_api import wait_active, zip_sources  # noqa: E402
+from harness.localstack import EmbeddedLocalStack  # noqa: E402
+from harness.stack import PipelineStack, StackConfig, unique_prefix  # noqa: E402
+
+
+class EnvironmentSampler:
+    """Samples the runtime processes under LocalStack: peak count and peak total RSS."""
+
+    def __init__(self, localstack_pid: int) -> None:
+        self.root = psutil.Process(localstack_pid)
+        self.peak_count = 0
+        self.peak_rss_mb = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.05):
+            count, rss = 0, 0.0
+            for proc in self.root.children(recursive=True):
+                try:
+                    if "awslambdaric" in " ".join(proc.cmdline()):
+                        rss += proc.memory_info().rss / 2**20
+                        count += 1
+                except psutil.Error:  # exited (or a zombie) between listing and reading
+                    pass
+            self.peak_count = max(self.peak_count, count)
+            self.peak_rss_mb = max(self.peak_rss_mb, rss)
+
+    def __enter__(self) -> EnvironmentSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def one_run(run: int, files: int) -> dict[str, float]:
+    figures: dict[str, float] = {}
+    localstack = EmbeddedLocalStack(quiet=True)
+    endpoint = localstack.start()
+    database = EmbeddedPostgres(max_connections=500).start()
+    try:
+        lam, iam = endpoint.client("lambda"), endpoint.client("iam")
+        role = iam.create_role(RoleName="bench", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        started = time.perf_counter()
+        PipelineStack(endpoint, database.url, StackConfig(prefix=unique_prefix("cold"))).deploy()
+        figures["deploy_first_s"] = time.perf_counter() - started
+        # Baseline, measured once the Lambda service is warm: one trivial function to Active.
+        started = time.perf_counter()
+        lam.create_function(FunctionName="baseline", Runtime="python3.13", Role=role, Handler="h.handler",
+                            Code={"ZipFile": zip_sources({"h.py": "def handler(e, c):\n    return 1\n"})})
+        wait_active(lam, "baseline")
+        figures["baseline_function_s"] = time.perf_counter() - started
+
+        started = time.perf_counter()
+        stack = PipelineStack(endpoint, database.url, StackConfig(prefix=unique_prefix("bench"))).deploy()
+        figures["deploy_warm_s"] = time.perf_counter() - started
+
+        job = {"job_id": "bench", "file_ids": [f"f-{i:05d}" for i in range(files)], "shard_size": 10}
+        with EnvironmentSampler(localstack.process.pid) as sampler:
+            started = time.perf_counter()
+            stack.run_job(job)
+            deadline = started + 300
+            while len(stack.db.rows_per_file()) < files:
+                if time.perf_counter() > deadline:
+                    raise TimeoutError(f"only {len(stack.db.rows_per_file())} of {files} files loaded in 300 s")
+                time.sleep(0.1)
+            figures["job_wall_s"] = time.perf_counter() - started
+        figures["peak_environments"] = sampler.peak_count
+        figures["peak_environments_rss_mb"] = sampler.peak_rss_mb
+    finally:
+        database.stop()
+        localstack.stop()
+    print(f"  run {run}: " + ", ".join(f"{k}={v:.2f}" for k, v in figures.items()), flush=True)
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--files", type=int, default=1000)
+    args = parser.parse_args()
+    runs = [one_run(i + 1, args.files) for i in range(args.runs)]
+
+    def med(key: str) -> float:
+        return statistics.median(r[key] for r in runs)
+
+    print(f"\nmedians over {args.runs} runs:")
+    print(f"  deploy whole pipeline, warm (zips cached)   {med('deploy_warm_s'):6.2f} s   target <= 3 s   "
+          f"{med('deploy_warm_s') / med('baseline_function_s'):.1f}x one trivial function "
+          f"({med('baseline_function_s'):.2f} s)")
+    print(f"  deploy whole pipeline, first in a LocalStack {med('deploy_first_s'):5.2f} s")
+    print(f"  {args.files}-file job, shard 10, to last row   {med('job_wall_s'):6.2f} s   target <= 20 s")
+    print(f"  peak live environments                      {med('peak_environments'):6.0f}")
+    print(f"  their peak total RSS                        {med('peak_environments_rss_mb'):6.0f} MB")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""Benchmark of the shipped scenario suite under `pytest -n auto`.
+
+Prints the suite's wall time (median over runs) against its 90 s target, and for each scenario its
+median time next to its floor: the time its own configured delays, timeouts and alarm periods make
+unavoidable (harness.expect.floor_seconds). Target: each scenario <= 1.25 x floor + 2 s.
+
+Run: .venv/bin/python bench/bench_scenarios.py [--runs 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from harness.expect import floor_seconds  # noqa: E402
+from harness.scenario import load_scenarios  # noqa: E402
+
+
+def one_run(run: int) -> tuple[float, dict[str, float]]:
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "junit.xml"
+        started = time.perf_counter()
+        result = subprocess.run(
+            [sys.executable, "-m", "pytest", "scenarios", "-n", "auto", "-q", "-p", "no:cacheprovider",
+             f"--junit-xml={report}"], cwd=REPO, capture_output=True, text=True)
+        wall = time.perf_counter() - started
+        if result.returncode != 0:
+            print(result.stdout[-4000:], result.stderr[-2000:])
+            raise SystemExit(f"run {run}: the suite failed (exit {result.returncode})")
+        times = {case.get("name"): float(case.get("time")) for case in ET.parse(report).iter("testcase")}
+    print(f"  run {run}: suite {wall:.1f} s", flush=True)
+    return wall, times
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    runs = [one_run(i + 1) for i in range(args.runs)]
+    scenarios = {s.name: s for s in load_scenarios([REPO / "scenarios"])}
+    print(f"\nmedians over {args.runs} runs of `pytest scenarios -n auto`:")
+    print(f"  whole suite: {statistics.median(w for w, _ in runs):.1f} s (target <= 90 s)")
+    print(f"  {'scenario':<34} {'time':>7} {'floor':>7} {'budget':>7}  within")
+    for name in sorted(scenarios):
+        took = statistics.median(times[name] for _, times in runs)
+        floor = floor_seconds(scenarios[name])
+        budget = 1.25 * floor + 2
+        print(f"  {name:<34} {took:6.1f}s {floor:6.1f}s {budget:6.1f}s  {'yes' if took <= budget else 'NO'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -51,7 +51,8 @@ def write_junit(path: Path, results: list, total_seconds: float) -> None:
 
 def cmd_run(paths: list[str], keyword: str | None, junit_xml: str | None, endpoint: str | None,
             allow_remote: bool, keep_stacks: bool) -> int:
-    from harness.resources import Resources, run_scenario
+    from harness.resources import Resources
+    from harness.runner import run_scenario
 
     try:
         scenarios = select(load_scenarios([Path(p) for p in paths or ["scenarios"]]), keyword)

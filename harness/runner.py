@@ -122,6 +122,7 @@ def run_scenario(scenario: Scenario, resources: Resources, progress: Callable[[s
 
 
 def _wait_settled(scenario: Scenario, observations: StackObservations) -> None:
-    from harness.expect import wait_settled
+    from harness.expect import deadline_seconds, wait_until_settled
 
-    wait_settled(scenario, observations)
+    timeout = max(deadline_seconds(scenario, e) for e in scenario.expect)
+    wait_until_settled(scenario, observations, timeout=timeout)

@@ -1,0 +1,26 @@
+"""Expectations with deadlines: did the injected fault's whole chain of effects happen?
+
+`evaluate(scenario, observations)` polls the attempt ledger, the topic taps and the database until every
+expectation of the scenario has a verdict, and returns a `Report` (one `Outcome` per expectation, and the
+timeline of events). Deadlines come from the scenario's own timeouts, retry delays and alarm periods
+(`deadline_seconds`); `floor_seconds` is the time those make unavoidable, the yardstick of the benchmark.
+"""
+
+from .deadlines import deadline_seconds, floor_seconds, simulate
+from .engine import evaluate, wait_until_settled
+from .observations import AlarmTransition, Attempt, Message, Observations
+from .report import Outcome, Report
+
+__all__ = [
+    "AlarmTransition",
+    "Attempt",
+    "Message",
+    "Observations",
+    "Outcome",
+    "Report",
+    "deadline_seconds",
+    "evaluate",
+    "floor_seconds",
+    "simulate",
+    "wait_until_settled",
+]

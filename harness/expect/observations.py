@@ -1,0 +1,121 @@
+"""What the expectation engine reads: the attempt ledger, tapped topic messages, and the database.
+
+`harness.runner` implements `Observations` against a live stack; `harness.expect.testing` has an
+in-memory one. Every method returns what is known *now*, so the engine can poll it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One row of the attempt ledger (one per invocation attempt, recorded by the fault wrapper)."""
+
+    function: str
+    """Logical name: orchestrator, worker or error_handler."""
+    request_id: str
+    attempt: int
+    """1, 2, 3: counted per request ID."""
+    shard_id: str | None
+    file_ids: list[str]
+    event: dict[str, Any] | None
+    """The invocation's event."""
+    fault: str | None
+    """Fault kind injected on this attempt; None if none."""
+    outcome: str | None
+    """ok or error; None when killed (timeout, out of memory) or still running."""
+    started_at: float
+    ended_at: float | None
+
+
+@dataclass(frozen=True)
+class Message:
+    """One message seen on a topic, through an SQS tap subscribed to it."""
+
+    topic: str
+    """notifications, dlq or alarms."""
+    subject: str | None
+    body: str
+    """The SNS Message: for dlq the original event, for alarms CloudWatch's alarm JSON."""
+    attributes: dict[str, str] = field(default_factory=dict)
+    """SNS MessageAttributes (dlq: RequestID, ErrorCode, ErrorMessage)."""
+    received_at: float = 0.0
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class Observations(Protocol):
+    started_at: float
+    """Epoch seconds when the (first) job run started."""
+    run_started_at: list[float]
+    """Start time of each run of the job (job.runs), in order."""
+
+    def attempts(self) -> list[Attempt]: ...
+
+    def messages(self, topic: str) -> list[Message]: ...
+
+    def alarm_name(self, alarm: str) -> str: ...
+
+    def rows_per_file(self) -> dict[str, int]: ...
+
+    def duplicate_rows(self) -> int: ...
+
+    def decisions(self) -> list[Any]: ...
+
+    def quarantine(self) -> list[Any]: ...
+
+
+@dataclass(frozen=True)
+class AlarmTransition:
+    """A state change of one alarm, read from its notification on the alarms topic."""
+
+    alarm_name: str
+    old_state: str | None
+    new_state: str
+    at: float
+
+
+def parse_json(text: str) -> Any:
+    """The JSON in `text`, or None when it is not JSON (a message body is whatever was published)."""
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError):
+        return None
+
+
+def epoch(value: Any, default: float) -> float:
+    """Epoch seconds from a number, a datetime or an ISO-8601 text; `default` when there is none."""
+    if isinstance(value, bool) or value is None:
+        return default
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, str):
+        # CloudWatch writes StateChangeTime as 2026-11-03T10:00:10.123+0000, which Python >= 3.11 reads.
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            return default
+        # A time without an offset would be read as local time; CloudWatch's are UTC.
+        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+    return default
+
+
+def alarm_transition(message: Message) -> AlarmTransition | None:
+    """The transition an alarms-topic message announces, or None if it is not an alarm notification."""
+    body = parse_json(message.body)
+    if not isinstance(body, dict) or not isinstance(body.get("NewStateValue"), str):
+        return None
+    return AlarmTransition(
+        alarm_name=str(body.get("AlarmName", "")),
+        old_state=body.get("OldStateValue"),
+        new_state=body["NewStateValue"],
+        at=epoch(body.get("StateChangeTime"), message.received_at),
+    )

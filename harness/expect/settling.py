@@ -1,0 +1,218 @@
+"""Has the system settled? Exact counts (`count: 3`, `count: 0`) mean something only once nothing more can
+happen, so the engine declares them passed only when no rule below still expects something.
+
+Each rule names a follow-up the pipeline owes (a running attempt's end, a retry, a dead letter, the error
+handler's decision, a re-shard's children) and waits for it only for as long as the platform takes to
+deliver it, so a model that is wrong about the pipeline costs seconds, never the whole deadline.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from harness.scenario import FUNCTIONS, Scenario
+from harness.scenario.catalog import DEAD_LETTERED_FUNCTION
+
+from .deadlines import QUIET_SECONDS, RETRY_BASE_DELAY_SECONDS
+from .observations import Attempt, epoch
+from .snapshot import Snapshot
+from .text import offset, request_text
+
+# Retry n is scheduled n x the base delay after failure n; it lands up to about a second late.
+RETRY_SLACK_SECONDS = 2.0
+# An async invoke, a dead letter or an SNS delivery shows up within this long, or not at all.
+HANDOFF_WAIT_SECONDS = 3.0
+
+_FAILED = ("error", "killed")
+_DEAD_LETTERED = DEAD_LETTERED_FUNCTION
+_ERROR_HANDLER = "error_handler"
+_ORCHESTRATOR = "orchestrator"
+# Lambda retries only asynchronous invocations: the worker (invoked with InvocationType=Event) and the
+# error handler (by SNS). The harness invokes the orchestrator synchronously, so it is never retried.
+_RETRIED = (DEAD_LETTERED_FUNCTION, _ERROR_HANDLER)
+
+
+class Settling:
+    """Follows the observations across polls; `pending(snapshot)` says what may still happen."""
+
+    def __init__(self, scenario: Scenario, *, expect_all_runs: bool = True, quiet_seconds: float = QUIET_SECONDS):
+        self.scenario = scenario
+        self.expect_all_runs = expect_all_runs
+        self.quiet_seconds = quiet_seconds
+        self._fingerprint: tuple[Any, ...] | None = None
+        self._changed_at: float | None = None
+
+    def pending(self, snapshot: Snapshot) -> list[str]:
+        """What may still happen, in words; [] once the system has settled."""
+        rules: list[Callable[[Snapshot], list[str]]] = [
+            self._runs,
+            _running,
+            self._retries,
+            self._root_shards,
+            _dead_letters,
+            self._decisions,
+            _children,
+            self._quiet,
+        ]
+        return [reason for rule in rules for reason in rule(snapshot)]
+
+    def _runs(self, snapshot: Snapshot) -> list[str]:
+        job = self.scenario.job
+        if job is None:
+            return []
+        started = snapshot.run_started_at
+        reasons = []
+        if self.expect_all_runs and len(started) < job.runs:
+            reasons.append(f"run {len(started) + 1} of {job.runs} has not started")
+        orchestrated = len(snapshot.requests(_ORCHESTRATOR))
+        if started and orchestrated < len(started) and snapshot.now < started[-1] + HANDOFF_WAIT_SECONDS:
+            reasons.append(f"run {len(started)} has no {_ORCHESTRATOR} attempt yet")
+        return reasons
+
+    def _retries(self, snapshot: Snapshot) -> list[str]:
+        reasons = []
+        for function, request_id, last in _last_attempts(snapshot):
+            if function not in _RETRIED:
+                continue
+            if snapshot.status(last) not in _FAILED or last.attempt >= self._max_attempts(function):
+                continue
+            due = snapshot.failed_at(last) + last.attempt * RETRY_BASE_DELAY_SECONDS + RETRY_SLACK_SECONDS
+            if snapshot.now < due:
+                reasons.append(
+                    f"{function} {request_text(request_id)} failed attempt {last.attempt}; its retry is due by "
+                    f"{offset(snapshot.since_start(due))}"
+                )
+        return reasons
+
+    def _root_shards(self, snapshot: Snapshot) -> list[str]:
+        done = [
+            group[-1]
+            for group in snapshot.requests(_ORCHESTRATOR).values()
+            if group[-1].outcome == "ok" and group[-1].ended_at is not None
+        ]
+        if not done:
+            return []
+        owed = len(done) * len(self.scenario.initial_shards())
+        roots = sum(1 for group in snapshot.requests(_DEAD_LETTERED).values() if _is_root(group[0].event))
+        last = max(attempt.ended_at or attempt.started_at for attempt in done)
+        if roots < owed and snapshot.now < last + HANDOFF_WAIT_SECONDS:
+            return [f"{roots} of {owed} {_DEAD_LETTERED} shards have started"]
+        return []
+
+    def _decisions(self, snapshot: Snapshot) -> list[str]:
+        letters = snapshot.messages("dlq")
+        if not letters:
+            return []
+        # A dead letter is handled once decided, or once the error handler gave up on it (its own
+        # failures are not dead-lettered anywhere the engine can see).
+        gave_up = sum(
+            1
+            for function, _, last in _last_attempts(snapshot)
+            if function == _ERROR_HANDLER
+            and snapshot.status(last) in _FAILED
+            and last.attempt >= self._max_attempts(_ERROR_HANDLER)
+        )
+        handled = len(snapshot.decisions) + gave_up
+        if handled < len(letters) and snapshot.now < letters[-1].received_at + HANDOFF_WAIT_SECONDS:
+            return [f"{handled} of {len(letters)} dead letters handled by the error handler"]
+        return []
+
+    def _quiet(self, snapshot: Snapshot) -> list[str]:
+        fingerprint = _fingerprint(snapshot)
+        if fingerprint != self._fingerprint:
+            # The first poll only sets the baseline: the observations' own times say when they happened.
+            if self._fingerprint is not None:
+                self._changed_at = snapshot.now
+            self._fingerprint = fingerprint
+        last = max(_activity_times(snapshot), default=snapshot.started_at)
+        if self._changed_at is not None:
+            last = max(last, self._changed_at)
+        if snapshot.now - last < self.quiet_seconds:
+            return [f"last observation {snapshot.now - last:.2f} s ago"]
+        return []
+
+    def _max_attempts(self, function: str) -> int:
+        return self.scenario.max_attempts(function) if function in FUNCTIONS else 1  # type: ignore[arg-type]
+
+
+def _last_attempts(snapshot: Snapshot) -> list[tuple[str, str, Attempt]]:
+    return [
+        (function, request_id, group[-1])
+        for function in FUNCTIONS
+        for request_id, group in snapshot.requests(function).items()
+    ]
+
+
+def _running(snapshot: Snapshot) -> list[str]:
+    return [
+        f"{function} {request_text(request_id)} attempt {last.attempt} is running "
+        f"(started {offset(snapshot.since_start(last.started_at))})"
+        for function, request_id, last in _last_attempts(snapshot)
+        if snapshot.status(last) == "running"
+    ]
+
+
+def _dead_letters(snapshot: Snapshot) -> list[str]:
+    exhausted = [
+        last
+        for function, _, last in _last_attempts(snapshot)
+        if function == _DEAD_LETTERED
+        and snapshot.status(last) in _FAILED
+        and last.attempt >= snapshot.scenario.max_attempts(_DEAD_LETTERED)
+    ]
+    letters = snapshot.messages("dlq")
+    if not exhausted or len(letters) >= len(exhausted):
+        return []
+    last = max(snapshot.failed_at(attempt) for attempt in exhausted)
+    if snapshot.now < last + HANDOFF_WAIT_SECONDS:
+        return [f"{len(exhausted)} {_DEAD_LETTERED} events exhausted their attempts, {len(letters)} dead-lettered"]
+    return []
+
+
+def _children(snapshot: Snapshot) -> list[str]:
+    started = {(group[0].shard_id, tuple(group[0].file_ids)) for group in snapshot.requests(_DEAD_LETTERED).values()}
+    started_ids = {shard_id for shard_id, _ in started}
+    started_files = {files for _, files in started}
+    reasons = []
+    for decision in snapshot.decisions:
+        if decision.action != "reshard":
+            continue
+        decided = epoch(getattr(decision, "decided_at", None), snapshot.started_at)
+        if snapshot.now >= decided + HANDOFF_WAIT_SECONDS:
+            continue
+        for child in decision.child_shards or []:
+            shard_id, files = child.get("shard_id"), tuple(child.get("file_ids") or [])
+            if shard_id not in started_ids and files not in started_files:
+                reasons.append(f"child shard {shard_id} of {decision.shard_id} has not started")
+    return reasons
+
+
+def _is_root(event: Any) -> bool:
+    return isinstance(event, dict) and not event.get("reshard_depth") and not event.get("parent_shard_id")
+
+
+def _fingerprint(snapshot: Snapshot) -> tuple[Any, ...]:
+    # Alarm notifications are left out: they follow CloudWatch's clock, not the pipeline's activity.
+    return (
+        tuple((a.function, a.request_id, a.attempt, a.outcome, a.ended_at) for a in snapshot.attempts),
+        len(snapshot.messages("notifications")),
+        len(snapshot.messages("dlq")),
+        # Quarantine rows are written in the decision's transaction, so the decisions already tell.
+        len(snapshot.decisions),
+    )
+
+
+def _activity_times(snapshot: Snapshot) -> list[float]:
+    times = list(snapshot.run_started_at)
+    for attempt in snapshot.attempts:
+        times.append(attempt.started_at)
+        if attempt.ended_at is not None:
+            times.append(attempt.ended_at)
+    for topic in ("notifications", "dlq"):
+        times += [message.received_at for message in snapshot.messages(topic)]
+    times += [epoch(getattr(d, "decided_at", None), snapshot.started_at) for d in snapshot.decisions]
+    return [moment for moment in times if moment <= snapshot.now]
+
+
+__all__ = ["HANDOFF_WAIT_SECONDS", "RETRY_SLACK_SECONDS", "Settling"]

@@ -1,0 +1,306 @@
+"""A scripted stand-in for the seed pipeline on a stack: what it would let the harness observe.
+
+`simulate_pipeline(scenario, observations)` scripts a `FakeObservations` with the attempts, messages,
+decisions, rows and alarm transitions that the scenario's job and faults cause, following lambdas/ (the
+orchestrator's shards, the worker's JOB SUCCEEDED / JOB FAILED bodies, the error handler's decisions)
+and the platform facts in DESIGN.md (retry delays, a killed attempt leaving no end, alarm periods).
+
+It lets the engine's verdicts and timing be tested on every shipped scenario without LocalStack. It is a
+model: where it and the real stack disagree, the real stack is right and this file is to be fixed.
+"""
+
+from __future__ import annotations
+
+import random
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.db import expected_row_counts
+from harness.scenario import ExceptionFault, Fault, FunctionName, Scenario
+
+from .deadlines import RETRY_BASE_DELAY_SECONDS, split_evenly
+from .testing import FakeObservations
+
+# Faults the wrapper injects into the worker's file reader (harness.faults.INJECTION_POINTS), so they
+# strike file by file; a wrong table or column name fails the first statement instead.
+_STRIKES_INSIDE = ("timeout", "exception", "out_of_memory")
+
+
+@dataclass
+class Pace:
+    """How long things take on the simulated stack, in seconds."""
+
+    start_attempt: float = 0.1
+    work: float = 0.1
+    exception: float = 0.05
+    out_of_memory: float = 0.3
+    retry_lateness: float = 0.5
+    """Extra per retry number, on top of n x the base delay (measured: +0.5 s, then +1 s)."""
+    handoff: float = 0.1
+    alarm_created_before_start: float = 0.5
+    settle_between_runs: float = 1.5
+
+
+@dataclass
+class _State:
+    loaded: set[str] = field(default_factory=set)
+    requests: int = 0
+    first_error: float | None = None
+    first_invocation: float | None = None
+    last_event: float = 0.0
+
+
+def simulate_pipeline(scenario: Scenario, observations: FakeObservations, pace: Pace | None = None) -> float:
+    """Script everything the scenario causes into `observations`; returns when the last event happens."""
+    return _Pipeline(scenario, observations, pace or Pace()).run()
+
+
+class _Pipeline:
+    def __init__(self, scenario: Scenario, observations: FakeObservations, pace: Pace) -> None:
+        self.scenario = scenario
+        self.obs = observations
+        self.pace = pace
+        self.state = _State()
+        self.job_id = scenario.job_id()
+
+    def run(self) -> float:
+        runs: list[float] = []
+        if self.scenario.job is not None:
+            start = 0.0
+            for _ in range(self.scenario.job.runs):
+                runs.append(start)
+                self._job(start)
+                start = self.state.last_event + self.pace.settle_between_runs
+        self.obs.runs = runs or [0.0]
+        self._alarms()
+        return self.state.last_event
+
+    def _job(self, start: float) -> None:
+        event = {
+            "job_id": self.job_id,
+            "file_ids": self.scenario.file_ids(),
+            "shard_size": self.scenario.job.shard_size,
+        }
+        end, failed = self._invoke("orchestrator", event, start, self.job_id)
+        if failed is None:
+            for index, files in enumerate(self.scenario.initial_shards()):
+                shard = {"job_id": self.job_id, "shard_id": f"{index:04d}", "file_ids": files, "reshard_depth": 0}
+                self._shard(shard, end + self.pace.handoff)
+
+    def _shard(self, event: dict[str, Any], start: float) -> None:
+        end, fault = self._invoke("worker", event, start, event["shard_id"])
+        if fault is None:
+            return
+        message = self._error_message(fault)
+        self.obs.add_dead_letter(event, at=end + self.pace.handoff, error_message=message)
+        handled, _ = self._invoke(
+            "error_handler",
+            {"Records": [{"Sns": {"Message": event}}]},
+            end + 2 * self.pace.handoff,
+            event["shard_id"],
+            files=event["file_ids"],
+        )
+        self._decide(event, fault, message, handled)
+
+    def _decide(self, event: dict[str, Any], fault: Fault, message: str, at: float) -> None:
+        files, depth, stack = event["file_ids"], event.get("reshard_depth", 0), self.scenario.stack
+        common = {"shard_id": event["shard_id"], "file_ids": files, "job_id": self.job_id, "error_message": message}
+        if fault.kind == "timeout" and len(files) > 1 and depth < stack.max_reshard_depth:
+            children = [
+                {
+                    "job_id": self.job_id,
+                    "shard_id": f"{event['shard_id']}.{index}",
+                    "file_ids": part,
+                    "reshard_depth": depth + 1,
+                    "parent_shard_id": event["shard_id"],
+                }
+                for index, part in enumerate(split_evenly(files, stack.reshard_factor))
+            ]
+            self.obs.add_decision(
+                "reshard",
+                at=at,
+                reason="timeout",
+                child_shards=[{"shard_id": child["shard_id"], "file_ids": child["file_ids"]} for child in children],
+                **common,
+            )
+            for child in children:
+                self._shard(child, at + self.pace.handoff)
+            return
+        timeout = fault.kind == "timeout"
+        action, reason = ("quarantine", "quarantined") if timeout else ("report", "needs_attention")
+        self.obs.add_decision(action, at=at, reason=reason, **common)
+        if timeout:
+            for file_id in files:
+                self.obs.add_quarantine(file_id, at=at, job_id=self.job_id, shard_id=event["shard_id"])
+        body = {
+            "reason": reason,
+            "job_id": self.job_id,
+            "shard_id": event["shard_id"],
+            "file_ids": files,
+            "error_type": "Timeout" if timeout else "FunctionError",
+            "error_message": message,
+        }
+        self.obs.add_notification("JOB FAILED", body, at=at + 0.02)
+        self._note(at + 0.02)
+
+    def _invoke(
+        self,
+        function: FunctionName,
+        event: dict[str, Any],
+        start: float,
+        shard_id: str,
+        files: list[str] | None = None,
+    ) -> tuple[float, Fault | None]:
+        """All attempts of one async invocation; (end, the fault of a failed last attempt or None)."""
+        self.state.requests += 1
+        request_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{function}/{self.state.requests}"))
+        files = list(files if files is not None else event.get("file_ids", []))
+        settings = self.scenario.settings(function)
+        now = start + self.pace.start_attempt
+        if self.state.first_invocation is None:
+            self.state.first_invocation = now
+        fault: Fault | None = None
+        # The harness invokes the orchestrator synchronously (harness.stack), so Lambda never retries it.
+        attempts = 1 if function == "orchestrator" else settings.max_attempts
+        for attempt in range(1, attempts + 1):
+            fault = self._fault(function, attempt, shard_id, files)
+            took, outcome = self._attempt_result(fault, settings.timeout_seconds)
+            self.obs.add_attempt(
+                function,
+                request_id,
+                attempt,
+                at=now,
+                took=took,
+                outcome=outcome,
+                fault=fault.kind if fault else None,
+                event=event,
+                shard_id=shard_id,
+                file_ids=files,
+            )
+            end = now + took
+            self._note(end)
+            if fault is not None and function == "worker" and fault.files and fault.kind in _STRIKES_INSIDE:
+                self._partly_loaded(event, fault, now)
+            if fault is None:
+                if function == "worker":
+                    self._loaded(event, end)
+                return end, None
+            self._failed(function, event, fault, end)
+            now = end + attempt * (RETRY_BASE_DELAY_SECONDS + self.pace.retry_lateness)
+        return end, fault
+
+    def _attempt_result(self, fault: Fault | None, timeout: int) -> tuple[float, str | None]:
+        if fault is None:
+            return self.pace.work, "ok"
+        if fault.kind == "timeout":
+            return float(timeout), None
+        if fault.kind == "out_of_memory":
+            return self.pace.out_of_memory, None
+        return self.pace.exception, "error"
+
+    def _fault(self, function: FunctionName, attempt: int, shard_id: str, files: list[str]) -> Fault | None:
+        for fault in self.scenario.faults_for(function):
+            if fault.attempts and attempt not in fault.attempts:
+                continue
+            if fault.files and not set(fault.files) & set(files):
+                continue
+            if fault.min_shard_size and len(files) < fault.min_shard_size:
+                continue
+            if fault.probability is not None:
+                draw = random.Random(f"{fault.seed}:{shard_id}:{','.join(files)}:{attempt}").random()
+                if draw >= fault.probability:
+                    continue
+            return fault
+        return None
+
+    def _loaded(self, event: dict[str, Any], at: float) -> None:
+        files = event["file_ids"]
+        counts = expected_row_counts(files)
+        new = [file_id for file_id in files if file_id not in self.state.loaded]
+        for file_id in new:
+            self.obs.add_rows(file_id, counts[file_id], at=at)
+        self.state.loaded.update(new)
+        rows = sum(counts.values())
+        rows_inserted = sum(counts[file_id] for file_id in new)
+        body = {
+            "job_id": self.job_id,
+            "shard_id": event["shard_id"],
+            "reshard_depth": event.get("reshard_depth", 0),
+            "file_ids": files,
+            "files": len(files),
+            "files_inserted": len(new),
+            "files_already_present": len(files) - len(new),
+            "rows": rows,
+            "rows_inserted": rows_inserted,
+            "rows_already_present": rows - rows_inserted,
+        }
+        self.obs.add_notification("JOB SUCCEEDED", body, at=at + 0.02)
+        self._note(at + 0.02)
+
+    def _partly_loaded(self, event: dict[str, Any], fault: Fault, at: float) -> None:
+        """A fault aimed at a file strikes when the worker reads that file: the ones before it are in."""
+        before = []
+        for file_id in event["file_ids"]:
+            if file_id in (fault.files or []):
+                break
+            before.append(file_id)
+        counts = expected_row_counts(before)
+        for file_id in before:
+            if file_id not in self.state.loaded:
+                self.obs.add_rows(file_id, counts[file_id], at=at + self.pace.work)
+                self.state.loaded.add(file_id)
+
+    def _failed(self, function: str, event: dict[str, Any], fault: Fault, at: float) -> None:
+        if self.state.first_error is None or at < self.state.first_error:
+            self.state.first_error = at
+        if function != "worker" or fault.kind in ("timeout", "out_of_memory"):
+            return  # a killed worker reports nothing; the others are not simulated in detail
+        error_type, code = {"bad_table": ("DatabaseError", "42P01"), "bad_field": ("DatabaseError", "42703")}.get(
+            fault.kind, (fault.exception.type if isinstance(fault, ExceptionFault) else "RuntimeError", None)
+        )
+        body = {
+            "reason": "error",
+            "job_id": self.job_id,
+            "shard_id": event["shard_id"],
+            "reshard_depth": event.get("reshard_depth", 0),
+            "file_ids": event["file_ids"],
+            "error_type": error_type,
+            "error_message": self._error_message(fault),
+            "error_code": code,
+        }
+        self.obs.add_notification("JOB FAILED", body, at=at + 0.02)
+        self._note(at + 0.02)
+
+    def _error_message(self, fault: Fault) -> str:
+        if fault.kind == "timeout":
+            seconds = self.scenario.settings(fault.function).timeout_seconds
+            return f"RequestId: 0 Error: Task timed out after {seconds:.2f} seconds"
+        if fault.kind == "out_of_memory":
+            return "RequestId: 0 Error: Runtime exited with error: signal: killed"
+        if fault.kind == "bad_table":
+            return f'relation "stack.{fault.wrong_name}" does not exist'
+        if fault.kind == "bad_field":
+            return f'column "{fault.wrong_name}" of relation "rows" does not exist'
+        return fault.exception.message if isinstance(fault, ExceptionFault) else "injected fault"
+
+    def _alarms(self) -> None:
+        """Evaluations every period from the alarms' creation, just before the job: job_failed enters ALARM
+        at the first one after an error, job_not_run at the first one without (or OK with) invocations."""
+        period = float(self.scenario.stack.alarm_period_seconds)
+        created = -self.pace.alarm_created_before_start
+
+        def evaluation_after(moment: float) -> float:
+            count = max(1, int((moment - created) // period) + 1)
+            return created + count * period
+
+        if self.state.first_error is not None:
+            self.obs.add_alarm("job_failed", "ALARM", at=evaluation_after(self.state.first_error))
+        first_call = self.state.first_invocation
+        if first_call is None:
+            self.obs.add_alarm("job_not_run", "ALARM", at=evaluation_after(0.0))
+        else:
+            self.obs.add_alarm("job_not_run", "OK", at=evaluation_after(first_call))
+
+    def _note(self, moment: float) -> None:
+        self.state.last_event = max(self.state.last_event, moment)

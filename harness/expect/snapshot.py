@@ -1,0 +1,139 @@
+"""One poll's view of the observations: each source read at most once, and derived views built on it.
+
+Every check and the settling rules of one poll read the same snapshot, so they agree with each other,
+and a source no pending expectation needs (say the rows table) is not queried at all.
+"""
+
+from __future__ import annotations
+
+import bisect
+from functools import cached_property
+from typing import Any
+
+from harness.scenario import FUNCTIONS, Scenario
+from harness.scenario.catalog import DEAD_LETTERED_FUNCTION
+
+from .observations import AlarmTransition, Attempt, Message, Observations, alarm_transition, parse_json
+
+# A killed attempt leaves no end in the ledger; past its timeout plus this grace it is taken for dead.
+KILL_GRACE_SECONDS = 2.0
+
+
+class Snapshot:
+    def __init__(self, scenario: Scenario, observations: Observations, now: float) -> None:
+        self.scenario = scenario
+        self.observations = observations
+        self.now = now
+        self._messages: dict[str, list[Message]] = {}
+
+    @property
+    def started_at(self) -> float:
+        return self.observations.started_at
+
+    @cached_property
+    def run_started_at(self) -> list[float]:
+        return list(self.observations.run_started_at)
+
+    @cached_property
+    def attempts(self) -> list[Attempt]:
+        return sorted(self.observations.attempts(), key=lambda a: (a.started_at, a.request_id, a.attempt))
+
+    def messages(self, topic: str) -> list[Message]:
+        if topic not in self._messages:
+            self._messages[topic] = sorted(self.observations.messages(topic), key=lambda m: m.received_at)
+        return self._messages[topic]
+
+    @cached_property
+    def decisions(self) -> list[Any]:
+        # The decisions and quarantine tables outlive a scenario when a stack is reused, so only this
+        # job's rows count (a decision about an event that was not a valid shard has no job ID: keep it).
+        job_id = self.scenario.job_id()
+        return [d for d in self.observations.decisions() if getattr(d, "job_id", None) in (job_id, None)]
+
+    @cached_property
+    def quarantine(self) -> list[Any]:
+        job_id = self.scenario.job_id()
+        return [q for q in self.observations.quarantine() if getattr(q, "job_id", None) in (job_id, None)]
+
+    @cached_property
+    def rows_per_file(self) -> dict[str, int]:
+        return dict(self.observations.rows_per_file())
+
+    @cached_property
+    def duplicate_rows(self) -> int:
+        return int(self.observations.duplicate_rows())
+
+    # Derived views.
+
+    def requests(self, function: str) -> dict[str, list[Attempt]]:
+        """Attempts of `function` grouped by request ID, each group in attempt order, groups by first start."""
+        groups: dict[str, list[Attempt]] = {}
+        for attempt in self.attempts:
+            if attempt.function == function:
+                groups.setdefault(attempt.request_id, []).append(attempt)
+        for group in groups.values():
+            group.sort(key=lambda a: (a.attempt, a.started_at))
+        return groups
+
+    @cached_property
+    def _last_attempt(self) -> dict[tuple[str, str], int]:
+        last: dict[tuple[str, str], int] = {}
+        for attempt in self.attempts:
+            key = (attempt.function, attempt.request_id)
+            last[key] = max(last.get(key, 0), attempt.attempt)
+        return last
+
+    def timeout_of(self, function: str) -> float:
+        if function in FUNCTIONS:
+            return float(self.scenario.settings(function).timeout_seconds)  # type: ignore[arg-type]
+        return 3.0
+
+    def status(self, attempt: Attempt) -> str:
+        """ok, error, killed (no outcome, but a retry followed or its time ran out) or running."""
+        if attempt.outcome is not None:
+            return attempt.outcome
+        if self._last_attempt.get((attempt.function, attempt.request_id), 0) > attempt.attempt:
+            return "killed"
+        if self.now >= attempt.started_at + self.timeout_of(attempt.function) + KILL_GRACE_SECONDS:
+            return "killed"
+        if attempt.function == DEAD_LETTERED_FUNCTION and self._dead_lettered_since(attempt):
+            return "killed"
+        return "running"
+
+    def _dead_lettered_since(self, attempt: Attempt) -> bool:
+        # A dead letter of the attempt's event proves its last attempt is over, well before the grace.
+        files = set(attempt.file_ids)
+        return any(
+            message.received_at >= attempt.started_at and set(event_files(message_body(message))) == files
+            for message in self.messages("dlq")
+        )
+
+    def failed_at(self, attempt: Attempt) -> float:
+        """When a failed attempt ended; a killed one that left no end is dated by its timeout."""
+        if attempt.ended_at is not None:
+            return attempt.ended_at
+        return attempt.started_at + self.timeout_of(attempt.function)
+
+    def alarm_transitions(self, alarm: str) -> list[AlarmTransition]:
+        """Transitions of one alarm (logical name like job_failed), in the order CloudWatch made them."""
+        name = self.observations.alarm_name(alarm)
+        transitions = [alarm_transition(message) for message in self.messages("alarms")]
+        return sorted((t for t in transitions if t and t.alarm_name == name), key=lambda t: t.at)
+
+    def run_of(self, moment: float) -> int:
+        """The run (1-based) whose start last precedes `moment`; 1 before the first run started."""
+        return max(1, bisect.bisect_right(self.run_started_at, moment))
+
+    def since_start(self, moment: float) -> float:
+        return moment - self.started_at
+
+
+def message_body(message: Message) -> Any:
+    return parse_json(message.body)
+
+
+def event_files(event: Any) -> list[str]:
+    """File IDs of a shard or job event; [] when it has none."""
+    if isinstance(event, dict) and isinstance(event.get("file_ids"), list):
+        return [str(file_id) for file_id in event["file_ids"]]
+    return []

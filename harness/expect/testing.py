@@ -1,0 +1,274 @@
+"""In-memory observations on a fake clock, for testing expectations without a stack.
+
+Each fact is scripted with the time it happens (seconds from the job's start) and becomes visible when the
+clock gets there: an attempt shows as running from its start and gets its outcome at its end, a message
+shows once received. So the engine's polling, settling and deadlines can be exercised instantly.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from harness.db import DecisionRecord, QuarantineRecord
+from harness.scenario import Scenario, load_scenario
+
+from .engine import evaluate
+from .observations import Attempt, Message
+from .report import Report
+
+START = 1_700_000_000.0
+
+
+class FakeClock:
+    """Both clocks `evaluate` takes (`clock=clock, wall_clock=clock, sleep=clock.sleep`)."""
+
+    def __init__(self, now: float = START) -> None:
+        self.now = now
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+@dataclass
+class _Scripted:
+    attempt: Attempt
+    ends_at: float | None
+    final_outcome: str | None
+
+
+@dataclass
+class FakeObservations:
+    """Implements `harness.expect.Observations`; times given to `add_*` are seconds from `started_at`."""
+
+    clock: FakeClock
+    started_at: float = START
+    runs: list[float] = field(default_factory=lambda: [0.0])
+    alarm_prefix: str = "stack-"
+    _attempts: list[_Scripted] = field(default_factory=list)
+    _messages: list[Message] = field(default_factory=list)
+    _decisions: list[DecisionRecord] = field(default_factory=list)
+    _quarantine: list[QuarantineRecord] = field(default_factory=list)
+    _rows: list[tuple[float, str, int]] = field(default_factory=list)
+    duplicates: int = 0
+
+    def _at(self, offset: float) -> float:
+        return self.started_at + offset
+
+    def _visible(self, moment: float) -> bool:
+        return moment <= self.clock.now
+
+    # The Observations protocol.
+
+    @property
+    def run_started_at(self) -> list[float]:
+        return [self._at(run) for run in self.runs if self._visible(self._at(run))]
+
+    def attempts(self) -> list[Attempt]:
+        seen = []
+        for scripted in self._attempts:
+            if not self._visible(scripted.attempt.started_at):
+                continue
+            if scripted.ends_at is not None and self._visible(scripted.ends_at):
+                seen.append(replace(scripted.attempt, outcome=scripted.final_outcome, ended_at=scripted.ends_at))
+            else:
+                seen.append(scripted.attempt)
+        return seen
+
+    def messages(self, topic: str) -> list[Message]:
+        return [m for m in self._messages if m.topic == topic and self._visible(m.received_at)]
+
+    def alarm_name(self, alarm: str) -> str:
+        return f"{self.alarm_prefix}{alarm}"
+
+    def rows_per_file(self) -> dict[str, int]:
+        rows: dict[str, int] = {}
+        for moment, file_id, count in self._rows:
+            if self._visible(moment):
+                rows[file_id] = rows.get(file_id, 0) + count
+        return rows
+
+    def duplicate_rows(self) -> int:
+        return self.duplicates
+
+    def decisions(self) -> list[Any]:
+        return [d for d in self._decisions if self._visible(d.decided_at)]
+
+    def quarantine(self) -> list[Any]:
+        return [q for q in self._quarantine if self._visible(q.quarantined_at)]
+
+    # Scripting.
+
+    def add_attempt(
+        self,
+        function: str,
+        request_id: str,
+        attempt: int,
+        *,
+        at: float,
+        took: float | None = 0.05,
+        outcome: str | None = "ok",
+        fault: str | None = None,
+        event: dict[str, Any] | None = None,
+        shard_id: str | None = None,
+        file_ids: list[str] | None = None,
+    ) -> Attempt:
+        """An attempt started at `at`; it ends `took` seconds later with `outcome` (None: killed, so its
+        end never reaches the ledger; `took=None`: still running)."""
+        event = event or {}
+        recorded = Attempt(
+            function=function,
+            request_id=request_id,
+            attempt=attempt,
+            shard_id=shard_id if shard_id is not None else event.get("shard_id"),
+            file_ids=list(file_ids if file_ids is not None else event.get("file_ids", [])),
+            event=event,
+            fault=fault,
+            outcome=None,
+            started_at=self._at(at),
+            ended_at=None,
+        )
+        ends_at = None if took is None or outcome is None else self._at(at + took)
+        self._attempts.append(_Scripted(recorded, ends_at, outcome))
+        return recorded
+
+    def add_invocation(
+        self,
+        function: str,
+        event: dict[str, Any],
+        outcomes: list[str | None],
+        *,
+        at: float,
+        request_id: str | None = None,
+        fault: str | None = None,
+        took: float = 0.05,
+        timeout: float = 1.0,
+        retry_delays: tuple[float, ...] = (1.5, 3.0),
+    ) -> float:
+        """One async invocation's attempts, as LocalStack spaces them: `outcomes` per attempt, "ok", "error",
+        or None (killed at `timeout`). Failed attempts get `fault`. Returns when the last attempt ends."""
+        request_id = request_id or f"{function[:3]}{len(self._attempts):05d}-0000-4000-8000-000000000000"
+        now = at
+        for number, outcome in enumerate(outcomes, start=1):
+            duration = timeout if outcome is None else took
+            self.add_attempt(
+                function,
+                request_id,
+                number,
+                at=now,
+                took=duration,
+                outcome=outcome,
+                fault=None if outcome == "ok" else fault,
+                event=event,
+            )
+            end = now + duration
+            if number < len(outcomes):
+                now = end + retry_delays[min(number, len(retry_delays)) - 1]
+        return end
+
+    def add_message(
+        self,
+        topic: str,
+        body: Any,
+        *,
+        at: float,
+        subject: str | None = None,
+        attributes: dict[str, str] | None = None,
+    ) -> Message:
+        text = body if isinstance(body, str) else json.dumps(body, sort_keys=True)
+        message = Message(topic, subject, text, dict(attributes or {}), self._at(at))
+        self._messages.append(message)
+        return message
+
+    def add_notification(self, subject: str, body: dict[str, Any], *, at: float) -> Message:
+        return self.add_message("notifications", {"status": subject, **body}, at=at, subject=subject)
+
+    def add_dead_letter(
+        self, event: dict[str, Any], *, at: float, error_message: str, error_code: str = "200"
+    ) -> Message:
+        attributes = {"RequestID": f"dlq-{len(self._messages)}", "ErrorCode": error_code, "ErrorMessage": error_message}
+        return self.add_message("dlq", event, at=at, attributes=attributes)
+
+    def add_alarm(self, alarm: str, new_state: str, *, at: float, old_state: str = "INSUFFICIENT_DATA") -> Message:
+        body = {
+            "AlarmName": self.alarm_name(alarm),
+            "NewStateValue": new_state,
+            "OldStateValue": old_state,
+            "StateChangeTime": _cloudwatch_time(self._at(at)),
+        }
+        return self.add_message("alarms", body, at=at + 0.05, subject=f'{new_state}: "{self.alarm_name(alarm)}"')
+
+    def add_decision(
+        self,
+        action: str,
+        *,
+        at: float,
+        shard_id: str,
+        file_ids: list[str],
+        child_shards: list[dict[str, Any]] | None = None,
+        job_id: str | None = None,
+        reason: str = "",
+        detail: str | None = None,
+        error_message: str | None = None,
+    ) -> DecisionRecord:
+        record = DecisionRecord(
+            id=len(self._decisions) + 1,
+            message_id=f"m-{len(self._decisions) + 1}",
+            job_id=job_id,
+            shard_id=shard_id,
+            reshard_depth=shard_id.count("."),
+            action=action,
+            reason=reason or action,
+            detail=detail,
+            file_ids=list(file_ids),
+            child_shards=list(child_shards or []),
+            error_message=error_message,
+            error_code=None,
+            dlq_request_id=None,
+            handler_request_id=None,
+            decided_at=self._at(at),
+        )
+        self._decisions.append(record)
+        return record
+
+    def add_quarantine(self, file_id: str, *, at: float, job_id: str, shard_id: str | None = None) -> None:
+        self._quarantine.append(
+            QuarantineRecord(job_id, file_id, shard_id or file_id, None, "Task timed out after", None, self._at(at))
+        )
+
+    def add_rows(self, file_id: str, count: int, *, at: float) -> None:
+        self._rows.append((self._at(at), file_id, count))
+
+
+def _cloudwatch_time(moment: float) -> str:
+    # CloudWatch's own spelling: milliseconds and a +0000 offset without a colon.
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "+0000"
+
+
+def evaluate_scripted(
+    scenario: Scenario, script: Callable[[FakeObservations], object], *, poll_interval: float = 0.1
+) -> tuple[Report, FakeObservations, FakeClock]:
+    """Script observations with `script`, then evaluate the scenario on them with a fake clock (instantly)."""
+    clock = FakeClock()
+    observations = FakeObservations(clock, started_at=clock.now)
+    script(observations)
+    report = evaluate(
+        scenario, observations, clock=clock, wall_clock=clock, sleep=clock.sleep, poll_interval=poll_interval
+    )
+    return report, observations, clock
+
+
+def scenario_from_yaml(text: str, directory: Path, name: str = "scenario.yaml") -> Scenario:
+    """Write `text` as a scenario file and load it, so that locations name a real file and line."""
+    path = directory / name
+    path.write_text(text, encoding="utf-8")
+    return load_scenario(path)

@@ -1,0 +1,146 @@
+"""Deadlines and floors derived from a scenario's timeouts, retry delays, re-shard depth and alarm periods."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.expect import deadline_seconds, floor_seconds, simulate
+from harness.expect.deadlines import QUIET_SECONDS
+from harness.expect.simulated import simulate_pipeline
+from harness.expect.testing import FakeClock, FakeObservations, scenario_from_yaml
+from harness.scenario import Scenario, load_scenario, load_scenarios
+
+SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
+
+
+def shipped(name: str) -> Scenario:
+    return load_scenario(SCENARIOS / f"{name}.yaml")
+
+
+def every_timeout(
+    tmp_path: Path, *, files: int = 8, timeout: int = 2, retries: int = 2, stack: str = "", expect: str = ""
+) -> Scenario:
+    return scenario_from_yaml(
+        f"""\
+name: deadline-under-test
+description: Every worker attempt times out, so shards are halved down to single files.
+stack:
+  worker: {{timeout_seconds: {timeout}, max_retry_attempts: {retries}}}
+  {stack}
+job: {{files: {files}, shard_size: {files}}}
+faults:
+  - {{function: worker, kind: timeout}}
+expect:
+  - reshard: {{shard_sizes_shrink: true}}
+  {expect}
+""",
+        tmp_path,
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "floor"),
+    [
+        # One chain of 3 timed-out attempts (3 x 1 s + retry delays 1 + 2 s) is shorter than the alarm's
+        # first evaluation, 10 s after the alarms are created.
+        ("worker-timeout-reshards", 10.0),
+        # Three chains in a row (shard of 4, its half, the single file): 3 x 6 s.
+        ("poison-file-quarantined", 18.0),
+        ("job-not-run", 10.0),
+        ("success-path", 10.0),
+        # Nothing in it has to wait: no fault, no alarm.
+        ("rerun-inserts-nothing", 0.0),
+    ],
+)
+def test_floor_of_shipped_scenarios(name: str, floor: float) -> None:
+    assert floor_seconds(shipped(name)) == pytest.approx(floor)
+
+
+def test_one_failure_chain_is_attempts_times_timeout_plus_retry_delays() -> None:
+    timing = simulate(shipped("worker-timeout-reshards"), pessimistic=False)
+    assert timing.done == pytest.approx(3 * 1 + (1 + 2))
+    assert timing.first_error == pytest.approx(1.0)
+
+
+def test_the_seeded_draws_decide_the_floor_of_a_probabilistic_fault() -> None:
+    # Seed 7 fails some shard on both attempts 1 and 2: retry delays 1 + 2 s, exceptions take no time.
+    assert simulate(shipped("probabilistic-fault-seeded"), pessimistic=False).done == pytest.approx(3.0)
+
+
+@pytest.mark.parametrize(
+    ("stack", "levels"),
+    [
+        ("", 4),  # 8 -> 4 -> 2 -> 1: log2(8) re-shards, then the single file's chain
+        ("reshard_factor: 4", 3),  # 8 -> 2 -> 1
+        ("max_reshard_depth: 1", 2),  # 8 -> 4, then quarantined at depth 1
+    ],
+)
+def test_resharding_multiplies_the_chain_by_the_depth_it_needs(tmp_path: Path, stack: str, levels: int) -> None:
+    scenario = every_timeout(tmp_path, stack=stack)
+    chain = 3 * 2 + (1 + 2)
+    assert floor_seconds(scenario) == pytest.approx(levels * chain)
+
+
+def test_fewer_retries_make_a_shorter_chain(tmp_path: Path) -> None:
+    two = every_timeout(tmp_path, files=1)
+    one = every_timeout(tmp_path, files=1, retries=0)
+    assert floor_seconds(two) == pytest.approx(3 * 2 + 3)
+    assert floor_seconds(one) == pytest.approx(2)
+    assert deadline_seconds(one, one.expect[0]) < deadline_seconds(two, two.expect[0])
+
+
+def test_pipeline_deadline_is_the_pessimistic_chain_plus_quiet_and_slack() -> None:
+    scenario = shipped("worker-exception-job-failed")
+    chain = simulate(scenario, pessimistic=True).done
+    # orchestrator 0.5 + hand-off 1 + attempts (0.5 + 2 + 0.5 + 3 + 0.5) + hand-off 1 + error handler 0.5
+    assert chain == pytest.approx(9.5)
+    assert deadline_seconds(scenario, scenario.expect[0]) == pytest.approx(chain * 1.25 + QUIET_SECONDS + 3.0)
+
+
+def test_deeper_resharding_gets_a_longer_deadline(tmp_path: Path) -> None:
+    small, large = every_timeout(tmp_path, files=2), every_timeout(tmp_path, files=16)
+    assert deadline_seconds(large, large.expect[0]) > deadline_seconds(small, small.expect[0]) + 2 * (3 * 2 + 3)
+
+
+def test_within_seconds_overrides(tmp_path: Path) -> None:
+    scenario = every_timeout(tmp_path, expect="- database: {loaded_exactly_once: none, within_seconds: 7.5}")
+    assert deadline_seconds(scenario, scenario.expect[1]) == 7.5
+
+
+@pytest.mark.parametrize("period", [10, 60])
+def test_alarm_deadline_allows_two_periods_after_the_first_error(tmp_path: Path, period: int) -> None:
+    scenario = every_timeout(
+        tmp_path,
+        files=1,
+        stack=f"alarm_period_seconds: {period}",
+        expect="- alarm: {alarm: job_failed, transitions: [ALARM]}",
+    )
+    first_error = simulate(scenario, pessimistic=True).first_error
+    assert first_error is not None
+    assert deadline_seconds(scenario, scenario.expect[1]) == pytest.approx(first_error + 2 * period + 5.0)
+    assert floor_seconds(scenario) == pytest.approx(max(period, 3 * 2 + 3))
+
+
+def test_each_further_alarm_state_costs_a_period() -> None:
+    scenario = shipped("success-path")
+    alarm = scenario.expect[-1]
+    assert alarm.kind == "alarm"
+    longer = alarm.model_copy(update={"transitions": ["ALARM", "OK"]})
+    assert deadline_seconds(scenario, longer) == pytest.approx(deadline_seconds(scenario, alarm) + 10)
+
+
+@pytest.mark.parametrize("scenario", load_scenarios([SCENARIOS]), ids=lambda scenario: scenario.name)
+def test_a_healthy_run_of_every_shipped_scenario_beats_every_deadline(scenario: Scenario) -> None:
+    clock = FakeClock()
+    observations = FakeObservations(clock, started_at=clock.now)
+    last_event = simulate_pipeline(scenario, observations)
+    clock.now += 3600
+    alarm_times = [message.received_at - observations.started_at for message in observations.messages("alarms")]
+    for expectation in scenario.expect:
+        deadline = deadline_seconds(scenario, expectation)
+        if expectation.kind == "alarm" or getattr(expectation, "topic", None) == "alarms":
+            assert deadline >= max(alarm_times) + 1.0, (expectation, deadline, alarm_times)
+        else:
+            assert deadline >= last_event + QUIET_SECONDS + 1.0, (expectation, deadline, last_event)

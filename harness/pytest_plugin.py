@@ -116,6 +116,13 @@ class ScenarioItem(pytest.Item):
 
 # -- fixtures ------------------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
+def harness_resources(request: pytest.FixtureRequest) -> Any:
+    """The session's LocalStack and PostgreSQL together (``harness.resources.Resources``), as scenario
+    items use them: pass it to ``harness.runner.run_scenario``."""
+    return _resources(request.config)
+
+
+@pytest.fixture(scope="session")
 def harness_endpoint(request: pytest.FixtureRequest) -> Endpoint:
     """A LocalStack that runs Lambdas as local processes: embedded (default) or the given endpoint."""
     endpoint = _resources(request.config).endpoint()

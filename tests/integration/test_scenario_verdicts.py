@@ -1,0 +1,97 @@
+"""A scenario whose expectation is wrong must fail, and say what was expected, seen, and where."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+from harness.runner import run_scenario
+from harness.scenario import load_scenario
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "scenario_under_test.yaml"
+    path.write_text(textwrap.dedent(text).lstrip())
+    return path
+
+
+def test_two_attempts_expected_where_three_happen_fails_with_expected_and_observed(tmp_path, harness_resources):
+    path = _write(tmp_path, """
+        name: wrong-attempt-count
+        description: The worker always raises, so Lambda makes 3 attempts; the file wrongly expects 2.
+        job: {files: 2, shard_size: 2}
+        faults:
+          - {function: worker, kind: exception}
+        expect:
+          - dlq: {count: 1}
+          - attempts: {function: worker, invocations: 1, count: 2}
+    """)
+    result = run_scenario(load_scenario(path), harness_resources)
+    assert not result.passed
+    text = result.report.render()
+    failed = [o for o in result.report.outcomes if not o.passed]
+    assert [o.kind for o in failed] == ["attempts"]
+    assert f"{path}:8:" in text  # the line of the wrong expectation
+    assert "expected" in text and "observed" in text and "3" in failed[0].observed
+    assert "dlq" in text.lower()  # the timeline shows the dead letter that did arrive
+
+
+def test_a_dlq_message_that_never_comes_fails(tmp_path, harness_resources):
+    path = _write(tmp_path, """
+        name: dlq-never-comes
+        description: The fault has no chance to strike, so nothing is dead-lettered; one is expected.
+        job: {files: 3, shard_size: 3}
+        faults:
+          - {function: worker, kind: exception, probability: 0.0, seed: 1}
+        expect:
+          - sns: {topic: notifications, subject: JOB SUCCEEDED, count: 1}
+          - dlq: {count: 1, within_seconds: 20}
+    """)
+    result = run_scenario(load_scenario(path), harness_resources)
+    assert not result.passed
+    [failed] = [o for o in result.report.outcomes if not o.passed]
+    assert failed.kind == "dlq" and f"{path}:8:" in failed.location
+    assert "0" in failed.observed
+    # Settled early: the verdict does not wait for the whole 20 s deadline.
+    assert result.seconds < 20
+
+
+def test_cli_run_exit_status_and_junit(tmp_path):
+    good = _write(tmp_path, """
+        name: cli-clean-run
+        description: One clean shard.
+        job: {files: 1, shard_size: 1}
+        expect:
+          - sns: {topic: notifications, subject: JOB SUCCEEDED, count: 1}
+    """)
+    bad = tmp_path / "sub" / "scenario_bad.yaml"
+    bad.parent.mkdir()
+    bad.write_text(good.read_text().replace("cli-clean-run", "cli-wrong-run").replace("count: 1", "count: 2"))
+    junit = tmp_path / "report.xml"
+    run = subprocess.run([sys.executable, "-m", "harness.cli", "run", str(good), str(bad), "--junit-xml", str(junit)],
+                         cwd=REPO, capture_output=True, text=True, timeout=180)
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "1 passed, 1 failed" in run.stdout
+    assert 'failures="1"' in junit.read_text() and "cli-wrong-run" in junit.read_text()
+    only_good = subprocess.run([sys.executable, "-m", "harness.cli", "run", str(tmp_path), "-k", "clean"],
+                               cwd=REPO, capture_output=True, text=True, timeout=180)
+    assert only_good.returncode == 0, only_good.stdout + only_good.stderr
+    assert "1 passed, 0 failed" in only_good.stdout
+
+
+def test_cli_validate_names_file_line_and_field(tmp_path):
+    bad = _write(tmp_path, """
+        name: invalid
+        description: Four attempts cannot happen.
+        job: {files: 1}
+        expect:
+          - attempts: {function: worker, count: 4}
+    """)
+    result = subprocess.run([sys.executable, "-m", "harness.cli", "validate", str(bad)], cwd=REPO,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    assert f"{bad}:5:" in result.stdout and "expect[0].attempts.count" in result.stdout

@@ -7,6 +7,9 @@ before LocalStack starts.
 
 from __future__ import annotations
 
+import os
+import sys
+
 
 def _bind_to_configured_interface() -> None:
     from twisted.internet import endpoints
@@ -29,7 +32,15 @@ def main() -> None:
     _bind_to_configured_interface()
     from localstack.runtime.main import main as localstack_main
 
-    localstack_main()
+    try:
+        localstack_main()
+    finally:
+        # LocalStack has shut down ("Completed, bye!") but can leave non-daemon threads behind (the
+        # CloudWatch alarm scheduler is started by a shutdown hook), which would keep the process
+        # alive until our grace period runs out and it is killed. Its work is done: leave now.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 if __name__ == "__main__":

@@ -9,5 +9,7 @@ class ProcessRuntimeExecutorPlugin(RuntimeExecutorPlugin):
 
     def load(self, *args, **kwargs):
         from harness.executor.executor import ProcessRuntimeExecutor
+        from harness.executor.metrics import install_zero_errors_on_success
 
+        install_zero_errors_on_success()
         return ProcessRuntimeExecutor

@@ -66,23 +66,35 @@ def test_two_stacks_side_by_side_do_not_see_each_others_messages(pipeline_stack)
     assert set(second.db.rows_per_file()) == {f"f-{i:04d}" for i in range(4)}
 
 
-def _alarm_states(tap: QueueTap, alarm_name: str) -> list[str]:
-    return [m.json()["NewStateValue"] for m in tap.messages if m.json().get("AlarmName") == alarm_name]
+def _alarm_notifications(tap: QueueTap, alarm_name: str) -> list[dict]:
+    return [m.json() for m in tap.messages if m.json().get("AlarmName") == alarm_name]
 
 
-def test_alarms_notify_job_failed_on_error_and_job_not_run_when_idle(pipeline_stack):
+def _wait_state(tap: QueueTap, alarm_name: str, state: str, what: str, from_data: bool = False) -> dict:
+    def seen(_: object) -> bool:
+        # LocalStack says "no datapoints were received" when missing data decided the state.
+        return any(n["NewStateValue"] == state and not (from_data and "no datapoints" in n["NewStateReason"])
+                   for n in _alarm_notifications(tap, alarm_name))
+
+    tap.wait_until(seen, 40, what=what)
+    return [n for n in _alarm_notifications(tap, alarm_name) if n["NewStateValue"] == state][-1]
+
+
+def test_alarms_follow_idle_clean_and_failed_runs(pipeline_stack):
     from harness.scenario.faults import ExceptionFault
 
-    fault = ExceptionFault(kind="exception", function="worker")
+    fault = ExceptionFault(kind="exception", function="worker", files=["f-bad"])
     stack = pipeline_stack("alarms", alarm_period_seconds=10, faults=[fault])
-    alarms = stack.taps["alarms"]
-    # Idle: no orchestrator invocation in the period, missing data is breaching -> JOB NOT RUN alarms.
-    alarms.wait_until(lambda _: "ALARM" in _alarm_states(alarms, stack.alarm_names["job_not_run"]), 30,
-                      what="JOB NOT RUN in ALARM while idle")
-    stack.run_job(_job(2, 2, "job-alarm"))
-    alarms.wait_until(lambda _: "ALARM" in _alarm_states(alarms, stack.alarm_names["job_failed"]), 30,
-                      what="JOB FAILED in ALARM after a worker error")
-    alarms.wait_until(lambda _: "OK" in _alarm_states(alarms, stack.alarm_names["job_not_run"]), 30,
-                      what="JOB NOT RUN back to OK after the job ran")
-    failed = [m.json() for m in stack.taps["notifications"].poll(wait_s=1) if m.subject == "JOB FAILED"]
-    assert failed and failed[0]["file_ids"] == ["f-0000", "f-0001"]
+    alarms, not_run, failed = stack.taps["alarms"], stack.alarm_names["job_not_run"], stack.alarm_names["job_failed"]
+    # Idle: no invocation in the period and missing data is breaching, so JOB NOT RUN alarms.
+    _wait_state(alarms, not_run, "ALARM", "JOB NOT RUN in ALARM while idle")
+    # A clean run: invocations for JOB NOT RUN, and Errors=0 datapoints bring JOB FAILED to OK.
+    stack.run_job(_job(2, 2, "job-clean"))
+    _wait_state(alarms, not_run, "OK", "JOB NOT RUN back to OK after the job ran")
+    _wait_state(alarms, failed, "OK", "JOB FAILED to OK after a clean run")
+    # A failing run: the worker's errors cross the threshold; the reason names the datapoint.
+    stack.run_job({"job_id": "job-bad", "file_ids": ["f-bad"], "shard_size": 1})
+    alarm = _wait_state(alarms, failed, "ALARM", "JOB FAILED in ALARM after a worker error", from_data=True)
+    assert alarm["OldStateValue"] == "OK"
+    reports = [m.json() for m in stack.taps["notifications"].poll(wait_s=1) if m.subject == "JOB FAILED"]
+    assert reports and reports[0]["file_ids"] == ["f-bad"]

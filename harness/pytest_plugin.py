@@ -102,6 +102,9 @@ class ScenarioItem(pytest.Item):
 
         result = run_scenario(self.scenario, _resources(self.config),
                               keep_stack=self.config.getoption("--harness-keep-stacks"))
+        # Reported in JUnit XML, where bench/bench_scenarios.py compares them with the scenario's floor.
+        self.user_properties.append(("deploy_seconds", f"{result.deploy_seconds:.3f}"))
+        self.user_properties.append(("verdict_seconds", f"{result.verdict_seconds:.3f}"))
         if not result.passed:
             raise ScenarioFailed(result.error or result.report.render())
 

@@ -85,6 +85,9 @@ class ScenarioResult:
     report: Report | None
     seconds: float
     error: str | None = None
+    deploy_seconds: float = 0.0
+    # From the job's start (after deploy) to the verdict on the last expectation.
+    verdict_seconds: float = 0.0
 
     @property
     def passed(self) -> bool:
@@ -98,6 +101,7 @@ def run_scenario(scenario: Scenario, resources: Resources, progress: Callable[[s
                           stack_config(scenario, unique_prefix(scenario.name)))
     progress("deploying")
     stack.deploy()
+    deployed = time.monotonic()
     try:
         observations = StackObservations(stack)
         observations.started_at = time.time()
@@ -115,7 +119,9 @@ def run_scenario(scenario: Scenario, resources: Resources, progress: Callable[[s
                                           error=f"the orchestrator failed: {json.dumps(answer['body'])[:1000]}")
         progress("checking expectations")
         report = evaluate(scenario, observations)
-        return ScenarioResult(scenario, report, time.monotonic() - started)
+        done = time.monotonic()
+        return ScenarioResult(scenario, report, done - started, deploy_seconds=deployed - started,
+                              verdict_seconds=done - deployed)
     finally:
         if not keep_stack:
             stack.teardown()

@@ -61,6 +61,7 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
         self._log_path = self._dir / "runtime.log"
         self._log_offset = 0
         self._pending_init: str | None = None
+        self._init_ms: float | None = None
         self._interpreter: interpreters.Interpreter | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------------
@@ -139,7 +140,7 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
                     return InvocationResult(request_id, failure.payload, is_error=True, logs=logs)
             runtime = self._runtime
             init_part, self._pending_init = self._pending_init, None
-            init_ms = getattr(self, "_init_ms", None) if init_part is not None else None
+            init_ms = self._init_ms if init_part is not None else None
             outcome = runtime.invoke(
                 request_id,
                 payload["payload"].encode(),

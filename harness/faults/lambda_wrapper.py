@@ -189,3 +189,10 @@ def handler(event, context):
                 os.environ[name] = value
     _finish(row_id, "ok")
     return result
+
+
+# Import the function's own module now, in Lambda's init phase, as Lambda does with a configured handler:
+# its import-time work (boto3, database driver, clients) must not be charged to the first invocation's
+# Timeout just because a wrapper stands in front of it.
+if "HARNESS_ORIGINAL_HANDLER" in os.environ:
+    _real_handler()

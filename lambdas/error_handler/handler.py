@@ -22,6 +22,8 @@ from pipeline_common.events import Shard, parse_shard
 from pipeline_common.logs import get_logger
 from pipeline_common.reshard import QUARANTINE, RESHARD, Decision, decide, is_timeout
 
+aws.prepare("sns", "lambda")
+
 logger = get_logger("error_handler")
 
 

@@ -19,6 +19,8 @@ from pipeline_common.events import Shard, parse_job
 from pipeline_common.logs import get_logger
 from pipeline_common.sharding import shards_for_job
 
+aws.prepare("lambda")
+
 logger = get_logger("orchestrator")
 
 ACCEPTED = 202

@@ -13,11 +13,13 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
-from pipeline_common import database, notify
+from pipeline_common import aws, database, notify
 from pipeline_common.config import WorkerConfig, load_worker_config
 from pipeline_common.content import rows_for_file
 from pipeline_common.events import Shard, parse_shard
 from pipeline_common.logs import get_logger
+
+aws.prepare("sns")
 
 if TYPE_CHECKING:
     import pg8000.native

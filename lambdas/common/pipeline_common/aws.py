@@ -6,6 +6,7 @@ about LocalStack.
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import Any
 
@@ -20,6 +21,16 @@ def client(service: str) -> Any:
 
             _clients[service] = boto3.client(service)
         return _clients[service]
+
+
+def prepare(*services: str) -> None:
+    """Create clients now, in Lambda's init phase, as AWS advises: init has its own time budget, while the
+    first invocation's Timeout would otherwise pay for importing boto3 and building clients. Outside
+    Lambda (tests, packaging checks) nothing is created, so importing a handler never needs boto3."""
+    if "AWS_LAMBDA_FUNCTION_NAME" not in os.environ:
+        return
+    for service in services:
+        client(service)
 
 
 def use_client(service: str, replacement: Any) -> None:

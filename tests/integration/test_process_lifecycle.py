@@ -88,3 +88,17 @@ def test_nothing_is_left_when_the_parent_is_killed(tmp_path):
     finally:
         if parent.poll() is None:
             parent.kill()
+
+
+def test_a_session_pointed_at_a_missing_localstack_fails_instead_of_passing(tmp_path):
+    from harness.localstack.embedded import free_port
+
+    (tmp_path / "test_inner.py").write_text(SESSION_TEST)
+    env = _env(tmp_path / "runs")
+    env["HARNESS_ENDPOINT"] = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path / "test_inner.py")],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 1, result.stdout[-2000:]
+    assert "1 error" in result.stdout and "passed" not in result.stdout and "skipped" not in result.stdout

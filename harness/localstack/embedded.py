@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -170,7 +171,21 @@ class EmbeddedLocalStack:
             self.stop()
             raise
         self.endpoint = Endpoint(self.url)
+        threading.Thread(target=self._warm_providers, name="harness-localstack-warmup", daemon=True).start()
         return self.endpoint
+
+    def _warm_providers(self) -> None:
+        """LocalStack loads a service's provider on its first request (about 1 s for Lambda); asking each
+        service something cheap now overlaps that with whatever the caller does next (PostgreSQL, zips)."""
+        # Its own Endpoint: a boto3 session must not be shared across threads while creating clients.
+        endpoint = Endpoint(self.url)
+        calls = {"lambda": "list_functions", "sns": "list_topics", "sqs": "list_queues", "iam": "list_roles",
+                 "cloudwatch": "describe_alarms", "logs": "describe_log_groups", "sts": "get_caller_identity"}
+        for service, operation in calls.items():
+            try:
+                getattr(endpoint.client(service), operation)()
+            except Exception:  # noqa: BLE001 - a warm-up miss only costs the first real call its load time
+                return
 
     def _wait_ready(self, deadline: float) -> None:
         assert self.process is not None and self.run_dir is not None

@@ -119,7 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--junit-xml", default=None, help="write a JUnit XML report to this file")
     run.add_argument("--endpoint", default=None, help="use this LocalStack instead of an embedded one")
     run.add_argument("--allow-remote-endpoint", action="store_true", help="allow a non-loopback --endpoint")
-    run.add_argument("--keep-stacks", action="store_true", help="leave each scenario's stack deployed")
+    run.add_argument("--keep-stacks", action="store_true",
+                     help="leave each scenario's stack deployed (useful with --endpoint pointing at `harness up`)")
     run.set_defaults(func=lambda a: _run_command().cmd_run(a.paths, a.keyword, a.junit_xml, a.endpoint,
                                                            a.allow_remote_endpoint, a.keep_stacks))
 

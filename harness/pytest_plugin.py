@@ -38,7 +38,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--harness-keep-stacks",
         action="store_true",
         default=False,
-        help="leave each scenario's stack deployed after it ran (for inspection with harness up)",
+        help="leave each scenario's stack deployed after it ran; useful with --harness-endpoint pointing at "
+        "`harness up`, whose LocalStack outlives the test session",
     )
 
 

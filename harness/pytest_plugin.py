@@ -48,6 +48,15 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "scenario: a scenario file run on a deployed seed pipeline")
 
 
+def pytest_report_header(config: pytest.Config) -> str:
+    from harness.localstack.embedded import time_compression_notice
+
+    endpoint = config.getoption("--harness-endpoint")
+    if endpoint:
+        return f"harness: LocalStack at {endpoint} (its own retry delays apply)"
+    return f"harness: an embedded LocalStack per worker, started on first use; {time_compression_notice()}"
+
+
 def _resources(config: pytest.Config) -> Any:
     if _RESOURCES not in config.stash:
         from harness.resources import Resources

@@ -34,6 +34,13 @@ class LocalStackError(Exception):
     """LocalStack did not start, or stopped working; the message carries the tail of its log."""
 
 
+def time_compression_notice(base_delay_s: int | None = None) -> str:
+    base = int(os.environ.get("HARNESS_RETRY_BASE_DELAY", "1")) if base_delay_s is None else base_delay_s
+    return (f"time is compressed: Lambda async retries wait {base} s, then {2 * base} s "
+            f"(AWS: {AWS_RETRY_BASE_DELAY_S} s, then {2 * AWS_RETRY_BASE_DELAY_S} s); "
+            "set HARNESS_RETRY_BASE_DELAY to change")
+
+
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -150,11 +157,7 @@ class EmbeddedLocalStack:
         for sub in ("volume", "filesystem", "tmp", "environments"):
             (self.run_dir / sub).mkdir()
         self.port = self.port or free_port()
-        self._say(
-            f"harness: time is compressed: Lambda async retries wait {self.retry_base_delay_s} s, then "
-            f"{2 * self.retry_base_delay_s} s (AWS: {AWS_RETRY_BASE_DELAY_S} s, then {2 * AWS_RETRY_BASE_DELAY_S} s); "
-            "set HARNESS_RETRY_BASE_DELAY to change"
-        )
+        self._say(f"harness: {time_compression_notice(self.retry_base_delay_s)}")
         started = time.monotonic()
         with open(self.run_dir / "localstack.log", "ab") as log:
             self.process = procs.spawn(

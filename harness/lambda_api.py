@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import io
-import zipfile
 from typing import Any
 
+from harness.packaging import zip_bytes
 from harness.waiting import DeadlineExceeded, wait_for
 
 
@@ -14,15 +13,9 @@ class FunctionFailed(Exception):
 
 
 def zip_sources(files: dict[str, str | bytes]) -> bytes:
-    """A deterministic zip of ``{path: content}`` (fixed timestamps and modes)."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name in sorted(files):
-            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
-            info.external_attr = 0o644 << 16
-            content = files[name]
-            archive.writestr(info, content.encode() if isinstance(content, str) else content)
-    return buffer.getvalue()
+    """A reproducible zip of ``{path: source}`` (sources as text or bytes)."""
+    return zip_bytes({name: content.encode() if isinstance(content, str) else content
+                      for name, content in files.items()})
 
 
 def wait_active(lambda_client: Any, name: str, deadline_s: float = 30.0) -> dict[str, Any]:

@@ -22,6 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.db import PipelineNames
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 LAMBDAS_DIR = REPO_ROOT / "lambdas"
 COMMON_DIR = LAMBDAS_DIR / "common"
@@ -59,15 +61,8 @@ class FunctionSpec:
         return (*self.required_env, *self.optional_env)
 
 
-_WORKER_COLUMNS = {
-    "FILES_ID_COLUMN": "file_id",
-    "FILES_JOB_COLUMN": "job_id",
-    "FILES_SHARD_COLUMN": "shard_id",
-    "FILES_ROW_COUNT_COLUMN": "row_count",
-    "ROWS_FILE_COLUMN": "file_id",
-    "ROWS_NUMBER_COLUMN": "row_no",
-    "ROWS_VALUE_COLUMN": "value",
-}
+# The column names the tables are created with (harness.db) are the worker's defaults.
+_WORKER_COLUMNS = {name: value for name, value in PipelineNames().as_env().items() if name.endswith("_COLUMN")}
 
 # Kept in step with lambdas/common/pipeline_common/config.py (a unit test compares them): the harness
 # does not import the Lambda code, and the Lambda code does not import the harness.
@@ -142,7 +137,7 @@ def build_function_zip_path(name: str, extra_files: Mapping[str, bytes] | None =
         digest.update(_framed(_read(entries[archive_name])))
     target = cache_dir() / "zips" / f"{name}-{digest.hexdigest()[:32]}.zip"
     if not target.exists():
-        _write_atomically(target, _zip_bytes(entries))
+        _write_atomically(target, zip_bytes(entries))
     return target
 
 
@@ -231,7 +226,8 @@ def _framed(data: bytes) -> bytes:
     return len(data).to_bytes(8, "big") + data
 
 
-def _zip_bytes(entries: Mapping[str, Path | bytes]) -> bytes:
+def zip_bytes(entries: Mapping[str, Path | bytes]) -> bytes:
+    """A reproducible zip of `{archive path: file or content}`: sorted, fixed dates and permissions."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for archive_name in sorted(entries):

@@ -61,9 +61,9 @@ def test_the_same_input_gives_the_same_bytes(
 
 
 def test_an_unchanged_function_is_not_zipped_again(fresh_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    real = packaging._zip_bytes
+    real = packaging.zip_bytes
     calls: list[int] = []
-    monkeypatch.setattr(packaging, "_zip_bytes", lambda e: calls.append(1) or real(e))
+    monkeypatch.setattr(packaging, "zip_bytes", lambda e: calls.append(1) or real(e))
 
     path = packaging.build_function_zip_path("orchestrator")
     again = packaging.build_function_zip_path("orchestrator")

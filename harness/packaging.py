@@ -101,7 +101,14 @@ FUNCTIONS: dict[str, FunctionSpec] = {
                 "WORKER_FUNCTION",
                 "NOTIFICATIONS_TOPIC_ARN",
             ),
-            optional_env={"RESHARD_FACTOR": "2", "MAX_RESHARD_DEPTH": "10", "LOG_LEVEL": "INFO"},
+            optional_env={
+                "RESHARD_FACTOR": "2",
+                "MAX_RESHARD_DEPTH": "10",
+                # The worker's files table, read to tell already-loaded files from ones to quarantine.
+                "FILES_TABLE": PipelineNames().files_table,
+                "FILES_ID_COLUMN": _WORKER_COLUMNS["FILES_ID_COLUMN"],
+                "LOG_LEVEL": "INFO",
+            },
         ),
     )
 }

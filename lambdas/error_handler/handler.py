@@ -7,6 +7,20 @@ error is reported for a person. Every decision is a row in the decisions table, 
 ID: a redelivered message finds its decision already taken and does nothing twice. The decision row, the
 quarantine rows and the actions share one transaction, so a failed action leaves no decision behind and
 Lambda's retry decides again.
+
+Quarantine tells the truth about loaded files. The worker commits file by file, so files of the shard
+that came before the one that timed out may already be loaded. Before quarantining, the handler reads the
+worker's files table (FILES_TABLE, FILES_ID_COLUMN; same schema) in the decision's transaction:
+
+- only the files without a row there are quarantined; the `JOB FAILED` report (reason `quarantined`)
+  lists them in `file_ids` and the already-loaded ones, in shard order, in `loaded_file_ids`, and its
+  `detail` ends with e.g. `; 1 of 4 files already loaded: f-0004`;
+- if every file is loaded (the timeout struck after the last commit), nothing is quarantined: the decision
+  is a `report` with reason `needs_attention` and detail `timed out after every file was loaded (...)`,
+  and the report carries the shard's files in `file_ids` and `loaded_file_ids`.
+
+The decisions row's `file_ids` is always the dead-lettered shard's files. The handler's returned outcome
+has `file_ids` (the shard's), and on a quarantine check also `loaded_file_ids` and `quarantined_file_ids`.
 """
 
 from __future__ import annotations
@@ -20,7 +34,15 @@ from pipeline_common.config import ErrorHandlerConfig, load_error_handler_config
 from pipeline_common.errors import InvalidEvent, WorkerInvokeError
 from pipeline_common.events import Shard, parse_shard
 from pipeline_common.logs import get_logger
-from pipeline_common.reshard import QUARANTINE, RESHARD, Decision, decide, is_timeout
+from pipeline_common.reshard import (
+    QUARANTINE,
+    REASON_NEEDS_ATTENTION,
+    REPORT,
+    RESHARD,
+    Decision,
+    decide,
+    is_timeout,
+)
 
 aws.prepare("sns", "lambda")
 
@@ -89,8 +111,38 @@ def original_shard(letter: DeadLetter) -> tuple[Shard | None, dict[str, Any], st
 def handle_dead_letter(letter: DeadLetter, config: ErrorHandlerConfig, request_id: str | None) -> dict[str, Any]:
     shard, raw, invalid = original_shard(letter)
     decision = decide(shard, letter.error_message, factor=config.reshard_factor, max_depth=config.max_reshard_depth)
+    connection = database.connect(config.database_url)
+    with database.transaction(connection, config.database_url):
+        checked: dict[str, list[str]] = {}
+        if decision.action == QUARANTINE and shard is not None:
+            loaded = _loaded_files(connection, config, shard.file_ids)
+            decision = _account_for_loaded(decision, shard.file_ids, loaded)
+            quarantined = [file_id for file_id in shard.file_ids if file_id not in loaded]
+            checked = {
+                "loaded_file_ids": loaded,
+                "quarantined_file_ids": quarantined if decision.action == QUARANTINE else [],
+            }
+        outcome = {**_outcome(letter, decision, shard, raw, invalid, request_id), **checked}
+        decision_id = _record_decision(connection, config, outcome)
+        if decision_id is None:
+            logger.info("message %s was already decided; nothing to do", letter.message_id)
+            return {**outcome, "action": "duplicate"}
+        outcome["decision_id"] = decision_id
+        _act(connection, config, decision, outcome, raw if invalid else None)
+    logger.info("decision %s", json.dumps(outcome, default=str))
+    return outcome
+
+
+def _outcome(
+    letter: DeadLetter,
+    decision: Decision,
+    shard: Shard | None,
+    raw: dict[str, Any],
+    invalid: str | None,
+    request_id: str | None,
+) -> dict[str, Any]:
     detail = decision.detail if invalid is None else f"{decision.detail}: {invalid}"
-    outcome: dict[str, Any] = {
+    return {
         "message_id": letter.message_id,
         "action": decision.action,
         "reason": decision.reason,
@@ -105,16 +157,33 @@ def handle_dead_letter(letter: DeadLetter, config: ErrorHandlerConfig, request_i
         "dlq_request_id": letter.request_id,
         "handler_request_id": request_id,
     }
-    connection = database.connect(config.database_url)
-    with database.transaction(connection, config.database_url):
-        decision_id = _record_decision(connection, config, outcome)
-        if decision_id is None:
-            logger.info("message %s was already decided; nothing to do", letter.message_id)
-            return {**outcome, "action": "duplicate"}
-        outcome["decision_id"] = decision_id
-        _act(connection, config, decision, outcome, raw if invalid else None)
-    logger.info("decision %s", json.dumps(outcome, default=str))
-    return outcome
+
+
+def _loaded_files(connection: Any, config: ErrorHandlerConfig, file_ids: tuple[str, ...]) -> list[str]:
+    """The files of `file_ids` that have a row in the worker's files table, in shard order."""
+    files = database.qualified(config.schema, config.files_table)
+    column = database.ident(config.files_id_column)
+    rows = connection.run(
+        f"SELECT {column} FROM {files} WHERE {column} = ANY(CAST(:file_ids AS text[]))",
+        file_ids=list(file_ids),
+    )
+    present = {str(row[0]) for row in rows}
+    return [file_id for file_id in file_ids if file_id in present]
+
+
+def _account_for_loaded(decision: Decision, file_ids: tuple[str, ...], loaded: list[str]) -> Decision:
+    """A QUARANTINE decision corrected for the files the worker had already loaded before it timed out."""
+    if not loaded:
+        return decision
+    if len(loaded) == len(file_ids):
+        count = len(file_ids)
+        return Decision(
+            REPORT,
+            REASON_NEEDS_ATTENTION,
+            f"timed out after every file was loaded ({count} of {count}); nothing quarantined",
+        )
+    detail = f"{decision.detail}; {len(loaded)} of {len(file_ids)} files already loaded: {', '.join(loaded)}"
+    return Decision(decision.action, decision.reason, detail, decision.children)
 
 
 def _record_decision(connection: Any, config: ErrorHandlerConfig, outcome: dict[str, Any]) -> int | None:
@@ -159,6 +228,11 @@ def _act(
         key: outcome[key]
         for key in ("reason", "detail", "job_id", "shard_id", "reshard_depth", "file_ids", "error_message")
     }
+    if "loaded_file_ids" in outcome:
+        # A quarantine report lists only what was quarantined; the files already loaded are named apart.
+        if decision.action == QUARANTINE:
+            report["file_ids"] = outcome["quarantined_file_ids"]
+        report["loaded_file_ids"] = outcome["loaded_file_ids"]
     report.update(
         error_type="Timeout" if is_timeout(outcome["error_message"]) else "FunctionError",
         error_code=outcome["error_code"],
@@ -188,7 +262,7 @@ def _invoke_children(config: ErrorHandlerConfig, children: tuple[Shard, ...]) ->
 
 def _quarantine(connection: Any, config: ErrorHandlerConfig, outcome: dict[str, Any]) -> None:
     table = database.qualified(config.schema, config.quarantine_table)
-    for file_id in outcome["file_ids"]:
+    for file_id in outcome["quarantined_file_ids"]:
         connection.run(
             f"INSERT INTO {table} (job_id, file_id, shard_id, reshard_depth, error_message, decision_id) "
             "VALUES (:job_id, :file_id, :shard_id, :reshard_depth, :error_message, :decision_id) "

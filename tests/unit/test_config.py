@@ -54,6 +54,26 @@ def test_integer_settings_are_checked(value: str, message: str) -> None:
     assert caught.value.variable == "RESHARD_FACTOR"
 
 
+ERROR_HANDLER_ENV = {
+    "DATABASE_URL": "postgresql://u@h/db",
+    "DB_SCHEMA": "s",
+    "DECISIONS_TABLE": "d",
+    "QUARANTINE_TABLE": "q",
+    "WORKER_FUNCTION": "w",
+    "NOTIFICATIONS_TOPIC_ARN": "arn",
+}
+
+
+def test_the_error_handler_reads_the_worker_files_table_by_the_worker_variable_names() -> None:
+    loaded = config.load_error_handler_config(ERROR_HANDLER_ENV)
+    names = PipelineNames()
+    assert (loaded.files_table, loaded.files_id_column) == (names.files_table, names.files_id_column)
+    overridden = config.load_error_handler_config({**ERROR_HANDLER_ENV, "FILES_TABLE": "f", "FILES_ID_COLUMN": "id"})
+    assert (overridden.files_table, overridden.files_id_column) == ("f", "id")
+    with pytest.raises(ConfigError, match="FILES_TABLE is empty"):
+        config.load_error_handler_config({**ERROR_HANDLER_ENV, "FILES_TABLE": " "})
+
+
 def test_orchestrator_defaults() -> None:
     loaded = config.load_orchestrator_config({"WORKER_FUNCTION": "w"})
     assert (loaded.max_shard_size, loaded.invoke_concurrency) == (100, 8)

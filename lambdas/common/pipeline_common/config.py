@@ -37,7 +37,14 @@ ERROR_HANDLER_REQUIRED = (
     "WORKER_FUNCTION",
     "NOTIFICATIONS_TOPIC_ARN",
 )
-ERROR_HANDLER_OPTIONAL: dict[str, str] = {"RESHARD_FACTOR": "2", "MAX_RESHARD_DEPTH": "10"}
+# The error handler reads the worker's files table (same names as the worker's variables) to tell which
+# files of a timed-out shard were already loaded before it quarantines the rest.
+ERROR_HANDLER_OPTIONAL: dict[str, str] = {
+    "RESHARD_FACTOR": "2",
+    "MAX_RESHARD_DEPTH": "10",
+    "FILES_TABLE": "files",
+    "FILES_ID_COLUMN": WORKER_COLUMN_DEFAULTS["FILES_ID_COLUMN"],
+}
 
 
 def require(env: Mapping[str, str], name: str) -> str:
@@ -104,6 +111,8 @@ class ErrorHandlerConfig:
     notifications_topic_arn: str
     reshard_factor: int
     max_reshard_depth: int
+    files_table: str
+    files_id_column: str
 
 
 def load_orchestrator_config(env: Mapping[str, str] | None = None) -> OrchestratorConfig:
@@ -148,4 +157,6 @@ def load_error_handler_config(env: Mapping[str, str] | None = None) -> ErrorHand
         notifications_topic_arn=require(env, "NOTIFICATIONS_TOPIC_ARN"),
         reshard_factor=integer(env, "RESHARD_FACTOR", ERROR_HANDLER_OPTIONAL, minimum=2),
         max_reshard_depth=integer(env, "MAX_RESHARD_DEPTH", ERROR_HANDLER_OPTIONAL, minimum=0),
+        files_table=optional(env, "FILES_TABLE", ERROR_HANDLER_OPTIONAL),
+        files_id_column=optional(env, "FILES_ID_COLUMN", ERROR_HANDLER_OPTIONAL),
     )

@@ -12,11 +12,12 @@ import psycopg
 
 from harness import faults as fault_injection
 from harness.expect import Report, evaluate
-from harness.expect.observations import Attempt, Message
+from harness.expect.observations import Attempt, InvokeResult, Message
 from harness.observe import QueueTap
 from harness.resources import Resources
 from harness.scenario import Scenario
-from harness.stack import FunctionConfig, PipelineStack, StackConfig, unique_prefix
+from harness.stack import AlarmConfig, FunctionConfig, PipelineStack, StackConfig, unique_prefix
+from harness.waiting import wait_for
 
 
 @dataclass
@@ -26,17 +27,21 @@ class StackObservations:
     stack: PipelineStack
     started_at: float = 0.0
     run_started_at: list[float] = field(default_factory=list)
+    invoke_results: list[InvokeResult] = field(default_factory=list)
     _seen: dict[str, list[Message]] = field(default_factory=dict)
+
+    def results(self) -> list[InvokeResult]:
+        return list(self.invoke_results)
 
     def attempts(self) -> list[Attempt]:
         logical = {self.stack.function_name(name): name for name in ("orchestrator", "worker", "error_handler")}
         with psycopg.connect(self.stack.database_url) as connection:
             rows = connection.execute(
                 f'SELECT function, request_id, attempt, shard_id, file_ids, event, fault, outcome, started_at, '
-                f'ended_at FROM "{self.stack.schema}"."{fault_injection.LEDGER_TABLE}" ORDER BY id').fetchall()
+                f'ended_at, run FROM "{self.stack.schema}"."{fault_injection.LEDGER_TABLE}" ORDER BY id').fetchall()
         return [Attempt(function=logical.get(r[0], r[0]), request_id=r[1], attempt=r[2], shard_id=r[3],
                         file_ids=list(r[4] or []), event=r[5], fault=r[6], outcome=r[7], started_at=r[8],
-                        ended_at=r[9]) for r in rows]
+                        ended_at=r[9], run=r[10]) for r in rows]
 
     def messages(self, topic: str) -> list[Message]:
         tap: QueueTap = self.stack.taps[topic]
@@ -71,7 +76,10 @@ def stack_config(scenario: Scenario, prefix: str) -> StackConfig:
         functions={name: FunctionConfig(timeout_seconds=s.timeout_seconds, memory_mb=s.memory_mb,
                                         max_retry_attempts=s.max_retry_attempts)
                    for name in ("orchestrator", "worker", "error_handler") if (s := settings.function(name))},
-        alarm_period_seconds=settings.alarm_period_seconds,
+        alarms={name: AlarmConfig(period_seconds=design.period_seconds or settings.alarm_period_seconds,
+                                  evaluation_periods=design.evaluation_periods, threshold=design.threshold,
+                                  treat_missing_data=design.treat_missing_data)
+                for name in ("job_not_run", "job_failed") if (design := settings.alarm(name))},
         max_shard_size=settings.max_shard_size,
         reshard_factor=settings.reshard_factor,
         max_reshard_depth=settings.max_reshard_depth,
@@ -99,24 +107,17 @@ def run_scenario(scenario: Scenario, resources: Resources, progress: Callable[[s
     started = time.monotonic()
     stack = PipelineStack(resources.endpoint(), resources.database_url(),
                           stack_config(scenario, unique_prefix(scenario.name)))
-    progress("deploying")
-    stack.deploy()
-    deployed = time.monotonic()
+    deployed = started
     try:
+        progress("deploying")
+        stack.deploy()
+        deployed = time.monotonic()
         observations = StackObservations(stack)
         observations.started_at = time.time()
-        if scenario.job is not None:
-            job = {"job_id": scenario.job_id(), "file_ids": scenario.file_ids(), "shard_size": scenario.job.shard_size}
-            for run in range(scenario.job.runs):
-                if run:
-                    progress(f"waiting for run {run} to settle")
-                    _wait_settled(scenario, observations)
-                progress(f"running the job ({len(job['file_ids'])} files)" + (f", run {run + 1}" if run else ""))
-                observations.run_started_at.append(time.time())
-                answer = stack.run_job(job)
-                if answer["function_error"]:
-                    return ScenarioResult(scenario, None, time.monotonic() - started,
-                                          error=f"the orchestrator failed: {json.dumps(answer['body'])[:1000]}")
+        error = _run_job(scenario, stack, observations, progress)
+        if error is not None:
+            return ScenarioResult(scenario, None, time.monotonic() - started, error=error,
+                                  deploy_seconds=deployed - started)
         progress("checking expectations")
         report = evaluate(scenario, observations)
         done = time.monotonic()
@@ -127,8 +128,40 @@ def run_scenario(scenario: Scenario, resources: Resources, progress: Callable[[s
             stack.teardown()
 
 
-def _wait_settled(scenario: Scenario, observations: StackObservations) -> None:
-    from harness.expect import deadline_seconds, wait_until_settled
+def _run_job(scenario: Scenario, stack: PipelineStack, observations: StackObservations,
+             progress: Callable[[str], None]) -> str | None:
+    """Submit every run of the job; returns why the scenario cannot go on, or None."""
+    if scenario.job is None:
+        return None
+    job = {"job_id": scenario.job_id(), "file_ids": scenario.file_ids(), "shard_size": scenario.job.shard_size}
+    checks_result = any(expectation.kind == "result" for expectation in scenario.expect)
+    for run in range(1, scenario.job.runs + 1):
+        if run > 1:
+            progress(f"waiting for run {run - 1} to settle")
+            _wait_before_run(scenario, stack, observations)
+        progress(f"running the job ({len(job['file_ids'])} files)" + (f", run {run}" if run > 1 else ""))
+        stack.mark_run(run)
+        observations.run_started_at.append(time.time())
+        answer = stack.run_job(job)
+        observations.invoke_results.append(InvokeResult(run=run, status=answer["status"],
+                                                        function_error=answer["function_error"],
+                                                        body=answer["body"], at=time.time()))
+        if answer["function_error"] and not checks_result:
+            return (f"the orchestrator failed on run {run}: {json.dumps(answer['body'])[:1000]} "
+                    "(if the scenario means it to, expect it with `- result: {succeeded: false}`)")
+    return None
 
-    timeout = max(deadline_seconds(scenario, e) for e in scenario.expect)
-    wait_until_settled(scenario, observations, timeout=timeout)
+
+def _wait_before_run(scenario: Scenario, stack: PipelineStack, observations: StackObservations) -> None:
+    from harness.expect import wait_until_settled
+    from harness.expect.deadlines import between_runs_seconds, pipeline_deadline_seconds
+
+    wait_until_settled(scenario, observations, timeout=min(pipeline_deadline_seconds(scenario),
+                                                           scenario.max_wait_seconds))
+    condition = scenario.job.next_run_when if scenario.job else None
+    if condition is None:
+        return
+    wait_for(lambda: stack.alarm_state(condition.alarm), lambda state: state == condition.state,
+             deadline_s=min(between_runs_seconds(scenario), scenario.max_wait_seconds), interval_s=0.2,
+             what=f"alarm {condition.alarm} in {condition.state} before run {len(observations.run_started_at) + 1} "
+                  f"({scenario.location('job', 'next_run_when')})")

@@ -1,9 +1,10 @@
 """Deploys the seed pipeline onto LocalStack under a name prefix, idempotently, and tears it down.
 
-One stack: an IAM role; notifications, DLQ and alarm topics, each with an SQS tap that sees every
-message; the orchestrator, worker and error handler (each behind the fault wrapper, with an empty
-fault plan when the scenario injects nothing); the worker's dead-letter config and retry settings; the
-error handler subscribed to the DLQ topic; the JOB NOT RUN and JOB FAILED alarms; and a PostgreSQL
+One stack: an IAM role; notifications, DLQ, alarm and error-handler DLQ topics, each with an SQS tap
+that sees every message; the orchestrator, worker and error handler (each behind the fault wrapper,
+with an empty fault plan when the scenario injects nothing); the worker's and the error handler's
+dead-letter configs and retry settings (a dead letter the error handler fails on is kept, not lost);
+the error handler subscribed to the DLQ topic; the JOB NOT RUN and JOB FAILED alarms; and a PostgreSQL
 schema. Several stacks live side by side in one LocalStack and one database.
 """
 
@@ -26,7 +27,9 @@ from harness.localstack import Endpoint
 from harness.observe import QueueTap
 from harness.packaging import FUNCTIONS, build_function_zip
 
-TOPICS = ("notifications", "dlq", "alarms")
+TOPICS = ("notifications", "dlq", "alarms", "error_handler_dlq")
+# Each function whose asynchronous failures are dead-lettered, and the topic that receives them.
+DEAD_LETTER_TOPICS = {"worker": "dlq", "error_handler": "error_handler_dlq"}
 TRUST_POLICY = json.dumps({
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
@@ -46,17 +49,33 @@ class FunctionConfig:
 
 
 @dataclass
+class AlarmConfig:
+    """One alarm's design; the defaults are the seed design's."""
+
+    period_seconds: int = 60
+    evaluation_periods: int = 1
+    threshold: float = 1
+    treat_missing_data: str = "breaching"
+
+
+@dataclass
 class StackConfig:
     prefix: str
     functions: dict[str, FunctionConfig] = field(
         default_factory=lambda: {name: FunctionConfig() for name in FUNCTIONS})
-    alarm_period_seconds: int = 60
+    alarms: dict[str, AlarmConfig] = field(
+        default_factory=lambda: {"job_not_run": AlarmConfig(), "job_failed": AlarmConfig()})
     max_shard_size: int = 100
     reshard_factor: int = 2
     max_reshard_depth: int = 10
     faults: list[Any] = field(default_factory=list)
+    alarm_period_seconds: int | None = None
+    """Shorthand: the period of both alarms (overrides `alarms`' periods when given)."""
 
     def __post_init__(self) -> None:
+        if self.alarm_period_seconds is not None:
+            for settings in self.alarms.values():
+                settings.period_seconds = self.alarm_period_seconds
         if not re.fullmatch(r"[a-z][a-z0-9-]{0,39}", self.prefix):
             raise ValueError(f"stack prefix {self.prefix!r} must be 1-40 of a-z, 0-9 and '-', starting with a letter")
 
@@ -93,7 +112,7 @@ class PipelineStack:
         with ThreadPoolExecutor(3) as pool:
             list(pool.map(lambda name: self._step(f"function {name}", lambda: self._deploy_function(name)),
                           FUNCTIONS))
-        self._step("worker dead-letter and retry settings", self._configure_worker_async)
+        self._step("retry settings of the worker and the error handler", self._configure_async)
         self._step("error handler subscription to the DLQ topic", self._subscribe_error_handler)
         self._step("alarms", self._deploy_alarms)
         return self
@@ -110,6 +129,7 @@ class PipelineStack:
         self.db.create()
         with psycopg.connect(self.database_url, autocommit=True) as connection:
             connection.execute(fault_injection.LEDGER_DDL.format(schema=self.schema))
+            connection.execute(fault_injection.RUNS_DDL.format(schema=self.schema))
 
     def _deploy_role(self) -> str:
         iam, name = self.client("iam"), f"{self.prefix}-role"
@@ -154,8 +174,8 @@ class PipelineStack:
         common = dict(Runtime="python3.13", Role=self.role_arn, Handler=fault_injection.WRAPPER_HANDLER,
                       Timeout=settings.timeout_seconds, MemorySize=settings.memory_mb,
                       Environment={"Variables": self.function_environment(logical)})
-        if logical == "worker":
-            common["DeadLetterConfig"] = {"TargetArn": self.topic_arns["dlq"]}
+        if logical in DEAD_LETTER_TOPICS:
+            common["DeadLetterConfig"] = {"TargetArn": self.topic_arns[DEAD_LETTER_TOPICS[logical]]}
         try:
             arn = lam.create_function(FunctionName=name, Code={"ZipFile": code}, **common)["FunctionArn"]
         except lam.exceptions.ResourceConflictException:
@@ -165,11 +185,12 @@ class PipelineStack:
         wait_active(lam, name)
         self.function_arns[logical] = arn
 
-    def _configure_worker_async(self) -> None:
-        self.client("lambda").put_function_event_invoke_config(
-            FunctionName=self.function_name("worker"),
-            MaximumRetryAttempts=self.config.functions["worker"].max_retry_attempts,
-        )
+    def _configure_async(self) -> None:
+        for logical in DEAD_LETTER_TOPICS:
+            self.client("lambda").put_function_event_invoke_config(
+                FunctionName=self.function_name(logical),
+                MaximumRetryAttempts=self.config.functions[logical].max_retry_attempts,
+            )
 
     def _subscribe_error_handler(self) -> None:
         sns, arn = self.client("sns"), self.function_arns["error_handler"]
@@ -179,17 +200,36 @@ class PipelineStack:
 
     def _deploy_alarms(self) -> None:
         cloudwatch, topic = self.client("cloudwatch"), self.topic_arns["alarms"]
-        common = dict(Namespace="AWS/Lambda", Statistic="Sum", Period=self.config.alarm_period_seconds,
-                      EvaluationPeriods=1, TreatMissingData="breaching", ActionsEnabled=True,
+        common = dict(Namespace="AWS/Lambda", Statistic="Sum", ActionsEnabled=True,
                       AlarmActions=[topic], OKActions=[topic], InsufficientDataActions=[topic])
+
+        def design(alarm: str) -> dict[str, Any]:
+            settings = self.config.alarms[alarm]
+            return dict(Period=settings.period_seconds, EvaluationPeriods=settings.evaluation_periods,
+                        Threshold=settings.threshold, TreatMissingData=settings.treat_missing_data, **common)
+
         cloudwatch.put_metric_alarm(
             AlarmName=self.alarm_names["job_not_run"], AlarmDescription="JOB NOT RUN",
-            MetricName="Invocations", ComparisonOperator="LessThanThreshold", Threshold=1,
-            Dimensions=[{"Name": "FunctionName", "Value": self.function_name("orchestrator")}], **common)
+            MetricName="Invocations", ComparisonOperator="LessThanThreshold",
+            Dimensions=[{"Name": "FunctionName", "Value": self.function_name("orchestrator")}],
+            **design("job_not_run"))
         cloudwatch.put_metric_alarm(
             AlarmName=self.alarm_names["job_failed"], AlarmDescription="JOB FAILED",
-            MetricName="Errors", ComparisonOperator="GreaterThanOrEqualToThreshold", Threshold=1,
-            Dimensions=[{"Name": "FunctionName", "Value": self.function_name("worker")}], **common)
+            MetricName="Errors", ComparisonOperator="GreaterThanOrEqualToThreshold",
+            Dimensions=[{"Name": "FunctionName", "Value": self.function_name("worker")}],
+            **design("job_failed"))
+
+    def alarm_state(self, alarm: str) -> str:
+        """The alarm's current state (OK, ALARM or INSUFFICIENT_DATA), as CloudWatch has it now."""
+        found = self.client("cloudwatch").describe_alarms(AlarmNames=[self.alarm_names[alarm]])["MetricAlarms"]
+        return str(found[0]["StateValue"]) if found else "INSUFFICIENT_DATA"
+
+    def mark_run(self, run: int) -> None:
+        """Tell the fault wrapper that run `run` of the job starts now (faults can target runs)."""
+        with psycopg.connect(self.database_url, autocommit=True) as connection:
+            connection.execute(
+                f'INSERT INTO "{self.schema}"."{fault_injection.RUNS_TABLE}" (run, started_at) '
+                "VALUES (%s, extract(epoch from clock_timestamp()))", (run,))
 
     # -- use -------------------------------------------------------------------------------------------
     def run_job(self, job: dict[str, Any]) -> dict[str, Any]:
@@ -202,7 +242,8 @@ class PipelineStack:
     def outputs(self) -> dict[str, str]:
         """One NAME=value per thing a person or script needs (printed by `harness up --deploy`)."""
         out = {f"{logical.upper()}_FUNCTION": self.function_name(logical) for logical in FUNCTIONS}
-        topic_names = {"notifications": "NOTIFICATIONS", "dlq": "DLQ", "alarms": "ALARM"}
+        topic_names = {"notifications": "NOTIFICATIONS", "dlq": "DLQ", "alarms": "ALARM",
+                       "error_handler_dlq": "ERROR_HANDLER_DLQ"}
         out.update({f"{topic_names[topic]}_TOPIC_ARN": arn for topic, arn in self.topic_arns.items()})
         out.update({f"{topic_names[topic]}_TAP_QUEUE_URL": url for topic, url in self.tap_urls.items()})
         out.update({f"{alarm.upper()}_ALARM": name for alarm, name in self.alarm_names.items()})

@@ -8,12 +8,13 @@ timeline of events). Deadlines come from the scenario's own timeouts, retry dela
 
 from .deadlines import deadline_seconds, floor_seconds, simulate
 from .engine import evaluate, wait_until_settled
-from .observations import AlarmTransition, Attempt, Message, Observations
+from .observations import AlarmTransition, Attempt, InvokeResult, Message, Observations
 from .report import Outcome, Report
 
 __all__ = [
     "AlarmTransition",
     "Attempt",
+    "InvokeResult",
     "Message",
     "Observations",
     "Outcome",

@@ -14,8 +14,8 @@ from collections.abc import Callable
 
 from harness.scenario import Expectation, Scenario
 
-from .checks import Verdict, check, is_monotone, is_time_driven
-from .deadlines import deadline_seconds
+from .checks import Verdict, check, is_monotone, is_time_driven, needs_whole_window
+from .deadlines import deadline
 from .observations import Observations
 from .report import Outcome, Report
 from .settling import Settling
@@ -33,21 +33,30 @@ class _Tracker:
         self.expectation = expectation
         self.location = scenario.location("expect", index)
         self.started_at = started_at
-        self.deadline = started_at + deadline_seconds(scenario, expectation)
+        self.limit = deadline(scenario, expectation)
+        self.deadline = started_at + self.limit.seconds
         self.outcome: Outcome | None = None
 
     def poll(self, snapshot: Snapshot, settled_since: float | None) -> None:
         verdict = check(self.expectation, snapshot)
         moment = snapshot.now
-        if verdict.holds:
+        if verdict.holds and needs_whole_window(self.expectation):
+            if moment >= self.deadline:
+                self._decide(verdict, moment, True, "")
+        elif verdict.holds:
             if settled_since is not None:
                 self._decide(verdict, moment, True, "")
             elif is_monotone(self.expectation):
                 self._decide(verdict, moment, True, "")
             elif moment >= self.deadline:
                 self._decide(verdict, moment, True, "held at the deadline; the system had not settled")
+        elif verdict.final:
+            self._decide(verdict, moment, False, f"at {offset(moment - self.started_at)}; nothing can undo it")
         elif moment >= self.deadline:
-            self._decide(verdict, moment, False, f"at the deadline, {offset(moment - self.started_at)}")
+            note = f"at the deadline, {offset(moment - self.started_at)}"
+            if self.limit.capped:
+                note += f"; {self.limit.note()}"
+            self._decide(verdict, moment, False, note)
         elif (
             settled_since is not None
             and not is_time_driven(self.expectation)

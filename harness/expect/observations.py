@@ -31,6 +31,8 @@ class Attempt:
     """ok or error; None when killed (timeout, out of memory) or still running."""
     started_at: float
     ended_at: float | None
+    run: int = 1
+    """The run of the job the request belongs to (see job.runs)."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,18 @@ class Message:
 
     def json(self) -> Any:
         return json.loads(self.body)
+
+
+@dataclass(frozen=True)
+class InvokeResult:
+    """What the harness's invoke of the orchestrator answered, for one run of the job."""
+
+    run: int
+    status: int
+    function_error: str | None
+    body: Any
+    """The decoded JSON payload: the orchestrator's summary, or Lambda's error object."""
+    at: float = 0.0
 
 
 class Observations(Protocol):
@@ -70,6 +84,13 @@ class Observations(Protocol):
 
     def quarantine(self) -> list[Any]: ...
 
+    def results(self) -> list[InvokeResult]: ...
+
+
+# How CloudWatch (and LocalStack) word a state entered for want of datapoints: "no datapoints were
+# received for 1 period and 1 missing datapoint was treated as [Breaching]".
+_MISSING_DATA_MARKERS = ("no datapoints were received", "missing datapoint")
+
 
 @dataclass(frozen=True)
 class AlarmTransition:
@@ -79,6 +100,21 @@ class AlarmTransition:
     old_state: str | None
     new_state: str
     at: float
+    reason: str = ""
+    """NewStateReason, CloudWatch's own words."""
+    configured_at: float | None = None
+    """When the alarm was created or last configured (AlarmConfigurationUpdatedTimestamp)."""
+
+    @property
+    def cause(self) -> str:
+        """missing_data when no datapoint was there (TreatMissingData decided), else datapoints."""
+        text = self.reason.lower()
+        return "missing_data" if any(marker in text for marker in _MISSING_DATA_MARKERS) else "datapoints"
+
+    def is_initial(self, interval: float) -> bool:
+        """Whether the evaluation CloudWatch makes at the alarm's creation caused it (the first one of
+        the evaluations that follow every `interval` seconds from then)."""
+        return self.configured_at is not None and self.at < self.configured_at + interval / 2
 
 
 def parse_json(text: str) -> Any:
@@ -113,9 +149,12 @@ def alarm_transition(message: Message) -> AlarmTransition | None:
     body = parse_json(message.body)
     if not isinstance(body, dict) or not isinstance(body.get("NewStateValue"), str):
         return None
+    configured = body.get("AlarmConfigurationUpdatedTimestamp")
     return AlarmTransition(
         alarm_name=str(body.get("AlarmName", "")),
         old_state=body.get("OldStateValue"),
         new_state=body["NewStateValue"],
         at=epoch(body.get("StateChangeTime"), message.received_at),
+        reason=str(body.get("NewStateReason") or ""),
+        configured_at=None if configured is None else epoch(configured, message.received_at),
     )

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from harness.scenario import FUNCTIONS, Scenario
-from harness.scenario.catalog import DEAD_LETTERED_FUNCTION
+from harness.scenario.catalog import DEAD_LETTER_TOPICS, DEAD_LETTERED_FUNCTION
 
 from .deadlines import QUIET_SECONDS, RETRY_BASE_DELAY_SECONDS
 from .observations import Attempt, epoch
@@ -154,20 +154,22 @@ def _running(snapshot: Snapshot) -> list[str]:
 
 
 def _dead_letters(snapshot: Snapshot) -> list[str]:
-    exhausted = [
-        last
-        for function, _, last in _last_attempts(snapshot)
-        if function == _DEAD_LETTERED
-        and snapshot.status(last) in _FAILED
-        and last.attempt >= snapshot.scenario.max_attempts(_DEAD_LETTERED)
-    ]
-    letters = snapshot.messages("dlq")
-    if not exhausted or len(letters) >= len(exhausted):
-        return []
-    last = max(snapshot.failed_at(attempt) for attempt in exhausted)
-    if snapshot.now < last + HANDOFF_WAIT_SECONDS:
-        return [f"{len(exhausted)} {_DEAD_LETTERED} events exhausted their attempts, {len(letters)} dead-lettered"]
-    return []
+    reasons = []
+    for function, topic in DEAD_LETTER_TOPICS.items():
+        exhausted = [
+            last
+            for name, _, last in _last_attempts(snapshot)
+            if name == function
+            and snapshot.status(last) in _FAILED
+            and last.attempt >= snapshot.scenario.max_attempts(function)  # type: ignore[arg-type]
+        ]
+        letters = snapshot.messages(topic)
+        if not exhausted or len(letters) >= len(exhausted):
+            continue
+        last = max(snapshot.failed_at(attempt) for attempt in exhausted)
+        if snapshot.now < last + HANDOFF_WAIT_SECONDS:
+            reasons.append(f"{len(exhausted)} {function} events exhausted their attempts, {len(letters)} dead-lettered")
+    return reasons
 
 
 def _children(snapshot: Snapshot) -> list[str]:
@@ -198,6 +200,7 @@ def _fingerprint(snapshot: Snapshot) -> tuple[Any, ...]:
         tuple((a.function, a.request_id, a.attempt, a.outcome, a.ended_at) for a in snapshot.attempts),
         len(snapshot.messages("notifications")),
         len(snapshot.messages("dlq")),
+        len(snapshot.messages("error_handler_dlq")),
         # Quarantine rows are written in the decision's transaction, so the decisions already tell.
         len(snapshot.decisions),
     )
@@ -209,7 +212,7 @@ def _activity_times(snapshot: Snapshot) -> list[float]:
         times.append(attempt.started_at)
         if attempt.ended_at is not None:
             times.append(attempt.ended_at)
-    for topic in ("notifications", "dlq"):
+    for topic in ("notifications", "dlq", "error_handler_dlq"):
         times += [message.received_at for message in snapshot.messages(topic)]
     times += [epoch(getattr(d, "decided_at", None), snapshot.started_at) for d in snapshot.decisions]
     return [moment for moment in times if moment <= snapshot.now]

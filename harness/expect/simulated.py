@@ -11,16 +11,19 @@ model: where it and the real stack disagree, the real stack is right and this fi
 
 from __future__ import annotations
 
+import json
 import random
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from harness.db import expected_row_counts
-from harness.scenario import ExceptionFault, Fault, FunctionName, Scenario
+from harness.scenario import ExceptionFault, FailAfterCommitFault, Fault, FunctionName, Scenario
 
-from .deadlines import RETRY_BASE_DELAY_SECONDS, split_evenly
+from .alarm_model import alarm_transitions
 from .testing import FakeObservations
+from .walk import RETRY_BASE_DELAY_SECONDS, split_evenly
 
 # Faults the wrapper injects into the worker's file reader (harness.faults.INJECTION_POINTS), so they
 # strike file by file; a wrong table or column name fails the first statement instead.
@@ -49,6 +52,11 @@ class _State:
     first_error: float | None = None
     first_invocation: float | None = None
     last_event: float = 0.0
+    run: int = 1
+    invocations: list[tuple[float, float]] = field(default_factory=list)
+    """The orchestrator's Invocations metric: (time, value)."""
+    errors: list[tuple[float, float]] = field(default_factory=list)
+    """The worker's Errors metric: 1 per failed attempt, 0 per successful one (as the executor publishes)."""
 
 
 def simulate_pipeline(scenario: Scenario, observations: FakeObservations, pace: Pace | None = None) -> float:
@@ -66,14 +74,19 @@ class _Pipeline:
 
     def run(self) -> float:
         runs: list[float] = []
-        if self.scenario.job is not None:
+        job = self.scenario.job
+        if job is not None:
             start = 0.0
-            for _ in range(self.scenario.job.runs):
+            for run in range(1, job.runs + 1):
+                if run > 1:
+                    start = self.state.last_event + self.pace.settle_between_runs
+                    if job.next_run_when is not None:
+                        start = self._alarm_reaches(job.next_run_when.alarm, job.next_run_when.state, start)
+                self.state.run = run
                 runs.append(start)
                 self._job(start)
-                start = self.state.last_event + self.pace.settle_between_runs
         self.obs.runs = runs or [0.0]
-        self._alarms()
+        self._alarms(until=self.state.last_event + 60 * max(self._interval(a) for a in ("job_not_run", "job_failed")))
         return self.state.last_event
 
     def _job(self, start: float) -> None:
@@ -82,26 +95,54 @@ class _Pipeline:
             "file_ids": self.scenario.file_ids(),
             "shard_size": self.scenario.job.shard_size,
         }
-        end, failed = self._invoke("orchestrator", event, start, self.job_id)
-        if failed is None:
-            for index, files in enumerate(self.scenario.initial_shards()):
+        shards = self.scenario.initial_shards()
+
+        def invoke_workers(at: float) -> None:
+            for index, files in enumerate(shards):
                 shard = {"job_id": self.job_id, "shard_id": f"{index:04d}", "file_ids": files, "reshard_depth": 0}
-                self._shard(shard, end + self.pace.handoff)
+                self._shard(shard, at + self.pace.handoff)
+
+        end, failed = self._invoke("orchestrator", event, start, self.job_id, work=invoke_workers)
+        if failed is None:
+            body: Any = {"job_id": self.job_id, "files": len(event["file_ids"]), "shard_count": len(shards),
+                         "shard_sizes": [len(files) for files in shards]}
+            self.obs.add_result(self.state.run, body, at=end)
+        else:
+            error_type = failed.exception.type if isinstance(failed, ExceptionFault | FailAfterCommitFault) else "Error"
+            self.obs.add_result(self.state.run, {"errorType": error_type, "errorMessage": self._error_message(failed)},
+                                at=end, function_error="Unhandled")
 
     def _shard(self, event: dict[str, Any], start: float) -> None:
-        end, fault = self._invoke("worker", event, start, event["shard_id"])
+        end, fault = self._invoke("worker", event, start, event["shard_id"], work=lambda at: self._loaded(event, at))
         if fault is None:
             return
         message = self._error_message(fault)
         self.obs.add_dead_letter(event, at=end + self.pace.handoff, error_message=message)
-        handled, _ = self._invoke(
+        letter = {"Records": [{"Sns": {"Message": json.dumps(event, sort_keys=True)}}]}
+        decided: list[bool] = []
+
+        def decide(at: float) -> None:
+            if not decided:  # a redelivered dead letter finds its decision taken (decisions keyed by message)
+                decided.append(True)
+                self._decide(event, fault, message, at)
+
+        handled, handler_fault = self._invoke(
             "error_handler",
-            {"Records": [{"Sns": {"Message": event}}]},
+            letter,
             end + 2 * self.pace.handoff,
             event["shard_id"],
             files=event["file_ids"],
+            work=decide,
         )
-        self._decide(event, fault, message, handled)
+        if handler_fault is not None:
+            # Its own dead letter: the event it was handed (the SNS records), kept on error_handler_dlq.
+            self.obs.add_message(
+                "error_handler_dlq",
+                letter,
+                at=handled + self.pace.handoff,
+                attributes={"ErrorCode": "200", "ErrorMessage": self._error_message(handler_fault)},
+            )
+            self._note(handled + self.pace.handoff)
 
     def _decide(self, event: dict[str, Any], fault: Fault, message: str, at: float) -> None:
         files, depth, stack = event["file_ids"], event.get("reshard_depth", 0), self.scenario.stack
@@ -128,19 +169,23 @@ class _Pipeline:
                 self._shard(child, at + self.pace.handoff)
             return
         timeout = fault.kind == "timeout"
-        action, reason = ("quarantine", "quarantined") if timeout else ("report", "needs_attention")
+        loaded = [file_id for file_id in files if file_id in self.state.loaded]
+        quarantined = [file_id for file_id in files if file_id not in self.state.loaded] if timeout else []
+        # The error handler quarantines only the files that are not loaded; a shard loaded in full is reported.
+        action, reason = ("quarantine", "quarantined") if quarantined else ("report", "needs_attention")
         self.obs.add_decision(action, at=at, reason=reason, **common)
-        if timeout:
-            for file_id in files:
-                self.obs.add_quarantine(file_id, at=at, job_id=self.job_id, shard_id=event["shard_id"])
+        for file_id in quarantined:
+            self.obs.add_quarantine(file_id, at=at, job_id=self.job_id, shard_id=event["shard_id"])
         body = {
             "reason": reason,
             "job_id": self.job_id,
             "shard_id": event["shard_id"],
-            "file_ids": files,
+            "file_ids": quarantined or files,
             "error_type": "Timeout" if timeout else "FunctionError",
             "error_message": message,
         }
+        if timeout:
+            body["loaded_file_ids"] = loaded
         self.obs.add_notification("JOB FAILED", body, at=at + 0.02)
         self._note(at + 0.02)
 
@@ -151,8 +196,10 @@ class _Pipeline:
         start: float,
         shard_id: str,
         files: list[str] | None = None,
+        work: Callable[[float], None] = lambda at: None,
     ) -> tuple[float, Fault | None]:
-        """All attempts of one async invocation; (end, the fault of a failed last attempt or None)."""
+        """All attempts of one invocation; (end, the fault of a failed last attempt or None). `work(at)` runs
+        whenever an attempt's handler completes: one without a fault, or one failing after its commit."""
         self.state.requests += 1
         request_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{function}/{self.state.requests}"))
         files = list(files if files is not None else event.get("file_ids", []))
@@ -177,18 +224,26 @@ class _Pipeline:
                 event=event,
                 shard_id=shard_id,
                 file_ids=files,
+                run=self.state.run,
             )
             end = now + took
             self._note(end)
+            self._metrics(function, now, end, failed=fault is not None)
             if fault is not None and function == "worker" and fault.files and fault.kind in _STRIKES_INSIDE:
                 self._partly_loaded(event, fault, now)
+            if fault is None or fault.kind == "fail_after_commit":
+                work(end)
             if fault is None:
-                if function == "worker":
-                    self._loaded(event, end)
                 return end, None
             self._failed(function, event, fault, end)
             now = end + attempt * (RETRY_BASE_DELAY_SECONDS + self.pace.retry_lateness)
         return end, fault
+
+    def _metrics(self, function: str, start: float, end: float, *, failed: bool) -> None:
+        if function == "orchestrator":
+            self.state.invocations.append((start, 1.0))
+        if function == "worker":
+            self.state.errors.append((end, 1.0 if failed else 0.0))
 
     def _attempt_result(self, fault: Fault | None, timeout: int) -> tuple[float, str | None]:
         if fault is None:
@@ -202,6 +257,8 @@ class _Pipeline:
     def _fault(self, function: FunctionName, attempt: int, shard_id: str, files: list[str]) -> Fault | None:
         for fault in self.scenario.faults_for(function):
             if fault.attempts and attempt not in fault.attempts:
+                continue
+            if not fault.targets_run(self.state.run):
                 continue
             if fault.files and not set(fault.files) & set(files):
                 continue
@@ -254,8 +311,8 @@ class _Pipeline:
     def _failed(self, function: str, event: dict[str, Any], fault: Fault, at: float) -> None:
         if self.state.first_error is None or at < self.state.first_error:
             self.state.first_error = at
-        if function != "worker" or fault.kind in ("timeout", "out_of_memory"):
-            return  # a killed worker reports nothing; the others are not simulated in detail
+        if function != "worker" or fault.kind in ("timeout", "out_of_memory", "fail_after_commit"):
+            return  # a killed worker reports nothing; one failing after its commit reported success
         error_type, code = {"bad_table": ("DatabaseError", "42P01"), "bad_field": ("DatabaseError", "42703")}.get(
             fault.kind, (fault.exception.type if isinstance(fault, ExceptionFault) else "RuntimeError", None)
         )
@@ -282,25 +339,43 @@ class _Pipeline:
             return f'relation "stack.{fault.wrong_name}" does not exist'
         if fault.kind == "bad_field":
             return f'column "{fault.wrong_name}" of relation "rows" does not exist'
-        return fault.exception.message if isinstance(fault, ExceptionFault) else "injected fault"
+        if isinstance(fault, ExceptionFault | FailAfterCommitFault):
+            return fault.exception.message
+        return "injected fault"
 
-    def _alarms(self) -> None:
-        """Evaluations every period from the alarms' creation, just before the job: job_failed enters ALARM
-        at the first one after an error, job_not_run at the first one without (or OK with) invocations."""
-        period = float(self.scenario.stack.alarm_period_seconds)
-        created = -self.pace.alarm_created_before_start
+    def _interval(self, alarm: str) -> float:
+        return self.scenario.stack.evaluation_interval(alarm)  # type: ignore[arg-type]
 
-        def evaluation_after(moment: float) -> float:
-            count = max(1, int((moment - created) // period) + 1)
-            return created + count * period
+    def _transitions(self, alarm: str, until: float) -> list[Any]:
+        stack = self.scenario.stack
+        if alarm == "job_not_run":
+            return alarm_transitions(stack.alarm("job_not_run"), "LessThanThreshold", self.state.invocations,
+                                     created=self._created, until=until)
+        return alarm_transitions(stack.alarm("job_failed"), "GreaterThanOrEqualToThreshold", self.state.errors,
+                                 created=self._created, until=until)
 
-        if self.state.first_error is not None:
-            self.obs.add_alarm("job_failed", "ALARM", at=evaluation_after(self.state.first_error))
-        first_call = self.state.first_invocation
-        if first_call is None:
-            self.obs.add_alarm("job_not_run", "ALARM", at=evaluation_after(0.0))
-        else:
-            self.obs.add_alarm("job_not_run", "OK", at=evaluation_after(first_call))
+    @property
+    def _created(self) -> float:
+        return -self.pace.alarm_created_before_start
+
+    def _alarm_reaches(self, alarm: str, state: str, after: float) -> float:
+        """When the alarm is first in `state` at or after `after`, given the datapoints so far."""
+        horizon = after + 100 * self._interval(alarm)
+        transitions = self._transitions(alarm, horizon)
+        current = "INSUFFICIENT_DATA"
+        for transition in transitions:
+            if transition.at <= after:
+                current = transition.new_state
+        if current == state:
+            return after
+        return next((t.at for t in transitions if t.at > after and t.new_state == state), horizon)
+
+    def _alarms(self, until: float) -> None:
+        """Every transition LocalStack's evaluations would make, each with its reason and the creation time."""
+        for alarm in ("job_not_run", "job_failed"):
+            for transition in self._transitions(alarm, until):
+                self.obs.add_alarm(alarm, transition.new_state, at=transition.at, old_state=transition.old_state,
+                                   reason=transition.reason, created=self._created)
 
     def _note(self, moment: float) -> None:
         self.state.last_event = max(self.state.last_event, moment)

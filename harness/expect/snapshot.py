@@ -13,7 +13,15 @@ from typing import Any
 from harness.scenario import FUNCTIONS, Scenario
 from harness.scenario.catalog import DEAD_LETTERED_FUNCTION
 
-from .observations import AlarmTransition, Attempt, Message, Observations, alarm_transition, parse_json
+from .observations import (
+    AlarmTransition,
+    Attempt,
+    InvokeResult,
+    Message,
+    Observations,
+    alarm_transition,
+    parse_json,
+)
 
 # A killed attempt leaves no end in the ledger; past its timeout plus this grace it is taken for dead.
 KILL_GRACE_SECONDS = 2.0
@@ -54,6 +62,10 @@ class Snapshot:
     def quarantine(self) -> list[Any]:
         job_id = self.scenario.job_id()
         return [q for q in self.observations.quarantine() if getattr(q, "job_id", None) in (job_id, None)]
+
+    @cached_property
+    def results(self) -> list[InvokeResult]:
+        return list(self.observations.results())
 
     @cached_property
     def rows_per_file(self) -> dict[str, int]:
@@ -133,7 +145,15 @@ def message_body(message: Message) -> Any:
 
 
 def event_files(event: Any) -> list[str]:
-    """File IDs of a shard or job event; [] when it has none."""
+    """File IDs of a shard or job event, or of the shards inside an SNS event (a dead letter handed to the
+    error handler); [] when it has none."""
     if isinstance(event, dict) and isinstance(event.get("file_ids"), list):
         return [str(file_id) for file_id in event["file_ids"]]
+    if isinstance(event, dict) and isinstance(event.get("Records"), list):
+        files: list[str] = []
+        for record in event["Records"]:
+            inner = record.get("Sns", {}).get("Message") if isinstance(record, dict) else None
+            if isinstance(inner, str):
+                files += event_files(parse_json(inner))
+        return files
     return []

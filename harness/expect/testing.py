@@ -18,7 +18,7 @@ from harness.db import DecisionRecord, QuarantineRecord
 from harness.scenario import Scenario, load_scenario
 
 from .engine import evaluate
-from .observations import Attempt, Message
+from .observations import Attempt, InvokeResult, Message
 from .report import Report
 
 START = 1_700_000_000.0
@@ -59,6 +59,7 @@ class FakeObservations:
     _decisions: list[DecisionRecord] = field(default_factory=list)
     _quarantine: list[QuarantineRecord] = field(default_factory=list)
     _rows: list[tuple[float, str, int]] = field(default_factory=list)
+    _results: list[InvokeResult] = field(default_factory=list)
     duplicates: int = 0
 
     def _at(self, offset: float) -> float:
@@ -106,6 +107,9 @@ class FakeObservations:
     def quarantine(self) -> list[Any]:
         return [q for q in self._quarantine if self._visible(q.quarantined_at)]
 
+    def results(self) -> list[InvokeResult]:
+        return [result for result in self._results if self._visible(result.at)]
+
     # Scripting.
 
     def add_attempt(
@@ -121,6 +125,7 @@ class FakeObservations:
         event: dict[str, Any] | None = None,
         shard_id: str | None = None,
         file_ids: list[str] | None = None,
+        run: int = 1,
     ) -> Attempt:
         """An attempt started at `at`; it ends `took` seconds later with `outcome` (None: killed, so its
         end never reaches the ledger; `took=None`: still running)."""
@@ -136,6 +141,7 @@ class FakeObservations:
             outcome=None,
             started_at=self._at(at),
             ended_at=None,
+            run=run,
         )
         ends_at = None if took is None or outcome is None else self._at(at + took)
         self._attempts.append(_Scripted(recorded, ends_at, outcome))
@@ -198,13 +204,28 @@ class FakeObservations:
         attributes = {"RequestID": f"dlq-{len(self._messages)}", "ErrorCode": error_code, "ErrorMessage": error_message}
         return self.add_message("dlq", event, at=at, attributes=attributes)
 
-    def add_alarm(self, alarm: str, new_state: str, *, at: float, old_state: str = "INSUFFICIENT_DATA") -> Message:
+    def add_alarm(
+        self,
+        alarm: str,
+        new_state: str,
+        *,
+        at: float,
+        old_state: str = "INSUFFICIENT_DATA",
+        reason: str = "Threshold Crossed",
+        created: float | None = None,
+    ) -> Message:
+        """A state change at `at`; `reason` is CloudWatch's NewStateReason, `created` the alarm's creation
+        (AlarmConfigurationUpdatedTimestamp), both relative to the job's start."""
         body = {
             "AlarmName": self.alarm_name(alarm),
+            "AlarmDescription": {"job_failed": "JOB FAILED", "job_not_run": "JOB NOT RUN"}.get(alarm, alarm),
             "NewStateValue": new_state,
             "OldStateValue": old_state,
+            "NewStateReason": reason,
             "StateChangeTime": _cloudwatch_time(self._at(at)),
         }
+        if created is not None:
+            body["AlarmConfigurationUpdatedTimestamp"] = _cloudwatch_time(self._at(created))
         return self.add_message("alarms", body, at=at + 0.05, subject=f'{new_state}: "{self.alarm_name(alarm)}"')
 
     def add_decision(
@@ -239,6 +260,12 @@ class FakeObservations:
         )
         self._decisions.append(record)
         return record
+
+    def add_result(
+        self, run: int, body: Any, *, at: float, function_error: str | None = None, status: int = 200
+    ) -> None:
+        """The orchestrator's answer to the harness's invoke of run `run`."""
+        self._results.append(InvokeResult(run, status, function_error, body, self._at(at)))
 
     def add_quarantine(self, file_id: str, *, at: float, job_id: str, shard_id: str | None = None) -> None:
         self._quarantine.append(

@@ -81,7 +81,13 @@ def _alarm_events(snapshot: Snapshot) -> list[tuple[float, int, str]]:
         if transition is None:
             continue
         alarm = names.get(transition.alarm_name, transition.alarm_name)
-        events.append((transition.at, 4, f"alarm {alarm}: {transition.old_state} -> {transition.new_state}"))
+        cause = transition.cause.replace("_", " ")
+        interval = snapshot.scenario.stack.evaluation_interval(alarm) if alarm in ALARMS else 0.0
+        if interval and transition.is_initial(interval):
+            cause += ", initial evaluation at creation"
+        events.append(
+            (transition.at, 4, f"alarm {alarm}: {transition.old_state} -> {transition.new_state} ({cause})")
+        )
     return events
 
 

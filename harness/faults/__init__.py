@@ -14,6 +14,9 @@ from typing import Any
 WRAPPER_MODULE = "harness_fault_wrapper"
 WRAPPER_HANDLER = f"{WRAPPER_MODULE}.handler"
 LEDGER_TABLE = "harness_attempts"
+# One row per run of the job, written by the runner just before it invokes the orchestrator: an attempt
+# belongs to the latest run started before its request's first attempt (runs never overlap).
+RUNS_TABLE = "harness_runs"
 
 # Which configuration a "wrong table" or "wrong field" fault changes, per seed-pipeline function.
 MISCONFIGURABLE: dict[str, dict[str, str]] = {
@@ -26,6 +29,10 @@ MISCONFIGURABLE: dict[str, dict[str, str]] = {
 # the worker's file reader, so that the worker's own error handling (JOB FAILED, re-raise) sees it.
 # Elsewhere the fault strikes before the function's handler runs.
 INJECTION_POINTS: dict[str, str] = {"worker": "rows_for_file"}
+
+
+# Kinds that strike once the function's handler has returned successfully.
+AFTER_WORK = ("fail_after_commit",)
 
 
 def wrapper_source() -> bytes:
@@ -43,12 +50,13 @@ def fault_plan(faults: list[Any], function: str) -> list[dict[str, Any]]:
             "files": list(fault.files or []),
             "attempts": list(fault.attempts or []),
             "min_shard_size": fault.min_shard_size,
+            "runs": list(fault.runs or []),
             "probability": fault.probability,
             "seed": fault.seed,
         }
-        if fault.kind == "exception":
+        if fault.kind in ("exception", "fail_after_commit"):
             entry["exception"] = {"type": fault.exception.type, "message": fault.exception.message}
-        if fault.kind not in MISCONFIGURABLE and function in INJECTION_POINTS:
+        if fault.kind not in (*MISCONFIGURABLE, *AFTER_WORK) and function in INJECTION_POINTS:
             entry["inject_at"] = INJECTION_POINTS[function]
         if fault.kind in MISCONFIGURABLE:
             entry["env_var"] = MISCONFIGURABLE[fault.kind][function]
@@ -79,6 +87,14 @@ CREATE TABLE IF NOT EXISTS "{schema}"."harness_attempts" (
     fault text,
     outcome text,
     started_at double precision NOT NULL,
-    ended_at double precision
+    ended_at double precision,
+    run integer NOT NULL DEFAULT 1
+)
+"""
+
+RUNS_DDL = """
+CREATE TABLE IF NOT EXISTS "{schema}"."harness_runs" (
+    run integer PRIMARY KEY,
+    started_at double precision NOT NULL
 )
 """

@@ -48,6 +48,11 @@ def _ledger_table() -> str:
     return f'"{schema}"."{table}"'
 
 
+def _runs_table() -> str:
+    schema, _ = os.environ["HARNESS_LEDGER_TABLE"].split(".", 1)
+    return f'"{schema}"."harness_runs"'
+
+
 def _shard_of(event) -> tuple[str | None, list[str]]:
     """The shard ID and file IDs an event carries: a job, a shard, or SNS records holding shards."""
     if isinstance(event, dict):
@@ -69,8 +74,10 @@ def _shard_of(event) -> tuple[str | None, list[str]]:
     return None, []
 
 
-def _matches(fault: dict, attempt: int, shard_id: str | None, file_ids: list[str]) -> bool:
+def _matches(fault: dict, attempt: int, run: int, shard_id: str | None, file_ids: list[str]) -> bool:
     if fault.get("attempts") and attempt not in fault["attempts"]:
+        return False
+    if fault.get("runs") and run not in fault["runs"]:
         return False
     if fault.get("files") and not set(fault["files"]) & set(file_ids):
         return False
@@ -84,22 +91,29 @@ def _matches(fault: dict, attempt: int, shard_id: str | None, file_ids: list[str
     return True
 
 
-def _record_attempt(context, attempt_event, shard_id, file_ids) -> tuple[int, int]:
+def _record_attempt(context, attempt_event, shard_id, file_ids) -> tuple[int, int, int]:
+    """(attempt number, ledger row ID, run of the job) for this invocation attempt.
+
+    The run is the latest one started when the request's first attempt came (runs never overlap: the
+    harness submits a run once the previous one has settled), so a retry belongs to its first attempt's run.
+    """
     conn = _ledger_connection()
     table = _ledger_table()
     function = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")
-    [[previous]] = conn.run(
-        f"SELECT count(*) FROM {table} WHERE request_id = :rid AND function = :fn",
+    [[previous, first_run, current_run]] = conn.run(
+        f"SELECT count(*), min(run), (SELECT coalesce(max(run), 1) FROM {_runs_table()}) "
+        f"FROM {table} WHERE request_id = :rid AND function = :fn",
         rid=context.aws_request_id, fn=function,
     )
     attempt = int(previous) + 1
+    run = int(first_run if first_run is not None else current_run)
     [[row_id]] = conn.run(
-        f"INSERT INTO {table} (function, request_id, attempt, shard_id, file_ids, event, started_at) "
-        "VALUES (:fn, :rid, :attempt, :shard, CAST(:files AS jsonb), CAST(:event AS jsonb), :t) RETURNING id",
+        f"INSERT INTO {table} (function, request_id, attempt, shard_id, file_ids, event, started_at, run) "
+        "VALUES (:fn, :rid, :attempt, :shard, CAST(:files AS jsonb), CAST(:event AS jsonb), :t, :run) RETURNING id",
         fn=function, rid=context.aws_request_id, attempt=attempt, shard=shard_id,
-        files=json.dumps(file_ids), event=json.dumps(attempt_event), t=time.time(),
+        files=json.dumps(file_ids), event=json.dumps(attempt_event), t=time.time(), run=run,
     )
-    return attempt, row_id
+    return attempt, row_id, run
 
 
 def _set_fault(row_id: int, kind: str) -> None:
@@ -154,13 +168,17 @@ def _patched(module, attribute: str, fault: dict, context):
 def handler(event, context):
     plan = json.loads(os.environ.get("HARNESS_FAULTS") or "[]")
     shard_id, file_ids = _shard_of(event)
-    attempt, row_id = _record_attempt(context, event, shard_id, file_ids)
-    fault = next((f for f in plan if _matches(f, attempt, shard_id, file_ids)), None)
+    attempt, row_id, run = _record_attempt(context, event, shard_id, file_ids)
+    fault = next((f for f in plan if _matches(f, attempt, run, shard_id, file_ids)), None)
     real = _real_handler()
-    overrides, undo = {}, None
+    overrides, undo, fail_after = {}, None, None
     if fault is not None:
         _set_fault(row_id, fault["kind"])
-        if fault["kind"] in ("bad_table", "bad_field"):
+        if fault["kind"] == "fail_after_commit":
+            # The handler runs to completion (rows committed, messages published), then the attempt fails:
+            # Lambda retries an event whose work is already done.
+            fail_after = fault
+        elif fault["kind"] in ("bad_table", "bad_field"):
             # A misconfiguration, exactly as an operator would make it: the function's own code runs
             # with a wrong name and the database answers in its own words.
             overrides = {fault["env_var"]: fault["wrong_name"]}
@@ -187,6 +205,9 @@ def handler(event, context):
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+    if fail_after is not None:
+        _finish(row_id, "error")
+        raise _exception(fail_after.get("exception") or {})
     _finish(row_id, "ok")
     return result
 

@@ -24,6 +24,7 @@ from .expectations import (
     DlqExpectation,
     Expectation,
     ReshardExpectation,
+    ResultExpectation,
     SnsExpectation,
 )
 from .faults import (
@@ -31,12 +32,13 @@ from .faults import (
     BadTableFault,
     ExceptionFault,
     ExceptionSpec,
+    FailAfterCommitFault,
     Fault,
     OutOfMemoryFault,
     TimeoutFault,
 )
 from .loader import load_scenario, load_scenarios, scenario_files, validate_paths
-from .model import FunctionSettings, Job, Scenario, StackSettings
+from .model import AlarmSettings, FunctionSettings, Job, NextRunCondition, Scenario, StackSettings
 from .schema import DEFAULT_SCHEMA_PATH, json_schema, render_json_schema, write_json_schema
 
 __all__ = [
@@ -48,6 +50,7 @@ __all__ = [
     "TOPICS",
     "AlarmExpectation",
     "AlarmName",
+    "AlarmSettings",
     "AlarmState",
     "AttemptsExpectation",
     "BadFieldFault",
@@ -56,15 +59,18 @@ __all__ = [
     "DlqExpectation",
     "ExceptionFault",
     "ExceptionSpec",
+    "FailAfterCommitFault",
     "Expectation",
     "Fault",
     "FaultKind",
     "FunctionName",
     "FunctionSettings",
     "Job",
+    "NextRunCondition",
     "OutOfMemoryFault",
     "Problem",
     "ReshardExpectation",
+    "ResultExpectation",
     "Scenario",
     "ScenarioError",
     "SnsExpectation",

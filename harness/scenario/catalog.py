@@ -9,10 +9,16 @@ from __future__ import annotations
 from typing import Literal, get_args
 
 FunctionName = Literal["orchestrator", "worker", "error_handler"]
-TopicName = Literal["notifications", "dlq", "alarms"]
+TopicName = Literal["notifications", "dlq", "alarms", "error_handler_dlq"]
 AlarmName = Literal["job_not_run", "job_failed"]
 AlarmState = Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
-FaultKind = Literal["timeout", "exception", "bad_table", "bad_field", "out_of_memory"]
+FaultKind = Literal["timeout", "exception", "bad_table", "bad_field", "out_of_memory", "fail_after_commit"]
+TreatMissingData = Literal["breaching", "notBreaching", "missing", "ignore"]
+# Why an alarm entered a state: its metric's datapoints, or the absence of any (TreatMissingData).
+AlarmCause = Literal["datapoints", "missing_data"]
+# Functions whose failed asynchronous events are dead-lettered, and the topic that receives them.
+DeadLetteredFunction = Literal["worker", "error_handler"]
+DEAD_LETTER_TOPICS: dict[str, str] = {"worker": "dlq", "error_handler": "error_handler_dlq"}
 
 FUNCTIONS: tuple[str, ...] = get_args(FunctionName)
 TOPICS: tuple[str, ...] = get_args(TopicName)
@@ -29,6 +35,13 @@ DATABASE_FUNCTIONS: frozenset[str] = frozenset({"worker", "error_handler"})
 
 # The function whose failures are dead-lettered to the `dlq` topic and re-sharded by the error handler.
 DEAD_LETTERED_FUNCTION = "worker"
+
+# How many runs of one job a scenario may ask for (job.runs).
+RUNS_LIMIT = 10
+
+# No expectation waits longer than this unless the scenario raises `max_wait_seconds`: a derived deadline
+# can be huge (a 1-day alarm period), and a wrong expectation must fail, not hang.
+DEFAULT_MAX_WAIT_SECONDS = 300.0
 
 # The error handler re-shards only on this error message (AWS's own wording for a Lambda timeout).
 TIMEOUT_ERROR_MESSAGE = "Task timed out after"

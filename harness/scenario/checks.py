@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from .catalog import DATABASE_FUNCTIONS, DEAD_LETTERED_FUNCTION, FunctionName
+from .catalog import DATABASE_FUNCTIONS, DEAD_LETTER_TOPICS, DEAD_LETTERED_FUNCTION, FunctionName
 from .common import Loc
 from .expectations import (
+    AlarmExpectation,
     AttemptsExpectation,
     DatabaseExpectation,
     DlqExpectation,
     ReshardExpectation,
+    ResultExpectation,
     SnsExpectation,
 )
 from .faults import BadFieldFault, BadTableFault, TimeoutFault
@@ -28,6 +30,7 @@ Problems = list[tuple[Loc, str]]
 def consistency_problems(scenario: Scenario) -> Problems:
     problems: Problems = []
     problems += _fault_problems(scenario)
+    problems += _job_problems(scenario)
     for index, expectation in enumerate(scenario.expect):
         at: Loc = ("expect", index, expectation.kind)
         if isinstance(expectation, AttemptsExpectation):
@@ -40,7 +43,36 @@ def consistency_problems(scenario: Scenario) -> Problems:
             problems += _reshard_problems(scenario, at, expectation)
         elif isinstance(expectation, DatabaseExpectation):
             problems += _database_problems(scenario, at, expectation)
+        elif isinstance(expectation, AlarmExpectation):
+            problems += _alarm_problems(scenario, at, expectation)
+        elif isinstance(expectation, ResultExpectation):
+            problems += _result_problems(scenario, at, expectation)
     return problems
+
+
+def _runs(scenario: Scenario) -> int:
+    return scenario.job.runs if scenario.job else 0
+
+
+def _job_problems(scenario: Scenario) -> Problems:
+    job = scenario.job
+    if job is not None and job.next_run_when is not None and job.runs == 1:
+        return [(("job", "next_run_when"), "next_run_when waits before a later run, but the job runs once: set runs")]
+    return []
+
+
+def _alarm_problems(scenario: Scenario, at: Loc, expectation: AlarmExpectation) -> Problems:
+    if expectation.since == "job" and scenario.job is None:
+        return [((*at, "since"), "no job runs, so there is no job start to count from: use `since: creation`")]
+    return []
+
+
+def _result_problems(scenario: Scenario, at: Loc, expectation: ResultExpectation) -> Problems:
+    if scenario.job is None:
+        return [(at, "no job runs, so the orchestrator is never invoked and answers nothing")]
+    if expectation.run is not None and expectation.run > _runs(scenario):
+        return [((*at, "run"), f"run {expectation.run} never happens: the job runs {_runs(scenario)} time(s)")]
+    return []
 
 
 def _attempt_limit_text(scenario: Scenario, function: FunctionName) -> str:
@@ -78,6 +110,11 @@ def _fault_problems(scenario: Scenario) -> Problems:
                     )
                 )
         problems += _unknown_files(scenario, (*at, "files"), fault.files)
+        for position, run in enumerate(fault.runs or []):
+            if scenario.job is not None and run > scenario.job.runs:
+                problems.append(
+                    ((*at, "runs", position), f"run {run} never happens: the job runs {scenario.job.runs} time(s)")
+                )
         if isinstance(fault, BadTableFault | BadFieldFault) and fault.function not in DATABASE_FUNCTIONS:
             users = " and ".join(sorted(DATABASE_FUNCTIONS))
             problems.append(
@@ -156,16 +193,16 @@ def _attempts_problems(scenario: Scenario, at: Loc, expectation: AttemptsExpecta
 def _dlq_problems(scenario: Scenario, at: Loc, expectation: DlqExpectation) -> Problems:
     problems: Problems = []
     expects_messages = bool(expectation.count or expectation.min_count)
-    if expects_messages and not _can_exhaust_retries(scenario):
+    if expects_messages and not _can_exhaust_retries(scenario, expectation.function):
         key = "count" if expectation.count else "min_count"
         problems.append(
             (
                 (*at, key),
-                "an event is dead-lettered only when its last attempt fails, "
-                "but no fault can fail the last attempt (check the faults' attempts)",
+                f"an event is dead-lettered only when its last attempt fails, "
+                f"but no fault can fail the last attempt of the {expectation.function} (check the faults)",
             )
         )
-    if expectation.count == 0 and scenario.job is not None:
+    if expectation.count == 0 and scenario.job is not None and expectation.function == DEAD_LETTERED_FUNCTION:
         total = [index for index in range(len(scenario.faults)) if _fails_every_invocation(scenario, index)]
         if total:
             problems.append(
@@ -188,8 +225,11 @@ def _sns_problems(scenario: Scenario, at: Loc, expectation: SnsExpectation) -> P
     key = "count" if expectation.count else "min_count"
     if expects_messages and expectation.topic == "notifications" and scenario.job is None:
         problems.append(((*at, key), "no job runs, so nothing is published to notifications"))
-    if expects_messages and expectation.topic == "dlq" and not _can_exhaust_retries(scenario):
-        problems.append(((*at, key), "no fault can fail the last attempt, so nothing reaches the dlq topic"))
+    for function, topic in DEAD_LETTER_TOPICS.items():
+        if expects_messages and expectation.topic == topic and not _can_exhaust_retries(scenario, function):  # type: ignore[arg-type]
+            problems.append(
+                ((*at, key), f"no fault can fail the {function}'s last attempt, so nothing reaches the {topic} topic")
+            )
     return problems
 
 
@@ -216,20 +256,32 @@ def _reshard_problems(scenario: Scenario, at: Loc, expectation: ReshardExpectati
             )
         )
     problems += _unknown_files(scenario, (*at, "quarantined"), expectation.quarantined)
-    # A file can only end up quarantined if a timeout targets it; when every timeout names its files,
-    # any other file is a mistake in the scenario.
+    # The walk of the pipeline says which files get quarantined when every timeout names its files and
+    # draws no chance: a file that is loaded first, or that no timeout reaches, is a mistake in the file.
     if timeouts and all(fault.files for fault in timeouts):
-        targeted = {file_id for fault in timeouts for file_id in fault.files or []}
+        from harness.expect.walk import slowest_run
+
+        # Whatever chance decides, a file is quarantined in the optimistic walk or in the one where
+        # every draw fires.
+        quarantined = set()
+        for pessimistic in (False, True):
+            quarantined |= slowest_run(scenario, pessimistic=pessimistic).quarantined
         known = set(scenario.file_ids())
         for index, file_id in enumerate(expectation.quarantined or []):
-            if file_id in known and file_id not in targeted:
+            if file_id in known and file_id not in quarantined:
                 problems.append(
                     (
                         (*at, "quarantined", index),
-                        f"file {file_id!r} cannot be quarantined: no timeout fault targets it",
+                        f"file {file_id!r} cannot be quarantined: the error handler quarantines "
+                        f"{_files_text(sorted(quarantined))} (timed-out shards it may not split, "
+                        "minus the files loaded before the timeout)",
                     )
                 )
     return problems
+
+
+def _files_text(files: list[str]) -> str:
+    return ", ".join(files) if files else "no file"
 
 
 def _database_problems(scenario: Scenario, at: Loc, expectation: DatabaseExpectation) -> Problems:

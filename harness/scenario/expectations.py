@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Discriminator, Field, JsonValue, Tag, model_validator
 from pydantic_core import PydanticCustomError
 
-from .catalog import AlarmName, AlarmState, FunctionName, TopicName
+from .catalog import AlarmName, AlarmState, DeadLetteredFunction, FunctionName, TopicName
 from .common import FileId, Loc, Regex, ScenarioModel, ScenarioProblems, duplicates
 
 
@@ -69,9 +69,12 @@ class AttemptsExpectation(ExpectationBase):
 
 
 class DlqExpectation(ExpectationBase):
-    """Messages on the dead-letter topic: the original event with RequestID/ErrorCode/ErrorMessage."""
+    """Messages on a dead-letter topic: the original event with RequestID/ErrorCode/ErrorMessage."""
 
     kind: Literal["dlq"] = "dlq"
+    function: DeadLetteredFunction = "worker"
+    """Whose dead letters: the worker's (topic dlq, handled by the error handler) or the error handler's
+    own (topic error_handler_dlq: dead letters the error handler failed on every attempt)."""
     count: int | None = Field(default=None, ge=0)
     """Exactly this many dead-lettered messages; 0: nothing is dead-lettered."""
     min_count: int | None = Field(default=None, ge=1)
@@ -126,31 +129,43 @@ class SnsExpectation(ExpectationBase):
         problems = _count_problems(self.count, self.min_count)
         if self.count == 0 and self.totals:
             problems.append((("totals",), "totals say nothing when count is 0"))
-        for container in ("fields", "field_patterns", "totals"):
-            for key in getattr(self, container):
-                if not key or any(not part for part in key.split(".")):
-                    problems.append(
-                        (
-                            (container, key),
-                            f"{key!r} is not a field path like `rows_inserted` or `summary.files`",
-                        )
-                    )
+        problems += _field_path_problems(self.fields, self.field_patterns, self.totals)
         _raise_if(problems)
         return self
 
 
+AlarmCauseOrAny = Literal["datapoints", "missing_data", "any"]
+
+
 class AlarmExpectation(ExpectationBase):
-    """State transitions of a CloudWatch alarm, seen in this order (others may come in between)."""
+    """State transitions of a CloudWatch alarm, each proved by its cause and its time.
+
+    A transition counts when it happens after the job started (`since: job`, the default when a job
+    runs) and for the stated cause (`because`, default `datapoints`: the metric's own values, not missing
+    data treated as breaching). The evaluation at the alarm's creation is reported, never counted, unless
+    `since: creation` (the default when no job runs, since then the stack is idle from creation on).
+    """
 
     kind: Literal["alarm"] = "alarm"
     alarm: AlarmName
-    """job_not_run (Invocations < 1) or job_failed (Errors >= 1); both treat missing data as breaching."""
-    transitions: list[AlarmState] = Field(min_length=1)
-    """The states the alarm enters, in order, like [ALARM] or [ALARM, OK]."""
+    """job_not_run (Invocations < threshold) or job_failed (Errors >= threshold); see stack.alarms."""
+    transitions: list[AlarmState] = []
+    """The states the alarm enters, in order, like [ALARM] or [OK, ALARM] (others may come in between)."""
+    because: AlarmCauseOrAny | list[AlarmCauseOrAny] = "datapoints"
+    """Why the listed transitions must have happened: datapoints (the metric's values), missing_data (no
+    datapoints, treated as TreatMissingData says), or any; one cause for all, or a list with one per
+    transition, like [datapoints, missing_data]."""
+    since: Literal["job", "creation"] | None = None
+    """Count transitions from the job's start (job) or from the alarm's creation (creation). Omitted: job
+    when a job runs, creation when none does."""
+    never: list[AlarmState] = []
+    """States the alarm must not enter (for any cause) from `since` until the deadline, like [ALARM]."""
 
     @model_validator(mode="after")
     def _check(self) -> AlarmExpectation:
         problems: list[tuple[Loc, str]] = []
+        if not self.transitions and not self.never:
+            problems.append(((), "give transitions (states entered, in order), never (states not entered), or both"))
         for index in range(1, len(self.transitions)):
             if self.transitions[index] == self.transitions[index - 1]:
                 problems.append(
@@ -159,8 +174,62 @@ class AlarmExpectation(ExpectationBase):
                         f"an alarm already in {self.transitions[index]} cannot enter it again",
                     )
                 )
+        if isinstance(self.because, list) and len(self.because) != len(self.transitions):
+            problems.append(
+                (
+                    ("because",),
+                    f"give one cause for all transitions, or one per transition: {len(self.transitions)} "
+                    f"transition(s), {len(self.because)} cause(s)",
+                )
+            )
+        for index, state in enumerate(self.never):
+            if state in self.transitions:
+                problems.append((("never", index), f"{state} is both expected in transitions and never entered"))
+        for index, state in duplicates(list(self.never)):
+            problems.append((("never", index), f"{state} is listed twice"))
         _raise_if(problems)
         return self
+
+    def causes(self) -> list[str]:
+        """The cause each listed transition needs (datapoints, missing_data or any)."""
+        if isinstance(self.because, list):
+            return list(self.because)
+        return [self.because] * len(self.transitions)
+
+
+class ResultExpectation(ExpectationBase):
+    """What the job's own invocation returned: the orchestrator's answer to the harness's invoke."""
+
+    kind: Literal["result"] = "result"
+    run: int | None = Field(default=None, ge=1)
+    """Only this run of the job (1 is the first). Omitted: every run."""
+    succeeded: bool | None = None
+    """true: no FunctionError; false: the orchestrator failed (Lambda's FunctionError is set)."""
+    status: int | None = Field(default=None, ge=100, le=599)
+    """The invoke's HTTP status code (200 for a synchronous invoke, 202 for an asynchronous one)."""
+    fields: dict[str, JsonValue] = {}
+    """Values in the answer's JSON body, like `{shard_count: 4}` or `{errorType: ValueError}`."""
+    field_patterns: dict[str, Regex] = {}
+    """Regular expressions searched in the body's fields, like `{errorMessage: boom}`."""
+
+    @model_validator(mode="after")
+    def _check(self) -> ResultExpectation:
+        problems: list[tuple[Loc, str]] = []
+        if self.succeeded is None and self.status is None and not self.fields and not self.field_patterns:
+            problems.append(((), "give at least one of succeeded, status, fields, field_patterns"))
+        problems += _field_path_problems(self.fields, self.field_patterns)
+        _raise_if(problems)
+        return self
+
+
+def _field_path_problems(*containers: dict[str, Any]) -> list[tuple[Loc, str]]:
+    problems: list[tuple[Loc, str]] = []
+    names = ("fields", "field_patterns", "totals")
+    for name, container in zip(names, containers, strict=False):
+        for key in container:
+            if not key or any(not part for part in key.split(".")):
+                problems.append(((name, key), f"{key!r} is not a field path like `rows_inserted` or `summary.files`"))
+    return problems
 
 
 class ReshardExpectation(ExpectationBase):
@@ -267,10 +336,11 @@ Expectation = Annotated[
     | SnsExpectation
     | AlarmExpectation
     | ReshardExpectation
-    | DatabaseExpectation,
+    | DatabaseExpectation
+    | ResultExpectation,
     Field(discriminator="kind"),
     BeforeValidator(_key_to_kind),
     KeyedUnion(),
 ]
 
-EXPECTATION_KINDS: tuple[str, ...] = ("attempts", "dlq", "sns", "alarm", "reshard", "database")
+EXPECTATION_KINDS: tuple[str, ...] = ("attempts", "dlq", "sns", "alarm", "reshard", "database", "result")

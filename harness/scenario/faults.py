@@ -10,10 +10,11 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
-from .catalog import ATTEMPTS_LIMIT, FunctionName
+from .catalog import ATTEMPTS_LIMIT, RUNS_LIMIT, FunctionName
 from .common import FileId, Loc, PythonName, ScenarioModel, ScenarioProblems, SqlName, Text, duplicates
 
 AttemptNumber = Annotated[int, Field(ge=1, le=ATTEMPTS_LIMIT)]
+RunNumber = Annotated[int, Field(ge=1, le=RUNS_LIMIT)]
 
 
 class FaultBase(ScenarioModel):
@@ -27,6 +28,8 @@ class FaultBase(ScenarioModel):
     """Only these attempt numbers (1 is the first try, 2 and 3 the retries). Omitted: every attempt."""
     min_shard_size: int | None = Field(default=None, ge=1)
     """Only invocations whose shard holds at least this many files (a shard that is too big)."""
+    runs: list[RunNumber] | None = Field(default=None, min_length=1)
+    """Only invocations caused by these runs of the job (see job.runs; 1 is the first). Omitted: every run."""
     probability: float | None = Field(default=None, ge=0, le=1)
     """Chance that a matching attempt gets the fault; needs `seed` so that a run can be repeated."""
     seed: int | None = None
@@ -43,6 +46,8 @@ class FaultBase(ScenarioModel):
             problems.append((("files", index), f"file {file_id!r} is listed twice"))
         for index, attempt in duplicates([str(number) for number in self.attempts or []]):
             problems.append((("attempts", index), f"attempt {attempt} is listed twice"))
+        for index, run in duplicates([str(number) for number in self.runs or []]):
+            problems.append((("runs", index), f"run {run} is listed twice"))
         if problems:
             raise ScenarioProblems(problems)
         return self
@@ -50,6 +55,10 @@ class FaultBase(ScenarioModel):
     def targets_attempt(self, attempt: int) -> bool:
         """Whether the fault may fire on this attempt number (before file, shard and chance filters)."""
         return self.attempts is None or attempt in self.attempts
+
+    def targets_run(self, run: int) -> bool:
+        """Whether the fault is armed during this run of the job."""
+        return self.runs is None or run in self.runs
 
 
 class TimeoutFault(FaultBase):
@@ -97,7 +106,18 @@ class OutOfMemoryFault(FaultBase):
     kind: Literal["out_of_memory"]
 
 
+class FailAfterCommitFault(FaultBase):
+    """The function does all its work (rows committed, messages published, children invoked), then fails.
+
+    Lambda retries the event, so the retry meets work that is already done: what makes a pipeline
+    idempotent (UNIQUE keys, a decision keyed by message ID) is exercised."""
+
+    kind: Literal["fail_after_commit"]
+    exception: ExceptionSpec = ExceptionSpec(message="failed after commit")
+    """The exception raised once the function's handler has returned."""
+
+
 Fault = Annotated[
-    TimeoutFault | ExceptionFault | BadTableFault | BadFieldFault | OutOfMemoryFault,
+    TimeoutFault | ExceptionFault | BadTableFault | BadFieldFault | OutOfMemoryFault | FailAfterCommitFault,
     Field(discriminator="kind"),
 ]

@@ -6,7 +6,16 @@ from pathlib import Path
 
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
-from .catalog import MAX_RETRY_ATTEMPTS_LIMIT, FunctionName, is_valid_alarm_period
+from .catalog import (
+    DEFAULT_MAX_WAIT_SECONDS,
+    MAX_RETRY_ATTEMPTS_LIMIT,
+    RUNS_LIMIT,
+    AlarmName,
+    AlarmState,
+    FunctionName,
+    TreatMissingData,
+    is_valid_alarm_period,
+)
 from .checks import consistency_problems
 from .common import FileId, Loc, ScenarioModel, ScenarioProblems, Slug, Text, duplicates
 from .expectations import Expectation
@@ -28,6 +37,35 @@ class FunctionSettings(ScenarioModel):
         return 1 + self.max_retry_attempts
 
 
+class AlarmSettings(ScenarioModel):
+    """One alarm's design. Defaults are the seed design's: threshold 1, one period, missing data breaching."""
+
+    period_seconds: int | None = None
+    """Period: 10, 30 or a multiple of 60 seconds. Omitted: the stack's alarm_period_seconds."""
+    evaluation_periods: int = Field(default=1, ge=1, le=10)
+    """EvaluationPeriods: how many periods are evaluated (all must breach to alarm)."""
+    threshold: float = Field(default=1, ge=0)
+    """job_not_run: ALARM when Invocations < threshold; job_failed: ALARM when Errors >= threshold."""
+    treat_missing_data: TreatMissingData = "breaching"
+    """TreatMissingData: breaching (the seed design: an idle period alarms), notBreaching, missing, ignore."""
+
+    @field_validator("period_seconds")
+    @classmethod
+    def _check_period(cls, value: int | None) -> int | None:
+        if value is not None and not is_valid_alarm_period(value):
+            raise ValueError(f"an alarm period must be 10, 30 or a multiple of 60 seconds, got {value}")
+        return value
+
+
+class AlarmsSettings(ScenarioModel):
+    """The two alarms of the seed design."""
+
+    job_not_run: AlarmSettings = AlarmSettings()
+    """JOB NOT RUN: the orchestrator's Invocations below the threshold in the period."""
+    job_failed: AlarmSettings = AlarmSettings()
+    """JOB FAILED: the worker's Errors at or above the threshold in the period."""
+
+
 class StackSettings(ScenarioModel):
     """How the seed pipeline is deployed for this scenario. Every key is optional."""
 
@@ -41,7 +79,9 @@ class StackSettings(ScenarioModel):
     max_reshard_depth: int = Field(default=10, ge=0)
     """How many times a shard's descendants may be split again before the error handler gives up."""
     alarm_period_seconds: int = 10
-    """Period of both alarms: 10, 30 or a multiple of 60 (CloudWatch's rule, which LocalStack keeps)."""
+    """Period of both alarms unless `alarms` sets one: 10, 30 or a multiple of 60 (CloudWatch's rule)."""
+    alarms: AlarmsSettings = AlarmsSettings()
+    """Each alarm's period, evaluation periods, threshold and TreatMissingData."""
 
     @field_validator("alarm_period_seconds")
     @classmethod
@@ -54,6 +94,27 @@ class StackSettings(ScenarioModel):
         settings: FunctionSettings = getattr(self, name)
         return settings
 
+    def alarm(self, name: AlarmName) -> AlarmSettings:
+        """The alarm's settings with its period resolved (never None)."""
+        settings: AlarmSettings = getattr(self.alarms, name)
+        if settings.period_seconds is None:
+            return settings.model_copy(update={"period_seconds": self.alarm_period_seconds})
+        return settings
+
+    def evaluation_interval(self, name: AlarmName) -> float:
+        """Seconds between two evaluations of the alarm (LocalStack: Period x EvaluationPeriods)."""
+        settings = self.alarm(name)
+        return float((settings.period_seconds or self.alarm_period_seconds) * settings.evaluation_periods)
+
+
+class NextRunCondition(ScenarioModel):
+    """Wait, before each run after the first, until an alarm is in a state (say job_failed is OK)."""
+
+    alarm: AlarmName
+    """The alarm to wait for."""
+    state: AlarmState
+    """The state it must be in before the next run is submitted."""
+
 
 class Job(ScenarioModel):
     """The job the orchestrator is given: `{job_id, file_ids, shard_size}`."""
@@ -64,8 +125,11 @@ class Job(ScenarioModel):
     """The file IDs, in order. Give this or files."""
     shard_size: int = Field(default=10, ge=1)
     """How many files the orchestrator puts in each worker invocation."""
-    runs: int = Field(default=1, ge=1, le=10)
+    runs: int = Field(default=1, ge=1, le=RUNS_LIMIT)
     """How many times the same job is submitted, each after the previous one has settled."""
+    next_run_when: NextRunCondition | None = None
+    """Before each run after the first, also wait until this alarm is in this state, like
+    `{alarm: job_failed, state: OK}` (so that a failing run shows OK -> ALARM)."""
     job_id: Slug | None = None
     """The job's ID. Omitted: the scenario's name."""
 
@@ -106,6 +170,8 @@ class Scenario(ScenarioModel):
     """Faults to inject. Empty: the pipeline runs clean."""
     expect: list[Expectation] = Field(min_length=1)
     """What must be observed, each a one-key mapping naming its kind."""
+    max_wait_seconds: float = Field(default=DEFAULT_MAX_WAIT_SECONDS, gt=0, le=86_400)
+    """No expectation waits longer than this from the job's start, whatever its derived deadline."""
 
     _source_file: str | None = PrivateAttr(default=None)
     _source_lines: dict[Loc, tuple[int, int]] = PrivateAttr(default_factory=dict)

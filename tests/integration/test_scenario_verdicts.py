@@ -95,3 +95,48 @@ def test_cli_validate_names_file_line_and_field(tmp_path):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 1
     assert f"{bad}:5:" in result.stdout and "expect[0].attempts.count" in result.stdout
+
+
+def test_alarm_states_entered_at_creation_do_not_pass_a_clean_run(tmp_path, harness_resources):
+    # Both alarms treat missing data as breaching, so both are in ALARM from their creation, before the
+    # job. A clean job then shows neither a JOB FAILED nor a JOB NOT RUN alarm: both lines must fail (they
+    # passed before harness 0.2), and the report must say why.
+    path = _write(tmp_path, """
+        name: clean-run-false-alarms
+        description: A clean job that wrongly expects both alarms to enter ALARM.
+        job: {files: 4, shard_size: 4}
+        expect:
+          - sns: {topic: notifications, subject: JOB SUCCEEDED, count: 1}
+          - alarm: {alarm: job_failed, transitions: [ALARM]}
+          - alarm: {alarm: job_not_run, transitions: [ALARM]}
+          - alarm: {alarm: job_not_run, transitions: [OK]}
+    """)
+    result = run_scenario(load_scenario(path), harness_resources)
+    assert not result.passed
+    outcomes = result.report.outcomes
+    assert [o.passed for o in outcomes] == [True, False, False, True], result.report.render()
+    for failed in outcomes[1:3]:
+        assert "initial evaluation at creation, not counted" in failed.observed
+        assert "missing data" in failed.observed
+    # JOB NOT RUN's OK came from the job's Invocations datapoint, after the job started.
+    assert "OK at +" in outcomes[3].observed and "(datapoints)" in outcomes[3].observed
+
+
+def test_a_deadline_over_the_cap_fails_at_the_cap_saying_so(tmp_path, harness_resources):
+    # The design's JOB NOT RUN period of 1 day gives a derived deadline of about two days; a wrong
+    # expectation must fail at max_wait_seconds instead of hanging.
+    path = _write(tmp_path, """
+        name: capped-deadline
+        description: A 1-day JOB NOT RUN period with a wrong expectation; the scenario allows 8 s of waiting.
+        stack:
+          alarms:
+            job_not_run: {period_seconds: 86400}
+        max_wait_seconds: 8
+        expect:
+          - alarm: {alarm: job_not_run, transitions: [OK], because: missing_data}
+    """)
+    result = run_scenario(load_scenario(path), harness_resources)
+    assert not result.passed
+    [failed] = result.report.outcomes
+    assert "capped at max_wait_seconds=8 s (derived: 172,805 s)" in failed.note
+    assert result.seconds < 30

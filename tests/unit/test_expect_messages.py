@@ -180,7 +180,67 @@ def test_alarm_states_are_an_ordered_subsequence(tmp_path: Path) -> None:
     assert evaluate(tmp_path, "alarm: {alarm: job_failed, transitions: [OK, ALARM]}", script).passed
     report = evaluate(tmp_path, "alarm: {alarm: job_failed, transitions: [OK, ALARM, OK]}", script)
     assert not report.passed
-    assert report.outcomes[0].observed == "entered ALARM at +9.50 s, OK at +19.50 s, ALARM at +29.50 s"
+    assert report.outcomes[0].observed == (
+        "entered ALARM at +9.50 s (datapoints); OK at +19.50 s (datapoints); ALARM at +29.50 s (datapoints)"
+    )
+
+
+MISSING = (
+    "Threshold Crossed: no datapoints were received for 1 period and 1 missing datapoint was treated as [Breaching]."
+)
+
+
+def caused(*transitions: tuple[str, str, float, str]) -> Callable[[FakeObservations], None]:
+    """Alarm notifications with their NewStateReason, the alarms created 0.5 s before the job started."""
+
+    def script(observations: FakeObservations) -> None:
+        previous = {"job_failed": "INSUFFICIENT_DATA", "job_not_run": "INSUFFICIENT_DATA"}
+        for alarm, state, at, reason in transitions:
+            observations.add_alarm(alarm, state, at=at, old_state=previous[alarm], reason=reason, created=-0.5)
+            previous[alarm] = state
+
+    return script
+
+
+def test_the_evaluation_at_creation_is_reported_not_counted(tmp_path: Path) -> None:
+    # Missing data treated as breaching: ALARM at creation, before the job. A clean job must not pass
+    # `transitions: [ALARM]`, and the failure says why and how to write the file instead.
+    script = caused(("job_failed", "ALARM", -0.5, MISSING), ("job_failed", "OK", 9.5, "Threshold Crossed"))
+    report = evaluate(tmp_path, "alarm: {alarm: job_failed, transitions: [ALARM]}", script)
+    assert not report.passed
+    observed = report.outcomes[0].observed
+    assert "ALARM at -0.50 s (missing data, initial evaluation at creation, not counted)" in observed
+    assert "reported, not counted" in observed and "since: creation" in observed
+    assert evaluate(tmp_path, "alarm: {alarm: job_failed, transitions: [OK]}", script).passed
+    assert evaluate(
+        tmp_path, "alarm: {alarm: job_failed, transitions: [ALARM], because: missing_data, since: creation}", script
+    ).passed
+
+
+def test_a_transition_counts_only_for_its_stated_cause(tmp_path: Path) -> None:
+    # After a clean job, an idle period with missing data breaching takes JOB FAILED back to ALARM.
+    script = caused(
+        ("job_failed", "ALARM", -0.5, MISSING), ("job_failed", "OK", 9.5, "Threshold Crossed"),
+        ("job_failed", "ALARM", 39.5, MISSING),
+    )
+    window = "within_seconds: 45"
+    report = evaluate(tmp_path, f"alarm: {{alarm: job_failed, transitions: [OK, ALARM], {window}}}", script)
+    assert not report.passed
+    assert "say `because: missing_data`" in report.outcomes[0].observed
+    for cause in ("[datapoints, missing_data]", "any"):
+        expectation = f"alarm: {{alarm: job_failed, transitions: [OK, ALARM], because: {cause}, {window}}}"
+        assert evaluate(tmp_path, expectation, script).passed
+
+
+def test_never_holds_for_its_whole_window_and_fails_as_soon_as_it_is_broken(tmp_path: Path) -> None:
+    quiet = caused(("job_failed", "OK", 9.5, "Threshold Crossed"))
+    report = evaluate(tmp_path, "alarm: {alarm: job_failed, never: [ALARM], within_seconds: 20}", quiet)
+    assert report.passed and report.outcomes[0].decided_at >= 20.0
+    broken = caused(("job_failed", "OK", 9.5, "Threshold Crossed"), ("job_failed", "ALARM", 12.0, "Threshold Crossed"))
+    report = evaluate(tmp_path, "alarm: {alarm: job_failed, never: [ALARM], within_seconds: 20}", broken)
+    assert not report.passed
+    assert report.outcomes[0].decided_at < 13.0
+    assert "entered ALARM, which it must never enter" in report.outcomes[0].observed
 
 
 def test_another_alarms_transitions_do_not_count(tmp_path: Path) -> None:

@@ -92,7 +92,14 @@ def test_a_dead_letter_that_never_comes_fails_well_before_its_deadline(tmp_path:
         ("poison-file-quarantined", "reshards: 2", "reshards: 3", "reshard"),
         ("rerun-inserts-nothing", "run: 2\n      count: 2", "run: 1\n      count: 2", "sns"),
         ("bad-table-name", "loaded_exactly_once: none", "loaded_exactly_once: all", "database"),
-        ("job-not-run", "transitions: [ALARM], within_seconds: 45", "transitions: [OK], within_seconds: 45", "alarm"),
+        ("job-not-run", "transitions: [ALARM], because", "transitions: [OK], because", "alarm"),
+        # The false passes of alarms entered at creation: a clean run proves no JOB FAILED, and a job that
+        # ran proves no JOB NOT RUN.
+        ("success-path", "job_not_run, transitions: [OK]}", "job_not_run, transitions: [ALARM]}", "alarm"),
+        ("success-path", "job_not_run, transitions: [OK]}", "job_failed, transitions: [ALARM]}", "alarm"),
+        ("job-failed-alarm-on-errors", "because: datapoints", "because: missing_data", "alarm"),
+        ("orchestrator-fault-result", "succeeded: false", "succeeded: true", "result"),
+        ("error-handler-fails-dead-letter-kept", "error_handler, count: 1", "error_handler, count: 2", "dlq"),
         ("out-of-memory", "error_message: Runtime exited with error", "error_message: Task timed out", "dlq"),
     ],
 )

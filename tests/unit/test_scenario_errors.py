@@ -110,7 +110,7 @@ def test_unknown_fault_kind(tmp_path: Path) -> None:
     assert (problem.line, problem.column, problem.field) == (6, 11, "faults[0].kind")
     assert problem.message == (
         "unknown fault kind 'timout'; expected one of: timeout, exception, bad_table, bad_field, "
-        "out_of_memory; did you mean 'timeout'?"
+        "out_of_memory, fail_after_commit; did you mean 'timeout'?"
     )
 
 
@@ -239,7 +239,7 @@ def test_every_problem_of_a_file_is_reported_in_line_order(tmp_path: Path) -> No
     assert "10, 30 or a multiple of 60 seconds, got 45" in messages["stack.alarm_period_seconds"]
     assert messages["stack.worker.max_retry_attempts"] == "must be <= 2, got 3"
     assert messages["faults[0].exception"] == (
-        "unknown key 'exception': it only applies to kind: exception (this is kind: timeout)"
+        "unknown key 'exception': it only applies to kind: exception / fail_after_commit (this is kind: timeout)"
     )
     assert messages["faults[1].probability"] == "must be <= 1, got 1.5"
     assert (
@@ -283,7 +283,7 @@ def test_consistency_problems_are_all_reported(tmp_path: Path) -> None:
     ]
     assert "file 'f-0099' is not in the job (10 files: f-0000..f-0009)" == found[0].message
     assert found[1].message == "orchestrator does not use the database (only error_handler and worker do)"
-    assert "no timeout fault targets it" in found[2].message
+    assert "file 'f-0001' cannot be quarantined" in found[2].message
 
 
 def test_dlq_needs_a_fault_that_fails_the_last_attempt(tmp_path: Path) -> None:

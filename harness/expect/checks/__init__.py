@@ -16,6 +16,7 @@ from harness.scenario import (
     DlqExpectation,
     Expectation,
     ReshardExpectation,
+    ResultExpectation,
     SnsExpectation,
 )
 
@@ -24,6 +25,7 @@ from .attempts import check_attempts
 from .database import check_database
 from .messages import check_alarm, check_dlq, check_sns
 from .reshard import check_reshard
+from .result import check_result
 from .verdict import Verdict
 
 _CHECKS: dict[type, Callable[[Any, Snapshot], Verdict]] = {
@@ -33,11 +35,17 @@ _CHECKS: dict[type, Callable[[Any, Snapshot], Verdict]] = {
     AlarmExpectation: check_alarm,
     ReshardExpectation: check_reshard,
     DatabaseExpectation: check_database,
+    ResultExpectation: check_result,
 }
 
 
 def check(expectation: Expectation, snapshot: Snapshot) -> Verdict:
     return _CHECKS[type(expectation)](expectation, snapshot)
+
+
+def needs_whole_window(expectation: Expectation) -> bool:
+    """It can only pass at its deadline: a state that must never be entered, watched until then."""
+    return isinstance(expectation, AlarmExpectation) and bool(expectation.never)
 
 
 def is_time_driven(expectation: Expectation) -> bool:
@@ -55,7 +63,8 @@ def is_monotone(expectation: Expectation) -> bool:
     alarm messages" stays true as messages accumulate. Exact counts and per-message conditions do not.
     """
     if isinstance(expectation, AlarmExpectation):
-        return True
+        # `never` holds until it is broken: only its whole window proves it.
+        return not expectation.never
     return (
         isinstance(expectation, SnsExpectation)
         and expectation.topic == "alarms"
@@ -64,4 +73,4 @@ def is_monotone(expectation: Expectation) -> bool:
     )
 
 
-__all__ = ["Verdict", "check", "is_monotone", "is_time_driven"]
+__all__ = ["Verdict", "check", "is_monotone", "is_time_driven", "needs_whole_window"]

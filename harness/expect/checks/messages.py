@@ -7,23 +7,20 @@ from collections import Counter
 from typing import Any
 
 from harness.scenario import AlarmExpectation, DlqExpectation, SnsExpectation
-from harness.scenario.catalog import DEAD_LETTERED_FUNCTION
+from harness.scenario.catalog import DEAD_LETTER_TOPICS
 
-from ..observations import Message
+from ..observations import AlarmTransition, Message
 from ..snapshot import Snapshot, event_files, message_body
 from ..text import files_text, listing, offset, plural, value_text
 from .fields import field_text, field_value, is_missing, json_equal, number
 from .verdict import Verdict, count_holds, count_text
-
-# Dead-letter bodies are compared with the events of this function's attempts.
-_DEAD_LETTERED = DEAD_LETTERED_FUNCTION
 
 
 def check_dlq(expectation: DlqExpectation, snapshot: Snapshot) -> Verdict:
     wanted_files = set(expectation.files or [])
     selected = [
         message
-        for message in snapshot.messages("dlq")
+        for message in snapshot.messages(DEAD_LETTER_TOPICS[expectation.function])
         if not wanted_files or set(event_files(message_body(message))) & wanted_files
     ]
     problems: list[str] = []
@@ -52,17 +49,18 @@ def _dead_letter_problems(expectation: DlqExpectation, message: Message, snapsho
     if expectation.error_code is not None and error_code != expectation.error_code:
         problems.append(f"{where}: ErrorCode {value_text(error_code)}, expected {expectation.error_code!r}")
     if expectation.body_is_original_event:
+        function = expectation.function
         files = set(event_files(body))
         events = [
             attempt.event
             for attempt in snapshot.attempts
-            if attempt.function == _DEAD_LETTERED and set(attempt.file_ids) == files
+            if attempt.function == function and set(attempt.file_ids) == files
         ]
         if not events:
-            problems.append(f"{where}: no {_DEAD_LETTERED} attempt had these files, so the body is no event of it")
+            problems.append(f"{where}: no {function} attempt had these files, so the body is no event of it")
         elif not any(json_equal(body, event) for event in events):
             problems.append(
-                f"{where}: body {value_text(message.body)} differs from the {_DEAD_LETTERED}'s event "
+                f"{where}: body {value_text(message.body)} differs from the {function}'s event "
                 f"{value_text(events[0])}"
             )
     return problems
@@ -78,6 +76,8 @@ def _dead_letter_text(message: Message) -> str:
 
 def _dlq_expected(expectation: DlqExpectation) -> str:
     text = f"{count_text(expectation.count, expectation.min_count)} dead-lettered messages"
+    if expectation.function != "worker":
+        text += f" of the {expectation.function}"
     if expectation.files:
         text += f" holding any of {files_text(expectation.files)}"
     conditions = []
@@ -86,7 +86,7 @@ def _dlq_expected(expectation: DlqExpectation) -> str:
     if expectation.error_code is not None:
         conditions.append(f"ErrorCode {expectation.error_code!r}")
     if expectation.body_is_original_event:
-        conditions.append(f"the {_DEAD_LETTERED}'s original event as body")
+        conditions.append(f"the {expectation.function}'s original event as body")
     return text + (", each with " + ", ".join(conditions) if conditions else "")
 
 
@@ -178,23 +178,81 @@ def _sns_expected(expectation: SnsExpectation) -> str:
 
 
 def check_alarm(expectation: AlarmExpectation, snapshot: Snapshot) -> Verdict:
+    scenario = snapshot.scenario
     name = snapshot.observations.alarm_name(expectation.alarm)
+    interval = scenario.stack.evaluation_interval(expectation.alarm)
+    since = expectation.since or ("job" if scenario.job is not None else "creation")
     transitions = snapshot.alarm_transitions(expectation.alarm)
-    states = [transition.new_state for transition in transitions]
-    holds = _is_subsequence(list(expectation.transitions), states)
-    expected = (
-        f"alarm {expectation.alarm} ({name}) to enter {' -> '.join(expectation.transitions)} "
-        "in this order (other states may come between)"
-    )
-    if transitions:
-        observed = "entered " + ", ".join(
-            f"{transition.new_state} at {offset(snapshot.since_start(transition.at))}" for transition in transitions
+
+    def counted(transition: AlarmTransition) -> bool:
+        if since == "creation":
+            return True
+        return not transition.is_initial(interval) and transition.at >= snapshot.started_at
+
+    counted_transitions = [t for t in transitions if counted(t)]
+    holds = _is_subsequence(list(zip(expectation.transitions, expectation.causes(), strict=True)), counted_transitions)
+    violations = [t for t in transitions if counted(t) and t.new_state in expectation.never]
+    parts = []
+    if expectation.transitions:
+        steps = [
+            state if cause == "any" else f"{state} (because of {cause.replace('_', ' ')})"
+            for state, cause in zip(expectation.transitions, expectation.causes(), strict=True)
+        ]
+        parts.append(f"enter {' -> '.join(steps)}, in this order (others may come between)")
+    if expectation.never:
+        parts.append(f"never enter {' or '.join(expectation.never)}")
+    window = "after the job started" if since == "job" else "from its creation"
+    expected = f"alarm {expectation.alarm} ({name}) to {' and '.join(parts)}, {window}"
+    observed = "; ".join(_transition_text(t, snapshot, counted(t), interval) for t in transitions)
+    observed = f"entered {observed}" if transitions else f"no transition of {name} on the alarms topic"
+    if violations:
+        first = violations[0]
+        observed = f"entered {first.new_state}, which it must never enter; {observed}"
+    elif not holds:
+        hint = _alarm_hint(expectation, transitions, counted, since)
+        if hint:
+            observed += f". {hint}"
+    return Verdict(holds=holds and not violations, expected=expected, observed=observed, final=bool(violations))
+
+
+def _transition_text(transition: AlarmTransition, snapshot: Snapshot, counted: bool, interval: float) -> str:
+    when = offset(snapshot.since_start(transition.at))
+    cause = transition.cause.replace("_", " ")
+    text = f"{transition.new_state} at {when} ({cause}"
+    if transition.is_initial(interval):
+        text += ", initial evaluation at creation"
+    if not counted:
+        text += ", not counted"
+    return text + ")"
+
+
+def _alarm_hint(expectation: AlarmExpectation, transitions: list[AlarmTransition], counted: Any, since: str) -> str:
+    """How to read a state that was entered, but not in the way the expectation counts."""
+    wanted = dict(zip(expectation.transitions, expectation.causes(), strict=True))
+    other_cause = [
+        t for t in transitions if counted(t) and wanted.get(t.new_state, t.cause) not in ("any", t.cause)
+    ]
+    if other_cause:
+        t = other_cause[0]
+        return (
+            f"{t.new_state} was entered because of {t.cause.replace('_', ' ')}, "
+            f"not {wanted[t.new_state].replace('_', ' ')}: if that is what you mean, say `because: {t.cause}` "
+            "(or one cause per transition, like [datapoints, missing_data]); alarm transitions count only their "
+            "stated cause since harness 0.2, because missing data treated as breaching alarms on every idle period"
         )
-    else:
-        observed = f"no transition of {name} on the alarms topic"
-    return Verdict(holds=holds, expected=expected, observed=observed)
+    uncounted = [t for t in transitions if not counted(t) and t.new_state in wanted]
+    if uncounted and since == "job":
+        return (
+            f"{uncounted[0].new_state} was entered before the job started (the evaluation at creation), which is "
+            "reported, not counted: an alarm already in a state cannot enter it again, so run a clean job first "
+            "(job: {runs: 2, next_run_when: ...} with faults on run 2) or say `since: creation`"
+        )
+    return ""
 
 
-def _is_subsequence(wanted: list[str], seen: list[str]) -> bool:
+def _is_subsequence(wanted: list[tuple[str, str]], seen: list[AlarmTransition]) -> bool:
+    """Whether the (state, cause) steps appear in order among the transitions (others may come between)."""
     remaining = iter(seen)
-    return all(state in remaining for state in wanted)
+    return all(
+        any(t.new_state == state and cause in ("any", t.cause) for t in remaining) for state, cause in wanted
+    )

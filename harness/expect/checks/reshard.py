@@ -40,6 +40,10 @@ def check_reshard(expectation: ReshardExpectation, snapshot: Snapshot) -> Verdic
         unreported = [file_id for file_id in wanted if file_id not in reported]
         if unreported:
             problems.append(f"{files_text(unreported)} not reported as {JOB_FAILED} with reason {QUARANTINED}")
+        # A report that names a file as quarantined when it is not (say, it was loaded) misleads a person.
+        overreported = sorted(reported - set(wanted))
+        if overreported:
+            problems.append(f"{files_text(overreported)} reported as quarantined, but expected not to be")
         observed_parts.append(f"quarantine table {files_text(table)}, reported {files_text(sorted(reported))}")
     observed = "; ".join(observed_parts)
     if problems:

@@ -10,6 +10,8 @@ class Verdict:
     holds: bool
     expected: str
     observed: str
+    final: bool = False
+    """True when nothing still to come can change it (a state that must never be entered was entered)."""
 
 
 def count_text(count: int | None, min_count: int | None) -> str:

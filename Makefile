@@ -1,4 +1,4 @@
-.PHONY: setup run test lint bench
+.PHONY: setup run test lint bench mutants
 
 setup:
 	./scripts/setup
@@ -13,3 +13,7 @@ test: setup
 
 bench: setup
 	.venv/bin/python bench/bench_executor.py
+
+# Mutation testing: the scenario suite against each planted bug of tests/mutants/catalog.yaml.
+mutants: setup
+	.venv/bin/python scripts/mutants.py

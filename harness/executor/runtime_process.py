@@ -168,10 +168,10 @@ def exit_error_payload(request_id: str, status: int | None, oom: bool, memory_li
             "errorMessage": f"{prefix}Runtime exited with error: signal: killed "
                             f"(memory used exceeded the function's MemorySize of {memory_limit_mb} MB)",
         }).encode()
-    return json.dumps({
-        "errorType": "Runtime.ExitError",
-        "errorMessage": f"{prefix}Runtime exited with error: {describe_exit(status)}",
-    }).encode()
+    # AWS's own wording: a clean exit (status 0) mid-invoke gives no reason, any other says what it was.
+    reason = "Runtime exited without providing a reason" if status == 0 else \
+        f"Runtime exited with error: {describe_exit(status)}"
+    return json.dumps({"errorType": "Runtime.ExitError", "errorMessage": f"{prefix}{reason}"}).encode()
 
 
 def read_new_output(path: Path, offset: int) -> tuple[str, int]:

@@ -64,6 +64,10 @@ class FunctionSpec:
 # The column names the tables are created with (harness.db) are the worker's defaults.
 _WORKER_COLUMNS = {name: value for name, value in PipelineNames().as_env().items() if name.endswith("_COLUMN")}
 
+# The worker's error policy (lambdas/common/pipeline_common/failures.py): logical and programmatic errors
+# are reported, transient ones raised.
+_WORKER_POLICY = {"ON_ERROR_LOGICAL": "report", "ON_ERROR_PROGRAMMATIC": "report", "ON_ERROR_TRANSIENT": "raise"}
+
 # Kept in step with lambdas/common/pipeline_common/config.py (a unit test compares them): the harness
 # does not import the Lambda code, and the Lambda code does not import the harness.
 FUNCTIONS: dict[str, FunctionSpec] = {
@@ -87,7 +91,7 @@ FUNCTIONS: dict[str, FunctionSpec] = {
                 "ROWS_TABLE",
                 "NOTIFICATIONS_TOPIC_ARN",
             ),
-            optional_env={**_WORKER_COLUMNS, "LOG_LEVEL": "INFO"},
+            optional_env={**_WORKER_COLUMNS, **_WORKER_POLICY, "LOG_LEVEL": "INFO"},
         ),
         FunctionSpec(
             name="error_handler",

@@ -84,6 +84,7 @@ def stack_config(scenario: Scenario, prefix: str) -> StackConfig:
         reshard_factor=settings.reshard_factor,
         max_reshard_depth=settings.max_reshard_depth,
         faults=list(scenario.faults),
+        worker_on_error=settings.worker.on_error.as_env(),
     )
 
 
@@ -142,7 +143,7 @@ def _run_job(scenario: Scenario, stack: PipelineStack, observations: StackObserv
         progress(f"running the job ({len(job['file_ids'])} files)" + (f", run {run}" if run > 1 else ""))
         stack.mark_run(run)
         observations.run_started_at.append(time.time())
-        answer = stack.run_job(job)
+        answer = stack.run_job(job, scenario.job.invocation)
         observations.invoke_results.append(InvokeResult(run=run, status=answer["status"],
                                                         function_error=answer["function_error"],
                                                         body=answer["body"], at=time.time()))

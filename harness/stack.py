@@ -71,6 +71,8 @@ class StackConfig:
     faults: list[Any] = field(default_factory=list)
     alarm_period_seconds: int | None = None
     """Shorthand: the period of both alarms (overrides `alarms`' periods when given)."""
+    worker_on_error: dict[str, str] = field(default_factory=dict)
+    """The worker's error policy as ON_ERROR_* variables; empty: the pipeline's defaults."""
 
     def __post_init__(self) -> None:
         if self.alarm_period_seconds is not None:
@@ -159,6 +161,8 @@ class PipelineStack:
             env["WORKER_FUNCTION"] = self.function_name("worker")
         if logical == "orchestrator":
             env["MAX_SHARD_SIZE"] = str(self.config.max_shard_size)
+        if logical == "worker":
+            env.update(self.config.worker_on_error)
         if logical == "error_handler":
             env.update(RESHARD_FACTOR=str(self.config.reshard_factor),
                        MAX_RESHARD_DEPTH=str(self.config.max_reshard_depth))
@@ -186,7 +190,8 @@ class PipelineStack:
         self.function_arns[logical] = arn
 
     def _configure_async(self) -> None:
-        for logical in DEAD_LETTER_TOPICS:
+        # The orchestrator too: it is retried like the others when a scenario invokes it asynchronously.
+        for logical in ("orchestrator", *DEAD_LETTER_TOPICS):
             self.client("lambda").put_function_event_invoke_config(
                 FunctionName=self.function_name(logical),
                 MaximumRetryAttempts=self.config.functions[logical].max_retry_attempts,
@@ -232,11 +237,14 @@ class PipelineStack:
                 "VALUES (%s, extract(epoch from clock_timestamp()))", (run,))
 
     # -- use -------------------------------------------------------------------------------------------
-    def run_job(self, job: dict[str, Any]) -> dict[str, Any]:
-        """Invoke the orchestrator synchronously with ``job``; returns its decoded answer."""
-        response = self.client("lambda").invoke(FunctionName=self.function_name("orchestrator"),
-                                                 Payload=json.dumps(job).encode())
-        body = json.loads(response["Payload"].read() or b"null")
+    def run_job(self, job: dict[str, Any], invocation: str = "sync") -> dict[str, Any]:
+        """Invoke the orchestrator with ``job``, synchronously (``sync``, its answer decoded) or as an
+        asynchronous event (``event``: status 202 and no answer; Lambda retries it on failure)."""
+        response = self.client("lambda").invoke(
+            FunctionName=self.function_name("orchestrator"), Payload=json.dumps(job).encode(),
+            InvocationType="Event" if invocation == "event" else "RequestResponse")
+        payload = response["Payload"].read()
+        body = json.loads(payload) if payload else None
         return {"status": response["StatusCode"], "function_error": response.get("FunctionError"), "body": body}
 
     def outputs(self) -> dict[str, str]:

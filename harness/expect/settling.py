@@ -73,7 +73,7 @@ class Settling:
     def _retries(self, snapshot: Snapshot) -> list[str]:
         reasons = []
         for function, request_id, last in _last_attempts(snapshot):
-            if function not in _RETRIED:
+            if function not in _RETRIED and self._max_attempts(function) == 1:
                 continue
             if snapshot.status(last) not in _FAILED or last.attempt >= self._max_attempts(function):
                 continue

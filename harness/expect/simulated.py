@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.db import expected_row_counts
-from harness.scenario import ExceptionFault, FailAfterCommitFault, Fault, FunctionName, Scenario
+from harness.scenario import CrashFault, ExceptionFault, FailAfterCommitFault, Fault, FunctionName, Scenario
+from harness.scenario.classes import fails_invocation, failure_class
 
 from .alarm_model import alarm_transitions
 from .testing import FakeObservations
@@ -27,7 +28,9 @@ from .walk import RETRY_BASE_DELAY_SECONDS, split_evenly
 
 # Faults the wrapper injects into the worker's file reader (harness.faults.INJECTION_POINTS), so they
 # strike file by file; a wrong table or column name fails the first statement instead.
-_STRIKES_INSIDE = ("timeout", "exception", "out_of_memory")
+# The request ID the simulated platform messages carry (Lambda's are UUIDs).
+_REQUEST = "00000000-0000-4000-8000-000000000000"
+_STRIKES_INSIDE = ("timeout", "exception", "out_of_memory", "crash")
 
 
 @dataclass
@@ -103,7 +106,9 @@ class _Pipeline:
                 self._shard(shard, at + self.pace.handoff)
 
         end, failed = self._invoke("orchestrator", event, start, self.job_id, work=invoke_workers)
-        if failed is None:
+        if self.scenario.job.invocation == "event":
+            self.obs.add_result(self.state.run, None, at=start, status=202)  # accepted; Lambda runs it later
+        elif failed is None:
             body: Any = {"job_id": self.job_id, "files": len(event["file_ids"]), "shard_count": len(shards),
                          "shard_sizes": [len(files) for files in shards]}
             self.obs.add_result(self.state.run, body, at=end)
@@ -208,11 +213,16 @@ class _Pipeline:
         if self.state.first_invocation is None:
             self.state.first_invocation = now
         fault: Fault | None = None
-        # The harness invokes the orchestrator synchronously (harness.stack), so Lambda never retries it.
-        attempts = 1 if function == "orchestrator" else settings.max_attempts
+        # A synchronous invoke of the orchestrator (the default) is never retried by Lambda.
+        job = self.scenario.job
+        synchronous = function == "orchestrator" and job is not None and job.invocation == "sync"
+        attempts = 1 if synchronous else settings.max_attempts
         for attempt in range(1, attempts + 1):
             fault = self._fault(function, attempt, shard_id, files)
+            reported = fault is not None and not fails_invocation(self.scenario, fault)
             took, outcome = self._attempt_result(fault, settings.timeout_seconds)
+            if reported:
+                outcome = "ok"  # the worker reports it by its error policy and returns
             self.obs.add_attempt(
                 function,
                 request_id,
@@ -228,11 +238,14 @@ class _Pipeline:
             )
             end = now + took
             self._note(end)
-            self._metrics(function, now, end, failed=fault is not None)
+            self._metrics(function, now, end, failed=fault is not None and not reported)
             if fault is not None and function == "worker" and fault.files and fault.kind in _STRIKES_INSIDE:
                 self._partly_loaded(event, fault, now)
             if fault is None or fault.kind == "fail_after_commit":
                 work(end)
+            if fault is not None and reported:
+                self._report(event, fault, end)
+                return end, None
             if fault is None:
                 return end, None
             self._failed(function, event, fault, end)
@@ -252,6 +265,8 @@ class _Pipeline:
             return float(timeout), None
         if fault.kind == "out_of_memory":
             return self.pace.out_of_memory, None
+        if fault.kind == "crash":
+            return self.pace.exception, None  # the runtime is gone: no end reaches the ledger
         return self.pace.exception, "error"
 
     def _fault(self, function: FunctionName, attempt: int, shard_id: str, files: list[str]) -> Fault | None:
@@ -311,13 +326,18 @@ class _Pipeline:
     def _failed(self, function: str, event: dict[str, Any], fault: Fault, at: float) -> None:
         if self.state.first_error is None or at < self.state.first_error:
             self.state.first_error = at
-        if function != "worker" or fault.kind in ("timeout", "out_of_memory", "fail_after_commit"):
-            return  # a killed worker reports nothing; one failing after its commit reported success
-        error_type, code = {"bad_table": ("DatabaseError", "42P01"), "bad_field": ("DatabaseError", "42703")}.get(
-            fault.kind, (fault.exception.type if isinstance(fault, ExceptionFault) else "RuntimeError", None)
-        )
+
+    def _report(self, event: dict[str, Any], fault: Fault, at: float) -> None:
+        """The worker's one JOB FAILED for an error its policy reports (the invocation then ends normally)."""
+        error_type, code = {
+            "bad_table": ("DatabaseError", "42P01"),
+            "bad_field": ("DatabaseError", "42703"),
+            "bad_input": ("InvalidEvent", None),
+            "db_unreachable": ("InterfaceError", None),
+        }.get(fault.kind, (fault.exception.type if isinstance(fault, ExceptionFault) else "RuntimeError", None))
         body = {
             "reason": "error",
+            "failure_class": failure_class(fault),
             "job_id": self.job_id,
             "shard_id": event["shard_id"],
             "reshard_depth": event.get("reshard_depth", 0),
@@ -332,15 +352,23 @@ class _Pipeline:
     def _error_message(self, fault: Fault) -> str:
         if fault.kind == "timeout":
             seconds = self.scenario.settings(fault.function).timeout_seconds
-            return f"RequestId: 0 Error: Task timed out after {seconds:.2f} seconds"
+            return f"RequestId: {_REQUEST} Error: Task timed out after {seconds:.2f} seconds"
         if fault.kind == "out_of_memory":
-            return "RequestId: 0 Error: Runtime exited with error: signal: killed"
+            return f"RequestId: {_REQUEST} Error: Runtime exited with error: signal: killed"
         if fault.kind == "bad_table":
             return f'relation "stack.{fault.wrong_name}" does not exist'
         if fault.kind == "bad_field":
             return f'column "{fault.wrong_name}" of relation "rows" does not exist'
         if isinstance(fault, ExceptionFault | FailAfterCommitFault):
             return fault.exception.message
+        if isinstance(fault, CrashFault):
+            if fault.exit_status == 0:
+                return f"RequestId: {_REQUEST} Error: Runtime exited without providing a reason"
+            return f"RequestId: {_REQUEST} Error: Runtime exited with error: exit status {fault.exit_status}"
+        if fault.kind == "db_unreachable":
+            return "Can't create a connection to host 127.0.0.1 and port 1"
+        if fault.kind == "bad_input":
+            return "invalid event: field 'job_id' is missing"
         return "injected fault"
 
     def _interval(self, alarm: str) -> float:

@@ -16,6 +16,7 @@ import random
 from dataclasses import dataclass, field
 
 from harness.scenario import Fault, FunctionName, Scenario
+from harness.scenario.classes import fails_invocation
 
 # The stack deploys LocalStack with LAMBDA_RETRY_BASE_DELAY=1: retry n comes n x this after failure n.
 RETRY_BASE_DELAY_SECONDS = 1.0
@@ -29,7 +30,7 @@ HANDOFF_SECONDS = 1.0
 # Fault kinds whose attempt fails after the function's work is done (rows committed, children invoked).
 _AFTER_WORK = ("fail_after_commit",)
 # Where a fault strikes the worker: in its file reader, so the files before a targeted one are loaded.
-_STRIKES_PER_FILE = ("timeout", "exception", "out_of_memory")
+_STRIKES_PER_FILE = ("timeout", "exception", "out_of_memory", "crash")
 
 
 @dataclass
@@ -116,17 +117,17 @@ class _Walk:
         """(end, kind of the fault that failed the last attempt or None, files loaded by the worker)."""
         settings = self.scenario.settings(function)
         attempts = settings.max_attempts
-        if function == "orchestrator" and not self.pessimistic:
-            # The harness invokes the orchestrator synchronously, which Lambda never retries; a deadline
-            # still allows for retries, in case a runner invokes it asynchronously.
-            attempts = 1
+        job = self.scenario.job
+        if function == "orchestrator" and job is not None and job.invocation == "sync":
+            attempts = 1  # a synchronous invoke is never retried by Lambda
         now, loaded = start, []
         for attempt in range(1, attempts + 1):
             self.timing.attempts[function] = self.timing.attempts.get(function, 0) + 1
             fault = self._fault(function, attempt, shard_id, files)
             if function == "worker":
                 loaded = sorted(set(loaded) | set(_files_loaded(fault, files)))
-            if fault is None:
+            if fault is None or not fails_invocation(self.scenario, fault):
+                # No fault, or one the worker reports by its error policy: the attempt ends normally.
                 return now + self._work(), None, loaded
             now += self._fault_seconds(fault, settings.timeout_seconds)
             if self.timing.first_error is None or now < self.timing.first_error:

@@ -33,6 +33,12 @@ INJECTION_POINTS: dict[str, str] = {"worker": "rows_for_file"}
 
 # Kinds that strike once the function's handler has returned successfully.
 AFTER_WORK = ("fail_after_commit",)
+# Kinds that change what the handler is given rather than striking inside it.
+NOT_INJECTED = (*MISCONFIGURABLE, *AFTER_WORK, "bad_input", "db_unreachable")
+
+# A database that refuses connections: nothing listens on port 1 of the loopback, so a connection is
+# refused at once, as a database that is down refuses it (pg8000 raises InterfaceError: transient).
+UNREACHABLE_DATABASE_URL = "postgresql://postgres@127.0.0.1:1/unreachable"
 
 
 def wrapper_source() -> bytes:
@@ -56,11 +62,14 @@ def fault_plan(faults: list[Any], function: str) -> list[dict[str, Any]]:
         }
         if fault.kind in ("exception", "fail_after_commit"):
             entry["exception"] = {"type": fault.exception.type, "message": fault.exception.message}
-        if fault.kind not in (*MISCONFIGURABLE, *AFTER_WORK) and function in INJECTION_POINTS:
+        if fault.kind == "crash":
+            entry["exit_status"] = fault.exit_status
+        if fault.kind not in NOT_INJECTED and function in INJECTION_POINTS:
             entry["inject_at"] = INJECTION_POINTS[function]
         if fault.kind in MISCONFIGURABLE:
-            entry["env_var"] = MISCONFIGURABLE[fault.kind][function]
-            entry["wrong_name"] = fault.wrong_name
+            entry["overrides"] = {MISCONFIGURABLE[fault.kind][function]: fault.wrong_name}
+        if fault.kind == "db_unreachable":
+            entry["overrides"] = {"DATABASE_URL": UNREACHABLE_DATABASE_URL}
         plan.append(entry)
     return plan
 

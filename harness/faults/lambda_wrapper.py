@@ -141,6 +141,9 @@ def _break(fault: dict, context) -> None:
         time.sleep(context.get_remaining_time_in_millis() / 1000 + 60)
     elif kind == "exception":
         raise _exception(fault.get("exception") or {})
+    elif kind == "crash":
+        # The runtime process exits in the middle of the invocation, as a segfault or sys.exit would.
+        os._exit(int(fault.get("exit_status", 1)))
     elif kind == "out_of_memory":
         hoard = []
         while True:
@@ -178,10 +181,13 @@ def handler(event, context):
             # The handler runs to completion (rows committed, messages published), then the attempt fails:
             # Lambda retries an event whose work is already done.
             fail_after = fault
-        elif fault["kind"] in ("bad_table", "bad_field"):
-            # A misconfiguration, exactly as an operator would make it: the function's own code runs
-            # with a wrong name and the database answers in its own words.
-            overrides = {fault["env_var"]: fault["wrong_name"]}
+        elif fault.get("overrides"):
+            # A misconfiguration, exactly as an operator would make it (a wrong table or column name, a
+            # database that is down): the function's own code runs with it and meets the consequences.
+            overrides = dict(fault["overrides"])
+        elif fault["kind"] == "bad_input":
+            # The function is handed an event it cannot process instead of its own.
+            event = {"harness_bad_input": "a malformed event in place of the original one"}
         elif fault.get("inject_at"):
             undo = _patched(importlib.import_module(real.__module__), fault["inject_at"], fault, context)
         else:

@@ -29,7 +29,10 @@ from .expectations import (
 )
 from .faults import (
     BadFieldFault,
+    BadInputFault,
     BadTableFault,
+    CrashFault,
+    DbUnreachableFault,
     ExceptionFault,
     ExceptionSpec,
     FailAfterCommitFault,
@@ -38,7 +41,16 @@ from .faults import (
     TimeoutFault,
 )
 from .loader import load_scenario, load_scenarios, scenario_files, validate_paths
-from .model import AlarmSettings, FunctionSettings, Job, NextRunCondition, Scenario, StackSettings
+from .model import (
+    AlarmSettings,
+    ErrorPolicy,
+    FunctionSettings,
+    Job,
+    NextRunCondition,
+    Scenario,
+    StackSettings,
+    WorkerSettings,
+)
 from .schema import DEFAULT_SCHEMA_PATH, json_schema, render_json_schema, write_json_schema
 
 __all__ = [
@@ -54,6 +66,10 @@ __all__ = [
     "AlarmState",
     "AttemptsExpectation",
     "BadFieldFault",
+    "BadInputFault",
+    "CrashFault",
+    "DbUnreachableFault",
+    "ErrorPolicy",
     "BadTableFault",
     "DatabaseExpectation",
     "DlqExpectation",
@@ -77,6 +93,7 @@ __all__ = [
     "StackSettings",
     "TimeoutFault",
     "TopicName",
+    "WorkerSettings",
     "json_schema",
     "load_scenario",
     "load_scenarios",

@@ -12,7 +12,11 @@ FunctionName = Literal["orchestrator", "worker", "error_handler"]
 TopicName = Literal["notifications", "dlq", "alarms", "error_handler_dlq"]
 AlarmName = Literal["job_not_run", "job_failed"]
 AlarmState = Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
-FaultKind = Literal["timeout", "exception", "bad_table", "bad_field", "out_of_memory", "fail_after_commit"]
+FaultKind = Literal[
+    "timeout", "exception", "bad_table", "bad_field", "out_of_memory", "fail_after_commit", "crash", "bad_input",
+    "db_unreachable",
+]
+ErrorAction = Literal["report", "raise"]
 TreatMissingData = Literal["breaching", "notBreaching", "missing", "ignore"]
 # Why an alarm entered a state: its metric's datapoints, or the absence of any (TreatMissingData).
 AlarmCause = Literal["datapoints", "missing_data"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from .catalog import DATABASE_FUNCTIONS, DEAD_LETTER_TOPICS, DEAD_LETTERED_FUNCTION, FunctionName
+from .classes import fails_invocation, failure_class
 from .common import Loc
 from .expectations import (
     AlarmExpectation,
@@ -19,7 +20,7 @@ from .expectations import (
     ResultExpectation,
     SnsExpectation,
 )
-from .faults import BadFieldFault, BadTableFault, TimeoutFault
+from .faults import TimeoutFault
 
 if TYPE_CHECKING:
     from .model import Scenario
@@ -76,6 +77,8 @@ def _result_problems(scenario: Scenario, at: Loc, expectation: ResultExpectation
 
 
 def _attempt_limit_text(scenario: Scenario, function: FunctionName) -> str:
+    if function == "orchestrator" and scenario.max_attempts(function) == 1:
+        return "the orchestrator is invoked synchronously, which Lambda never retries (job.invocation: event is)"
     retries = scenario.settings(function).max_retry_attempts
     return f"{function} gets at most {scenario.max_attempts(function)} (1 + max_retry_attempts={retries})"
 
@@ -115,7 +118,7 @@ def _fault_problems(scenario: Scenario) -> Problems:
                 problems.append(
                     ((*at, "runs", position), f"run {run} never happens: the job runs {scenario.job.runs} time(s)")
                 )
-        if isinstance(fault, BadTableFault | BadFieldFault) and fault.function not in DATABASE_FUNCTIONS:
+        if fault.kind in ("bad_table", "bad_field", "db_unreachable") and fault.function not in DATABASE_FUNCTIONS:
             users = " and ".join(sorted(DATABASE_FUNCTIONS))
             problems.append(
                 ((*at, "function"), f"{fault.function} does not use the database (only {users} do)")
@@ -134,10 +137,23 @@ def _fault_problems(scenario: Scenario) -> Problems:
 def _can_exhaust_retries(scenario: Scenario, function: FunctionName | None = None) -> bool:
     """Whether some fault may fail the final attempt of an invocation (only then is it dead-lettered)."""
     return any(
-        fault.targets_attempt(scenario.max_attempts(fault.function))
+        fault.targets_attempt(scenario.max_attempts(fault.function)) and fails_invocation(scenario, fault)
         for fault in scenario.faults
         if function is None or fault.function == function
     )
+
+
+def _reported_instead(scenario: Scenario, function: FunctionName) -> str:
+    """Why faults that would fail the last attempt do not: the worker reports their class. '' if none."""
+    for fault in scenario.faults_for(function):
+        kind = failure_class(fault)
+        if fault.targets_attempt(scenario.max_attempts(function)) and not fails_invocation(scenario, fault):
+            return (
+                f": the worker reports a {kind} error ({fault.kind}) as JOB FAILED and ends normally under "
+                f"stack.worker.on_error.{kind}: report, so it is never retried nor dead-lettered; expect the "
+                f"JOB FAILED message, or set on_error.{kind}: raise"
+            )
+    return ""
 
 
 def _fails_every_invocation(scenario: Scenario, index: int) -> bool:
@@ -145,6 +161,7 @@ def _fails_every_invocation(scenario: Scenario, index: int) -> bool:
     fault = scenario.faults[index]
     return (
         fault.function == DEAD_LETTERED_FUNCTION
+        and fails_invocation(scenario, fault)
         and fault.attempts is None
         and fault.files is None
         and fault.min_shard_size is None
@@ -167,11 +184,15 @@ def _attempts_problems(scenario: Scenario, at: Loc, expectation: AttemptsExpecta
         )
     elif count is not None and count > 1:
         failing = count - 1
-        if not any(fault.targets_attempt(failing) for fault in scenario.faults_for(function)):
+        if not any(
+            fault.targets_attempt(failing) and fails_invocation(scenario, fault)
+            for fault in scenario.faults_for(function)
+        ):
             problems.append(
                 (
                     (*at, "count"),
-                    f"{count} attempts need attempt {failing} to fail, but no fault on {function} targets it",
+                    f"{count} attempts need attempt {failing} to fail, but no fault on {function} fails it"
+                    + _reported_instead(scenario, function),
                 )
             )
     if scenario.job is None and (expectation.invocations or count):
@@ -199,7 +220,8 @@ def _dlq_problems(scenario: Scenario, at: Loc, expectation: DlqExpectation) -> P
             (
                 (*at, key),
                 f"an event is dead-lettered only when its last attempt fails, "
-                f"but no fault can fail the last attempt of the {expectation.function} (check the faults)",
+                f"but no fault can fail the last attempt of the {expectation.function}"
+                + (_reported_instead(scenario, expectation.function) or " (check the faults)"),
             )
         )
     if expectation.count == 0 and scenario.job is not None and expectation.function == DEAD_LETTERED_FUNCTION:

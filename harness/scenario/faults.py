@@ -117,7 +117,35 @@ class FailAfterCommitFault(FaultBase):
     """The exception raised once the function's handler has returned."""
 
 
+class CrashFault(FaultBase):
+    """The runtime process exits in the middle of the invocation (Runtime.ExitError)."""
+
+    kind: Literal["crash"]
+    exit_status: int = Field(default=1, ge=0, le=255)
+    """The exit status: 0 gives AWS's "Runtime exited without providing a reason", N "exit status N"."""
+
+
+class BadInputFault(FaultBase):
+    """The function is handed a malformed event instead of its own, so it cannot process its input."""
+
+    kind: Literal["bad_input"]
+
+
+class DbUnreachableFault(FaultBase):
+    """The database refuses connections on the targeted attempts (a transient error), then recovers."""
+
+    kind: Literal["db_unreachable"]
+
+
 Fault = Annotated[
-    TimeoutFault | ExceptionFault | BadTableFault | BadFieldFault | OutOfMemoryFault | FailAfterCommitFault,
+    TimeoutFault
+    | ExceptionFault
+    | BadTableFault
+    | BadFieldFault
+    | OutOfMemoryFault
+    | FailAfterCommitFault
+    | CrashFault
+    | BadInputFault
+    | DbUnreachableFault,
     Field(discriminator="kind"),
 ]

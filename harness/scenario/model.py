@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
@@ -12,6 +13,7 @@ from .catalog import (
     RUNS_LIMIT,
     AlarmName,
     AlarmState,
+    ErrorAction,
     FunctionName,
     TreatMissingData,
     is_valid_alarm_period,
@@ -35,6 +37,33 @@ class FunctionSettings(ScenarioModel):
     @property
     def max_attempts(self) -> int:
         return 1 + self.max_retry_attempts
+
+
+class ErrorPolicy(ScenarioModel):
+    """What the worker does with an error its own code sees, per failure class: `report` (one JOB FAILED,
+    the invocation ends normally: no retry, no dead letter) or `raise` (Lambda retries and dead-letters,
+    and the error handler reports). Defaults are the seed design's."""
+
+    logical: ErrorAction = "report"
+    """A wrong table or field name, bad data (PostgreSQL SQLSTATE classes 42, 22)."""
+    programmatic: ErrorAction = "report"
+    """An exception from the function's own code."""
+    transient: ErrorAction = "raise"
+    """A refused or lost connection, SQLSTATE classes 08, 40, 53, 57, throttling."""
+
+    def action(self, failure_class: str) -> str:
+        return str(getattr(self, failure_class))
+
+    def as_env(self) -> dict[str, str]:
+        return {"ON_ERROR_LOGICAL": self.logical, "ON_ERROR_PROGRAMMATIC": self.programmatic,
+                "ON_ERROR_TRANSIENT": self.transient}
+
+
+class WorkerSettings(FunctionSettings):
+    """The worker's Lambda settings and its error policy."""
+
+    on_error: ErrorPolicy = ErrorPolicy()
+    """Per failure class, report or raise (see scenarios/README.md, "Failure classes")."""
 
 
 class AlarmSettings(ScenarioModel):
@@ -70,7 +99,7 @@ class StackSettings(ScenarioModel):
     """How the seed pipeline is deployed for this scenario. Every key is optional."""
 
     orchestrator: FunctionSettings = FunctionSettings()
-    worker: FunctionSettings = FunctionSettings()
+    worker: WorkerSettings = WorkerSettings()
     error_handler: FunctionSettings = FunctionSettings()
     max_shard_size: int = Field(default=100, ge=1)
     """The orchestrator rejects a job whose shard_size is larger (its MAX_SHARD_SIZE)."""
@@ -125,6 +154,9 @@ class Job(ScenarioModel):
     """The file IDs, in order. Give this or files."""
     shard_size: int = Field(default=10, ge=1)
     """How many files the orchestrator puts in each worker invocation."""
+    invocation: Literal["sync", "event"] = "sync"
+    """How the harness invokes the orchestrator: sync (RequestResponse: its answer is checked with
+    `result`, Lambda never retries it) or event (asynchronous: status 202, retried like the worker)."""
     runs: int = Field(default=1, ge=1, le=RUNS_LIMIT)
     """How many times the same job is submitted, each after the previous one has settled."""
     next_run_when: NextRunCondition | None = None
@@ -196,7 +228,10 @@ class Scenario(ScenarioModel):
         return self.stack.function(function)
 
     def max_attempts(self, function: FunctionName) -> int:
-        """How many attempts one asynchronous invocation of the function can get: 1 + MaximumRetryAttempts."""
+        """How many attempts one invocation of the function can get: 1 + MaximumRetryAttempts, or 1 for the
+        orchestrator when the harness invokes it synchronously (Lambda never retries a synchronous invoke)."""
+        if function == "orchestrator" and (self.job is None or self.job.invocation == "sync"):
+            return 1
         return self.stack.function(function).max_attempts
 
     def faults_for(self, function: FunctionName) -> list[Fault]:

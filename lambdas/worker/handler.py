@@ -2,8 +2,13 @@
 
 Each file is loaded in its own transaction with `INSERT ... ON CONFLICT DO NOTHING` into tables with
 UNIQUE keys, so a retry, a re-shard or a re-run of the same job never duplicates a row; the counts of
-rows inserted and already present say what happened. On any error the worker reports `JOB FAILED` and
-re-raises, so Lambda's retries and dead-letter queue take over.
+rows inserted and already present say what happened.
+
+On an error the worker follows its error policy (pipeline_common.failures): logical and programmatic
+errors are reported as one `JOB FAILED` and the invocation ends normally (no retry can fix them);
+transient errors are raised, without a report, so that Lambda retries them, dead-letters what still
+fails, and the error handler decides. ON_ERROR_LOGICAL / ON_ERROR_PROGRAMMATIC / ON_ERROR_TRANSIENT
+(`report` or `raise`) change the action per class.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
-from pipeline_common import aws, database, notify
+from pipeline_common import aws, database, failures, notify
 from pipeline_common.config import WorkerConfig, load_worker_config
 from pipeline_common.content import rows_for_file
 from pipeline_common.events import Shard, parse_shard
@@ -30,6 +35,8 @@ logger = get_logger("worker")
 def handler(event: Any, context: Any) -> dict[str, Any]:
     started = time.monotonic()
     request_id = getattr(context, "aws_request_id", None)
+    # Read before anything can fail: a broken policy is a deployment error, raised as such.
+    policy = failures.load_policy(os.environ)
     try:
         shard = parse_shard(event)
         config = load_worker_config()
@@ -46,8 +53,11 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         }
         notify.publish(config.notifications_topic_arn, notify.JOB_SUCCEEDED, summary)
     except Exception as exc:
-        _report_failure(event, exc, context, started)
-        raise
+        failure_class = failures.classify(exc)
+        if policy[failure_class] == failures.RAISE:
+            logger.error("%s error, raised for Lambda to retry: %s: %s", failure_class, type(exc).__name__, exc)
+            raise
+        return _report_failure(event, exc, context, started, failure_class)
     logger.info("JOB SUCCEEDED %s", json.dumps(summary, default=str))
     return summary
 
@@ -120,12 +130,17 @@ def _statements(config: WorkerConfig) -> tuple[str, str]:
     return insert_file, insert_rows
 
 
-def _report_failure(event: Any, exc: Exception, context: Any, started: float) -> None:
-    """Best effort: a failure to report must not hide the original error, which is re-raised."""
+def _report_failure(event: Any, exc: Exception, context: Any, started: float, failure_class: str) -> dict[str, Any]:
+    """One JOB FAILED for a person; the invocation then ends without a Lambda-level failure.
+
+    If the report cannot be published, the original error is raised instead: an error nobody hears of
+    must not pass for a handled one, so Lambda's retries and dead letter take over.
+    """
     topic_arn = os.environ.get("NOTIFICATIONS_TOPIC_ARN", "").strip()
     raw = event if isinstance(event, dict) else {}
     body = {
         "reason": "error",
+        "failure_class": failure_class,
         "job_id": raw.get("job_id"),
         "shard_id": raw.get("shard_id"),
         "reshard_depth": raw.get("reshard_depth", 0),
@@ -140,11 +155,13 @@ def _report_failure(event: Any, exc: Exception, context: Any, started: float) ->
     logger.error("JOB FAILED %s", json.dumps(body, default=str))
     if not topic_arn:
         logger.error("cannot publish JOB FAILED: NOTIFICATIONS_TOPIC_ARN is not set")
-        return
+        raise exc
     try:
         notify.publish(topic_arn, notify.JOB_FAILED, body)
     except Exception:
-        logger.exception("publishing JOB FAILED failed")
+        logger.exception("publishing JOB FAILED failed; raising the original error instead")
+        raise exc from None
+    return {"status": notify.JOB_FAILED, **body}
 
 
 def _elapsed_ms(started: float) -> int:

@@ -84,7 +84,9 @@ def test_alarms_follow_idle_clean_and_failed_runs(pipeline_stack):
     from harness.scenario.faults import ExceptionFault
 
     fault = ExceptionFault(kind="exception", function="worker", files=["f-bad"])
-    stack = pipeline_stack("alarms", alarm_period_seconds=10, faults=[fault])
+    # "When in doubt, throw": the worker raises its own code's errors, so Lambda counts them as Errors.
+    stack = pipeline_stack("alarms", alarm_period_seconds=10, faults=[fault],
+                           worker_on_error={"ON_ERROR_PROGRAMMATIC": "raise"})
     alarms, not_run, failed = stack.taps["alarms"], stack.alarm_names["job_not_run"], stack.alarm_names["job_failed"]
     # Idle: no invocation in the period and missing data is breaching, so JOB NOT RUN alarms.
     _wait_state(alarms, not_run, "ALARM", "JOB NOT RUN in ALARM while idle")
@@ -96,5 +98,9 @@ def test_alarms_follow_idle_clean_and_failed_runs(pipeline_stack):
     stack.run_job({"job_id": "job-bad", "file_ids": ["f-bad"], "shard_size": 1})
     alarm = _wait_state(alarms, failed, "ALARM", "JOB FAILED in ALARM after a worker error", from_data=True)
     assert alarm["OldStateValue"] == "OK"
-    reports = [m.json() for m in stack.taps["notifications"].poll(wait_s=1) if m.subject == "JOB FAILED"]
-    assert reports and reports[0]["file_ids"] == ["f-bad"]
+    # Raised, not reported: the one alert comes from the error handler once the event is dead-lettered.
+    stack.taps["notifications"].wait_until(
+        lambda seen: any(m.subject == "JOB FAILED" and m.json()["reason"] == "needs_attention" for m in seen), 15,
+        what="the error handler's JOB FAILED")
+    reports = [m.json() for m in stack.taps["notifications"].messages if m.subject == "JOB FAILED"]
+    assert [(r["reason"], r["file_ids"]) for r in reports] == [("needs_attention", ["f-bad"])]

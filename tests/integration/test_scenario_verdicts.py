@@ -25,7 +25,7 @@ def test_two_attempts_expected_where_three_happen_fails_with_expected_and_observ
         description: The worker always raises, so Lambda makes 3 attempts; the file wrongly expects 2.
         job: {files: 2, shard_size: 2}
         faults:
-          - {function: worker, kind: exception}
+          - {function: worker, kind: exception, exception: {type: ConnectionError}}
         expect:
           - dlq: {count: 1}
           - attempts: {function: worker, invocations: 1, count: 2}
@@ -46,7 +46,7 @@ def test_a_dlq_message_that_never_comes_fails(tmp_path, harness_resources):
         description: The fault has no chance to strike, so nothing is dead-lettered; one is expected.
         job: {files: 3, shard_size: 3}
         faults:
-          - {function: worker, kind: exception, probability: 0.0, seed: 1}
+          - {function: worker, kind: exception, exception: {type: ConnectionError}, probability: 0.0, seed: 1}
         expect:
           - sns: {topic: notifications, subject: JOB SUCCEEDED, count: 1}
           - dlq: {count: 1, within_seconds: 20}

@@ -19,7 +19,7 @@ name: attempts-under-test
 description: The worker raises on every attempt.
 job: {{files: {files}, shard_size: {shard_size}}}
 faults:
-  - {{function: worker, kind: exception}}
+  - {{function: worker, kind: exception, exception: {{type: ConnectionError}}}}
 expect:
   - {expectation}
 """,

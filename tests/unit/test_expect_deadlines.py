@@ -45,8 +45,7 @@ expect:
 @pytest.mark.parametrize(
     ("name", "floor"),
     [
-        # One chain of 3 timed-out attempts (3 x 1 s + retry delays 1 + 2 s) is shorter than the alarm's
-        # first evaluation, 10 s after the alarms are created.
+        # One chain of 3 timed-out attempts: 3 x 1 s + retry delays 1 + 2 s.
         ("worker-timeout-reshards", 6.0),
         # Three chains in a row (shard of 4, its half, the single file): 3 x 6 s.
         ("poison-file-quarantined", 18.0),
@@ -94,7 +93,7 @@ def test_fewer_retries_make_a_shorter_chain(tmp_path: Path) -> None:
 
 
 def test_pipeline_deadline_is_the_pessimistic_chain_plus_quiet_and_slack() -> None:
-    scenario = shipped("worker-exception-job-failed")
+    scenario = shipped("worker-exception-raised")
     chain = simulate(scenario, pessimistic=True).done
     # orchestrator 0.5 + hand-off 1 + attempts (0.5 + 2 + 0.5 + 3 + 0.5) + hand-off 1 + error handler 0.5
     assert chain == pytest.approx(9.5)

@@ -25,7 +25,7 @@ name: {JOB}
 description: The worker raises on some attempts.
 job: {{files: 2, shard_size: 2}}
 faults:
-  - {{function: worker, kind: exception, {fault}}}
+  - {{function: worker, kind: exception, exception: {{type: ConnectionError}}, {fault}}}
 expect:
 {items}
 """,

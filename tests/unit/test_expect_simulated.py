@@ -51,7 +51,7 @@ def line_of(scenario: Scenario, needle: str) -> int:
 def test_two_attempts_where_three_happen_fails_naming_the_line(tmp_path: Path) -> None:
     scenario = variant(
         tmp_path,
-        "worker-exception-job-failed",
+        "worker-exception-raised",
         "attempts: {function: worker, invocations: 1, count: 3",
         "attempts: {function: worker, invocations: 1, count: 2",
     )
@@ -79,9 +79,8 @@ def test_a_dead_letter_that_never_comes_fails_well_before_its_deadline(tmp_path:
     assert failure.kind == "dlq"
     assert failure.observed.startswith("0 messages, expected exactly 1")
     assert failure.decided_at < last_event + 4.0 < failure.deadline
-    assert "dlq: f-0000..f-0009 (10 files) ErrorMessage='RequestId: 0 Error: Task timed out after 1.00 seconds'" in (
-        report.render()
-    )
+    timed_out = "RequestId: 00000000-0000-4000-8000-000000000000 Error: Task timed out after 1.00 seconds"
+    assert f"dlq: f-0000..f-0009 (10 files) ErrorMessage='{timed_out}'" in report.render()
 
 
 @pytest.mark.parametrize(
@@ -97,7 +96,8 @@ def test_a_dead_letter_that_never_comes_fails_well_before_its_deadline(tmp_path:
         # ran proves no JOB NOT RUN.
         ("success-path", "job_not_run, transitions: [OK]}", "job_not_run, transitions: [ALARM]}", "alarm"),
         ("success-path", "job_not_run, transitions: [OK]}", "job_failed, transitions: [ALARM]}", "alarm"),
-        ("job-failed-alarm-on-errors", "because: datapoints", "because: missing_data", "alarm"),
+        ("logical-error-raised-alarm-on-datapoints", "because: datapoints", "because: missing_data", "alarm"),
+        ("logical-error-reported-alarm-stays-ok", "[OK], never: [ALARM]", "[OK, ALARM]", "alarm"),
         ("orchestrator-fault-result", "succeeded: false", "succeeded: true", "result"),
         ("error-handler-fails-dead-letter-kept", "error_handler, count: 1", "error_handler, count: 2", "dlq"),
         ("out-of-memory", "error_message: Runtime exited with error", "error_message: Task timed out", "dlq"),
@@ -112,5 +112,5 @@ def test_a_wrong_expectation_in_a_shipped_scenario_fails(
 
 def test_the_shipped_files_are_left_alone() -> None:
     # The variants above are written to tmp_path; the shipped scenario still passes.
-    report, _, _ = run(load_scenario(SCENARIOS / "worker-exception-job-failed.yaml"))
+    report, _, _ = run(load_scenario(SCENARIOS / "worker-exception-raised.yaml"))
     assert report.passed

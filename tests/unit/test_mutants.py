@@ -141,9 +141,14 @@ def test_a_malformed_catalog_is_refused_with_every_problem(tmp_path: Path) -> No
     assert "mutant f: unknown keys: extra" in message
 
 
-def test_block_scalars_keep_the_indentation_of_multi_line_anchors() -> None:
-    never_fails = next(m for m in CATALOG if m.id == "worker-never-fails")
-    assert never_fails.old.splitlines()[1] == "        raise"
+def test_block_scalars_keep_the_indentation_of_multi_line_anchors(tmp_path: Path) -> None:
+    catalog = tmp_path / "catalog.yaml"
+    catalog.write_text(
+        "- id: two-lines\n  bug: a bug\n  file: lambdas/worker/handler.py\n"
+        "  old: |-\n    first()\n            raise\n  new: |-\n    first()\n            return None\n"
+    )
+    [mutant] = mutants.load_catalog(catalog)
+    assert mutant.old.splitlines()[1] == "        raise"
 
 
 # What `harness run --junit-xml` writes (harness/run_command.py write_junit): one testcase per scenario,

@@ -110,7 +110,7 @@ def test_unknown_fault_kind(tmp_path: Path) -> None:
     assert (problem.line, problem.column, problem.field) == (6, 11, "faults[0].kind")
     assert problem.message == (
         "unknown fault kind 'timout'; expected one of: timeout, exception, bad_table, bad_field, "
-        "out_of_memory, fail_after_commit; did you mean 'timeout'?"
+        "out_of_memory, fail_after_commit, crash, bad_input, db_unreachable; did you mean 'timeout'?"
     )
 
 
@@ -139,7 +139,7 @@ def test_four_attempts_are_impossible(tmp_path: Path) -> None:
         description: more attempts than Lambda makes
         job: {files: 10}
         faults:
-          - {function: worker, kind: exception}
+          - {function: worker, kind: exception, exception: {type: ConnectionError}}
         expect:
           - dlq: {count: 1}
           - database: {loaded_exactly_once: none}

@@ -105,7 +105,7 @@ def test_a_key_named_kind_inside_an_expectation_is_rejected() -> None:
 def test_attempt_count_is_accepted_exactly_when_lambda_can_make_it(retries: int, count: int) -> None:
     data = {
         "stack": {"worker": {"max_retry_attempts": retries}},
-        "faults": [{"function": "worker", "kind": "exception"}],
+        "faults": [{"function": "worker", "kind": "exception", "exception": {"type": "ConnectionError"}}],
         "expect": [{"attempts": {"function": "worker", "count": count}}],
     }
     if count <= 1 + retries:

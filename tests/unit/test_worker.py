@@ -5,8 +5,9 @@ from typing import Any
 
 import pytest
 from pg8000.exceptions import DatabaseError
+from pipeline_common import failures
 from pipeline_common.content import row_count
-from pipeline_common.errors import InvalidEvent
+from pipeline_common.errors import ConfigError, InvalidEvent
 
 from harness.db import PipelineDatabase
 
@@ -95,12 +96,13 @@ def test_a_wrong_name_fails_with_the_database_s_own_error(
     monkeypatch.setenv(variable, wrong)
     expected_message = expected_message.format(schema=pipeline_db.schema)
 
-    with pytest.raises(DatabaseError) as caught:
-        worker.handler(shard_event(["a", "b"]), lambda_context())
+    # A logical error: reported once for a person, and the invocation does not fail (no retry can fix it).
+    answer = worker.handler(shard_event(["a", "b"]), lambda_context())
 
-    assert expected_message in str(caught.value)  # re-raised unchanged, for Lambda's errorMessage
+    assert answer["status"] == "JOB FAILED" and answer["failure_class"] == "logical"
     assert fake_sns.subjects() == ["JOB FAILED"]
     failed = body(fake_sns.published[0])
+    assert failed["failure_class"] == "logical"
     assert failed["error_message"] == expected_message
     assert failed["error_code"] == sqlstate
     assert failed["error_type"] == "DatabaseError"
@@ -114,7 +116,7 @@ def test_a_wrong_name_fails_with_the_database_s_own_error(
 
 
 @pytest.mark.usefixtures("pipeline_env")
-def test_a_code_error_is_reported_and_re_raised(
+def test_a_code_error_is_reported_once_without_failing_the_invocation(
     monkeypatch: pytest.MonkeyPatch, fake_sns: FakeSNS, pipeline_db: PipelineDatabase
 ) -> None:
     def broken(file_id: str) -> list[Any]:
@@ -122,10 +124,10 @@ def test_a_code_error_is_reported_and_re_raised(
 
     monkeypatch.setattr(worker, "rows_for_file", broken)
 
-    with pytest.raises(ZeroDivisionError):
-        worker.handler(shard_event(["a"]), lambda_context())
+    assert worker.handler(shard_event(["a"]), lambda_context())["failure_class"] == "programmatic"
 
-    failed = body(fake_sns.published[0])
+    [message] = fake_sns.published
+    failed = body(message)
     assert (failed["status"], failed["error_type"], failed["error_message"]) == (
         "JOB FAILED",
         "ZeroDivisionError",
@@ -135,19 +137,27 @@ def test_a_code_error_is_reported_and_re_raised(
 
 
 @pytest.mark.usefixtures("pipeline_env")
-def test_a_malformed_shard_loads_nothing(fake_sns: FakeSNS, pipeline_db: PipelineDatabase) -> None:
+def test_a_malformed_shard_loads_nothing(
+    monkeypatch: pytest.MonkeyPatch, fake_sns: FakeSNS, pipeline_db: PipelineDatabase
+) -> None:
+    monkeypatch.setenv("ON_ERROR_PROGRAMMATIC", "raise")  # "when in doubt, throw": raised unchanged
     with pytest.raises(InvalidEvent) as caught:
         worker.handler({"job_id": "job-1", "shard_id": "0000", "file_ids": ["a", "a"]}, lambda_context())
 
     assert caught.value.field == "file_ids"
     assert pipeline_db.total_rows() == 0
+    assert fake_sns.published == []  # raised errors are left to Lambda and the error handler: one alert
+    monkeypatch.setenv("ON_ERROR_PROGRAMMATIC", "report")
+    worker.handler({"job_id": "job-1", "shard_id": "0000", "file_ids": ["a", "a"]}, lambda_context())
     failed = body(fake_sns.published[0])
     assert failed["error_type"] == "InvalidEvent"
     assert "'file_ids'" in failed["error_message"]
 
 
 @pytest.mark.usefixtures("pipeline_env")
-def test_a_failing_report_does_not_hide_the_original_error(monkeypatch: pytest.MonkeyPatch, fake_sns: FakeSNS) -> None:
+def test_a_report_that_cannot_be_published_raises_the_original_error(
+    monkeypatch: pytest.MonkeyPatch, fake_sns: FakeSNS
+) -> None:
     monkeypatch.setenv("ROWS_TABLE", "rowz")
     fake_sns.fail_with = RuntimeError("SNS is down")
 
@@ -160,7 +170,55 @@ def test_a_missing_variable_is_reported_as_a_configuration_error(
 ) -> None:
     monkeypatch.delenv("ROWS_TABLE")
 
-    with pytest.raises(Exception, match="ROWS_TABLE is not set"):
-        worker.handler(shard_event(["a"]), lambda_context())
+    worker.handler(shard_event(["a"]), lambda_context())
 
-    assert body(fake_sns.published[0])["error_type"] == "ConfigError"
+    failed = body(fake_sns.published[0])
+    assert failed["error_type"] == "ConfigError" and "ROWS_TABLE is not set" in failed["error_message"]
+
+
+@pytest.mark.usefixtures("pipeline_env")
+def test_under_raise_a_logical_error_is_raised_unchanged_and_not_reported(
+    monkeypatch: pytest.MonkeyPatch, fake_sns: FakeSNS
+) -> None:
+    monkeypatch.setenv("ROWS_TABLE", "rowz")
+    monkeypatch.setenv("ON_ERROR_LOGICAL", "raise")
+    with pytest.raises(DatabaseError, match="rowz"):
+        worker.handler(shard_event(["a"]), lambda_context())
+    assert fake_sns.published == []
+
+
+@pytest.mark.usefixtures("pipeline_env")
+def test_a_refused_database_connection_is_transient_and_raised(
+    monkeypatch: pytest.MonkeyPatch, fake_sns: FakeSNS
+) -> None:
+    # Nothing listens on port 1 of the loopback: the connection is refused, as a database that is down.
+    monkeypatch.setenv("DATABASE_URL", "postgresql://postgres@127.0.0.1:1/postgres")
+    with pytest.raises(Exception) as caught:
+        worker.handler(shard_event(["a"]), lambda_context())
+    assert failures.classify(caught.value) == "transient"
+    assert fake_sns.published == []
+
+
+@pytest.mark.parametrize(
+    ("error", "expected"),
+    [
+        (DatabaseError({"C": "42P01", "M": "relation does not exist"}), "logical"),
+        (DatabaseError({"C": "22P02", "M": "invalid input syntax"}), "logical"),
+        (DatabaseError({"C": "08006", "M": "connection failure"}), "transient"),
+        (DatabaseError({"C": "40001", "M": "could not serialize access"}), "transient"),
+        (DatabaseError({"C": "53300", "M": "too many connections"}), "transient"),
+        (DatabaseError({"C": "57P01", "M": "terminating connection"}), "transient"),
+        (ConnectionRefusedError("refused"), "transient"),
+        (TimeoutError("slow"), "transient"),
+        (ValueError("bad row"), "programmatic"),
+        (KeyError("x"), "programmatic"),
+    ],
+)
+def test_failure_classes(error: Exception, expected: str) -> None:
+    assert failures.classify(error) == expected
+
+
+def test_a_policy_value_that_is_neither_report_nor_raise_is_refused() -> None:
+    with pytest.raises(ConfigError, match="ON_ERROR_LOGICAL must be one of report, raise, got 'retry'"):
+        failures.load_policy({"ON_ERROR_LOGICAL": "retry"})
+    assert failures.load_policy({}) == {"logical": "report", "programmatic": "report", "transient": "raise"}

@@ -27,7 +27,13 @@ ORCHESTRATOR_REQUIRED = ("WORKER_FUNCTION",)
 ORCHESTRATOR_OPTIONAL: dict[str, str] = {"MAX_SHARD_SIZE": "100", "INVOKE_CONCURRENCY": "8"}
 
 WORKER_REQUIRED = ("DATABASE_URL", "DB_SCHEMA", "FILES_TABLE", "ROWS_TABLE", "NOTIFICATIONS_TOPIC_ARN")
-WORKER_OPTIONAL: dict[str, str] = dict(WORKER_COLUMN_DEFAULTS)
+# The worker's error policy per failure class (pipeline_common.failures): report or raise.
+WORKER_POLICY_DEFAULTS: dict[str, str] = {
+    "ON_ERROR_LOGICAL": "report",
+    "ON_ERROR_PROGRAMMATIC": "report",
+    "ON_ERROR_TRANSIENT": "raise",
+}
+WORKER_OPTIONAL: dict[str, str] = {**WORKER_COLUMN_DEFAULTS, **WORKER_POLICY_DEFAULTS}
 
 ERROR_HANDLER_REQUIRED = (
     "DATABASE_URL",

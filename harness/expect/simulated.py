@@ -369,6 +369,10 @@ class _Pipeline:
             return "Can't create a connection to host 127.0.0.1 and port 1"
         if fault.kind == "bad_input":
             return "invalid event: field 'job_id' is missing"
+        if fault.kind == "import_error":
+            return f"Unable to import module 'handler': No module named '{getattr(fault, 'missing_module', '')}'"
+        if fault.kind == "missing_handler":
+            return "Handler 'handler' missing on module 'handler'"
         return "injected fault"
 
     def _interval(self, alarm: str) -> float:

@@ -36,10 +36,13 @@ def build_timeline(snapshot: Snapshot) -> list[str]:
                 f"{files_text(attempt.file_ids)}: {fault}, {status}{took}",
             )
         )
-    for message in snapshot.messages("dlq"):
-        files = event_files(message_body(message))
-        error = message.attributes.get("ErrorMessage")
-        events.append((message.received_at, 2, f"dlq: {files_text(files)} ErrorMessage={value_text(error, 100)}"))
+    for topic in ("dlq", "error_handler_dlq"):
+        for message in snapshot.messages(topic):
+            files = event_files(message_body(message))
+            error = message.attributes.get("ErrorMessage")
+            events.append(
+                (message.received_at, 2, f"{topic}: {files_text(files)} ErrorMessage={value_text(error, 100)}")
+            )
     for message in snapshot.messages("notifications"):
         text = _notification_text(message.subject, message_body(message))
         events.append((message.received_at, 3, f"notifications: {text}"))

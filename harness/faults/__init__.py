@@ -34,7 +34,7 @@ INJECTION_POINTS: dict[str, str] = {"worker": "rows_for_file"}
 # Kinds that strike once the function's handler has returned successfully.
 AFTER_WORK = ("fail_after_commit",)
 # Kinds that change what the handler is given rather than striking inside it.
-NOT_INJECTED = (*MISCONFIGURABLE, *AFTER_WORK, "bad_input", "db_unreachable")
+NOT_INJECTED = (*MISCONFIGURABLE, *AFTER_WORK, "bad_input", "db_unreachable", "import_error", "missing_handler")
 
 # A database that refuses connections: nothing listens on port 1 of the loopback, so a connection is
 # refused at once, as a database that is down refuses it (pg8000 raises InterfaceError: transient).
@@ -64,6 +64,8 @@ def fault_plan(faults: list[Any], function: str) -> list[dict[str, Any]]:
             entry["exception"] = {"type": fault.exception.type, "message": fault.exception.message}
         if fault.kind == "crash":
             entry["exit_status"] = fault.exit_status
+        if fault.kind == "import_error":
+            entry["missing_module"] = fault.missing_module
         if fault.kind not in NOT_INJECTED and function in INJECTION_POINTS:
             entry["inject_at"] = INJECTION_POINTS[function]
         if fault.kind in MISCONFIGURABLE:

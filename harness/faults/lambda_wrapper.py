@@ -152,6 +152,27 @@ def _break(fault: dict, context) -> None:
             hoard.append(block)
 
 
+def _deployment_error(fault: dict) -> BaseException:
+    """What the Python runtime reports when a deployment is broken, in its own types and words.
+
+    AWS's runtime client raises these while it loads the configured handler. The wrapper is the configured
+    handler here, so it raises the same fault, naming the function's own handler, at each invocation: the
+    error type, message, retries and dead letter are AWS's; the init phase is not re-enacted.
+    """
+    module, _, function = os.environ["HARNESS_ORIGINAL_HANDLER"].rpartition(".")
+    if fault["kind"] == "import_error":
+        kind, message = "Runtime.ImportModuleError", (
+            f"Unable to import module '{module}': No module named '{fault.get('missing_module', 'missing_module')}'"
+        )
+    else:
+        kind, message = "Runtime.HandlerNotFound", f"Handler '{function}' missing on module '{module}'"
+    try:
+        from awslambdaric.lambda_runtime_exception import FaultException
+    except ImportError:  # another runtime client: an exception whose type name is AWS's error type
+        return type(kind, (Exception,), {})(message)
+    return FaultException(kind, message, None)
+
+
 def _patched(module, attribute: str, fault: dict, context):
     """Replace ``module.attribute`` (e.g. the worker's file reader) with one that breaks on targeted
     files, so the fault strikes inside the function's own error handling, as real bad data would."""
@@ -185,6 +206,9 @@ def handler(event, context):
             # A misconfiguration, exactly as an operator would make it (a wrong table or column name, a
             # database that is down): the function's own code runs with it and meets the consequences.
             overrides = dict(fault["overrides"])
+        elif fault["kind"] in ("import_error", "missing_handler"):
+            _finish(row_id, "error")
+            raise _deployment_error(fault)
         elif fault["kind"] == "bad_input":
             # The function is handed an event it cannot process instead of its own.
             event = {"harness_bad_input": "a malformed event in place of the original one"}

@@ -14,7 +14,7 @@ AlarmName = Literal["job_not_run", "job_failed"]
 AlarmState = Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
 FaultKind = Literal[
     "timeout", "exception", "bad_table", "bad_field", "out_of_memory", "fail_after_commit", "crash", "bad_input",
-    "db_unreachable",
+    "db_unreachable", "import_error", "missing_handler",
 ]
 ErrorAction = Literal["report", "raise"]
 TreatMissingData = Literal["breaching", "notBreaching", "missing", "ignore"]

@@ -30,7 +30,9 @@ TRANSIENT_EXCEPTIONS = frozenset({
     "BrokenPipeError", "TimeoutError",
 })
 
-_PLATFORM_KINDS = frozenset({"timeout", "out_of_memory", "crash", "fail_after_commit"})
+_PLATFORM_KINDS = frozenset(
+    {"timeout", "out_of_memory", "crash", "fail_after_commit", "import_error", "missing_handler"}
+)
 _LOGICAL_KINDS = frozenset({"bad_table", "bad_field"})
 
 

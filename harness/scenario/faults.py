@@ -137,6 +137,37 @@ class DbUnreachableFault(FaultBase):
     kind: Literal["db_unreachable"]
 
 
+class _DeploymentFault(FaultBase):
+    """A broken deployment strikes every invocation: it cannot target files, attempts, shards or chance."""
+
+    @model_validator(mode="after")
+    def _check_untargeted(self) -> _DeploymentFault:
+        problems: list[tuple[Loc, str]] = [
+            ((key,), f"a deployment error strikes every invocation of the function, so {key} cannot narrow it "
+                     "(runs can: a deploy that breaks between runs)")
+            for key in ("files", "attempts", "min_shard_size", "probability")
+            if getattr(self, key) is not None
+        ]
+        if problems:
+            raise ScenarioProblems(problems)
+        return self
+
+
+class ImportErrorFault(_DeploymentFault):
+    """The handler's module cannot be imported (Runtime.ImportModuleError), as when a dependency is missing
+    from the deployment package."""
+
+    kind: Literal["import_error"]
+    missing_module: PythonName = "missing_module"
+    """The module the error says is missing: `No module named '<missing_module>'`."""
+
+
+class MissingHandlerFault(_DeploymentFault):
+    """The configured handler function does not exist in its module (Runtime.HandlerNotFound)."""
+
+    kind: Literal["missing_handler"]
+
+
 Fault = Annotated[
     TimeoutFault
     | ExceptionFault
@@ -146,6 +177,8 @@ Fault = Annotated[
     | FailAfterCommitFault
     | CrashFault
     | BadInputFault
-    | DbUnreachableFault,
+    | DbUnreachableFault
+    | ImportErrorFault
+    | MissingHandlerFault,
     Field(discriminator="kind"),
 ]

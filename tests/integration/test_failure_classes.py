@@ -47,3 +47,14 @@ def test_new_fault_kinds_fail_with_the_error_shapes_aws_records(pipeline_stack):
     unreachable = _invoke(stack, "f-db")
     assert unreachable["errorType"] == "InterfaceError"
     assert unreachable["errorMessage"].startswith("Can't create a connection to host 127.0.0.1 and port 1")
+
+
+def test_deployment_errors_fail_with_the_runtime_s_own_error_types(pipeline_stack):
+    stack = pipeline_stack("deploy", faults=_faults({"kind": "import_error", "missing_module": "pg8000"}))
+    broken_import = _invoke(stack, "f-any")
+    assert (broken_import["errorType"], broken_import["errorMessage"]) == (
+        "Runtime.ImportModuleError", "Unable to import module 'handler': No module named 'pg8000'")
+    stack = pipeline_stack("deploy", faults=_faults({"kind": "missing_handler"}))
+    not_found = _invoke(stack, "f-any")
+    assert (not_found["errorType"], not_found["errorMessage"]) == (
+        "Runtime.HandlerNotFound", "Handler 'handler' missing on module 'handler'")

@@ -110,7 +110,8 @@ def test_unknown_fault_kind(tmp_path: Path) -> None:
     assert (problem.line, problem.column, problem.field) == (6, 11, "faults[0].kind")
     assert problem.message == (
         "unknown fault kind 'timout'; expected one of: timeout, exception, bad_table, bad_field, "
-        "out_of_memory, fail_after_commit, crash, bad_input, db_unreachable; did you mean 'timeout'?"
+        "out_of_memory, fail_after_commit, crash, bad_input, db_unreachable, import_error, missing_handler; "
+        "did you mean 'timeout'?"
     )
 
 
@@ -366,3 +367,66 @@ def test_empty_file_and_wrong_top_level(tmp_path: Path) -> None:
     assert str(only(empty)) == f"{empty}:1:1: the file is empty; a scenario is a mapping"
     listed = write(tmp_path, "- name: x\n", "list.yaml")
     assert str(only(listed)) == f"{listed}:1:1: expected a mapping, got a list"
+
+
+def test_a_dead_letter_for_an_error_the_worker_reports_is_rejected_with_its_line(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        name: reported-not-dead-lettered
+        description: a wrong table name is a logical error, reported by default, so never dead-lettered
+        job: {files: 4}
+        faults:
+          - {function: worker, kind: bad_table}
+        expect:
+          - dlq: {count: 1}
+        """,
+    )
+    problem = only(path)
+    assert (problem.line, problem.field) == (7, "expect[0].dlq.count")
+    assert "reports a logical error (bad_table) as JOB FAILED" in problem.message
+    assert "on_error.logical: raise" in problem.message
+    # Under "when in doubt, throw" the same file is valid.
+    policy = "\nstack: {worker: {on_error: {logical: raise}}}"
+    raised = path.read_text().replace("job: {files: 4}", "job: {files: 4}" + policy)
+    path.write_text(raised)
+    assert load_scenario(path).stack.worker.on_error.logical == "raise"
+
+
+def test_a_deployment_error_cannot_target_files_or_attempts(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        name: targeted-deploy
+        description: a broken deployment breaks every invocation
+        job: {files: 4}
+        faults:
+          - {function: worker, kind: import_error, files: [f-0001], attempts: [1]}
+        expect:
+          - database: {loaded_exactly_once: none}
+        """,
+    )
+    found = problems(path)
+    assert [problem.field for problem in found] == ["faults[0].files", "faults[0].attempts"]
+    assert "a deployment error strikes every invocation" in found[0].message
+
+
+def test_a_depth_limited_quarantine_is_accepted_but_not_a_file_loaded_before_the_timeout(tmp_path: Path) -> None:
+    text = """
+        name: depth-limit
+        description: f-0005 times out; max_reshard_depth 1 quarantines the rest of its half, not f-0004
+        stack: {worker: {timeout_seconds: 1}, max_reshard_depth: 1}
+        job: {files: 8, shard_size: 8}
+        faults:
+          - {function: worker, kind: timeout, files: [f-0005]}
+        expect:
+          - reshard: {quarantined: [QUARANTINED]}
+        """
+    accepted = write(tmp_path, text.replace("QUARANTINED", "f-0005, f-0006, f-0007"))
+    assert load_scenario(accepted).expect[0].quarantined == ["f-0005", "f-0006", "f-0007"]
+    loaded = write(tmp_path, text.replace("QUARANTINED", "f-0004, f-0005"), name="loaded.yaml")
+    problem = only(loaded)
+    assert problem.field == "expect[0].reshard.quarantined[0]"
+    assert problem.message.startswith(
+        "file 'f-0004' cannot be quarantined: the error handler quarantines f-0005, f-0006"
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -112,3 +113,17 @@ def test_the_situations_issue_4_names_are_shipped(shipped: list[Scenario]) -> No
     )
     assert any(s.job and s.job.runs >= 2 for s in shipped), "a re-run inserts nothing new"
     assert by_name["bad-field-name"].faults[0].kind == "bad_field"
+
+
+def test_the_failure_class_table_names_shipped_scenarios_only() -> None:
+    # Every cell of scenarios/README.md's failure-class table is backed by a scenario that ships (and so
+    # runs in the suite): a renamed or deleted scenario must not leave the table pointing at nothing.
+    readme = (Path(__file__).resolve().parents[2] / "scenarios" / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## Failure classes", 1)[1].split("\n\n| failure", 1)[1].split("\n\n", 1)[0]
+    rows = [line for line in table.splitlines() if line.startswith("|") and not line.startswith("|---")][1:]
+    assert len(rows) >= 12
+    shipped_names = {path.stem for path in FILES}
+    for row in rows:
+        named = re.findall(r"`([a-z0-9-]+)`", row.rsplit("|", 2)[-2])
+        assert named, row
+        assert set(named) <= shipped_names, (row, set(named) - shipped_names)

@@ -26,10 +26,8 @@ from harness.lambda_api import wait_active
 from harness.localstack import Endpoint
 from harness.observe import QueueTap
 from harness.packaging import FUNCTIONS, build_function_zip
+from harness.scenario.catalog import DEAD_LETTER_TOPICS, TOPICS
 
-TOPICS = ("notifications", "dlq", "alarms", "error_handler_dlq")
-# Each function whose asynchronous failures are dead-lettered, and the topic that receives them.
-DEAD_LETTER_TOPICS = {"worker": "dlq", "error_handler": "error_handler_dlq"}
 TRUST_POLICY = json.dumps({
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},

@@ -28,9 +28,6 @@ _FAILED = ("error", "killed")
 _DEAD_LETTERED = DEAD_LETTERED_FUNCTION
 _ERROR_HANDLER = "error_handler"
 _ORCHESTRATOR = "orchestrator"
-# Lambda retries only asynchronous invocations: the worker (invoked with InvocationType=Event) and the
-# error handler (by SNS). The harness invokes the orchestrator synchronously, so it is never retried.
-_RETRIED = (DEAD_LETTERED_FUNCTION, _ERROR_HANDLER)
 
 
 class Settling:
@@ -73,8 +70,6 @@ class Settling:
     def _retries(self, snapshot: Snapshot) -> list[str]:
         reasons = []
         for function, request_id, last in _last_attempts(snapshot):
-            if function not in _RETRIED and self._max_attempts(function) == 1:
-                continue
             if snapshot.status(last) not in _FAILED or last.attempt >= self._max_attempts(function):
                 continue
             due = snapshot.failed_at(last) + last.attempt * RETRY_BASE_DELAY_SECONDS + RETRY_SLACK_SECONDS

@@ -12,7 +12,6 @@ model: where it and the real stack disagree, the real stack is right and this fi
 from __future__ import annotations
 
 import json
-import random
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ from harness.scenario.classes import fails_invocation, failure_class
 
 from .alarm_model import alarm_transitions
 from .testing import FakeObservations
-from .walk import RETRY_BASE_DELAY_SECONDS, split_evenly
+from .walk import RETRY_BASE_DELAY_SECONDS, split_evenly, striking_fault
 
 # Faults the wrapper injects into the worker's file reader (harness.faults.INJECTION_POINTS), so they
 # strike file by file; a wrong table or column name fails the first statement instead.
@@ -213,10 +212,7 @@ class _Pipeline:
         if self.state.first_invocation is None:
             self.state.first_invocation = now
         fault: Fault | None = None
-        # A synchronous invoke of the orchestrator (the default) is never retried by Lambda.
-        job = self.scenario.job
-        synchronous = function == "orchestrator" and job is not None and job.invocation == "sync"
-        attempts = 1 if synchronous else settings.max_attempts
+        attempts = self.scenario.max_attempts(function)
         for attempt in range(1, attempts + 1):
             fault = self._fault(function, attempt, shard_id, files)
             reported = fault is not None and not fails_invocation(self.scenario, fault)
@@ -270,21 +266,7 @@ class _Pipeline:
         return self.pace.exception, "error"
 
     def _fault(self, function: FunctionName, attempt: int, shard_id: str, files: list[str]) -> Fault | None:
-        for fault in self.scenario.faults_for(function):
-            if fault.attempts and attempt not in fault.attempts:
-                continue
-            if not fault.targets_run(self.state.run):
-                continue
-            if fault.files and not set(fault.files) & set(files):
-                continue
-            if fault.min_shard_size and len(files) < fault.min_shard_size:
-                continue
-            if fault.probability is not None:
-                draw = random.Random(f"{fault.seed}:{shard_id}:{','.join(files)}:{attempt}").random()
-                if draw >= fault.probability:
-                    continue
-            return fault
-        return None
+        return striking_fault(self.scenario, function, attempt, self.state.run, shard_id, files)
 
     def _loaded(self, event: dict[str, Any], at: float) -> None:
         files = event["file_ids"]

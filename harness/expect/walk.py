@@ -116,10 +116,7 @@ class _Walk:
     ) -> tuple[float, str | None, list[str]]:
         """(end, kind of the fault that failed the last attempt or None, files loaded by the worker)."""
         settings = self.scenario.settings(function)
-        attempts = settings.max_attempts
-        job = self.scenario.job
-        if function == "orchestrator" and job is not None and job.invocation == "sync":
-            attempts = 1  # a synchronous invoke is never retried by Lambda
+        attempts = self.scenario.max_attempts(function)
         now, loaded = start, []
         for attempt in range(1, attempts + 1):
             self.timing.attempts[function] = self.timing.attempts.get(function, 0) + 1
@@ -137,26 +134,8 @@ class _Walk:
         return now, fault.kind, loaded
 
     def _fault(self, function: FunctionName, attempt: int, shard_id: str, files: list[str]) -> Fault | None:
-        """The first of the function's faults that strikes this attempt, as the fault wrapper picks it."""
-        for fault in self.scenario.faults_for(function):
-            if not fault.targets_attempt(attempt) or not fault.targets_run(self.run_number):
-                continue
-            if fault.files and not set(fault.files) & set(files):
-                continue
-            if fault.min_shard_size and len(files) < fault.min_shard_size:
-                continue
-            if fault.probability is not None and not self._draw_fires(fault, attempt, shard_id, files):
-                continue
-            return fault
-        return None
-
-    def _draw_fires(self, fault: Fault, attempt: int, shard_id: str, files: list[str]) -> bool:
-        if self.pessimistic:
-            return True
-        # The same seeded draw as harness/faults/lambda_wrapper.py, so the floor counts the retries the
-        # seed really causes; if the two ever disagree only the floor is off, never a verdict.
-        draw = random.Random(f"{fault.seed}:{shard_id}:{','.join(files)}:{attempt}").random()
-        return draw < (fault.probability or 0.0)
+        return striking_fault(self.scenario, function, attempt, self.run_number, shard_id, files,
+                              every_draw_fires=self.pessimistic)
 
     def _fault_seconds(self, fault: Fault, timeout: int) -> float:
         if fault.kind == "timeout":
@@ -174,6 +153,36 @@ class _Walk:
 
     def _finish(self, moment: float) -> None:
         self.timing.done = max(self.timing.done, moment)
+
+
+def striking_fault(
+    scenario: Scenario,
+    function: FunctionName,
+    attempt: int,
+    run: int,
+    shard_id: str,
+    files: list[str],
+    *,
+    every_draw_fires: bool = False,
+) -> Fault | None:
+    """The first of the function's faults that strikes this attempt, as the fault wrapper picks it.
+
+    The seeded draw is the wrapper's (harness/faults/lambda_wrapper.py), so a probabilistic fault fires
+    where it will fire on the stack; `every_draw_fires` assumes the worst instead (for deadlines).
+    """
+    for fault in scenario.faults_for(function):
+        if not fault.targets_attempt(attempt) or not fault.targets_run(run):
+            continue
+        if fault.files and not set(fault.files) & set(files):
+            continue
+        if fault.min_shard_size and len(files) < fault.min_shard_size:
+            continue
+        if fault.probability is not None and not every_draw_fires:
+            draw = random.Random(f"{fault.seed}:{shard_id}:{','.join(files)}:{attempt}").random()
+            if draw >= fault.probability:
+                continue
+        return fault
+    return None
 
 
 def _files_loaded(fault: Fault | None, files: list[str]) -> list[str]:

@@ -35,25 +35,6 @@ def test_columns_default_and_can_be_overridden() -> None:
     assert config.load_worker_config({**WORKER_ENV, "ROWS_VALUE_COLUMN": "valu"}).rows_value_column == "valu"
 
 
-@pytest.mark.parametrize(
-    ("value", "message"),
-    [("two", "must be an integer, got 'two'"), ("1", "must be >= 2, got 1")],
-)
-def test_integer_settings_are_checked(value: str, message: str) -> None:
-    env = {
-        "DATABASE_URL": "postgresql://u@h/db",
-        "DB_SCHEMA": "s",
-        "DECISIONS_TABLE": "d",
-        "QUARANTINE_TABLE": "q",
-        "WORKER_FUNCTION": "w",
-        "NOTIFICATIONS_TOPIC_ARN": "arn",
-        "RESHARD_FACTOR": value,
-    }
-    with pytest.raises(ConfigError, match=message) as caught:
-        config.load_error_handler_config(env)
-    assert caught.value.variable == "RESHARD_FACTOR"
-
-
 ERROR_HANDLER_ENV = {
     "DATABASE_URL": "postgresql://u@h/db",
     "DB_SCHEMA": "s",
@@ -62,6 +43,18 @@ ERROR_HANDLER_ENV = {
     "WORKER_FUNCTION": "w",
     "NOTIFICATIONS_TOPIC_ARN": "arn",
 }
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("two", "must be an integer, got 'two'"), ("1", "must be >= 2, got 1")],
+)
+def test_integer_settings_are_checked(value: str, message: str) -> None:
+    env = {**ERROR_HANDLER_ENV, "RESHARD_FACTOR": value}
+    with pytest.raises(ConfigError, match=message) as caught:
+        config.load_error_handler_config(env)
+    assert caught.value.variable == "RESHARD_FACTOR"
+
 
 
 def test_the_error_handler_reads_the_worker_files_table_by_the_worker_variable_names() -> None:

@@ -81,6 +81,9 @@ def floor_seconds(scenario: Scenario) -> float:
                 trigger = (first_error[0] - 1) * timing.done + first_error[1]
             first = max(1, math.ceil(trigger / interval - 1e-9)) * interval
             candidates.append(first + max(0, len(expectation.transitions) - 1) * interval)
+            if expectation.never:
+                # A state that must never be entered is only proved by watching its whole window.
+                candidates.append(deadline(scenario, expectation).seconds)
         elif isinstance(expectation, SnsExpectation) and expectation.topic == "alarms":
             candidates.append(min(scenario.stack.evaluation_interval(alarm) for alarm in ALARMS))
     return max(candidates)

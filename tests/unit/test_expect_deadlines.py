@@ -53,6 +53,8 @@ expect:
         ("success-path", 10.0),
         # Nothing in it has to wait: no fault, no alarm.
         ("rerun-inserts-nothing", 0.0),
+        # `never: [ALARM]` is proved only by watching its whole window (within_seconds: 32).
+        ("alarm-stays-ok-on-reported-errors", 32.0),
     ],
 )
 def test_floor_of_shipped_scenarios(name: str, floor: float) -> None:

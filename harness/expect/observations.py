@@ -1,6 +1,6 @@
 """What the expectation engine reads: the attempt ledger, tapped topic messages, and the database.
 
-`harness.runner` implements `Observations` against a live stack; `harness.expect.testing` has an
+`harness.runner` implements `Observations` against a live stack; `tests.support.fakes` has an
 in-memory one. Every method returns what is known *now*, so the engine can poll it.
 """
 

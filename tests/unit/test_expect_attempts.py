@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.expect.testing import FakeObservations, evaluate_scripted, scenario_from_yaml
+from tests.support.fakes import FakeObservations, evaluate_scripted, scenario_from_yaml
 from harness.scenario import Scenario
 
 SHARD = {"job_id": "attempts-under-test", "shard_id": "0000", "file_ids": [f"f-{i:04d}" for i in range(10)]}

@@ -9,9 +9,9 @@ import pytest
 from harness.expect import deadline_seconds, floor_seconds, simulate
 from harness.expect.checks import check
 from harness.expect.deadlines import QUIET_SECONDS
-from harness.expect.simulated import simulate_pipeline
+from tests.support.simulated import simulate_pipeline
 from harness.expect.snapshot import Snapshot
-from harness.expect.testing import FakeClock, FakeObservations, scenario_from_yaml
+from tests.support.fakes import FakeClock, FakeObservations, scenario_from_yaml
 from harness.scenario import Scenario, load_scenario, load_scenarios
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"

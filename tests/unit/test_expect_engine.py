@@ -10,7 +10,7 @@ from harness.expect import evaluate, wait_until_settled
 from harness.expect.engine import FAIL_GRACE_SECONDS
 from harness.expect.settling import Settling
 from harness.expect.snapshot import Snapshot
-from harness.expect.testing import FakeClock, FakeObservations, evaluate_scripted, scenario_from_yaml
+from tests.support.fakes import FakeClock, FakeObservations, evaluate_scripted, scenario_from_yaml
 from harness.scenario import Scenario
 
 JOB = "engine-under-test"

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness.expect import Report
-from harness.expect.testing import FakeObservations, evaluate_scripted, scenario_from_yaml
+from tests.support.fakes import FakeObservations, evaluate_scripted, scenario_from_yaml
 
 JOB = "messages-under-test"
 SHARD = {"job_id": JOB, "shard_id": "0000", "file_ids": ["f-0000", "f-0001", "f-0002", "f-0003"], "reshard_depth": 0}

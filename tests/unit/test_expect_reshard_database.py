@@ -9,7 +9,7 @@ import pytest
 
 from harness.db import expected_row_counts
 from harness.expect import Report
-from harness.expect.testing import FakeObservations, evaluate_scripted, scenario_from_yaml
+from tests.support.fakes import FakeObservations, evaluate_scripted, scenario_from_yaml
 
 JOB = "state-under-test"
 FILES = ["f-0000", "f-0001", "f-0002", "f-0003"]

@@ -8,8 +8,8 @@ import pytest
 
 from harness.expect import Report, evaluate
 from harness.expect.deadlines import QUIET_SECONDS
-from harness.expect.simulated import simulate_pipeline
-from harness.expect.testing import FakeClock, FakeObservations, scenario_from_yaml
+from tests.support.simulated import simulate_pipeline
+from tests.support.fakes import FakeClock, FakeObservations, scenario_from_yaml
 from harness.scenario import Scenario, load_scenario, load_scenarios
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"

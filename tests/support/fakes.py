@@ -17,9 +17,9 @@ from typing import Any
 from harness.db import DecisionRecord, QuarantineRecord
 from harness.scenario import Scenario, load_scenario
 
-from .engine import evaluate
-from .observations import Attempt, InvokeResult, Message
-from .report import Report
+from harness.expect.engine import evaluate
+from harness.expect.observations import Attempt, InvokeResult, Message
+from harness.expect.report import Report
 
 START = 1_700_000_000.0
 

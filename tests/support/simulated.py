@@ -21,9 +21,9 @@ from harness.db import expected_row_counts
 from harness.scenario import CrashFault, ExceptionFault, FailAfterCommitFault, Fault, FunctionName, Scenario
 from harness.scenario.classes import fails_invocation, failure_class
 
-from .alarm_model import alarm_transitions
-from .testing import FakeObservations
-from .walk import RETRY_BASE_DELAY_SECONDS, split_evenly, striking_fault
+from harness.expect.alarm_model import alarm_transitions
+from .fakes import FakeObservations
+from harness.expect.walk import RETRY_BASE_DELAY_SECONDS, split_evenly, striking_fault
 
 # Faults the wrapper injects into the worker's file reader (harness.faults.INJECTION_POINTS), so they
 # strike file by file; a wrong table or column name fails the first statement instead.

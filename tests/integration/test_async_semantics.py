@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from harness.observe import QueueTap
+from harness.observe.taps import QueueTap
 from harness.waiting import wait_for
 from tests.integration.conftest import invoke, unique_name
+from tests.support.taps import wait_for_count
 
 # Each attempt reports itself to a ledger queue, so attempts are counted by the function, not by logs.
 FAILING = """
@@ -50,14 +51,14 @@ def test_failed_async_invoke_retries_twice_then_dead_letters_and_notifies_on_fai
     queue_request = _async_invoke(lam, to_queue, event)
     topic_request = _async_invoke(lam, to_topic, event)
 
-    dlq = QueueTap(sqs, dlq_url, "SQS DLQ").wait_for_count(1, ASYNC_DEADLINE_S)
-    topic_dlq = QueueTap(sqs, topic_tap_url, "SNS DLQ").wait_for_count(1, ASYNC_DEADLINE_S)
-    destination = QueueTap(sqs, dest_url, "OnFailure").wait_for_count(1, ASYNC_DEADLINE_S)
-    ledger = QueueTap(sqs, ledger_url, "ledger").wait_for_count(6, 5)
+    dlq = wait_for_count(QueueTap(sqs, dlq_url, "SQS DLQ"), 1, ASYNC_DEADLINE_S)
+    topic_dlq = wait_for_count(QueueTap(sqs, topic_tap_url, "SNS DLQ"), 1, ASYNC_DEADLINE_S)
+    destination = wait_for_count(QueueTap(sqs, dest_url, "OnFailure"), 1, ASYNC_DEADLINE_S)
+    ledger = wait_for_count(QueueTap(sqs, ledger_url, "ledger"), 6, 5)
 
     attempts: dict[str, list[float]] = {}
     for entry in ledger:
-        record = entry.json()
+        record = json.loads(entry.message)
         attempts.setdefault(record["request_id"], []).append(record["t"])
     # Exactly three attempts each, all under the request ID the caller got back.
     assert {k: len(v) for k, v in attempts.items()} == {queue_request: 3, topic_request: 3}
@@ -72,7 +73,7 @@ def test_failed_async_invoke_retries_twice_then_dead_letters_and_notifies_on_fai
         assert len(message.attribute("ErrorMessage").encode()) <= 1024
     assert dlq[0].sns is None and topic_dlq[0].sns is not None
 
-    record = destination[0].json()
+    record = json.loads(destination[0].message)
     assert record["requestContext"]["condition"] == "RetriesExhausted"
     assert record["requestContext"]["requestId"] == queue_request
     assert record["requestContext"]["approximateInvokeCount"] == 3
@@ -88,12 +89,12 @@ def test_maximum_retry_attempts_bounds_the_attempts(aws, deploy, queue, max_retr
     name = deploy(FAILING, env={"LEDGER_URL": ledger_url}, DeadLetterConfig={"TargetArn": dlq_arn})
     lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=max_retries)
     request_id = _async_invoke(lam, name, {"n": max_retries})
-    QueueTap(sqs, dlq_url, "DLQ").wait_for_count(1, ASYNC_DEADLINE_S)
+    wait_for_count(QueueTap(sqs, dlq_url, "DLQ"), 1, ASYNC_DEADLINE_S)
     ledger = QueueTap(sqs, ledger_url, "ledger")
-    ledger.wait_for_count(1 + max_retries, 5)
+    wait_for_count(ledger, 1 + max_retries, 5)
     # The DLQ message is only sent after the last attempt, so nothing more can arrive now.
     ledger.poll(wait_s=1)
-    assert [m.json()["request_id"] for m in ledger.messages] == [request_id] * (1 + max_retries)
+    assert [json.loads(m.message)["request_id"] for m in ledger.messages] == [request_id] * (1 + max_retries)
 
 
 def test_function_subscribed_to_sns_runs_on_publish(aws, deploy, queue):
@@ -110,8 +111,8 @@ def test_function_subscribed_to_sns_runs_on_publish(aws, deploy, queue):
     function_arn = lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
     sns.subscribe(TopicArn=topic_arn, Protocol="lambda", Endpoint=function_arn)
     sns.publish(TopicArn=topic_arn, Subject="JOB SUCCEEDED", Message='{"job_id": "j"}')
-    [seen] = QueueTap(sqs, ledger_url, "ledger").wait_for_count(1, 10)
-    assert seen.json() == {"subject": "JOB SUCCEEDED", "message": '{"job_id": "j"}'}
+    [seen] = wait_for_count(QueueTap(sqs, ledger_url, "ledger"), 1, 10)
+    assert json.loads(seen.message) == {"subject": "JOB SUCCEEDED", "message": '{"job_id": "j"}'}
 
 
 def test_function_invokes_another_with_boto3(aws, deploy):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import json
 
 from harness.db import expected_row_counts
-from harness.observe import QueueTap
+from harness.observe.taps import QueueTap
+from tests.support.taps import wait_until
 
 
 def _job(count: int, shard_size: int, job_id: str = "job-40") -> dict:
@@ -13,9 +14,9 @@ def _job(count: int, shard_size: int, job_id: str = "job-40") -> dict:
 
 
 def _succeeded(tap: QueueTap, count: int, deadline_s: float = 20) -> list[dict]:
-    tap.wait_until(lambda msgs: sum(m.subject == "JOB SUCCEEDED" for m in msgs) >= count, deadline_s,
-                   what=f"{count} JOB SUCCEEDED")
-    return [m.json() for m in tap.messages if m.subject == "JOB SUCCEEDED"]
+    wait_until(tap, lambda msgs: sum(m.subject == "JOB SUCCEEDED" for m in msgs) >= count, deadline_s,
+               what=f"{count} JOB SUCCEEDED")
+    return [json.loads(m.message) for m in tap.messages if m.subject == "JOB SUCCEEDED"]
 
 
 def test_forty_files_load_exactly_once_with_four_success_reports(pipeline_stack):
@@ -67,7 +68,8 @@ def test_two_stacks_side_by_side_do_not_see_each_others_messages(pipeline_stack)
 
 
 def _alarm_notifications(tap: QueueTap, alarm_name: str) -> list[dict]:
-    return [m.json() for m in tap.messages if m.json().get("AlarmName") == alarm_name]
+    notifications = [json.loads(m.message) for m in tap.messages]
+    return [n for n in notifications if n.get("AlarmName") == alarm_name]
 
 
 def _wait_state(tap: QueueTap, alarm_name: str, state: str, what: str, from_data: bool = False) -> dict:
@@ -76,7 +78,7 @@ def _wait_state(tap: QueueTap, alarm_name: str, state: str, what: str, from_data
         return any(n["NewStateValue"] == state and not (from_data and "no datapoints" in n["NewStateReason"])
                    for n in _alarm_notifications(tap, alarm_name))
 
-    tap.wait_until(seen, 40, what=what)
+    wait_until(tap, seen, 40, what=what)
     return [n for n in _alarm_notifications(tap, alarm_name) if n["NewStateValue"] == state][-1]
 
 
@@ -99,8 +101,10 @@ def test_alarms_follow_idle_clean_and_failed_runs(pipeline_stack):
     alarm = _wait_state(alarms, failed, "ALARM", "JOB FAILED in ALARM after a worker error", from_data=True)
     assert alarm["OldStateValue"] == "OK"
     # Raised, not reported: the one alert comes from the error handler once the event is dead-lettered.
-    stack.taps["notifications"].wait_until(
-        lambda seen: any(m.subject == "JOB FAILED" and m.json()["reason"] == "needs_attention" for m in seen), 15,
+    wait_until(
+        stack.taps["notifications"],
+        lambda seen: any(m.subject == "JOB FAILED" and json.loads(m.message)["reason"] == "needs_attention"
+                         for m in seen), 15,
         what="the error handler's JOB FAILED")
-    reports = [m.json() for m in stack.taps["notifications"].messages if m.subject == "JOB FAILED"]
+    reports = [json.loads(m.message) for m in stack.taps["notifications"].messages if m.subject == "JOB FAILED"]
     assert [(r["reason"], r["file_ids"]) for r in reports] == [("needs_attention", ["f-bad"])]

@@ -1,1 +1,2 @@
-"""Test scaffolding: fake observations, a fake clock and the scripted stand-in for the pipeline on a stack."""
+"""Test scaffolding: fake observations, a fake clock and the scripted stand-in for the pipeline on a stack
+(`fakes`, `simulated`), the database reads only tests make (`database`), and waiting on a tap (`taps`)."""

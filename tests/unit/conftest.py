@@ -15,7 +15,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "lambdas" / "common
 
 from pipeline_common import aws, database  # noqa: E402
 
-from harness.db import EmbeddedPostgres, PipelineDatabase, PipelineNames  # noqa: E402
+from harness.db import EmbeddedPostgres, PipelineNames  # noqa: E402
+from tests.support.database import ReadBackDatabase  # noqa: E402
 
 from .support import TOPIC_ARN, WORKER_FUNCTION, FakeLambda, FakeSNS  # noqa: E402
 
@@ -43,8 +44,8 @@ def postgres() -> Iterator[EmbeddedPostgres]:
 
 
 @pytest.fixture
-def pipeline_db(postgres: EmbeddedPostgres) -> Iterator[PipelineDatabase]:
-    db = PipelineDatabase(postgres.url, f"unit_{uuid.uuid4().hex[:12]}")
+def pipeline_db(postgres: EmbeddedPostgres) -> Iterator[ReadBackDatabase]:
+    db = ReadBackDatabase(postgres.url, f"unit_{uuid.uuid4().hex[:12]}")
     db.create()
     yield db
     # Cached function connections would keep the dropped schema's relations in their plan caches.
@@ -53,7 +54,7 @@ def pipeline_db(postgres: EmbeddedPostgres) -> Iterator[PipelineDatabase]:
 
 
 @pytest.fixture
-def pipeline_env(monkeypatch: pytest.MonkeyPatch, pipeline_db: PipelineDatabase) -> dict[str, str]:
+def pipeline_env(monkeypatch: pytest.MonkeyPatch, pipeline_db: ReadBackDatabase) -> dict[str, str]:
     """The environment the stack gives the worker and the error handler, pointed at this test's schema."""
     env = {
         "DATABASE_URL": pipeline_db.url,

@@ -23,6 +23,7 @@ from harness.db import (
     drop_schema,
     start_database,
 )
+from tests.support.database import ReadBackDatabase
 
 from .support import REPO_ROOT
 
@@ -83,7 +84,7 @@ def test_an_unreachable_database_url_fails_clearly() -> None:
 def test_schema_create_is_idempotent_and_drop_removes_everything(postgres: EmbeddedPostgres) -> None:
     create_schema(postgres.url, "unit_lifecycle")
     create_schema(postgres.url, "unit_lifecycle")
-    db = PipelineDatabase(postgres.url, "unit_lifecycle")
+    db = ReadBackDatabase(postgres.url, "unit_lifecycle")
     assert db.total_rows() == 0 and db.decisions() == [] and db.quarantine() == []
 
     drop_schema(postgres.url, "unit_lifecycle")
@@ -106,7 +107,7 @@ def test_custom_names_are_used_verbatim(postgres: EmbeddedPostgres) -> None:
         db.drop()
 
 
-def test_unique_keys_make_inserts_idempotent(pipeline_db: PipelineDatabase) -> None:
+def test_unique_keys_make_inserts_idempotent(pipeline_db: ReadBackDatabase) -> None:
     rows = database.qualified(pipeline_db.schema, "rows")
     connection = database.connect(pipeline_db.url)
     statement = f"INSERT INTO {rows} (file_id, row_no, value) VALUES ('f', :n, 1) ON CONFLICT DO NOTHING"
@@ -120,7 +121,7 @@ def test_unique_keys_make_inserts_idempotent(pipeline_db: PipelineDatabase) -> N
     assert pipeline_db.rows_per_file() == {"f": 1}
 
 
-def test_a_wrong_table_name_yields_the_database_s_own_error(pipeline_db: PipelineDatabase) -> None:
+def test_a_wrong_table_name_yields_the_database_s_own_error(pipeline_db: ReadBackDatabase) -> None:
     connection = database.connect(pipeline_db.url)
     with pytest.raises(DatabaseError) as caught:
         connection.run(f"SELECT * FROM {database.qualified(pipeline_db.schema, 'rowz')}")
@@ -129,7 +130,7 @@ def test_a_wrong_table_name_yields_the_database_s_own_error(pipeline_db: Pipelin
     database.forget(pipeline_db.url)
 
 
-def test_duplicates_are_counted_when_a_table_lacks_its_unique_key(pipeline_db: PipelineDatabase) -> None:
+def test_duplicates_are_counted_when_a_table_lacks_its_unique_key(pipeline_db: ReadBackDatabase) -> None:
     with psycopg.connect(pipeline_db.url, autocommit=True) as connection:
         table = f'"{pipeline_db.schema}"."rows"'
         constraint = connection.execute(
@@ -142,7 +143,7 @@ def test_duplicates_are_counted_when_a_table_lacks_its_unique_key(pipeline_db: P
     assert pipeline_db.rows_per_file() == {"f": 3}
 
 
-def test_row_count_mismatches_lists_missing_and_partial_files(pipeline_db: PipelineDatabase) -> None:
+def test_row_count_mismatches_lists_missing_and_partial_files(pipeline_db: ReadBackDatabase) -> None:
     from pipeline_common.content import row_count
 
     with psycopg.connect(pipeline_db.url, autocommit=True) as connection:

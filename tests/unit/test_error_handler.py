@@ -11,7 +11,7 @@ from pipeline_common.content import row_count
 from pipeline_common.errors import InvalidEvent, WorkerInvokeError
 from pipeline_common.events import parse_shard
 
-from harness.db import PipelineDatabase
+from tests.support.database import ReadBackDatabase
 
 from .support import WORKER_FUNCTION, FakeLambda, FakeSNS, lambda_context, load_handler
 
@@ -60,7 +60,7 @@ def reports(fake_sns: FakeSNS) -> list[dict[str, Any]]:
 
 
 def test_a_timed_out_shard_is_split_and_invoked_again(
-    fake_lambda: FakeLambda, fake_sns: FakeSNS, pipeline_db: PipelineDatabase
+    fake_lambda: FakeLambda, fake_sns: FakeSNS, pipeline_db: ReadBackDatabase
 ) -> None:
     result = error_handler.handler(dead_letter(shard(["a", "b", "c", "d"]), TIMEOUT), lambda_context())
 
@@ -94,7 +94,7 @@ def test_a_timed_out_shard_is_split_and_invoked_again(
 
 
 def test_a_single_file_that_times_out_is_quarantined_and_reported(
-    fake_lambda: FakeLambda, fake_sns: FakeSNS, pipeline_db: PipelineDatabase
+    fake_lambda: FakeLambda, fake_sns: FakeSNS, pipeline_db: ReadBackDatabase
 ) -> None:
     error_handler.handler(dead_letter(shard(["slow"], shard_id="0003.1.0", depth=2), TIMEOUT), lambda_context())
 
@@ -110,7 +110,7 @@ def test_a_single_file_that_times_out_is_quarantined_and_reported(
 
 
 def test_other_errors_are_reported_for_a_person(
-    fake_lambda: FakeLambda, fake_sns: FakeSNS, pipeline_db: PipelineDatabase
+    fake_lambda: FakeLambda, fake_sns: FakeSNS, pipeline_db: ReadBackDatabase
 ) -> None:
     error = 'relation "s.rowz" does not exist'
     error_handler.handler(dead_letter(shard(["a", "b"]), error), lambda_context())
@@ -125,7 +125,7 @@ def test_other_errors_are_reported_for_a_person(
 
 
 def test_an_unreadable_original_event_is_reported_with_the_raw_event(
-    fake_lambda: FakeLambda, fake_sns: FakeSNS, pipeline_db: PipelineDatabase
+    fake_lambda: FakeLambda, fake_sns: FakeSNS, pipeline_db: ReadBackDatabase
 ) -> None:
     error_handler.handler(dead_letter({"job_id": "job-1", "file_ids": []}, TIMEOUT), lambda_context())
 
@@ -139,7 +139,7 @@ def test_an_unreadable_original_event_is_reported_with_the_raw_event(
 
 
 def test_a_redelivered_message_is_not_acted_on_twice(
-    fake_lambda: FakeLambda, fake_sns: FakeSNS, pipeline_db: PipelineDatabase
+    fake_lambda: FakeLambda, fake_sns: FakeSNS, pipeline_db: ReadBackDatabase
 ) -> None:
     letter = dead_letter(shard(["a", "b"]), TIMEOUT, message_id="sns-message-1")
     error_handler.handler(letter, lambda_context())
@@ -152,7 +152,7 @@ def test_a_redelivered_message_is_not_acted_on_twice(
 
 
 def test_a_refused_child_invoke_leaves_no_decision_so_the_retry_decides_again(
-    fake_lambda: FakeLambda, pipeline_db: PipelineDatabase
+    fake_lambda: FakeLambda, pipeline_db: ReadBackDatabase
 ) -> None:
     letter = dead_letter(shard(["a", "b"]), TIMEOUT, message_id="sns-message-2")
     fake_lambda.status = 500
@@ -172,7 +172,7 @@ def test_an_event_without_records_is_rejected(fake_lambda: FakeLambda) -> None:
 
 
 def test_resharding_isolates_the_slow_file_and_loads_every_other_file_once(
-    fake_lambda: FakeLambda, fake_sns: FakeSNS, pipeline_db: PipelineDatabase
+    fake_lambda: FakeLambda, fake_sns: FakeSNS, pipeline_db: ReadBackDatabase
 ) -> None:
     """The DLQ loop without LocalStack: a worker "times out" on any shard holding `slow`."""
     files = [f"file-{i:02d}" for i in range(10)]
@@ -205,7 +205,7 @@ POISON_SHARD = ["f-0004", "f-0005", "f-0006", "f-0007"]
 
 
 def test_a_depth_limited_quarantine_spares_the_files_already_loaded(
-    monkeypatch: pytest.MonkeyPatch, fake_lambda: FakeLambda, fake_sns: FakeSNS, pipeline_db: PipelineDatabase
+    monkeypatch: pytest.MonkeyPatch, fake_lambda: FakeLambda, fake_sns: FakeSNS, pipeline_db: ReadBackDatabase
 ) -> None:
     monkeypatch.setenv("MAX_RESHARD_DEPTH", "1")
     load_files(["f-0004"])  # what the worker committed before f-0005 timed out
@@ -239,7 +239,7 @@ def test_a_depth_limited_quarantine_spares_the_files_already_loaded(
 
 
 def test_the_loaded_files_are_reported_in_shard_order(
-    monkeypatch: pytest.MonkeyPatch, fake_lambda: FakeLambda, fake_sns: FakeSNS, pipeline_db: PipelineDatabase
+    monkeypatch: pytest.MonkeyPatch, fake_lambda: FakeLambda, fake_sns: FakeSNS, pipeline_db: ReadBackDatabase
 ) -> None:
     monkeypatch.setenv("MAX_RESHARD_DEPTH", "0")
     load_files(["f-0007", "f-0004"])  # committed in another order than the shard's
@@ -253,7 +253,7 @@ def test_the_loaded_files_are_reported_in_shard_order(
 
 
 def test_a_single_file_that_was_not_loaded_is_quarantined_as_before(
-    fake_lambda: FakeLambda, fake_sns: FakeSNS, pipeline_db: PipelineDatabase
+    fake_lambda: FakeLambda, fake_sns: FakeSNS, pipeline_db: ReadBackDatabase
 ) -> None:
     load_files(["f-0004"])  # another file of the job is loaded; the dead-lettered one is not
 
@@ -277,7 +277,7 @@ def test_a_shard_whose_every_file_is_loaded_is_not_quarantined_but_needs_attenti
     monkeypatch: pytest.MonkeyPatch,
     fake_lambda: FakeLambda,
     fake_sns: FakeSNS,
-    pipeline_db: PipelineDatabase,
+    pipeline_db: ReadBackDatabase,
     file_ids: list[str],
     depth: int,
 ) -> None:
@@ -299,7 +299,7 @@ def test_a_shard_whose_every_file_is_loaded_is_not_quarantined_but_needs_attenti
 
 
 def test_a_redelivered_quarantine_dead_letter_is_not_acted_on_twice(
-    monkeypatch: pytest.MonkeyPatch, fake_lambda: FakeLambda, fake_sns: FakeSNS, pipeline_db: PipelineDatabase
+    monkeypatch: pytest.MonkeyPatch, fake_lambda: FakeLambda, fake_sns: FakeSNS, pipeline_db: ReadBackDatabase
 ) -> None:
     monkeypatch.setenv("MAX_RESHARD_DEPTH", "1")
     load_files(["f-0004"])
@@ -317,7 +317,7 @@ def test_a_redelivered_quarantine_dead_letter_is_not_acted_on_twice(
 
 
 def test_a_wrong_files_table_fails_with_the_database_error_and_decides_nothing(
-    monkeypatch: pytest.MonkeyPatch, fake_lambda: FakeLambda, fake_sns: FakeSNS, pipeline_db: PipelineDatabase
+    monkeypatch: pytest.MonkeyPatch, fake_lambda: FakeLambda, fake_sns: FakeSNS, pipeline_db: ReadBackDatabase
 ) -> None:
     monkeypatch.setenv("FILES_TABLE", "filez")
 

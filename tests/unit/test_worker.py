@@ -9,7 +9,7 @@ from pipeline_common import failures
 from pipeline_common.content import row_count
 from pipeline_common.errors import ConfigError, InvalidEvent
 
-from harness.db import PipelineDatabase
+from tests.support.database import ReadBackDatabase
 
 from .support import TOPIC_ARN, FakeSNS, lambda_context, load_handler
 
@@ -25,7 +25,7 @@ def body(message: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.mark.usefixtures("pipeline_env")
-def test_a_shard_is_loaded_and_reported(fake_sns: FakeSNS, pipeline_db: PipelineDatabase) -> None:
+def test_a_shard_is_loaded_and_reported(fake_sns: FakeSNS, pipeline_db: ReadBackDatabase) -> None:
     files = ["file-0001", "file-0002", "file-0003"]
     context = lambda_context("unit-worker")
 
@@ -51,7 +51,7 @@ def test_a_shard_is_loaded_and_reported(fake_sns: FakeSNS, pipeline_db: Pipeline
 
 
 @pytest.mark.usefixtures("pipeline_env")
-def test_a_rerun_inserts_nothing_and_says_so(fake_sns: FakeSNS, pipeline_db: PipelineDatabase) -> None:
+def test_a_rerun_inserts_nothing_and_says_so(fake_sns: FakeSNS, pipeline_db: ReadBackDatabase) -> None:
     worker.handler(shard_event(["a", "b"]), lambda_context())
     before = pipeline_db.total_rows()
 
@@ -64,7 +64,7 @@ def test_a_rerun_inserts_nothing_and_says_so(fake_sns: FakeSNS, pipeline_db: Pip
 
 
 @pytest.mark.usefixtures("pipeline_env")
-def test_an_overlapping_reshard_loads_only_the_new_file(fake_sns: FakeSNS, pipeline_db: PipelineDatabase) -> None:
+def test_an_overlapping_reshard_loads_only_the_new_file(fake_sns: FakeSNS, pipeline_db: ReadBackDatabase) -> None:
     worker.handler(shard_event(["a", "b"]), lambda_context())
 
     child = worker.handler({**shard_event(["b", "c"], shard_id="0000.1"), "reshard_depth": 1}, lambda_context())
@@ -87,7 +87,7 @@ def test_a_wrong_name_fails_with_the_database_s_own_error(
     monkeypatch: pytest.MonkeyPatch,
     pipeline_env: dict[str, str],
     fake_sns: FakeSNS,
-    pipeline_db: PipelineDatabase,
+    pipeline_db: ReadBackDatabase,
     variable: str,
     wrong: str,
     expected_message: str,
@@ -117,7 +117,7 @@ def test_a_wrong_name_fails_with_the_database_s_own_error(
 
 @pytest.mark.usefixtures("pipeline_env")
 def test_a_code_error_is_reported_once_without_failing_the_invocation(
-    monkeypatch: pytest.MonkeyPatch, fake_sns: FakeSNS, pipeline_db: PipelineDatabase
+    monkeypatch: pytest.MonkeyPatch, fake_sns: FakeSNS, pipeline_db: ReadBackDatabase
 ) -> None:
     def broken(file_id: str) -> list[Any]:
         raise ZeroDivisionError("division by zero")
@@ -138,7 +138,7 @@ def test_a_code_error_is_reported_once_without_failing_the_invocation(
 
 @pytest.mark.usefixtures("pipeline_env")
 def test_a_malformed_shard_loads_nothing(
-    monkeypatch: pytest.MonkeyPatch, fake_sns: FakeSNS, pipeline_db: PipelineDatabase
+    monkeypatch: pytest.MonkeyPatch, fake_sns: FakeSNS, pipeline_db: ReadBackDatabase
 ) -> None:
     monkeypatch.setenv("ON_ERROR_PROGRAMMATIC", "raise")  # "when in doubt, throw": raised unchanged
     with pytest.raises(InvalidEvent) as caught:

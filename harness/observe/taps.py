@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-
-from harness.waiting import DeadlineExceeded
 
 
 @dataclass
@@ -26,9 +23,6 @@ class TappedMessage:
     @property
     def message(self) -> str:
         return (self.sns or {}).get("Message", self.body)
-
-    def json(self) -> Any:
-        return json.loads(self.message)
 
     def attribute(self, name: str) -> str | None:
         if name in self.attributes:
@@ -74,21 +68,3 @@ class QueueTap:
             )
         self.messages.extend(fresh)
         return fresh
-
-    def wait_until(self, done: Callable[[list[TappedMessage]], bool], deadline_s: float,
-                   what: str = "messages") -> list[TappedMessage]:
-        give_up = time.monotonic() + deadline_s
-        while not done(self.messages):
-            remaining = give_up - time.monotonic()
-            if remaining <= 0:
-                raise DeadlineExceeded(
-                    f"{self.name}: {what} not seen within {deadline_s:g} s; saw {len(self.messages)}: "
-                    + "; ".join(m.message[:200] for m in self.messages[-5:])
-                )
-            wait_s = min(1, int(remaining))
-            if not self.poll(wait_s=wait_s) and wait_s == 0:
-                time.sleep(0.05)
-        return self.messages
-
-    def wait_for_count(self, count: int, deadline_s: float) -> list[TappedMessage]:
-        return self.wait_until(lambda msgs: len(msgs) >= count, deadline_s, what=f"{count} message(s)")

@@ -1,7 +1,8 @@
-"""What the expectation engine reads: the attempt ledger, tapped topic messages, and the database.
+"""What observing a stack yields, record by record: ledger attempts, topic messages, the orchestrator's
+answers, alarm transitions, and the error handler's decisions and quarantined files.
 
-`harness.runner` implements `Observations` against a live stack; `tests.support.fakes` has an
-in-memory one. Every method returns what is known *now*, so the engine can poll it.
+Plain frozen dataclasses with no dependency on the harness, so the live stack (`harness.observe.live`),
+the database reads (`harness.db`), the expectation engine and the tests' fakes all share them.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -48,9 +49,6 @@ class Message:
     """SNS MessageAttributes (dlq: RequestID, ErrorCode, ErrorMessage)."""
     received_at: float = 0.0
 
-    def json(self) -> Any:
-        return json.loads(self.body)
-
 
 @dataclass(frozen=True)
 class InvokeResult:
@@ -64,27 +62,38 @@ class InvokeResult:
     at: float = 0.0
 
 
-class Observations(Protocol):
-    started_at: float
-    """Epoch seconds when the (first) job run started."""
-    run_started_at: list[float]
-    """Start time of each run of the job (job.runs), in order."""
+@dataclass(frozen=True)
+class DecisionRecord:
+    """One row of the decisions table: what the error handler decided about one dead letter."""
 
-    def attempts(self) -> list[Attempt]: ...
+    id: int
+    message_id: str
+    job_id: str | None
+    shard_id: str | None
+    reshard_depth: int | None
+    action: str
+    reason: str
+    detail: str | None
+    file_ids: list[str] | None
+    child_shards: list[dict[str, Any]]
+    error_message: str | None
+    error_code: str | None
+    dlq_request_id: str | None
+    handler_request_id: str | None
+    decided_at: Any
 
-    def messages(self, topic: str) -> list[Message]: ...
 
-    def alarm_name(self, alarm: str) -> str: ...
+@dataclass(frozen=True)
+class QuarantineRecord:
+    """One row of the quarantine table: a file the error handler gave up on."""
 
-    def rows_per_file(self) -> dict[str, int]: ...
-
-    def duplicate_rows(self) -> int: ...
-
-    def decisions(self) -> list[Any]: ...
-
-    def quarantine(self) -> list[Any]: ...
-
-    def results(self) -> list[InvokeResult]: ...
+    job_id: str
+    file_id: str
+    shard_id: str | None
+    reshard_depth: int | None
+    error_message: str | None
+    decision_id: int | None
+    quarantined_at: Any
 
 
 # How CloudWatch (and LocalStack) word a state entered for want of datapoints: "no datapoints were

@@ -1,0 +1,66 @@
+"""`StackObservations`: `harness.observe.Observations` against a deployed stack.
+
+Attempts come from the ledger, messages from the topics' taps, rows, decisions and quarantined files
+from the stack's database, and the orchestrator's answers from what the runner records as it invokes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import psycopg
+
+from . import ledger
+from .records import Attempt, DecisionRecord, InvokeResult, Message, QuarantineRecord
+
+if TYPE_CHECKING:
+    from harness.model.platform import Platform
+    from harness.stack import PipelineStack
+
+# The message attributes kept: those Lambda sets on a dead letter.
+_ATTRIBUTES = ("RequestID", "ErrorCode", "ErrorMessage")
+
+
+@dataclass
+class StackObservations:
+    """What a scenario can see of its stack on a platform; the runner fills in the start times and invoke
+    results."""
+
+    stack: PipelineStack
+    platform: Platform
+    started_at: float = 0.0
+    run_started_at: list[float] = field(default_factory=list)
+    invoke_results: list[InvokeResult] = field(default_factory=list)
+    _seen: dict[str, list[Message]] = field(default_factory=dict)
+
+    def results(self) -> list[InvokeResult]:
+        return list(self.invoke_results)
+
+    def attempts(self) -> list[Attempt]:
+        logical = {self.stack.function_name(name): name for name in ("orchestrator", "worker", "error_handler")}
+        with psycopg.connect(self.stack.database_url) as connection:
+            return ledger.attempts(connection, self.stack.schema, logical)
+
+    def messages(self, topic: str) -> list[Message]:
+        seen = self._seen.setdefault(topic, [])
+        for tapped in self.stack.taps[topic].poll(wait_s=0):
+            seen.append(Message(topic=topic, subject=tapped.subject, body=tapped.message,
+                                attributes={k: v for k in _ATTRIBUTES if (v := tapped.attribute(k)) is not None},
+                                received_at=tapped.received_at))
+        return list(seen)
+
+    def alarm_name(self, alarm: str) -> str:
+        return self.stack.alarm_names[alarm]
+
+    def rows_per_file(self) -> dict[str, int]:
+        return self.stack.db.rows_per_file()
+
+    def duplicate_rows(self) -> int:
+        return self.stack.db.duplicate_rows()
+
+    def decisions(self) -> list[DecisionRecord]:
+        return self.stack.db.decisions()
+
+    def quarantine(self) -> list[QuarantineRecord]:
+        return self.stack.db.quarantine()

@@ -1,4 +1,4 @@
-"""The pipeline's PostgreSQL: schema creation and teardown, and what tests read back.
+"""The pipeline's PostgreSQL: schema creation and teardown, and what the harness reads back from it.
 
 The server is `EmbeddedPostgres` (default) or `ExternalPostgres` (`DATABASE_URL`), from
 `harness.db_server`; `start_database()` picks one.
@@ -9,29 +9,24 @@ a person passes works exactly as with psql, and `sql.Identifier` quotes names fo
 
 from __future__ import annotations
 
-import functools
-import importlib.util
-import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
+from harness import paths
 from harness.db_server import DatabaseStartError, EmbeddedPostgres, ExternalPostgres, start_database
+from harness.observe.records import DecisionRecord, QuarantineRecord
 
 __all__ = [
     "DatabaseStartError",
-    "DecisionRecord",
     "EmbeddedPostgres",
     "ExternalPostgres",
-    "LoadedFile",
     "PipelineDatabase",
     "PipelineNames",
-    "QuarantineRecord",
     "create_schema",
     "drop_schema",
     "expected_row_counts",
@@ -124,46 +119,8 @@ def drop_schema(url: str, schema: str) -> None:
         connection.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
-@dataclass(frozen=True)
-class LoadedFile:
-    file_id: str
-    job_id: str
-    shard_id: str
-    row_count: int
-
-
-@dataclass(frozen=True)
-class DecisionRecord:
-    id: int
-    message_id: str
-    job_id: str | None
-    shard_id: str | None
-    reshard_depth: int | None
-    action: str
-    reason: str
-    detail: str | None
-    file_ids: list[str] | None
-    child_shards: list[dict[str, Any]]
-    error_message: str | None
-    error_code: str | None
-    dlq_request_id: str | None
-    handler_request_id: str | None
-    decided_at: Any
-
-
-@dataclass(frozen=True)
-class QuarantineRecord:
-    job_id: str
-    file_id: str
-    shard_id: str | None
-    reshard_depth: int | None
-    error_message: str | None
-    decision_id: int | None
-    quarantined_at: Any
-
-
 class PipelineDatabase:
-    """What tests read back from one stack's schema."""
+    """One stack's schema: created and dropped with the stack, and read back for its observations."""
 
     def __init__(self, url: str, schema: str, names: PipelineNames | None = None):
         self.url = url
@@ -191,10 +148,6 @@ class PipelineDatabase:
         )
         return {file_id: count for file_id, count in self._query(statement)}
 
-    def total_rows(self) -> int:
-        statement = sql.SQL("SELECT count(*) FROM {}").format(self._table(self.names.rows_table))
-        return int(self._query(statement)[0][0])
-
     def duplicate_rows(self) -> int:
         """Rows beyond the first per (file, row number); the UNIQUE key keeps this 0, it is counted anyway."""
         statement = sql.SQL("SELECT count(*) - count(DISTINCT ({f}, {n})) FROM {t}").format(
@@ -204,45 +157,24 @@ class PipelineDatabase:
         )
         return int(self._query(statement)[0][0])
 
-    def loaded_files(self) -> dict[str, LoadedFile]:
-        n = self.names
-        statement = sql.SQL("SELECT {}, {}, {}, {} FROM {}").format(
-            sql.Identifier(n.files_id_column),
-            sql.Identifier(n.files_job_column),
-            sql.Identifier(n.files_shard_column),
-            sql.Identifier(n.files_row_count_column),
-            self._table(n.files_table),
-        )
-        return {row[0]: LoadedFile(*row) for row in self._query(statement)}
-
-    def row_count_mismatches(self, file_ids: list[str]) -> dict[str, tuple[int, int]]:
-        """`{file_id: (expected, loaded)}` for each file not loaded exactly once; empty when all are."""
-        expected = expected_row_counts(file_ids)
-        loaded = self.rows_per_file()
-        return {
-            file_id: (count, loaded.get(file_id, 0))
-            for file_id, count in expected.items()
-            if loaded.get(file_id, 0) != count
-        }
-
-    def decisions(self, job_id: str | None = None) -> list[DecisionRecord]:
+    def decisions(self) -> list[DecisionRecord]:
+        """Every decision of the error handler, in the order it made them."""
         fields = [field for field in DecisionRecord.__dataclass_fields__]
-        return [DecisionRecord(*row) for row in self._select(self.names.decisions_table, fields, job_id, "id")]
+        return [DecisionRecord(*row) for row in self._select(self.names.decisions_table, fields, "id")]
 
-    def quarantine(self, job_id: str | None = None) -> list[QuarantineRecord]:
+    def quarantine(self) -> list[QuarantineRecord]:
+        """Every quarantined file, in the order they were quarantined."""
         fields = [field for field in QuarantineRecord.__dataclass_fields__]
-        rows = self._select(self.names.quarantine_table, fields, job_id, "quarantined_at, file_id")
+        rows = self._select(self.names.quarantine_table, fields, "quarantined_at, file_id")
         return [QuarantineRecord(*row) for row in rows]
 
-    def _select(self, table: str, fields: list[str], job_id: str | None, order_by: str) -> list[tuple[Any, ...]]:
-        statement = sql.SQL(
-            "SELECT {fields} FROM {table} WHERE (%(job_id)s::text IS NULL OR job_id = %(job_id)s) ORDER BY {order}"
-        ).format(
+    def _select(self, table: str, fields: list[str], order_by: str) -> list[tuple[Any, ...]]:
+        statement = sql.SQL("SELECT {fields} FROM {table} ORDER BY {order}").format(
             fields=sql.SQL(", ").join(sql.Identifier(field) for field in fields),
             table=self._table(table),
             order=sql.SQL(order_by),
         )
-        return self._query(statement, {"job_id": job_id})
+        return self._query(statement)
 
 
 def expected_row_counts(file_ids: Iterable[str]) -> dict[str, int]:
@@ -251,16 +183,7 @@ def expected_row_counts(file_ids: Iterable[str]) -> dict[str, int]:
     return {file_id: int(content.row_count(file_id)) for file_id in file_ids}
 
 
-@functools.cache
 def _pipeline_content() -> ModuleType:
-    # Loaded by path, not imported as a package: one source of truth for file contents without making
-    # `lambdas/` part of the harness package (or the harness part of the Lambda code).
-    path = Path(__file__).resolve().parent.parent / "lambdas" / "common" / "pipeline_common" / "content.py"
-    name = "harness._pipeline_content"
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load the pipeline's content module from {path}")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    # The pipeline's own module, imported as the functions import it: one source of truth for file contents
+    # without making `lambdas/` part of the harness package (or the harness part of the Lambda code).
+    return paths.pipeline_common("content")

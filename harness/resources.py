@@ -7,6 +7,8 @@ from typing import Any
 
 from harness.db import start_database
 from harness.localstack import EmbeddedLocalStack, Endpoint, endpoint_from_env
+from harness.model import platform
+from harness.model.platform import Platform
 
 
 class Resources:
@@ -19,6 +21,7 @@ class Resources:
         self._localstack: EmbeddedLocalStack | None = None
         self._database: Any = None
         self._endpoint: Endpoint | None = None
+        self._platform: Platform | None = None
         self._lock = threading.Lock()
 
     def endpoint(self) -> Endpoint:
@@ -32,6 +35,17 @@ class Resources:
                     self._localstack = EmbeddedLocalStack(quiet=self._quiet)
                     self._endpoint = self._localstack.start()
             return self._endpoint
+
+    def platform(self) -> Platform:
+        """The timing of the LocalStack in use: the one the harness started, or the attached one's."""
+        endpoint = self.endpoint()
+        with self._lock:
+            if self._platform is None:
+                if self._localstack is not None:
+                    self._platform = platform.embedded(self._localstack.retry_base_delay_s)
+                else:
+                    self._platform = platform.attached(endpoint.url)
+            return self._platform
 
     def database_url(self) -> str:
         with self._lock:
@@ -48,3 +62,4 @@ class Resources:
             self._localstack.stop()
             self._localstack = None
         self._endpoint = None
+        self._platform = None

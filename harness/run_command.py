@@ -69,6 +69,8 @@ def cmd_run(paths: list[str], keyword: str | None, junit_xml: str | None, endpoi
         with console.status("starting LocalStack and PostgreSQL") as status:
             resources.endpoint()
             resources.database_url()
+            # Deadlines and floors follow this: stated once, since every verdict depends on it.
+            console.print(f"harness: {resources.platform().describe()}", markup=False, highlight=False)
             for index, scenario in enumerate(scenarios, 1):
                 label = f"[{index}/{len(scenarios)}] {scenario.name}"
 

@@ -5,68 +5,15 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
-import psycopg
-
-from harness import faults as fault_injection
 from harness.expect import Report, evaluate
-from harness.expect.observations import Attempt, InvokeResult, Message
-from harness.observe import QueueTap
+from harness.observe.live import StackObservations
+from harness.observe.records import InvokeResult
 from harness.resources import Resources
 from harness.scenario import Scenario
 from harness.stack import AlarmConfig, FunctionConfig, PipelineStack, StackConfig, unique_prefix
 from harness.waiting import wait_for
-
-
-@dataclass
-class StackObservations:
-    """What a scenario can see of its stack (harness.expect.Observations)."""
-
-    stack: PipelineStack
-    started_at: float = 0.0
-    run_started_at: list[float] = field(default_factory=list)
-    invoke_results: list[InvokeResult] = field(default_factory=list)
-    _seen: dict[str, list[Message]] = field(default_factory=dict)
-
-    def results(self) -> list[InvokeResult]:
-        return list(self.invoke_results)
-
-    def attempts(self) -> list[Attempt]:
-        logical = {self.stack.function_name(name): name for name in ("orchestrator", "worker", "error_handler")}
-        with psycopg.connect(self.stack.database_url) as connection:
-            rows = connection.execute(
-                f'SELECT function, request_id, attempt, shard_id, file_ids, event, fault, outcome, started_at, '
-                f'ended_at, run FROM "{self.stack.schema}"."{fault_injection.LEDGER_TABLE}" ORDER BY id').fetchall()
-        return [Attempt(function=logical.get(r[0], r[0]), request_id=r[1], attempt=r[2], shard_id=r[3],
-                        file_ids=list(r[4] or []), event=r[5], fault=r[6], outcome=r[7], started_at=r[8],
-                        ended_at=r[9], run=r[10]) for r in rows]
-
-    def messages(self, topic: str) -> list[Message]:
-        tap: QueueTap = self.stack.taps[topic]
-        seen = self._seen.setdefault(topic, [])
-        for tapped in tap.poll(wait_s=0):
-            seen.append(Message(topic=topic, subject=tapped.subject, body=tapped.message,
-                                attributes={k: v for k in ("RequestID", "ErrorCode", "ErrorMessage")
-                                            if (v := tapped.attribute(k)) is not None},
-                                received_at=tapped.received_at))
-        return list(seen)
-
-    def alarm_name(self, alarm: str) -> str:
-        return self.stack.alarm_names[alarm]
-
-    def rows_per_file(self) -> dict[str, int]:
-        return self.stack.db.rows_per_file()
-
-    def duplicate_rows(self) -> int:
-        return self.stack.db.duplicate_rows()
-
-    def decisions(self) -> list[Any]:
-        return self.stack.db.decisions()
-
-    def quarantine(self) -> list[Any]:
-        return self.stack.db.quarantine()
 
 
 def stack_config(scenario: Scenario, prefix: str) -> StackConfig:
@@ -113,7 +60,7 @@ def run_scenario(scenario: Scenario, resources: Resources, progress: Callable[[s
         progress("deploying")
         stack.deploy()
         deployed = time.monotonic()
-        observations = StackObservations(stack)
+        observations = StackObservations(stack, resources.platform())
         observations.started_at = time.time()
         error = _run_job(scenario, stack, observations, progress)
         if error is not None:
@@ -157,7 +104,7 @@ def _wait_before_run(scenario: Scenario, stack: PipelineStack, observations: Sta
     from harness.expect import wait_until_settled
     from harness.expect.deadlines import between_runs_seconds, pipeline_deadline_seconds
 
-    wait_until_settled(scenario, observations, timeout=min(pipeline_deadline_seconds(scenario),
+    wait_until_settled(scenario, observations, timeout=min(pipeline_deadline_seconds(scenario, observations.platform),
                                                            scenario.max_wait_seconds))
     condition = scenario.job.next_run_when if scenario.job else None
     if condition is None:

@@ -24,7 +24,8 @@ from harness import faults as fault_injection
 from harness.db import PipelineDatabase, PipelineNames
 from harness.lambda_api import wait_active
 from harness.localstack import Endpoint
-from harness.observe import QueueTap
+from harness.observe import ledger
+from harness.observe.taps import QueueTap
 from harness.packaging import FUNCTIONS, build_function_zip
 from harness.scenario.catalog import DEAD_LETTER_TOPICS, TOPICS
 
@@ -128,8 +129,7 @@ class PipelineStack:
     def _deploy_schema(self) -> None:
         self.db.create()
         with psycopg.connect(self.database_url, autocommit=True) as connection:
-            connection.execute(fault_injection.LEDGER_DDL.format(schema=self.schema))
-            connection.execute(fault_injection.RUNS_DDL.format(schema=self.schema))
+            ledger.create(connection, self.schema)
 
     def _deploy_role(self) -> str:
         iam, name = self.client("iam"), f"{self.prefix}-role"
@@ -172,7 +172,7 @@ class PipelineStack:
     def _deploy_function(self, logical: str) -> None:
         lam, name = self.client("lambda"), self.function_name(logical)
         settings = self.config.functions[logical]
-        code = build_function_zip(logical, {f"{fault_injection.WRAPPER_MODULE}.py": fault_injection.wrapper_source()})
+        code = build_function_zip(logical, fault_injection.wrapper_files())
         common = dict(Runtime="python3.13", Role=self.role_arn, Handler=fault_injection.WRAPPER_HANDLER,
                       Timeout=settings.timeout_seconds, MemorySize=settings.memory_mb,
                       Environment={"Variables": self.function_environment(logical)})
@@ -230,9 +230,7 @@ class PipelineStack:
     def mark_run(self, run: int) -> None:
         """Tell the fault wrapper that run `run` of the job starts now (faults can target runs)."""
         with psycopg.connect(self.database_url, autocommit=True) as connection:
-            connection.execute(
-                f'INSERT INTO "{self.schema}"."{fault_injection.RUNS_TABLE}" (run, started_at) '
-                "VALUES (%s, extract(epoch from clock_timestamp()))", (run,))
+            ledger.mark_run(connection, self.schema, run)
 
     # -- use -------------------------------------------------------------------------------------------
     def run_job(self, job: dict[str, Any], invocation: str = "sync") -> dict[str, Any]:

@@ -6,22 +6,15 @@ timeline of events). Deadlines come from the scenario's own timeouts, retry dela
 (`deadline_seconds`); `floor_seconds` is the time those make unavoidable, the yardstick of the benchmark.
 """
 
-from .deadlines import deadline_seconds, floor_seconds, simulate
+from .deadlines import deadline_seconds, floor_seconds
 from .engine import evaluate, wait_until_settled
-from .observations import AlarmTransition, Attempt, InvokeResult, Message, Observations
 from .report import Outcome, Report
 
 __all__ = [
-    "AlarmTransition",
-    "Attempt",
-    "InvokeResult",
-    "Message",
-    "Observations",
     "Outcome",
     "Report",
     "deadline_seconds",
     "evaluate",
     "floor_seconds",
-    "simulate",
     "wait_until_settled",
 ]

@@ -1,10 +1,11 @@
 """Deadlines and floors, derived from the scenario's own timeouts, retry delays and alarm periods.
 
-Both come from one walk through what the pipeline will do with the scenario's faults (`walk.py`):
-the *floor* walks it optimistically, what the scenario cannot go below; a *deadline* walks it
-pessimistically and adds slack: long enough for a healthy run, and no longer, since a failing test waits
-all of it. No deadline exceeds the scenario's `max_wait_seconds`: a derived deadline can be huge (a 1-day
-alarm period), and a wrong expectation must then fail at the cap, saying so, instead of hanging.
+Both come from the one model of the pipeline (`harness.model.walk`), at the platform's timing (its retry
+delay, `harness.model.platform`): the *floor* walks it at the optimistic pace, what the scenario cannot go
+below; a *deadline* walks it at the pessimistic pace and adds slack: long enough for a healthy run, and
+no longer, since a failing test waits all of it. No deadline exceeds the scenario's `max_wait_seconds`:
+a derived deadline can be huge (a 1-day alarm period), and a wrong expectation must then fail at the cap,
+saying so, instead of hanging.
 """
 
 from __future__ import annotations
@@ -12,25 +13,13 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from harness.model.alarms import lookback_periods
+from harness.model.platform import Platform
+from harness.model.walk import OPTIMISTIC, PESSIMISTIC, Pace, Timing, walk_runs
 from harness.scenario import (
-    ALARMS,
-    AlarmExpectation,
     AlarmName,
     Expectation,
     Scenario,
-    SnsExpectation,
-)
-
-from .walk import (
-    ATTEMPT_SECONDS,
-    HANDOFF_SECONDS,
-    RETRY_BASE_DELAY_SECONDS,
-    RETRY_LATENESS_SECONDS,
-    Timing,
-    first_error_run,
-    simulate,
-    slowest_run,
-    split_evenly,
 )
 
 # No new observation for this long is one of the signs that the system has settled.
@@ -38,6 +27,19 @@ QUIET_SECONDS = 1.0
 DEADLINE_SLACK_SECONDS = 3.0
 DEADLINE_SLACK_FRACTION = 0.25
 ALARM_SLACK_SECONDS = 5.0
+
+
+def slowest_run(scenario: Scenario, platform: Platform, pace: Pace) -> Timing:
+    """The walk of the run that takes longest (faults can be armed for some runs only)."""
+    return max(walk_runs(scenario, platform, pace), key=lambda timing: timing.done, default=Timing())
+
+
+def first_error_run(scenario: Scenario, platform: Platform, pace: Pace) -> tuple[int, float] | None:
+    """(run, seconds into that run) of the first failing attempt over all runs; None when none fails."""
+    for run, timing in enumerate(walk_runs(scenario, platform, pace), start=1):
+        if timing.first_error is not None:
+            return run, timing.first_error
+    return None
 
 
 @dataclass(frozen=True)
@@ -63,76 +65,79 @@ class Deadline:
         )
 
 
-def floor_seconds(scenario: Scenario) -> float:
+def floor_seconds(scenario: Scenario, platform: Platform) -> float:
     """The time the scenario's own delays, timeouts and alarm periods make unavoidable.
 
     Counted from the job's start, taking the alarms to be created just before it (a fresh stack), so
     that CloudWatch evaluates them at one, two, ... evaluation intervals from then.
     """
-    timing = slowest_run(scenario, pessimistic=False)
+    timing = slowest_run(scenario, platform, OPTIMISTIC)
     runs = scenario.job.runs if scenario.job else 0
     candidates = [runs * timing.done]
-    first_error = first_error_run(scenario, pessimistic=False)
+    first_error = first_error_run(scenario, platform, OPTIMISTIC)
+    trigger = 0.0
+    if first_error is not None:
+        trigger = (first_error[0] - 1) * timing.done + first_error[1]
+
+    def alarm_floor(alarm: AlarmName, states: int) -> float:
+        # CloudWatch sees the first error at its next evaluation; each further state costs an interval.
+        interval = scenario.stack.evaluation_interval(alarm)
+        cause = trigger if alarm == "job_failed" else 0.0
+        return max(1, math.ceil(cause / interval - 1e-9)) * interval + (states - 1) * interval
+
     for expectation in scenario.expect:
-        if isinstance(expectation, AlarmExpectation):
-            interval = scenario.stack.evaluation_interval(expectation.alarm)
-            trigger = 0.0
-            if expectation.alarm == "job_failed" and first_error is not None:
-                trigger = (first_error[0] - 1) * timing.done + first_error[1]
-            first = max(1, math.ceil(trigger / interval - 1e-9)) * interval
-            candidates.append(first + max(0, len(expectation.transitions) - 1) * interval)
-            if expectation.never:
-                # A state that must never be entered is only proved by watching its whole window.
-                candidates.append(deadline(scenario, expectation).seconds)
-        elif isinstance(expectation, SnsExpectation) and expectation.topic == "alarms":
-            candidates.append(min(scenario.stack.evaluation_interval(alarm) for alarm in ALARMS))
+        awaited = expectation.awaited_alarms()
+        if awaited:
+            candidates.append(min(alarm_floor(alarm, states) for alarm, states in awaited))
+        if expectation.needs_whole_window:
+            # What must never happen is only proved by watching its whole window.
+            candidates.append(deadline(scenario, expectation, platform).seconds)
     return max(candidates)
 
 
-def deadline(scenario: Scenario, expectation: Expectation) -> Deadline:
+def deadline(scenario: Scenario, expectation: Expectation, platform: Platform) -> Deadline:
     """How long after the job's start the expectation may take to hold, capped by max_wait_seconds."""
     if expectation.within_seconds is not None:
         derived = float(expectation.within_seconds)
-    elif isinstance(expectation, AlarmExpectation):
-        derived = alarm_deadline_seconds(scenario, expectation.alarm, max(1, len(expectation.transitions)))
-    elif isinstance(expectation, SnsExpectation) and expectation.topic == "alarms":
-        derived = max(alarm_deadline_seconds(scenario, alarm, 1) for alarm in ALARMS)
+    elif awaited := expectation.awaited_alarms():
+        derived = max(alarm_deadline_seconds(scenario, platform, alarm, states) for alarm, states in awaited)
     else:
-        derived = pipeline_deadline_seconds(scenario)
+        derived = pipeline_deadline_seconds(scenario, platform)
     return Deadline(min(derived, scenario.max_wait_seconds), derived, scenario.max_wait_seconds)
 
 
-def deadline_seconds(scenario: Scenario, expectation: Expectation) -> float:
-    return deadline(scenario, expectation).seconds
+def deadline_seconds(scenario: Scenario, expectation: Expectation, platform: Platform) -> float:
+    return deadline(scenario, expectation, platform).seconds
 
 
 def between_runs_seconds(scenario: Scenario) -> float:
     """The longest wait before a later run: settling, a hand-off, and the alarm state it may wait for."""
-    wait = QUIET_SECONDS + HANDOFF_SECONDS
+    wait = QUIET_SECONDS + PESSIMISTIC.handoff
     job = scenario.job
     if job is not None and job.next_run_when is not None:
         alarm = job.next_run_when.alarm
         settings = scenario.stack.alarm(alarm)
-        # LocalStack looks back EvaluationPeriods + 2 periods, so a state caused by earlier datapoints can
-        # outlast them by that much, then the next evaluation changes it.
-        wait += (settings.evaluation_periods + 2) * float(settings.period_seconds or 0) + \
+        # An evaluation looks back several periods, so a state caused by earlier datapoints can outlast
+        # them by that much, then the next evaluation changes it.
+        wait += lookback_periods(settings) * float(settings.period_seconds or 0) + \
             scenario.stack.evaluation_interval(alarm)
     return wait
 
 
-def pipeline_busy_seconds(scenario: Scenario) -> float:
+def pipeline_busy_seconds(scenario: Scenario, platform: Platform) -> float:
     """The pessimistic time until every run's chain of attempts, dead letters and re-shards is over."""
-    timing = slowest_run(scenario, pessimistic=True)
+    timing = slowest_run(scenario, platform, PESSIMISTIC)
     runs = scenario.job.runs if scenario.job else 0
     return runs * timing.done + max(0, runs - 1) * between_runs_seconds(scenario)
 
 
-def pipeline_deadline_seconds(scenario: Scenario) -> float:
+def pipeline_deadline_seconds(scenario: Scenario, platform: Platform) -> float:
     """Until every run's chain of attempts, dead letters and re-shards is over and has gone quiet."""
-    return pipeline_busy_seconds(scenario) * (1 + DEADLINE_SLACK_FRACTION) + QUIET_SECONDS + DEADLINE_SLACK_SECONDS
+    busy = pipeline_busy_seconds(scenario, platform)
+    return busy * (1 + DEADLINE_SLACK_FRACTION) + QUIET_SECONDS + DEADLINE_SLACK_SECONDS
 
 
-def alarm_deadline_seconds(scenario: Scenario, alarm: AlarmName, transitions: int) -> float:
+def alarm_deadline_seconds(scenario: Scenario, platform: Platform, alarm: AlarmName, transitions: int) -> float:
     """CloudWatch evaluates every interval from the alarm's creation, which may be up to an interval before
     or after its cause: a state change is seen within two intervals of its cause, one more per state."""
     interval = scenario.stack.evaluation_interval(alarm)
@@ -140,25 +145,21 @@ def alarm_deadline_seconds(scenario: Scenario, alarm: AlarmName, transitions: in
     if scenario.job is not None:
         runs = scenario.job.runs
         if alarm == "job_failed" and runs == 1:
-            trigger = simulate(scenario, pessimistic=True).first_error or 0.0
+            trigger = walk_runs(scenario, platform, PESSIMISTIC)[0].first_error or 0.0
         else:
-            trigger = pipeline_busy_seconds(scenario)
+            trigger = pipeline_busy_seconds(scenario, platform)
     return trigger + (transitions + 1) * interval + ALARM_SLACK_SECONDS
 
 
 __all__ = [
-    "ATTEMPT_SECONDS",
-    "HANDOFF_SECONDS",
     "QUIET_SECONDS",
-    "RETRY_BASE_DELAY_SECONDS",
-    "RETRY_LATENESS_SECONDS",
     "Deadline",
-    "Timing",
     "alarm_deadline_seconds",
+    "between_runs_seconds",
     "deadline",
     "deadline_seconds",
+    "first_error_run",
     "floor_seconds",
     "pipeline_deadline_seconds",
-    "simulate",
-    "split_evenly",
+    "slowest_run",
 ]

@@ -12,11 +12,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from harness.model.platform import Platform
+from harness.observe import Observations
 from harness.scenario import Expectation, Scenario
 
-from .checks import Verdict, check, is_monotone, is_time_driven, needs_whole_window
+from .checks import Verdict, check
 from .deadlines import deadline
-from .observations import Observations
 from .report import Outcome, Report
 from .settling import Settling
 from .snapshot import Snapshot
@@ -29,24 +30,25 @@ FAIL_GRACE_SECONDS = 2.0
 
 
 class _Tracker:
-    def __init__(self, scenario: Scenario, index: int, expectation: Expectation, started_at: float) -> None:
+    def __init__(self, scenario: Scenario, index: int, expectation: Expectation, started_at: float,
+                 platform: Platform) -> None:
         self.expectation = expectation
         self.location = scenario.location("expect", index)
         self.started_at = started_at
-        self.limit = deadline(scenario, expectation)
+        self.limit = deadline(scenario, expectation, platform)
         self.deadline = started_at + self.limit.seconds
         self.outcome: Outcome | None = None
 
     def poll(self, snapshot: Snapshot, settled_since: float | None) -> None:
         verdict = check(self.expectation, snapshot)
         moment = snapshot.now
-        if verdict.holds and needs_whole_window(self.expectation):
+        if verdict.holds and self.expectation.needs_whole_window:
             if moment >= self.deadline:
                 self._decide(verdict, moment, True, "")
         elif verdict.holds:
             if settled_since is not None:
                 self._decide(verdict, moment, True, "")
-            elif is_monotone(self.expectation):
+            elif self.expectation.monotone:
                 self._decide(verdict, moment, True, "")
             elif moment >= self.deadline:
                 self._decide(verdict, moment, True, "held at the deadline; the system had not settled")
@@ -59,7 +61,7 @@ class _Tracker:
             self._decide(verdict, moment, False, note)
         elif (
             settled_since is not None
-            and not is_time_driven(self.expectation)
+            and not self.expectation.time_driven
             and moment - settled_since >= FAIL_GRACE_SECONDS
         ):
             self._decide(
@@ -102,7 +104,8 @@ def evaluate(
         return anchor_wall + (clock() - anchor_clock)
 
     started_at = observations.started_at
-    trackers = [_Tracker(scenario, index, expectation, started_at) for index, expectation in enumerate(scenario.expect)]
+    trackers = [_Tracker(scenario, index, expectation, started_at, observations.platform)
+                for index, expectation in enumerate(scenario.expect)]
     settling = Settling(scenario)
     settled_since: float | None = None
     while True:

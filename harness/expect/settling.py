@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from harness.observe.records import Attempt, epoch
 from harness.scenario import FUNCTIONS, Scenario
 from harness.scenario.catalog import DEAD_LETTER_TOPICS, DEAD_LETTERED_FUNCTION
 
-from .deadlines import QUIET_SECONDS, RETRY_BASE_DELAY_SECONDS
-from .observations import Attempt, epoch
+from .deadlines import QUIET_SECONDS
 from .snapshot import Snapshot
 from .text import offset, request_text
 
@@ -72,7 +72,7 @@ class Settling:
         for function, request_id, last in _last_attempts(snapshot):
             if snapshot.status(last) not in _FAILED or last.attempt >= self._max_attempts(function):
                 continue
-            due = snapshot.failed_at(last) + last.attempt * RETRY_BASE_DELAY_SECONDS + RETRY_SLACK_SECONDS
+            due = snapshot.failed_at(last) + snapshot.platform.retry_delay(last.attempt) + RETRY_SLACK_SECONDS
             if snapshot.now < due:
                 reasons.append(
                     f"{function} {request_text(request_id)} failed attempt {last.attempt}; its retry is due by "

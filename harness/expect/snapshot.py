@@ -10,18 +10,11 @@ import bisect
 from functools import cached_property
 from typing import Any
 
+from harness.model.platform import Platform
+from harness.observe import Observations
+from harness.observe.records import AlarmTransition, Attempt, InvokeResult, Message, alarm_transition, parse_json
 from harness.scenario import FUNCTIONS, Scenario
 from harness.scenario.catalog import DEAD_LETTERED_FUNCTION
-
-from .observations import (
-    AlarmTransition,
-    Attempt,
-    InvokeResult,
-    Message,
-    Observations,
-    alarm_transition,
-    parse_json,
-)
 
 # A killed attempt leaves no end in the ledger; past its timeout plus this grace it is taken for dead.
 KILL_GRACE_SECONDS = 2.0
@@ -37,6 +30,11 @@ class Snapshot:
     @property
     def started_at(self) -> float:
         return self.observations.started_at
+
+    @property
+    def platform(self) -> Platform:
+        """The timing of the LocalStack the observations come from (its retry delay)."""
+        return self.observations.platform
 
     @cached_property
     def run_started_at(self) -> list[float]:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.observe.records import alarm_transition, epoch
 from harness.scenario import ALARMS
 
 from .checks.fields import field_value, is_missing
-from .observations import alarm_transition, epoch
 from .snapshot import Snapshot, event_files, message_body
 from .text import files_text, request_text, value_text
 

@@ -11,12 +11,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+from harness.observe.ledger import LEDGER_TABLE
+
+from . import plan as _plan
+
 WRAPPER_MODULE = "harness_fault_wrapper"
 WRAPPER_HANDLER = f"{WRAPPER_MODULE}.handler"
-LEDGER_TABLE = "harness_attempts"
-# One row per run of the job, written by the runner just before it invokes the orchestrator: an attempt
-# belongs to the latest run started before its request's first attempt (runs never overlap).
-RUNS_TABLE = "harness_runs"
+# The fault plan module ships next to the wrapper under this name: the one matching code, in Lambda too.
+PLAN_MODULE = "harness_fault_plan"
 
 # Which configuration a "wrong table" or "wrong field" fault changes, per seed-pipeline function.
 MISCONFIGURABLE: dict[str, dict[str, str]] = {
@@ -31,8 +33,7 @@ MISCONFIGURABLE: dict[str, dict[str, str]] = {
 INJECTION_POINTS: dict[str, str] = {"worker": "rows_for_file"}
 
 
-# Kinds that strike once the function's handler has returned successfully.
-AFTER_WORK = ("fail_after_commit",)
+AFTER_WORK = _plan.AFTER_WORK
 # Kinds that change what the handler is given rather than striking inside it.
 NOT_INJECTED = (*MISCONFIGURABLE, *AFTER_WORK, "bad_input", "db_unreachable", "import_error", "missing_handler")
 
@@ -43,6 +44,14 @@ UNREACHABLE_DATABASE_URL = "postgresql://postgres@127.0.0.1:1/unreachable"
 
 def wrapper_source() -> bytes:
     return (Path(__file__).with_name("lambda_wrapper.py")).read_bytes()
+
+
+def wrapper_files() -> dict[str, bytes]:
+    """What a wrapped function's zip gets besides its own code: the wrapper and the fault plan module."""
+    return {
+        f"{WRAPPER_MODULE}.py": wrapper_source(),
+        f"{PLAN_MODULE}.py": Path(_plan.__file__).read_bytes(),
+    }
 
 
 def fault_plan(faults: list[Any], function: str) -> list[dict[str, Any]]:
@@ -68,7 +77,8 @@ def fault_plan(faults: list[Any], function: str) -> list[dict[str, Any]]:
             entry["missing_module"] = fault.missing_module
         if fault.kind not in NOT_INJECTED and function in INJECTION_POINTS:
             entry["inject_at"] = INJECTION_POINTS[function]
-        if fault.kind in MISCONFIGURABLE:
+        if fault.kind in MISCONFIGURABLE and function in MISCONFIGURABLE[fault.kind]:
+            # (The validator refuses the kind on a function that has no such setting.)
             entry["overrides"] = {MISCONFIGURABLE[fault.kind][function]: fault.wrong_name}
         if fault.kind == "db_unreachable":
             entry["overrides"] = {"DATABASE_URL": UNREACHABLE_DATABASE_URL}
@@ -84,28 +94,3 @@ def wrapper_environment(plan: list[dict[str, Any]], original_handler: str, ledge
         "HARNESS_LEDGER_URL": ledger_url,
         "HARNESS_LEDGER_TABLE": f"{schema}.{LEDGER_TABLE}",
     }
-
-
-LEDGER_DDL = """
-CREATE TABLE IF NOT EXISTS "{schema}"."harness_attempts" (
-    id bigserial PRIMARY KEY,
-    function text NOT NULL,
-    request_id text NOT NULL,
-    attempt integer NOT NULL,
-    shard_id text,
-    file_ids jsonb NOT NULL,
-    event jsonb,
-    fault text,
-    outcome text,
-    started_at double precision NOT NULL,
-    ended_at double precision,
-    run integer NOT NULL DEFAULT 1
-)
-"""
-
-RUNS_DDL = """
-CREATE TABLE IF NOT EXISTS "{schema}"."harness_runs" (
-    run integer PRIMARY KEY,
-    started_at double precision NOT NULL
-)
-"""

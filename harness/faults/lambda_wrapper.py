@@ -8,8 +8,9 @@ The function is deployed with ``harness_fault_wrapper.handler`` as its handler a
 2. decides from the fault plan in ``HARNESS_FAULTS`` (JSON) whether this attempt gets a fault;
 3. records the attempt and its fault in the ledger, then breaks or calls the real handler.
 
-This file runs inside Lambda: it imports nothing of the harness, only the standard library, pg8000
-and the seed pipeline's URL parsing that ships in the same zip.
+This file runs inside Lambda: it imports nothing of the harness package, only the standard library,
+pg8000, the seed pipeline's URL parsing and the fault plan module (``harness/faults/plan.py``, shipped
+as ``harness_fault_plan.py``) that ship in the same zip.
 """
 
 from __future__ import annotations
@@ -18,8 +19,9 @@ import builtins
 import importlib
 import json
 import os
-import random
 import time
+
+import harness_fault_plan as fault_plan
 
 _original = None
 _ledger = None
@@ -72,23 +74,6 @@ def _shard_of(event) -> tuple[str | None, list[str]]:
                 files.extend(inner_files)
             return shard, files
     return None, []
-
-
-def _matches(fault: dict, attempt: int, run: int, shard_id: str | None, file_ids: list[str]) -> bool:
-    if fault.get("attempts") and attempt not in fault["attempts"]:
-        return False
-    if fault.get("runs") and run not in fault["runs"]:
-        return False
-    if fault.get("files") and not set(fault["files"]) & set(file_ids):
-        return False
-    if fault.get("min_shard_size") and len(file_ids) < fault["min_shard_size"]:
-        return False
-    if fault.get("probability") is not None:
-        # Seeded by what is stable across runs (shard and attempt), not by the random request ID.
-        draw = random.Random(f"{fault['seed']}:{shard_id}:{','.join(file_ids)}:{attempt}").random()
-        if draw >= fault["probability"]:
-            return False
-    return True
 
 
 def _record_attempt(context, attempt_event, shard_id, file_ids) -> tuple[int, int, int]:
@@ -177,11 +162,8 @@ def _patched(module, attribute: str, fault: dict, context):
     """Replace ``module.attribute`` (e.g. the worker's file reader) with one that breaks on targeted
     files, so the fault strikes inside the function's own error handling, as real bad data would."""
     original = getattr(module, attribute)
-    targets = set(fault.get("files") or [])
-
     def breaking(*args, **kwargs):
-        file_id = args[0] if args else None
-        if not targets or file_id in targets:
+        if fault_plan.strikes_at(fault, args[0] if args else None):
             _break(fault, context)
         return original(*args, **kwargs)
 
@@ -193,7 +175,8 @@ def handler(event, context):
     plan = json.loads(os.environ.get("HARNESS_FAULTS") or "[]")
     shard_id, file_ids = _shard_of(event)
     attempt, row_id, run = _record_attempt(context, event, shard_id, file_ids)
-    fault = next((f for f in plan if _matches(f, attempt, run, shard_id, file_ids)), None)
+    index = fault_plan.pick(plan, attempt, run, shard_id, file_ids)
+    fault = None if index is None else plan[index]
     real = _real_handler()
     overrides, undo, fail_after = {}, None, None
     if fault is not None:

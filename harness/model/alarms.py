@@ -1,4 +1,6 @@
-"""How CloudWatch, as LocalStack implements it, moves an alarm between states: a model for the simulator.
+"""How CloudWatch, as LocalStack implements it, moves an alarm between states: the platform's alarm timing.
+
+Read by the deadlines (when an evaluation can see a cause) and by the unit tests' scripted stand-in.
 
 LocalStack evaluates a metric alarm at its creation and then every Period x EvaluationPeriods seconds.
 Each evaluation looks back EvaluationPeriods + max(EvaluationPeriods // 3, 2) periods ending at that
@@ -29,6 +31,16 @@ _COMPARE: dict[str, Callable[[float, float], bool]] = {
 }
 
 
+def evaluation_interval(settings: AlarmSettings) -> float:
+    """Seconds between two evaluations of the alarm: LocalStack evaluates every Period x EvaluationPeriods."""
+    return float(settings.period_seconds or 60) * settings.evaluation_periods
+
+
+def lookback_periods(settings: AlarmSettings) -> int:
+    """How many periods one evaluation looks back (`alarm_scheduler.collect_metric_data`)."""
+    return settings.evaluation_periods + max(math.floor(settings.evaluation_periods / 3), 2)
+
+
 @dataclass(frozen=True)
 class ModelTransition:
     at: float
@@ -48,8 +60,8 @@ def alarm_transitions(
     """The transitions of an alarm created at `created`, evaluated until `until`, over `datapoints`
     (time, value) of its metric."""
     period = float(settings.period_seconds or 60)
-    interval = period * settings.evaluation_periods
-    looked_back = settings.evaluation_periods + max(math.floor(settings.evaluation_periods / 3), 2)
+    interval = evaluation_interval(settings)
+    looked_back = lookback_periods(settings)
     compare = _COMPARE[comparison]
     state, transitions = "INSUFFICIENT_DATA", []
     for index in range(int((until - created) // interval) + 1):

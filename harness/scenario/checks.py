@@ -6,7 +6,8 @@ before anything is deployed.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from .catalog import DATABASE_FUNCTIONS, DEAD_LETTER_TOPICS, DEAD_LETTERED_FUNCTION, FunctionName
 from .classes import fails_invocation, failure_class
@@ -34,20 +35,7 @@ def consistency_problems(scenario: Scenario) -> Problems:
     problems += _job_problems(scenario)
     for index, expectation in enumerate(scenario.expect):
         at: Loc = ("expect", index, expectation.kind)
-        if isinstance(expectation, AttemptsExpectation):
-            problems += _attempts_problems(scenario, at, expectation)
-        elif isinstance(expectation, DlqExpectation):
-            problems += _dlq_problems(scenario, at, expectation)
-        elif isinstance(expectation, SnsExpectation):
-            problems += _sns_problems(scenario, at, expectation)
-        elif isinstance(expectation, ReshardExpectation):
-            problems += _reshard_problems(scenario, at, expectation)
-        elif isinstance(expectation, DatabaseExpectation):
-            problems += _database_problems(scenario, at, expectation)
-        elif isinstance(expectation, AlarmExpectation):
-            problems += _alarm_problems(scenario, at, expectation)
-        elif isinstance(expectation, ResultExpectation):
-            problems += _result_problems(scenario, at, expectation)
+        problems += VALIDATORS[type(expectation)](scenario, at, expectation)
     return problems
 
 
@@ -281,13 +269,16 @@ def _reshard_problems(scenario: Scenario, at: Loc, expectation: ReshardExpectati
     # The walk of the pipeline says which files get quarantined when every timeout names its files and
     # draws no chance: a file that is loaded first, or that no timeout reaches, is a mistake in the file.
     if timeouts and all(fault.files for fault in timeouts):
-        from harness.expect.walk import slowest_run
+        from harness.model.platform import AWS_RETRY_BASE_DELAY_S, Platform
+        from harness.model.walk import OPTIMISTIC, PESSIMISTIC, walk_runs
 
-        # Whatever chance decides, a file is quarantined in the optimistic walk or in the one where
-        # every draw fires.
+        # Whatever chance decides, a file is quarantined in the walk that draws as the wrapper does or in
+        # the one where every draw fires. What happens does not depend on when: any platform timing will do.
+        platform = Platform(AWS_RETRY_BASE_DELAY_S, "the validator, which reads no times")
         quarantined = set()
-        for pessimistic in (False, True):
-            quarantined |= slowest_run(scenario, pessimistic=pessimistic).quarantined
+        for pace in (OPTIMISTIC, PESSIMISTIC):
+            for timing in walk_runs(scenario, platform, pace):
+                quarantined |= timing.quarantined
         known = set(scenario.file_ids())
         for index, file_id in enumerate(expectation.quarantined or []):
             if file_id in known and file_id not in quarantined:
@@ -318,3 +309,16 @@ def _database_problems(scenario: Scenario, at: Loc, expectation: DatabaseExpecta
     if isinstance(loaded, list):
         return _unknown_files(scenario, where, loaded)
     return []
+
+
+# The one registry of kinds before deploy: what each expectation kind needs of the rest of the scenario.
+# (`harness.expect.checks.CHECKS` is its counterpart at run time.)
+VALIDATORS: dict[type, Callable[[Scenario, Loc, Any], Problems]] = {
+    AttemptsExpectation: _attempts_problems,
+    DlqExpectation: _dlq_problems,
+    SnsExpectation: _sns_problems,
+    AlarmExpectation: _alarm_problems,
+    ReshardExpectation: _reshard_problems,
+    DatabaseExpectation: _database_problems,
+    ResultExpectation: _result_problems,
+}

@@ -12,13 +12,40 @@ from typing import Annotated, Any, Literal
 from pydantic import BeforeValidator, Discriminator, Field, JsonValue, Tag, model_validator
 from pydantic_core import PydanticCustomError
 
-from .catalog import AlarmName, AlarmState, DeadLetteredFunction, FunctionName, TopicName
+from .catalog import ALARMS, AlarmName, AlarmState, DeadLetteredFunction, FunctionName, TopicName
 from .common import FileId, Loc, Regex, ScenarioModel, ScenarioProblems, duplicates
 
 
 class ExpectationBase(ScenarioModel):
+    """What every kind has, and the facts about its timing that the engine and the deadlines read.
+
+    A kind that differs from the defaults (it waits for alarms, it holds for good once it holds, it is
+    proved only by a whole window) says so here on its own model, and nowhere else.
+    """
+
     within_seconds: float | None = Field(default=None, gt=0, le=3600)
     """Deadline from the start of the job. Omitted: derived from the stack's own timeouts and delays."""
+
+    def awaited_alarms(self) -> list[tuple[AlarmName, int]]:
+        """The alarms whose evaluations decide it, any one of them, each with the number of states it
+        must enter: its deadline follows CloudWatch's evaluation clock. []: it waits for the pipeline."""
+        return []
+
+    @property
+    def time_driven(self) -> bool:
+        """Decided by the alarms' evaluation clock, not by the pipeline: an idle pipeline says nothing
+        about whether it is done, so only its deadline can fail it."""
+        return bool(self.awaited_alarms())
+
+    @property
+    def monotone(self) -> bool:
+        """Once it holds, nothing that can still be observed makes it false, so it needs no settling."""
+        return False
+
+    @property
+    def needs_whole_window(self) -> bool:
+        """It can only pass at its deadline: something that must never happen, watched until then."""
+        return False
 
 
 def _count_problems(count: int | None, min_count: int | None) -> list[tuple[Loc, str]]:
@@ -133,6 +160,16 @@ class SnsExpectation(ExpectationBase):
         _raise_if(problems)
         return self
 
+    def awaited_alarms(self) -> list[tuple[AlarmName, int]]:
+        # A message on the alarms topic comes from a state change of either alarm.
+        return [(alarm, 1) for alarm in ALARMS] if self.topic == "alarms" else []
+
+    @property
+    def monotone(self) -> bool:
+        # "At least N matching alarm messages" stays true as messages accumulate; exact counts, totals and
+        # per-message conditions on the pipeline's topics do not.
+        return self.topic == "alarms" and self.min_count is not None and not self.totals
+
 
 AlarmCauseOrAny = Literal["datapoints", "missing_data", "any"]
 
@@ -189,6 +226,18 @@ class AlarmExpectation(ExpectationBase):
             problems.append((("never", index), f"{state} is listed twice"))
         _raise_if(problems)
         return self
+
+    def awaited_alarms(self) -> list[tuple[AlarmName, int]]:
+        return [(self.alarm, max(1, len(self.transitions)))]
+
+    @property
+    def monotone(self) -> bool:
+        # An ordered subsequence of states stays one as states are appended; `never` holds until broken.
+        return not self.never
+
+    @property
+    def needs_whole_window(self) -> bool:
+        return bool(self.never)
 
     def causes(self) -> list[str]:
         """The cause each listed transition needs (datapoints, missing_data or any)."""

@@ -10,6 +10,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
+from harness.faults import plan
+
 from .catalog import ATTEMPTS_LIMIT, RUNS_LIMIT, FunctionName
 from .common import FileId, Loc, PythonName, ScenarioModel, ScenarioProblems, SqlName, Text, duplicates
 
@@ -54,11 +56,11 @@ class FaultBase(ScenarioModel):
 
     def targets_attempt(self, attempt: int) -> bool:
         """Whether the fault may fire on this attempt number (before file, shard and chance filters)."""
-        return self.attempts is None or attempt in self.attempts
+        return plan.targets(self.attempts, attempt)
 
     def targets_run(self, run: int) -> bool:
         """Whether the fault is armed during this run of the job."""
-        return self.runs is None or run in self.runs
+        return plan.targets(self.runs, run)
 
 
 class TimeoutFault(FaultBase):

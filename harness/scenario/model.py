@@ -132,8 +132,9 @@ class StackSettings(ScenarioModel):
 
     def evaluation_interval(self, name: AlarmName) -> float:
         """Seconds between two evaluations of the alarm (LocalStack: Period x EvaluationPeriods)."""
-        settings = self.alarm(name)
-        return float((settings.period_seconds or self.alarm_period_seconds) * settings.evaluation_periods)
+        from harness.model.alarms import evaluation_interval
+
+        return evaluation_interval(self.alarm(name))
 
 
 class NextRunCondition(ScenarioModel):

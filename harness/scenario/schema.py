@@ -6,12 +6,15 @@ import json
 from pathlib import Path
 from typing import Any
 
+from harness import paths
+
 from .expectations import EXPECTATION_KINDS
 from .model import Scenario
 
-SCHEMA_FILENAME = "scenario.schema.json"
-# The shipped copy lives next to the shipped scenarios, which point at it with a relative $schema.
-DEFAULT_SCHEMA_PATH = Path(__file__).resolve().parents[2] / "scenarios" / SCHEMA_FILENAME
+# The shipped copy lives next to the shipped scenarios, which point at it with a relative $schema
+# (an installed wheel carries it too: harness.paths).
+DEFAULT_SCHEMA_PATH = paths.SCHEMA
+SCHEMA_FILENAME = DEFAULT_SCHEMA_PATH.name
 
 
 def json_schema() -> dict[str, Any]:

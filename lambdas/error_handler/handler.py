@@ -36,10 +36,9 @@ from pipeline_common.events import Shard, parse_shard
 from pipeline_common.logs import get_logger
 from pipeline_common.reshard import (
     QUARANTINE,
-    REASON_NEEDS_ATTENTION,
-    REPORT,
     RESHARD,
     Decision,
+    account_for_loaded,
     decide,
     is_timeout,
 )
@@ -116,7 +115,7 @@ def handle_dead_letter(letter: DeadLetter, config: ErrorHandlerConfig, request_i
         checked: dict[str, list[str]] = {}
         if decision.action == QUARANTINE and shard is not None:
             loaded = _loaded_files(connection, config, shard.file_ids)
-            decision = _account_for_loaded(decision, shard.file_ids, loaded)
+            decision = account_for_loaded(decision, shard.file_ids, loaded)
             quarantined = [file_id for file_id in shard.file_ids if file_id not in loaded]
             checked = {
                 "loaded_file_ids": loaded,
@@ -169,21 +168,6 @@ def _loaded_files(connection: Any, config: ErrorHandlerConfig, file_ids: tuple[s
     )
     present = {str(row[0]) for row in rows}
     return [file_id for file_id in file_ids if file_id in present]
-
-
-def _account_for_loaded(decision: Decision, file_ids: tuple[str, ...], loaded: list[str]) -> Decision:
-    """A QUARANTINE decision corrected for the files the worker had already loaded before it timed out."""
-    if not loaded:
-        return decision
-    if len(loaded) == len(file_ids):
-        count = len(file_ids)
-        return Decision(
-            REPORT,
-            REASON_NEEDS_ATTENTION,
-            f"timed out after every file was loaded ({count} of {count}); nothing quarantined",
-        )
-    detail = f"{decision.detail}; {len(loaded)} of {len(file_ids)} files already loaded: {', '.join(loaded)}"
-    return Decision(decision.action, decision.reason, detail, decision.children)
 
 
 def _record_decision(connection: Any, config: ErrorHandlerConfig, outcome: dict[str, Any]) -> int | None:

@@ -14,12 +14,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness.db import DecisionRecord, QuarantineRecord
-from harness.scenario import Scenario, load_scenario
-
 from harness.expect.engine import evaluate
-from harness.expect.observations import Attempt, InvokeResult, Message
 from harness.expect.report import Report
+from harness.model.platform import Platform
+from harness.observe.records import Attempt, DecisionRecord, InvokeResult, Message, QuarantineRecord
+from harness.scenario import Scenario, load_scenario
 
 START = 1_700_000_000.0
 
@@ -48,12 +47,13 @@ class _Scripted:
 
 @dataclass
 class FakeObservations:
-    """Implements `harness.expect.Observations`; times given to `add_*` are seconds from `started_at`."""
+    """Implements `harness.observe.Observations`; times given to `add_*` are seconds from `started_at`."""
 
     clock: FakeClock
     started_at: float = START
     runs: list[float] = field(default_factory=lambda: [0.0])
     alarm_prefix: str = "stack-"
+    platform: Platform = field(default_factory=lambda: Platform(1.0, "fake observations"))
     _attempts: list[_Scripted] = field(default_factory=list)
     _messages: list[Message] = field(default_factory=list)
     _decisions: list[DecisionRecord] = field(default_factory=list)

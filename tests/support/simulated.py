@@ -1,315 +1,188 @@
 """A scripted stand-in for the seed pipeline on a stack: what it would let the harness observe.
 
 `simulate_pipeline(scenario, observations)` scripts a `FakeObservations` with the attempts, messages,
-decisions, rows and alarm transitions that the scenario's job and faults cause, following lambdas/ (the
-orchestrator's shards, the worker's JOB SUCCEEDED / JOB FAILED bodies, the error handler's decisions)
-and the platform facts in DESIGN.md (retry delays, a killed attempt leaving no end, alarm periods).
+decisions, rows and alarm transitions that the scenario's job and faults cause. What happens, and when,
+is the one model of the pipeline (`harness.model.walk`) walked at its scripted pace; this file only
+renders its events as the stack would show them (the worker's JOB SUCCEEDED / JOB FAILED bodies, the
+error handler's decisions, LocalStack's alarm evaluations) and chains the runs of a job.
 
-It lets the engine's verdicts and timing be tested on every shipped scenario without LocalStack. It is a
-model: where it and the real stack disagree, the real stack is right and this file is to be fixed.
+It lets the engine's verdicts and timing be tested on every shipped scenario without LocalStack.
 """
 
 from __future__ import annotations
 
-import json
-import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from harness.db import expected_row_counts
-from harness.scenario import CrashFault, ExceptionFault, FailAfterCommitFault, Fault, FunctionName, Scenario
-from harness.scenario.classes import fails_invocation, failure_class
+from harness.model.alarms import alarm_transitions
+from harness.model.platform import Platform
+from harness.model.walk import (
+    SCRIPTED,
+    Answered,
+    AttemptEvent,
+    Committed,
+    DeadLettered,
+    Decided,
+    Reported,
+    Walk,
+    error_message,
+)
+from harness.scenario import ExceptionFault, FailAfterCommitFault, Fault, Scenario
+from harness.scenario.classes import failure_class
 
-from harness.expect.alarm_model import alarm_transitions
 from .fakes import FakeObservations
-from harness.expect.walk import RETRY_BASE_DELAY_SECONDS, split_evenly, striking_fault
 
-# Faults the wrapper injects into the worker's file reader (harness.faults.INJECTION_POINTS), so they
-# strike file by file; a wrong table or column name fails the first statement instead.
-# The request ID the simulated platform messages carry (Lambda's are UUIDs).
-_REQUEST = "00000000-0000-4000-8000-000000000000"
-_STRIKES_INSIDE = ("timeout", "exception", "out_of_memory", "crash")
-
-
-@dataclass
-class Pace:
-    """How long things take on the simulated stack, in seconds."""
-
-    start_attempt: float = 0.1
-    work: float = 0.1
-    exception: float = 0.05
-    out_of_memory: float = 0.3
-    retry_lateness: float = 0.5
-    """Extra per retry number, on top of n x the base delay (measured: +0.5 s, then +1 s)."""
-    handoff: float = 0.1
-    alarm_created_before_start: float = 0.5
-    settle_between_runs: float = 1.5
+# The retry delay the unit tests' platform uses: the embedded LocalStack's default.
+PLATFORM = Platform(1.0, "the scripted stand-in of the unit tests")
+# Before the first run, the alarms are created; between runs, the harness waits for the system to settle.
+ALARM_CREATED_BEFORE_START = 0.5
+SETTLE_BETWEEN_RUNS = 1.5
+# A message is published just after the work it reports.
+PUBLISH = 0.02
 
 
-@dataclass
-class _State:
-    loaded: set[str] = field(default_factory=set)
-    requests: int = 0
-    first_error: float | None = None
-    first_invocation: float | None = None
-    last_event: float = 0.0
-    run: int = 1
-    invocations: list[tuple[float, float]] = field(default_factory=list)
-    """The orchestrator's Invocations metric: (time, value)."""
-    errors: list[tuple[float, float]] = field(default_factory=list)
-    """The worker's Errors metric: 1 per failed attempt, 0 per successful one (as the executor publishes)."""
-
-
-def simulate_pipeline(scenario: Scenario, observations: FakeObservations, pace: Pace | None = None) -> float:
+def simulate_pipeline(scenario: Scenario, observations: FakeObservations, platform: Platform = PLATFORM) -> float:
     """Script everything the scenario causes into `observations`; returns when the last event happens."""
-    return _Pipeline(scenario, observations, pace or Pace()).run()
+    return _Pipeline(scenario, observations, platform).run()
 
 
 class _Pipeline:
-    def __init__(self, scenario: Scenario, observations: FakeObservations, pace: Pace) -> None:
+    def __init__(self, scenario: Scenario, observations: FakeObservations, platform: Platform) -> None:
         self.scenario = scenario
         self.obs = observations
-        self.pace = pace
-        self.state = _State()
+        self.walk = Walk(scenario, platform, SCRIPTED)
         self.job_id = scenario.job_id()
+        self.last_event = 0.0
+        self.run_starts: list[float] = []
+        self.invocations: list[tuple[float, float]] = []
+        """The orchestrator's Invocations metric: (time, value)."""
+        self.errors: list[tuple[float, float]] = []
+        """The worker's Errors metric: 1 per failed attempt, 0 per successful one (as the executor publishes)."""
 
     def run(self) -> float:
-        runs: list[float] = []
+        runs = self.run_starts
         job = self.scenario.job
         if job is not None:
             start = 0.0
             for run in range(1, job.runs + 1):
                 if run > 1:
-                    start = self.state.last_event + self.pace.settle_between_runs
+                    start = self.last_event + SETTLE_BETWEEN_RUNS
                     if job.next_run_when is not None:
                         start = self._alarm_reaches(job.next_run_when.alarm, job.next_run_when.state, start)
-                self.state.run = run
                 runs.append(start)
-                self._job(start)
+                for event in self.walk.run(run, start):
+                    self._render(event)
         self.obs.runs = runs or [0.0]
-        self._alarms(until=self.state.last_event + 60 * max(self._interval(a) for a in ("job_not_run", "job_failed")))
-        return self.state.last_event
+        self._alarms(until=self.last_event + 60 * max(self._interval(a) for a in ("job_not_run", "job_failed")))
+        return self.last_event
 
-    def _job(self, start: float) -> None:
-        event = {
-            "job_id": self.job_id,
-            "file_ids": self.scenario.file_ids(),
-            "shard_size": self.scenario.job.shard_size,
-        }
-        shards = self.scenario.initial_shards()
+    def _render(self, event: Any) -> None:
+        if isinstance(event, AttemptEvent):
+            self._attempt(event)
+        elif isinstance(event, Committed):
+            self._committed(event)
+        elif isinstance(event, Reported):
+            self._report(event.shard, event.fault, event.at)
+        elif isinstance(event, DeadLettered):
+            self._dead_letter(event)
+        elif isinstance(event, Decided):
+            self._decided(event)
+        elif isinstance(event, Answered):
+            self._answered(event)
 
-        def invoke_workers(at: float) -> None:
-            for index, files in enumerate(shards):
-                shard = {"job_id": self.job_id, "shard_id": f"{index:04d}", "file_ids": files, "reshard_depth": 0}
-                self._shard(shard, at + self.pace.handoff)
-
-        end, failed = self._invoke("orchestrator", event, start, self.job_id, work=invoke_workers)
-        if self.scenario.job.invocation == "event":
-            self.obs.add_result(self.state.run, None, at=start, status=202)  # accepted; Lambda runs it later
-        elif failed is None:
-            body: Any = {"job_id": self.job_id, "files": len(event["file_ids"]), "shard_count": len(shards),
-                         "shard_sizes": [len(files) for files in shards]}
-            self.obs.add_result(self.state.run, body, at=end)
-        else:
-            error_type = failed.exception.type if isinstance(failed, ExceptionFault | FailAfterCommitFault) else "Error"
-            self.obs.add_result(self.state.run, {"errorType": error_type, "errorMessage": self._error_message(failed)},
-                                at=end, function_error="Unhandled")
-
-    def _shard(self, event: dict[str, Any], start: float) -> None:
-        end, fault = self._invoke("worker", event, start, event["shard_id"], work=lambda at: self._loaded(event, at))
-        if fault is None:
-            return
-        message = self._error_message(fault)
-        self.obs.add_dead_letter(event, at=end + self.pace.handoff, error_message=message)
-        letter = {"Records": [{"Sns": {"Message": json.dumps(event, sort_keys=True)}}]}
-        decided: list[bool] = []
-
-        def decide(at: float) -> None:
-            if not decided:  # a redelivered dead letter finds its decision taken (decisions keyed by message)
-                decided.append(True)
-                self._decide(event, fault, message, at)
-
-        handled, handler_fault = self._invoke(
-            "error_handler",
-            letter,
-            end + 2 * self.pace.handoff,
-            event["shard_id"],
-            files=event["file_ids"],
-            work=decide,
+    def _attempt(self, event: AttemptEvent) -> None:
+        self.obs.add_attempt(
+            event.function,
+            event.request_id,
+            event.attempt,
+            at=event.start,
+            took=event.end - event.start,
+            outcome=event.outcome,
+            fault=event.fault.kind if event.fault else None,
+            event=event.payload,
+            shard_id=event.shard_id,
+            file_ids=list(event.file_ids),
+            run=event.run,
         )
-        if handler_fault is not None:
-            # Its own dead letter: the event it was handed (the SNS records), kept on error_handler_dlq.
-            self.obs.add_message(
-                "error_handler_dlq",
-                letter,
-                at=handled + self.pace.handoff,
-                attributes={"ErrorCode": "200", "ErrorMessage": self._error_message(handler_fault)},
-            )
-            self._note(handled + self.pace.handoff)
+        self._note(event.end)
+        if event.function == "orchestrator":
+            self.invocations.append((event.start, 1.0))
+        if event.function == "worker":
+            self.errors.append((event.end, 1.0 if event.fails else 0.0))
 
-    def _decide(self, event: dict[str, Any], fault: Fault, message: str, at: float) -> None:
-        files, depth, stack = event["file_ids"], event.get("reshard_depth", 0), self.scenario.stack
-        common = {"shard_id": event["shard_id"], "file_ids": files, "job_id": self.job_id, "error_message": message}
-        if fault.kind == "timeout" and len(files) > 1 and depth < stack.max_reshard_depth:
-            children = [
-                {
-                    "job_id": self.job_id,
-                    "shard_id": f"{event['shard_id']}.{index}",
-                    "file_ids": part,
-                    "reshard_depth": depth + 1,
-                    "parent_shard_id": event["shard_id"],
-                }
-                for index, part in enumerate(split_evenly(files, stack.reshard_factor))
-            ]
-            self.obs.add_decision(
-                "reshard",
-                at=at,
-                reason="timeout",
-                child_shards=[{"shard_id": child["shard_id"], "file_ids": child["file_ids"]} for child in children],
-                **common,
-            )
-            for child in children:
-                self._shard(child, at + self.pace.handoff)
+    def _answered(self, event: Answered) -> None:
+        run, at = event.run, event.at
+        if self.scenario.job.invocation == "event":
+            self.obs.add_result(run, None, at=self.run_starts[run - 1], status=202)  # accepted; Lambda runs it later
+        elif event.fault is None:
+            body: Any = {"job_id": self.job_id, "files": len(self.scenario.file_ids()),
+                         "shard_count": len(event.shards), "shard_sizes": [len(files) for files in event.shards]}
+            self.obs.add_result(run, body, at=at)
+        else:
+            failed = event.fault
+            error_type = failed.exception.type if isinstance(failed, ExceptionFault | FailAfterCommitFault) else "Error"
+            self.obs.add_result(run, {"errorType": error_type, "errorMessage": error_message(self.scenario, failed)},
+                                at=at, function_error="Unhandled")
+
+    def _dead_letter(self, event: DeadLettered) -> None:
+        if event.function == "worker":
+            self.obs.add_dead_letter(event.payload, at=event.at, error_message=event.error_message)
+        else:
+            # The error handler's own dead letter: the SNS records it was handed, kept on error_handler_dlq.
+            self.obs.add_message("error_handler_dlq", event.payload, at=event.at,
+                                 attributes={"ErrorCode": "200", "ErrorMessage": event.error_message})
+        self._note(event.at)
+
+    def _decided(self, event: Decided) -> None:
+        shard = event.shard
+        common = {"shard_id": shard["shard_id"], "file_ids": shard["file_ids"], "job_id": self.job_id,
+                  "error_message": event.error_message}
+        if event.action == "reshard":
+            children = [{"shard_id": child["shard_id"], "file_ids": child["file_ids"]} for child in event.children]
+            self.obs.add_decision("reshard", at=event.at, reason=event.reason, child_shards=children, **common)
             return
-        timeout = fault.kind == "timeout"
-        loaded = [file_id for file_id in files if file_id in self.state.loaded]
-        quarantined = [file_id for file_id in files if file_id not in self.state.loaded] if timeout else []
-        # The error handler quarantines only the files that are not loaded; a shard loaded in full is reported.
-        action, reason = ("quarantine", "quarantined") if quarantined else ("report", "needs_attention")
-        self.obs.add_decision(action, at=at, reason=reason, **common)
-        for file_id in quarantined:
-            self.obs.add_quarantine(file_id, at=at, job_id=self.job_id, shard_id=event["shard_id"])
+        self.obs.add_decision(event.action, at=event.at, reason=event.reason, **common)
+        for file_id in event.quarantined:
+            self.obs.add_quarantine(file_id, at=event.at, job_id=self.job_id, shard_id=shard["shard_id"])
+        timeout = event.fault.kind == "timeout"
         body = {
-            "reason": reason,
+            "reason": event.reason,
             "job_id": self.job_id,
-            "shard_id": event["shard_id"],
-            "file_ids": quarantined or files,
+            "shard_id": shard["shard_id"],
+            "file_ids": list(event.quarantined) or shard["file_ids"],
             "error_type": "Timeout" if timeout else "FunctionError",
-            "error_message": message,
+            "error_message": event.error_message,
         }
         if timeout:
-            body["loaded_file_ids"] = loaded
-        self.obs.add_notification("JOB FAILED", body, at=at + 0.02)
-        self._note(at + 0.02)
+            body["loaded_file_ids"] = list(event.loaded)
+        self.obs.add_notification("JOB FAILED", body, at=event.at + PUBLISH)
+        self._note(event.at + PUBLISH)
 
-    def _invoke(
-        self,
-        function: FunctionName,
-        event: dict[str, Any],
-        start: float,
-        shard_id: str,
-        files: list[str] | None = None,
-        work: Callable[[float], None] = lambda at: None,
-    ) -> tuple[float, Fault | None]:
-        """All attempts of one invocation; (end, the fault of a failed last attempt or None). `work(at)` runs
-        whenever an attempt's handler completes: one without a fault, or one failing after its commit."""
-        self.state.requests += 1
-        request_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{function}/{self.state.requests}"))
-        files = list(files if files is not None else event.get("file_ids", []))
-        settings = self.scenario.settings(function)
-        now = start + self.pace.start_attempt
-        if self.state.first_invocation is None:
-            self.state.first_invocation = now
-        fault: Fault | None = None
-        attempts = self.scenario.max_attempts(function)
-        for attempt in range(1, attempts + 1):
-            fault = self._fault(function, attempt, shard_id, files)
-            reported = fault is not None and not fails_invocation(self.scenario, fault)
-            took, outcome = self._attempt_result(fault, settings.timeout_seconds)
-            if reported:
-                outcome = "ok"  # the worker reports it by its error policy and returns
-            self.obs.add_attempt(
-                function,
-                request_id,
-                attempt,
-                at=now,
-                took=took,
-                outcome=outcome,
-                fault=fault.kind if fault else None,
-                event=event,
-                shard_id=shard_id,
-                file_ids=files,
-                run=self.state.run,
-            )
-            end = now + took
-            self._note(end)
-            self._metrics(function, now, end, failed=fault is not None and not reported)
-            if fault is not None and function == "worker" and fault.files and fault.kind in _STRIKES_INSIDE:
-                self._partly_loaded(event, fault, now)
-            if fault is None or fault.kind == "fail_after_commit":
-                work(end)
-            if fault is not None and reported:
-                self._report(event, fault, end)
-                return end, None
-            if fault is None:
-                return end, None
-            self._failed(function, event, fault, end)
-            now = end + attempt * (RETRY_BASE_DELAY_SECONDS + self.pace.retry_lateness)
-        return end, fault
-
-    def _metrics(self, function: str, start: float, end: float, *, failed: bool) -> None:
-        if function == "orchestrator":
-            self.state.invocations.append((start, 1.0))
-        if function == "worker":
-            self.state.errors.append((end, 1.0 if failed else 0.0))
-
-    def _attempt_result(self, fault: Fault | None, timeout: int) -> tuple[float, str | None]:
-        if fault is None:
-            return self.pace.work, "ok"
-        if fault.kind == "timeout":
-            return float(timeout), None
-        if fault.kind == "out_of_memory":
-            return self.pace.out_of_memory, None
-        if fault.kind == "crash":
-            return self.pace.exception, None  # the runtime is gone: no end reaches the ledger
-        return self.pace.exception, "error"
-
-    def _fault(self, function: FunctionName, attempt: int, shard_id: str, files: list[str]) -> Fault | None:
-        return striking_fault(self.scenario, function, attempt, self.state.run, shard_id, files)
-
-    def _loaded(self, event: dict[str, Any], at: float) -> None:
-        files = event["file_ids"]
-        counts = expected_row_counts(files)
-        new = [file_id for file_id in files if file_id not in self.state.loaded]
-        for file_id in new:
-            self.obs.add_rows(file_id, counts[file_id], at=at)
-        self.state.loaded.update(new)
+    def _committed(self, event: Committed) -> None:
+        counts = expected_row_counts(event.file_ids)
+        for file_id in event.new_file_ids:
+            self.obs.add_rows(file_id, counts[file_id], at=event.at)
+        if not event.complete:
+            return
+        shard = event.shard
         rows = sum(counts.values())
-        rows_inserted = sum(counts[file_id] for file_id in new)
+        rows_inserted = sum(counts[file_id] for file_id in event.new_file_ids)
         body = {
             "job_id": self.job_id,
-            "shard_id": event["shard_id"],
-            "reshard_depth": event.get("reshard_depth", 0),
-            "file_ids": files,
-            "files": len(files),
-            "files_inserted": len(new),
-            "files_already_present": len(files) - len(new),
+            "shard_id": shard["shard_id"],
+            "reshard_depth": shard.get("reshard_depth", 0),
+            "file_ids": list(event.file_ids),
+            "files": len(event.file_ids),
+            "files_inserted": len(event.new_file_ids),
+            "files_already_present": len(event.file_ids) - len(event.new_file_ids),
             "rows": rows,
             "rows_inserted": rows_inserted,
             "rows_already_present": rows - rows_inserted,
         }
-        self.obs.add_notification("JOB SUCCEEDED", body, at=at + 0.02)
-        self._note(at + 0.02)
+        self.obs.add_notification("JOB SUCCEEDED", body, at=event.at + PUBLISH)
+        self._note(event.at + PUBLISH)
 
-    def _partly_loaded(self, event: dict[str, Any], fault: Fault, at: float) -> None:
-        """A fault aimed at a file strikes when the worker reads that file: the ones before it are in."""
-        before = []
-        for file_id in event["file_ids"]:
-            if file_id in (fault.files or []):
-                break
-            before.append(file_id)
-        counts = expected_row_counts(before)
-        for file_id in before:
-            if file_id not in self.state.loaded:
-                self.obs.add_rows(file_id, counts[file_id], at=at + self.pace.work)
-                self.state.loaded.add(file_id)
-
-    def _failed(self, function: str, event: dict[str, Any], fault: Fault, at: float) -> None:
-        if self.state.first_error is None or at < self.state.first_error:
-            self.state.first_error = at
-
-    def _report(self, event: dict[str, Any], fault: Fault, at: float) -> None:
+    def _report(self, shard: dict[str, Any], fault: Fault, at: float) -> None:
         """The worker's one JOB FAILED for an error its policy reports (the invocation then ends normally)."""
         error_type, code = {
             "bad_table": ("DatabaseError", "42P01"),
@@ -321,41 +194,15 @@ class _Pipeline:
             "reason": "error",
             "failure_class": failure_class(fault),
             "job_id": self.job_id,
-            "shard_id": event["shard_id"],
-            "reshard_depth": event.get("reshard_depth", 0),
-            "file_ids": event["file_ids"],
+            "shard_id": shard["shard_id"],
+            "reshard_depth": shard.get("reshard_depth", 0),
+            "file_ids": shard["file_ids"],
             "error_type": error_type,
-            "error_message": self._error_message(fault),
+            "error_message": error_message(self.scenario, fault),
             "error_code": code,
         }
-        self.obs.add_notification("JOB FAILED", body, at=at + 0.02)
-        self._note(at + 0.02)
-
-    def _error_message(self, fault: Fault) -> str:
-        if fault.kind == "timeout":
-            seconds = self.scenario.settings(fault.function).timeout_seconds
-            return f"RequestId: {_REQUEST} Error: Task timed out after {seconds:.2f} seconds"
-        if fault.kind == "out_of_memory":
-            return f"RequestId: {_REQUEST} Error: Runtime exited with error: signal: killed"
-        if fault.kind == "bad_table":
-            return f'relation "stack.{fault.wrong_name}" does not exist'
-        if fault.kind == "bad_field":
-            return f'column "{fault.wrong_name}" of relation "rows" does not exist'
-        if isinstance(fault, ExceptionFault | FailAfterCommitFault):
-            return fault.exception.message
-        if isinstance(fault, CrashFault):
-            if fault.exit_status == 0:
-                return f"RequestId: {_REQUEST} Error: Runtime exited without providing a reason"
-            return f"RequestId: {_REQUEST} Error: Runtime exited with error: exit status {fault.exit_status}"
-        if fault.kind == "db_unreachable":
-            return "Can't create a connection to host 127.0.0.1 and port 1"
-        if fault.kind == "bad_input":
-            return "invalid event: field 'job_id' is missing"
-        if fault.kind == "import_error":
-            return f"Unable to import module 'handler': No module named '{getattr(fault, 'missing_module', '')}'"
-        if fault.kind == "missing_handler":
-            return "Handler 'handler' missing on module 'handler'"
-        return "injected fault"
+        self.obs.add_notification("JOB FAILED", body, at=at + PUBLISH)
+        self._note(at + PUBLISH)
 
     def _interval(self, alarm: str) -> float:
         return self.scenario.stack.evaluation_interval(alarm)  # type: ignore[arg-type]
@@ -363,14 +210,14 @@ class _Pipeline:
     def _transitions(self, alarm: str, until: float) -> list[Any]:
         stack = self.scenario.stack
         if alarm == "job_not_run":
-            return alarm_transitions(stack.alarm("job_not_run"), "LessThanThreshold", self.state.invocations,
+            return alarm_transitions(stack.alarm("job_not_run"), "LessThanThreshold", self.invocations,
                                      created=self._created, until=until)
-        return alarm_transitions(stack.alarm("job_failed"), "GreaterThanOrEqualToThreshold", self.state.errors,
+        return alarm_transitions(stack.alarm("job_failed"), "GreaterThanOrEqualToThreshold", self.errors,
                                  created=self._created, until=until)
 
     @property
     def _created(self) -> float:
-        return -self.pace.alarm_created_before_start
+        return -ALARM_CREATED_BEFORE_START
 
     def _alarm_reaches(self, alarm: str, state: str, after: float) -> float:
         """When the alarm is first in `state` at or after `after`, given the datapoints so far."""
@@ -392,4 +239,4 @@ class _Pipeline:
                                    reason=transition.reason, created=self._created)
 
     def _note(self, moment: float) -> None:
-        self.state.last_event = max(self.state.last_event, moment)
+        self.last_event = max(self.last_event, moment)

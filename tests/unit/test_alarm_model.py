@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.expect.alarm_model import alarm_transitions
+from harness.model.alarms import alarm_transitions
 from harness.scenario import AlarmSettings
 
 BREACHING = AlarmSettings(period_seconds=10, treat_missing_data="breaching")

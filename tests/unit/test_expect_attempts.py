@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.fakes import FakeObservations, evaluate_scripted, scenario_from_yaml
 from harness.scenario import Scenario
+from tests.support.fakes import FakeObservations, evaluate_scripted, scenario_from_yaml
 
 SHARD = {"job_id": "attempts-under-test", "shard_id": "0000", "file_ids": [f"f-{i:04d}" for i in range(10)]}
 

@@ -6,15 +6,33 @@ from pathlib import Path
 
 import pytest
 
-from harness.expect import deadline_seconds, floor_seconds, simulate
+from harness.expect import floor_seconds as floor_at
 from harness.expect.checks import check
 from harness.expect.deadlines import QUIET_SECONDS
-from tests.support.simulated import simulate_pipeline
+from harness.expect.deadlines import deadline_seconds as deadline_at
 from harness.expect.snapshot import Snapshot
-from tests.support.fakes import FakeClock, FakeObservations, scenario_from_yaml
+from harness.model.platform import Platform
+from harness.model.walk import OPTIMISTIC, PESSIMISTIC, Timing, walk_runs
 from harness.scenario import Scenario, load_scenario, load_scenarios
+from tests.support.fakes import FakeClock, FakeObservations, scenario_from_yaml
+from tests.support.simulated import simulate_pipeline
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
+# The embedded LocalStack's default: retries 1 s and 2 s after a failure.
+ONE_SECOND = Platform(1.0, "unit tests")
+
+
+def floor_seconds(scenario: Scenario, platform: Platform = ONE_SECOND) -> float:
+    return floor_at(scenario, platform)
+
+
+def deadline_seconds(scenario: Scenario, expectation, platform: Platform = ONE_SECOND) -> float:
+    return deadline_at(scenario, expectation, platform)
+
+
+def simulate(scenario: Scenario, *, pessimistic: bool, platform: Platform = ONE_SECOND) -> Timing:
+    """The first run of the scenario's job, walked at the deadlines' pace or at the floor's."""
+    return walk_runs(scenario, platform, PESSIMISTIC if pessimistic else OPTIMISTIC)[0]
 
 
 def shipped(name: str) -> Scenario:
@@ -67,6 +85,17 @@ def test_one_failure_chain_is_attempts_times_timeout_plus_retry_delays() -> None
     assert timing.first_error == pytest.approx(1.0)
 
 
+@pytest.mark.parametrize("base", [1.0, 5.0, 60.0])
+def test_the_platform_s_retry_delay_spaces_the_chain(base: float) -> None:
+    # What the running LocalStack says, not an assumed 1 s: retries come 1x and 2x its base delay.
+    platform = Platform(base, "unit tests")
+    timing = simulate(shipped("worker-timeout-reshards"), pessimistic=False, platform=platform)
+    assert timing.done == pytest.approx(3 * 1 + base + 2 * base)
+    assert floor_seconds(shipped("worker-timeout-reshards"), platform) == pytest.approx(3 + 3 * base)
+    slow = simulate(shipped("worker-timeout-reshards"), pessimistic=True, platform=platform)
+    assert slow.done > 3 * 1 + 3 * base
+
+
 def test_the_seeded_draws_decide_the_floor_of_a_probabilistic_fault() -> None:
     # Seed 7 fails some shard on both attempts 1 and 2: retry delays 1 + 2 s, exceptions take no time.
     assert simulate(shipped("probabilistic-fault-seeded"), pessimistic=False).done == pytest.approx(3.0)
@@ -97,8 +126,9 @@ def test_fewer_retries_make_a_shorter_chain(tmp_path: Path) -> None:
 def test_pipeline_deadline_is_the_pessimistic_chain_plus_quiet_and_slack() -> None:
     scenario = shipped("worker-exception-raised")
     chain = simulate(scenario, pessimistic=True).done
-    # orchestrator 0.5 + hand-off 1 + attempts (0.5 + 2 + 0.5 + 3 + 0.5) + hand-off 1 + error handler 0.5
-    assert chain == pytest.approx(9.5)
+    # orchestrator 0.5 + hand-off 1 + attempts (0.5 + (1 + 1) + 0.5 + 2 x (1 + 1) + 0.5): retry delays and
+    # their lateness + dead letter 1 + hand-off 1 + error handler 0.5
+    assert chain == pytest.approx(11.5)
     assert deadline_seconds(scenario, scenario.expect[0]) == pytest.approx(chain * 1.25 + QUIET_SECONDS + 3.0)
 
 

@@ -10,8 +10,8 @@ from harness.expect import evaluate, wait_until_settled
 from harness.expect.engine import FAIL_GRACE_SECONDS
 from harness.expect.settling import Settling
 from harness.expect.snapshot import Snapshot
-from tests.support.fakes import FakeClock, FakeObservations, evaluate_scripted, scenario_from_yaml
 from harness.scenario import Scenario
+from tests.support.fakes import FakeClock, FakeObservations, evaluate_scripted, scenario_from_yaml
 
 JOB = "engine-under-test"
 SHARD = {"job_id": JOB, "shard_id": "0000", "file_ids": ["f-0000", "f-0001"], "reshard_depth": 0}

@@ -8,18 +8,19 @@ import pytest
 
 from harness.expect import Report, evaluate
 from harness.expect.deadlines import QUIET_SECONDS
-from tests.support.simulated import simulate_pipeline
-from tests.support.fakes import FakeClock, FakeObservations, scenario_from_yaml
+from harness.model.platform import Platform
 from harness.scenario import Scenario, load_scenario, load_scenarios
+from tests.support.fakes import FakeClock, FakeObservations, scenario_from_yaml
+from tests.support.simulated import PLATFORM, simulate_pipeline
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 POLL = 0.1
 
 
-def run(scenario: Scenario) -> tuple[Report, float, FakeObservations]:
+def run(scenario: Scenario, platform: Platform = PLATFORM) -> tuple[Report, float, FakeObservations]:
     clock = FakeClock()
-    observations = FakeObservations(clock, started_at=clock.now)
-    last_event = simulate_pipeline(scenario, observations)
+    observations = FakeObservations(clock, started_at=clock.now, platform=platform)
+    last_event = simulate_pipeline(scenario, observations, platform)
     report = evaluate(scenario, observations, clock=clock, wall_clock=clock, sleep=clock.sleep, poll_interval=POLL)
     return report, last_event, observations
 
@@ -34,6 +35,13 @@ def test_shipped_scenario_passes_on_the_simulated_pipeline_without_waiting_longe
     # The verdict comes one quiet period (and a poll or two) after the last thing the pipeline did,
     # or right when the awaited alarm state arrives, whichever is later.
     assert report.elapsed <= max([last_event + QUIET_SECONDS + 3 * POLL, *[at + POLL for at in alarms]])
+
+
+@pytest.mark.parametrize("scenario", load_scenarios([SCENARIOS]), ids=lambda scenario: scenario.name)
+def test_shipped_scenario_passes_when_retries_wait_5_s(scenario: Scenario) -> None:
+    # HARNESS_RETRY_BASE_DELAY=5: the deadlines and the settling follow the platform's delay, not 1 s.
+    report, _, _ = run(scenario, Platform(5.0, "HARNESS_RETRY_BASE_DELAY=5"))
+    assert report.passed, report.render()
 
 
 def variant(tmp_path: Path, name: str, old: str, new: str) -> Scenario:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
+from harness.observe.records import Attempt
 from harness.scenario import AttemptsExpectation
 
-from ..observations import Attempt
 from ..snapshot import Snapshot
 from ..text import files_text, listing, plural, request_text
 from .verdict import Verdict

@@ -6,10 +6,10 @@ import re
 from collections import Counter
 from typing import Any
 
+from harness.observe.records import AlarmTransition, Message
 from harness.scenario import AlarmExpectation, DlqExpectation, SnsExpectation
 from harness.scenario.catalog import DEAD_LETTER_TOPICS
 
-from ..observations import AlarmTransition, Message
 from ..snapshot import Snapshot, event_files, message_body
 from ..text import files_text, listing, offset, plural, value_text
 from .fields import field_text, field_value, is_missing, json_equal, number

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
+from harness.observe.records import InvokeResult
 from harness.scenario import ResultExpectation
 
-from ..observations import InvokeResult
 from ..snapshot import Snapshot
 from ..text import listing, value_text
 from .fields import field_text, field_value, is_missing, json_equal

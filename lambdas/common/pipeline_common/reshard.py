@@ -51,3 +51,18 @@ def decide(shard: Shard | None, error_message: str | None, *, factor: int, max_d
     children = tuple(child_shards(shard, factor))
     sizes = "+".join(str(len(child.file_ids)) for child in children)
     return Decision(RESHARD, REASON_TIMEOUT, f"timed out; split {len(shard.file_ids)} files into {sizes}", children)
+
+
+def account_for_loaded(decision: Decision, file_ids: tuple[str, ...], loaded: list[str]) -> Decision:
+    """A QUARANTINE decision corrected for the files the worker had already loaded before it timed out."""
+    if not loaded:
+        return decision
+    if len(loaded) == len(file_ids):
+        count = len(file_ids)
+        return Decision(
+            REPORT,
+            REASON_NEEDS_ATTENTION,
+            f"timed out after every file was loaded ({count} of {count}); nothing quarantined",
+        )
+    detail = f"{decision.detail}; {len(loaded)} of {len(file_ids)} files already loaded: {', '.join(loaded)}"
+    return Decision(decision.action, decision.reason, detail, decision.children)

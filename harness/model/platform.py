@@ -1,0 +1,83 @@
+"""Platform timing: what the running LocalStack does with time, carried from it to the expectation engine.
+
+The walk of the pipeline, its floors and deadlines, and the settling of exact counts all read a `Platform`
+instead of assuming numbers. It comes from the LocalStack that runs the scenarios:
+
+- the embedded one is started by the harness, which sets its retry base delay (`HARNESS_RETRY_BASE_DELAY`,
+  1 s by default: time is compressed);
+- an attached one is asked (`/_localstack/config`, when that LocalStack enables it), else is taken at
+  `HARNESS_RETRY_BASE_DELAY` when that is set, else at LocalStack's own default, which is AWS's 60 s.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.request
+from dataclasses import dataclass
+
+AWS_RETRY_BASE_DELAY_S = 60.0
+"""Lambda's async retries come 1 and 2 minutes after a failure (LocalStack's default too)."""
+ENV_RETRY_BASE_DELAY = "HARNESS_RETRY_BASE_DELAY"
+
+
+@dataclass(frozen=True)
+class Platform:
+    """How the platform under the scenarios spaces Lambda's asynchronous retries."""
+
+    retry_base_delay_s: float
+    """Retry n of an event invocation comes n x this after failure n (LocalStack's LAMBDA_RETRY_BASE_DELAY)."""
+    source: str
+    """Where the figure came from, for reports."""
+
+    def retry_delay(self, attempt: int) -> float:
+        """The delay before the retry that follows failed attempt `attempt` (1 -> 1x, 2 -> 2x)."""
+        return attempt * self.retry_base_delay_s
+
+    @property
+    def compressed(self) -> bool:
+        return self.retry_base_delay_s < AWS_RETRY_BASE_DELAY_S
+
+    def describe(self) -> str:
+        base = self.retry_base_delay_s
+        words = "time is compressed" if self.compressed else "time is real"
+        return (f"{words}: Lambda async retries wait {base:g} s, then {2 * base:g} s "
+                f"(AWS: {AWS_RETRY_BASE_DELAY_S:g} s, then {2 * AWS_RETRY_BASE_DELAY_S:g} s); {self.source}")
+
+
+def env_retry_base_delay() -> float | None:
+    """`HARNESS_RETRY_BASE_DELAY` as seconds, or None when unset; a bad value is an error naming it."""
+    raw = os.environ.get(ENV_RETRY_BASE_DELAY)
+    if raw is None or raw.strip() == "":
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{ENV_RETRY_BASE_DELAY}={raw!r} is not a number of seconds") from None
+    if not 0 <= value <= 300:
+        raise ValueError(f"{ENV_RETRY_BASE_DELAY}={raw!r}: LocalStack takes 0 to 300 s (SQS's largest delay)")
+    return value
+
+
+def embedded(retry_base_delay_s: float) -> Platform:
+    """The embedded LocalStack, which the harness starts with this retry base delay."""
+    return Platform(float(retry_base_delay_s), f"embedded LocalStack, {ENV_RETRY_BASE_DELAY} sets it")
+
+
+def attached(endpoint_url: str, timeout_s: float = 2.0) -> Platform:
+    """An attached LocalStack: its configuration when it shows it, else the environment, else the default."""
+    try:
+        request = urllib.request.Request(endpoint_url.rstrip("/") + "/_localstack/config")
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310 (loopback, checked)
+            config = json.loads(response.read() or b"{}")
+        value = config.get("LAMBDA_RETRY_BASE_DELAY_SECONDS")
+        if isinstance(value, int | float):
+            return Platform(float(value), f"read from {endpoint_url}/_localstack/config")
+    except (OSError, ValueError, AttributeError):
+        pass  # the config endpoint is off unless that LocalStack sets ENABLE_CONFIG_UPDATES=1
+    from_env = env_retry_base_delay()
+    if from_env is not None:
+        return Platform(from_env, f"attached LocalStack, taken from {ENV_RETRY_BASE_DELAY} (set it as that "
+                                  "LocalStack's LAMBDA_RETRY_BASE_DELAY)")
+    return Platform(AWS_RETRY_BASE_DELAY_S, "attached LocalStack, assumed at LocalStack's default; set "
+                                            f"{ENV_RETRY_BASE_DELAY} to its LAMBDA_RETRY_BASE_DELAY")

@@ -1,4 +1,8 @@
-"""The ``harness`` command line."""
+"""The ``harness`` command line.
+
+Each subcommand imports what it needs (LocalStack, boto3, the scenario model) when it runs, so that
+`harness --help` and a mistyped command answer at once.
+"""
 
 from __future__ import annotations
 
@@ -8,8 +12,6 @@ import signal
 import sys
 import threading
 
-from harness.localstack import EmbeddedLocalStack, ensure_runtimes
-
 
 def _print_line(name: str, value: str) -> None:
     # One NAME=value line per fact, on stdout, so a script can `eval` or grep it.
@@ -17,6 +19,8 @@ def _print_line(name: str, value: str) -> None:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    from harness.localstack.embedded import EmbeddedLocalStack
+
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
@@ -66,6 +70,8 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def cmd_setup_runtimes(_args: argparse.Namespace) -> int:
+    from harness.localstack.embedded import ensure_runtimes
+
     served = ensure_runtimes(lambda message: print(message, file=sys.stderr, flush=True))
     for runtime in served:
         print(f"{runtime}: ready")

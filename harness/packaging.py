@@ -5,7 +5,8 @@ A zip holds `lambdas/<name>/`, `lambdas/common/` and the vendored dependencies o
 wrapper). The same inputs give the same bytes: entries sorted, timestamps and permissions fixed, no
 `__pycache__`. Dependencies are pure-Python wheels (`py3-none-any`), so one zip runs on python3.12 and
 python3.13; they are installed once per requirements hash. A zip is built once per content hash; a
-rebuild of unchanged code reads it from `.harness/cache/`.
+rebuild of unchanged code reads it from the cache (`harness.paths.cache_dir()`: `.harness/cache/` in a
+source checkout).
 """
 
 from __future__ import annotations
@@ -22,13 +23,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness import paths
 from harness.db import PipelineNames
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-LAMBDAS_DIR = REPO_ROOT / "lambdas"
-COMMON_DIR = LAMBDAS_DIR / "common"
-REQUIREMENTS = LAMBDAS_DIR / "requirements.txt"
-CONSTRAINTS = REPO_ROOT / "constraints" / "localstack.txt"
+# Aliases of harness.paths (a checkout's top-level folders, or the copies an installed wheel carries).
+REPO_ROOT = paths.ROOT
+LAMBDAS_DIR = paths.LAMBDAS
+COMMON_DIR = paths.PIPELINE_COMMON_PARENT
+REQUIREMENTS = paths.REQUIREMENTS
+CONSTRAINTS = paths.CONSTRAINTS
 
 # Part of every cache key: bump it when the zip layout or the vendoring command changes.
 _FORMAT = b"harness-zip-v1"
@@ -123,9 +126,8 @@ class PackagingError(RuntimeError):
 
 
 def cache_dir() -> Path:
-    """`$HARNESS_CACHE_DIR`, else `.harness/cache` in the repository."""
-    configured = os.environ.get("HARNESS_CACHE_DIR")
-    return Path(configured) if configured else REPO_ROOT / ".harness" / "cache"
+    """`$HARNESS_CACHE_DIR`, else `.harness/cache` in the source checkout (see `harness.paths.cache_dir`)."""
+    return paths.cache_dir()
 
 
 def build_function_zip(name: str, extra_files: Mapping[str, bytes] | None = None) -> bytes:

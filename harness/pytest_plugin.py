@@ -12,11 +12,15 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from harness.localstack import Endpoint
+# Every project with the harness installed loads this plugin, whether or not it uses the harness: what
+# pulls in boto3, LocalStack, psycopg or the scenario model is imported inside the hook, fixture or item
+# that needs it (tests/unit/test_plugin_imports.py checks `pytest --help`).
+if TYPE_CHECKING:
+    from harness.localstack import Endpoint
 
 _RESOURCES = pytest.StashKey[Any]()
 
@@ -49,12 +53,14 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    from harness.localstack.embedded import time_compression_notice
+    from harness.localstack.embedded import default_retry_base_delay
+    from harness.model import platform
 
     endpoint = config.getoption("--harness-endpoint")
     if endpoint:
-        return f"harness: LocalStack at {endpoint} (its own retry delays apply)"
-    return f"harness: an embedded LocalStack per worker, started on first use; {time_compression_notice()}"
+        return f"harness: LocalStack at {endpoint}; {platform.attached(endpoint).describe()}"
+    timing = platform.embedded(default_retry_base_delay()).describe()
+    return f"harness: an embedded LocalStack per worker, started on first use; {timing}"
 
 
 def _resources(config: pytest.Config) -> Any:

@@ -1,7 +1,27 @@
-"""LocalStack for the harness: an embedded one in host mode, or one the user runs, on loopback only."""
+"""LocalStack for the harness: an embedded one in host mode, or one the user runs, on loopback only.
 
-from harness.localstack.embedded import EmbeddedLocalStack, LocalStackError, ensure_runtimes
-from harness.localstack.endpoint import Endpoint, UnsafeEndpoint, check_endpoint, endpoint_from_env
+The names below are imported on first use: `harness.localstack.endpoint` imports boto3, and importing
+this package (as `harness.localstack.embedded` does) must not, for the pytest plugin's sake.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from harness.localstack.embedded import EmbeddedLocalStack, LocalStackError, ensure_runtimes
+    from harness.localstack.endpoint import Endpoint, UnsafeEndpoint, check_endpoint, endpoint_from_env
+
+_WHERE = {
+    "EmbeddedLocalStack": "harness.localstack.embedded",
+    "LocalStackError": "harness.localstack.embedded",
+    "ensure_runtimes": "harness.localstack.embedded",
+    "Endpoint": "harness.localstack.endpoint",
+    "UnsafeEndpoint": "harness.localstack.endpoint",
+    "check_endpoint": "harness.localstack.endpoint",
+    "endpoint_from_env": "harness.localstack.endpoint",
+}
 
 __all__ = [
     "EmbeddedLocalStack",
@@ -12,3 +32,15 @@ __all__ = [
     "endpoint_from_env",
     "ensure_runtimes",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _WHERE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_WHERE[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -19,13 +19,16 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness import procs
 from harness.executor import interpreters
-from harness.localstack.endpoint import Endpoint
+from harness.model.platform import embedded, env_retry_base_delay
+
+if TYPE_CHECKING:
+    from harness.localstack.endpoint import Endpoint
 
 SERVICES = "lambda,sqs,sns,cloudwatch,logs,iam,sts,s3"
-AWS_RETRY_BASE_DELAY_S = 60
 READY_MARKER = "Ready."
 EXECUTOR_FALLBACK_MARKER = "Invalid specified plugin name"
 
@@ -34,11 +37,14 @@ class LocalStackError(Exception):
     """LocalStack did not start, or stopped working; the message carries the tail of its log."""
 
 
-def time_compression_notice(base_delay_s: int | None = None) -> str:
-    base = int(os.environ.get("HARNESS_RETRY_BASE_DELAY", "1")) if base_delay_s is None else base_delay_s
-    return (f"time is compressed: Lambda async retries wait {base} s, then {2 * base} s "
-            f"(AWS: {AWS_RETRY_BASE_DELAY_S} s, then {2 * AWS_RETRY_BASE_DELAY_S} s); "
-            "set HARNESS_RETRY_BASE_DELAY to change")
+def default_retry_base_delay() -> int:
+    """The embedded LocalStack's retry base delay: HARNESS_RETRY_BASE_DELAY, else 1 s (time compressed)."""
+    value = env_retry_base_delay()
+    if value is None:
+        return 1
+    if not value.is_integer():
+        raise ValueError(f"HARNESS_RETRY_BASE_DELAY={value:g}: LocalStack takes whole seconds")
+    return int(value)
 
 
 def free_port() -> int:
@@ -74,7 +80,7 @@ def remove_stale_runs(root: Path) -> None:
 def ensure_runtimes(progress=print) -> list[str]:
     """Install the runtime libraries for every Python runtime this machine can serve; returns them."""
     served = []
-    constraints = Path(__file__).resolve().parents[2] / "constraints" / "localstack.txt"
+    from harness.paths import CONSTRAINTS as constraints
     for runtime in interpreters.SUPPORTED_RUNTIMES:
         try:
             interpreters.find_python(runtime)
@@ -90,7 +96,7 @@ def ensure_runtimes(progress=print) -> list[str]:
 
 @dataclass
 class EmbeddedLocalStack:
-    retry_base_delay_s: int = int(os.environ.get("HARNESS_RETRY_BASE_DELAY", "1"))
+    retry_base_delay_s: int = field(default_factory=default_retry_base_delay)
     keepalive_ms: int | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
     quiet: bool = False
@@ -157,7 +163,7 @@ class EmbeddedLocalStack:
         for sub in ("volume", "filesystem", "tmp", "environments"):
             (self.run_dir / sub).mkdir()
         self.port = self.port or free_port()
-        self._say(f"harness: {time_compression_notice(self.retry_base_delay_s)}")
+        self._say(f"harness: {embedded(self.retry_base_delay_s).describe()}")
         started = time.monotonic()
         with open(self.run_dir / "localstack.log", "ab") as log:
             self.process = procs.spawn(
@@ -173,6 +179,8 @@ class EmbeddedLocalStack:
         except BaseException:
             self.stop()
             raise
+        from harness.localstack.endpoint import Endpoint
+
         self.endpoint = Endpoint(self.url)
         threading.Thread(target=self._warm_providers, name="harness-localstack-warmup", daemon=True).start()
         return self.endpoint
@@ -181,6 +189,8 @@ class EmbeddedLocalStack:
         """LocalStack loads a service's provider on its first request (about 1 s for Lambda); asking each
         service something cheap now overlaps that with whatever the caller does next (PostgreSQL, zips)."""
         # Its own Endpoint: a boto3 session must not be shared across threads while creating clients.
+        from harness.localstack.endpoint import Endpoint
+
         endpoint = Endpoint(self.url)
         calls = {"lambda": "list_functions", "sns": "list_topics", "sqs": "list_queues", "iam": "list_roles",
                  "cloudwatch": "describe_alarms", "logs": "describe_log_groups", "sts": "get_caller_identity"}

@@ -65,7 +65,7 @@ def pytest_report_header(config: pytest.Config) -> str:
 
 def _resources(config: pytest.Config) -> Any:
     if _RESOURCES not in config.stash:
-        from harness.resources import Resources
+        from harness.stack.resources import Resources
 
         config.stash[_RESOURCES] = Resources(
             endpoint_url=config.getoption("--harness-endpoint"),
@@ -136,7 +136,7 @@ class ScenarioItem(pytest.Item):
 # -- fixtures ------------------------------------------------------------------------------------------
 @pytest.fixture(scope="session")
 def harness_resources(request: pytest.FixtureRequest) -> Any:
-    """The session's LocalStack and PostgreSQL together (``harness.resources.Resources``), as scenario
+    """The session's LocalStack and PostgreSQL together (``harness.stack.resources.Resources``), as scenario
     items use them: pass it to ``harness.runner.run_scenario``."""
     return _resources(request.config)
 
@@ -162,7 +162,7 @@ def pipeline_stack(harness_endpoint: Endpoint, harness_database_url: str) -> Ite
 
     Every stack made here is torn down after the test.
     """
-    from harness.stack import PipelineStack, StackConfig, unique_prefix
+    from harness.stack.pipeline import PipelineStack, StackConfig, unique_prefix
 
     stacks: list[PipelineStack] = []
 

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from harness.expect import Report, evaluate
 from harness.observe.live import StackObservations
 from harness.observe.records import InvokeResult
-from harness.resources import Resources
 from harness.scenario import Scenario
-from harness.stack import AlarmConfig, FunctionConfig, PipelineStack, StackConfig, unique_prefix
+from harness.stack.pipeline import AlarmConfig, FunctionConfig, PipelineStack, StackConfig, unique_prefix
+from harness.stack.resources import Resources
 from harness.waiting import wait_for
 
 

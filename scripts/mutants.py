@@ -1,7 +1,7 @@
 """Mutation testing of the scenario suite: `make mutants`.
 
 Each mutant in `tests/mutants/catalog.yaml` plants one bug in the pipeline (`lambdas/`) or the stack
-(`harness/stack.py`): in a fresh copy of the project, `old` (which must occur exactly once in `file`) is
+(`harness/stack/pipeline.py`): in a fresh copy of the project, `old` (which must occur exactly once in `file`) is
 replaced by `new`, and `harness run` runs the scenario suite of that copy. A mutant is killed when at least
 one scenario fails that passes on an unmutated copy (the baseline, run first unless --no-baseline); one
 that no scenario kills is a hole in the suite. The kill matrix (mutant -> the scenarios that failed) is
@@ -180,7 +180,7 @@ def check_copy_is_used(root: Path, python: str) -> str | None:
     The harness is installed editable; its finder is appended to `sys.meta_path`, so PYTHONPATH wins. A
     future install mode that put the repository first would make every mutant survive: this says so.
     """
-    probe = ("import harness, harness.packaging as p, harness.stack as s; "
+    probe = ("import harness, harness.stack.packaging as p, harness.stack as s; "
              "print(harness.__file__); print(p.LAMBDAS_DIR); print(s.__file__)")
     result = subprocess.run([python, "-c", probe], cwd=root, env=copy_environment(root),
                             capture_output=True, text=True, timeout=120, check=False)

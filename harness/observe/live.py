@@ -16,7 +16,7 @@ from .records import Attempt, DecisionRecord, InvokeResult, Message, QuarantineR
 
 if TYPE_CHECKING:
     from harness.model.platform import Platform
-    from harness.stack import PipelineStack
+    from harness.stack.pipeline import PipelineStack
 
 # The message attributes kept: those Lambda sets on a dead letter.
 _ATTRIBUTES = ("RequestID", "ErrorCode", "ErrorMessage")

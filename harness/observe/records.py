@@ -2,7 +2,7 @@
 answers, alarm transitions, and the error handler's decisions and quarantined files.
 
 Plain frozen dataclasses with no dependency on the harness, so the live stack (`harness.observe.live`),
-the database reads (`harness.db`), the expectation engine and the tests' fakes all share them.
+the database reads (`harness.stack.database`), the expectation engine and the tests' fakes all share them.
 """
 
 from __future__ import annotations

@@ -8,9 +8,9 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from .common import Loc, format_loc
+from .error_text import translate
 from .errors import Problem, ScenarioError
 from .model import Scenario
-from .translate import translate
 from .yaml_source import Mark, YamlSyntaxError, parse_yaml
 
 PathLike = str | Path

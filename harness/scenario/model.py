@@ -18,8 +18,8 @@ from .catalog import (
     TreatMissingData,
     is_valid_alarm_period,
 )
-from .checks import consistency_problems
 from .common import FileId, Loc, ScenarioModel, ScenarioProblems, Slug, Text, duplicates
+from .consistency import consistency_problems
 from .expectations import Expectation
 from .faults import Fault
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from harness.lambda_api import wait_active, zip_sources
 from harness.localstack import Endpoint
+from harness.stack.lambda_api import wait_active, zip_sources
 
 pytestmark = pytest.mark.integration
 

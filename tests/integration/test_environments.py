@@ -7,8 +7,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import psutil
 
-from harness.lambda_api import wait_active, zip_sources
 from harness.localstack import EmbeddedLocalStack
+from harness.stack.lambda_api import wait_active, zip_sources
 from harness.waiting import wait_for
 from tests.integration.conftest import TRUST_POLICY, invoke
 

@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from harness.lambda_api import FunctionFailed, wait_active
+from harness.stack.lambda_api import FunctionFailed, wait_active
 from harness.waiting import wait_for
 from tests.integration.conftest import invoke
 

@@ -28,7 +28,7 @@ def processes_under(run_root: Path) -> list[str]:
 
 SESSION_TEST = """
 import json
-from harness.lambda_api import wait_active, zip_sources
+from harness.stack.lambda_api import wait_active, zip_sources
 
 def test_uses_a_lambda(harness_endpoint):
     lam, iam = harness_endpoint.client("lambda"), harness_endpoint.client("iam")
@@ -62,7 +62,7 @@ def test_nothing_is_left_when_the_parent_is_killed(tmp_path):
     run_root = tmp_path / "runs"
     script = textwrap.dedent("""
         import json, sys, time
-        from harness.lambda_api import wait_active, zip_sources
+        from harness.stack.lambda_api import wait_active, zip_sources
         from harness.localstack import EmbeddedLocalStack
         endpoint = EmbeddedLocalStack(quiet=True).start()
         lam, iam = endpoint.client("lambda"), endpoint.client("iam")

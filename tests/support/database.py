@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from psycopg import sql
 
-from harness.db import PipelineDatabase, expected_row_counts
 from harness.observe.records import DecisionRecord, QuarantineRecord
+from harness.stack.database import PipelineDatabase, expected_row_counts
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.db import expected_row_counts
 from harness.model.alarms import alarm_transitions
 from harness.model.platform import Platform
 from harness.model.walk import (
@@ -29,6 +28,7 @@ from harness.model.walk import (
 )
 from harness.scenario import ExceptionFault, FailAfterCommitFault, Fault, Scenario
 from harness.scenario.classes import failure_class
+from harness.stack.database import expected_row_counts
 
 from .fakes import FakeObservations
 

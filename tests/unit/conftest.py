@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "lambdas" / "common
 
 from pipeline_common import aws, database  # noqa: E402
 
-from harness.db import EmbeddedPostgres, PipelineNames  # noqa: E402
+from harness.stack.database import EmbeddedPostgres, PipelineNames  # noqa: E402
 from tests.support.database import ReadBackDatabase  # noqa: E402
 
 from .support import TOPIC_ARN, WORKER_FUNCTION, FakeLambda, FakeSNS  # noqa: E402

@@ -13,7 +13,7 @@ import pytest
 from pg8000.exceptions import DatabaseError
 from pipeline_common import database
 
-from harness.db import (
+from harness.stack.database import (
     DatabaseStartError,
     EmbeddedPostgres,
     ExternalPostgres,
@@ -182,7 +182,7 @@ def test_a_data_directory_too_deep_for_a_unix_socket_still_serves_tcp(data_root:
 
 def test_a_killed_harness_takes_its_server_with_it_and_the_next_start_tidies_up(data_root: Path) -> None:
     script = (
-        "import sys; from pathlib import Path; from harness.db import EmbeddedPostgres; "
+        "import sys; from pathlib import Path; from harness.stack.database import EmbeddedPostgres; "
         f"server = EmbeddedPostgres(data_root=Path({str(data_root)!r})).start(); "
         "print(server.pid, flush=True); sys.stdin.read()"
     )

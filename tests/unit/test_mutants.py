@@ -151,7 +151,7 @@ def test_block_scalars_keep_the_indentation_of_multi_line_anchors(tmp_path: Path
     assert mutant.old.splitlines()[1] == "        raise"
 
 
-# What `harness run --junit-xml` writes (harness/run_command.py write_junit): one testcase per scenario,
+# What `harness run --junit-xml` writes (harness/cli/run.py write_junit): one testcase per scenario,
 # named by the scenario, with a <failure> when it did not pass.
 JUNIT = """<?xml version='1.0' encoding='utf-8'?>
 <testsuite name="harness" tests="3" failures="2" time="40.1">
@@ -178,7 +178,7 @@ def test_the_junit_parser_maps_failed_and_errored_cases_to_scenario_names(tmp_pa
 def test_the_junit_written_by_the_harness_itself_parses(tmp_path: Path) -> None:
     from types import SimpleNamespace
 
-    from harness.run_command import write_junit
+    from harness.cli.run import write_junit
 
     def result(name: str, passed: bool):
         scenario = SimpleNamespace(name=name, source_file=Path(f"scenarios/{name}.yaml"))

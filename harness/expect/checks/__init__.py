@@ -3,7 +3,7 @@
 A check is pure: it reads a `Snapshot` and returns a `Verdict`. Deadlines and settling are the engine's
 business, so a check answers only "does it hold right now"; the facts about a kind's timing (monotone,
 time-driven, proved by a whole window, awaited alarms) live on its model in `harness.scenario.expectations`.
-`CHECKS` is the one registry of kinds at run time, as `harness.scenario.checks` is before deploy.
+`CHECKS` is the one registry of kinds at run time, as `harness.scenario.consistency` is before deploy.
 """
 
 from __future__ import annotations

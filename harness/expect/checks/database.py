@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import functools
 
-from harness.db import expected_row_counts
 from harness.scenario import DatabaseExpectation, Scenario
+from harness.stack.database import expected_row_counts
 
 from ..snapshot import Snapshot
 from ..text import files_text, listing, plural

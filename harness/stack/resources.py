@@ -5,10 +5,10 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from harness.db import start_database
 from harness.localstack import EmbeddedLocalStack, Endpoint, endpoint_from_env
 from harness.model import platform
 from harness.model.platform import Platform
+from harness.stack.database import start_database
 
 
 class Resources:
@@ -35,6 +35,12 @@ class Resources:
                     self._localstack = EmbeddedLocalStack(quiet=self._quiet)
                     self._endpoint = self._localstack.start()
             return self._endpoint
+
+    @property
+    def attached(self) -> bool:
+        """Whether the LocalStack in use was started by someone else (HARNESS_ENDPOINT, --endpoint)."""
+        self.endpoint()
+        return self._localstack is None
 
     def platform(self) -> Platform:
         """The timing of the LocalStack in use: the one the harness started, or the attached one's."""

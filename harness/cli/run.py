@@ -51,8 +51,8 @@ def write_junit(path: Path, results: list, total_seconds: float) -> None:
 
 def cmd_run(paths: list[str], keyword: str | None, junit_xml: str | None, endpoint: str | None,
             allow_remote: bool, keep_stacks: bool) -> int:
-    from harness.resources import Resources
     from harness.runner import run_scenario
+    from harness.stack.resources import Resources
 
     try:
         scenarios = select(load_scenarios([Path(p) for p in paths or ["scenarios"]]), keyword)
@@ -69,8 +69,9 @@ def cmd_run(paths: list[str], keyword: str | None, junit_xml: str | None, endpoi
         with console.status("starting LocalStack and PostgreSQL") as status:
             resources.endpoint()
             resources.database_url()
-            # Deadlines and floors follow this: stated once, since every verdict depends on it.
-            console.print(f"harness: {resources.platform().describe()}", markup=False, highlight=False)
+            if resources.attached:
+                # Deadlines and floors follow this (the embedded LocalStack states its own when it starts).
+                console.print(f"harness: {resources.platform().describe()}", markup=False, highlight=False)
             for index, scenario in enumerate(scenarios, 1):
                 label = f"[{index}/{len(scenarios)}] {scenario.name}"
 

@@ -24,7 +24,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness import paths
-from harness.stack.database import PipelineNames
 
 # Aliases of harness.paths (a checkout's top-level folders, or the copies an installed wheel carries).
 REPO_ROOT = paths.ROOT
@@ -64,15 +63,11 @@ class FunctionSpec:
         return (*self.required_env, *self.optional_env)
 
 
-# The column names the tables are created with (harness.stack.database) are the worker's defaults.
-_WORKER_COLUMNS = {name: value for name, value in PipelineNames().as_env().items() if name.endswith("_COLUMN")}
+# What each function requires and defaults comes from the pipeline's own configuration module: one list,
+# read by the functions and by the harness alike (LOG_LEVEL is read by pipeline_common.logs).
+_config = paths.pipeline_common("config")
+_LOGS = {"LOG_LEVEL": "INFO"}
 
-# The worker's error policy (lambdas/common/pipeline_common/failures.py): logical and programmatic errors
-# are reported, transient ones raised.
-_WORKER_POLICY = {"ON_ERROR_LOGICAL": "report", "ON_ERROR_PROGRAMMATIC": "report", "ON_ERROR_TRANSIENT": "raise"}
-
-# Kept in step with lambdas/common/pipeline_common/config.py (a unit test compares them): the harness
-# does not import the Lambda code, and the Lambda code does not import the harness.
 FUNCTIONS: dict[str, FunctionSpec] = {
     spec.name: spec
     for spec in (
@@ -80,42 +75,22 @@ FUNCTIONS: dict[str, FunctionSpec] = {
             name="orchestrator",
             handler="handler.handler",
             description="splits a job into shards and invokes a worker per shard (InvocationType=Event)",
-            required_env=("WORKER_FUNCTION",),
-            optional_env={"MAX_SHARD_SIZE": "100", "INVOKE_CONCURRENCY": "8", "LOG_LEVEL": "INFO"},
+            required_env=tuple(_config.ORCHESTRATOR_REQUIRED),
+            optional_env={**_config.ORCHESTRATOR_OPTIONAL, **_LOGS},
         ),
         FunctionSpec(
             name="worker",
             handler="handler.handler",
             description="loads a shard's files into PostgreSQL; reports JOB SUCCEEDED or JOB FAILED",
-            required_env=(
-                "DATABASE_URL",
-                "DB_SCHEMA",
-                "FILES_TABLE",
-                "ROWS_TABLE",
-                "NOTIFICATIONS_TOPIC_ARN",
-            ),
-            optional_env={**_WORKER_COLUMNS, **_WORKER_POLICY, "LOG_LEVEL": "INFO"},
+            required_env=tuple(_config.WORKER_REQUIRED),
+            optional_env={**_config.WORKER_OPTIONAL, **_LOGS},
         ),
         FunctionSpec(
             name="error_handler",
             handler="handler.handler",
             description="re-shards timed-out shards, quarantines single files, reports other errors",
-            required_env=(
-                "DATABASE_URL",
-                "DB_SCHEMA",
-                "DECISIONS_TABLE",
-                "QUARANTINE_TABLE",
-                "WORKER_FUNCTION",
-                "NOTIFICATIONS_TOPIC_ARN",
-            ),
-            optional_env={
-                "RESHARD_FACTOR": "2",
-                "MAX_RESHARD_DEPTH": "10",
-                # The worker's files table, read to tell already-loaded files from ones to quarantine.
-                "FILES_TABLE": PipelineNames().files_table,
-                "FILES_ID_COLUMN": _WORKER_COLUMNS["FILES_ID_COLUMN"],
-                "LOG_LEVEL": "INFO",
-            },
+            required_env=tuple(_config.ERROR_HANDLER_REQUIRED),
+            optional_env={**_config.ERROR_HANDLER_OPTIONAL, **_LOGS},
         ),
     )
 }

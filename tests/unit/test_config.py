@@ -72,20 +72,6 @@ def test_orchestrator_defaults() -> None:
     assert (loaded.max_shard_size, loaded.invoke_concurrency) == (100, 8)
 
 
-@pytest.mark.parametrize(
-    ("name", "required", "optional"),
-    [
-        ("orchestrator", config.ORCHESTRATOR_REQUIRED, config.ORCHESTRATOR_OPTIONAL),
-        ("worker", config.WORKER_REQUIRED, config.WORKER_OPTIONAL),
-        ("error_handler", config.ERROR_HANDLER_REQUIRED, config.ERROR_HANDLER_OPTIONAL),
-    ],
-)
-def test_function_specs_match_what_the_functions_read(name: str, required: tuple, optional: dict) -> None:
-    spec = FUNCTIONS[name]
-    assert spec.required_env == required
-    assert {k: v for k, v in spec.optional_env.items() if k != "LOG_LEVEL"} == optional
-
-
 def test_the_schema_names_match_the_worker_column_defaults() -> None:
     env = PipelineNames().as_env()
     assert {k: env[k] for k in config.WORKER_COLUMN_DEFAULTS} == config.WORKER_COLUMN_DEFAULTS

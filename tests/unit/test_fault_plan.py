@@ -1,0 +1,79 @@
+"""The fault plan: the one place faults are matched to attempts and the seeded draw is made."""
+
+from __future__ import annotations
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.faults import plan
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def entry(**fields: object) -> dict[str, object]:
+    return {"kind": "exception", **fields}
+
+
+def test_the_first_matching_entry_wins() -> None:
+    entries = [entry(attempts=[2]), entry(files=["f-0002"]), entry()]
+    assert plan.pick(entries, 1, 1, "0000", ["f-0001"]) == 2
+    assert plan.pick(entries, 1, 1, "0000", ["f-0001", "f-0002"]) == 1
+    assert plan.pick(entries, 2, 1, "0000", ["f-0002"]) == 0
+    assert plan.pick([entry(runs=[2])], 1, 1, "0000", ["f-0001"]) is None
+
+
+def test_min_shard_size_filters_small_shards() -> None:
+    big = entry(min_shard_size=3)
+    assert plan.matches(big, 1, 1, "0000", ["a", "b", "c"])
+    assert not plan.matches(big, 1, 1, "0000", ["a", "b"])
+
+
+def test_the_draw_is_seeded_by_shard_files_and_attempt_only() -> None:
+    first = plan.draw(7, "0000", ["f-0001"], 1)
+    assert plan.draw(7, "0000", ["f-0001"], 1) == first
+    assert {plan.draw(7, "0000", ["f-0001"], 2), plan.draw(8, "0000", ["f-0001"], 1)} != {first}
+    chance = entry(probability=0.5, seed=7)
+    fires = [plan.matches(chance, 1, 1, f"{i:04d}", ["f"]) for i in range(200)]
+    assert 60 < sum(fires) < 140  # about half of the shards
+    assert all(plan.matches(chance, 1, 1, f"{i:04d}", ["f"], every_draw_fires=True) for i in range(200))
+
+
+@pytest.mark.parametrize(
+    ("fault", "committed"),
+    [
+        (None, ["a", "b", "c"]),
+        ({"kind": "fail_after_commit"}, ["a", "b", "c"]),
+        ({"kind": "timeout", "files": ["b"]}, ["a"]),
+        ({"kind": "timeout"}, []),  # untargeted: strikes at the first file
+        ({"kind": "bad_table", "files": ["c"]}, []),  # a misconfiguration fails the first insert
+    ],
+)
+def test_files_committed_before_the_fault_strikes(fault: dict | None, committed: list[str]) -> None:
+    assert plan.files_committed(fault, ["a", "b", "c"], per_file=True) == committed
+
+
+def test_the_plan_module_needs_nothing_but_the_standard_library() -> None:
+    # It ships alone into every wrapped zip, next to the wrapper, as harness_fault_plan.py.
+    tree = ast.parse((ROOT / "harness" / "faults" / "plan.py").read_text(encoding="utf-8"))
+    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
+                for alias in node.names}
+    imported |= {node.module.split(".")[0] for node in ast.walk(tree)
+                 if isinstance(node, ast.ImportFrom) and node.module}
+
+
+    assert imported <= set(sys.stdlib_module_names) | {"__future__"}
+
+
+def test_no_other_module_draws_or_matches() -> None:
+    # One place: a second seeded draw or a second matcher would drift from the wrapper's.
+    offenders = []
+    for path in [*ROOT.glob("harness/**/*.py"), *ROOT.glob("tests/support/*.py")]:
+        if path.name == "plan.py":
+            continue
+        text = path.read_text(encoding="utf-8")
+        if "random.Random(" in text or 'fault["attempts"]' in text or "fault.get(\"probability\")" in text:
+            offenders.append(str(path.relative_to(ROOT)))
+    assert offenders == []

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from harness import packaging
+from harness.stack import packaging
 
 
 @pytest.fixture(scope="session")

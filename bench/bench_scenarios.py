@@ -4,12 +4,17 @@ Prints the suite's wall time (median over runs) against its 90 s target, and for
 median time next to its floor: the time its own configured delays, timeouts and alarm periods make
 unavoidable (harness.expect.floor_seconds). Target: each scenario <= 1.25 x floor + 2 s.
 
-Run: .venv/bin/python bench/bench_scenarios.py [--runs 3]
+With `--baseline DIR` (a checkout of another revision, e.g. `git worktree add /tmp/base <rev>`), the runs
+alternate between this tree and that one, in the same session, and the suite's medians are also printed
+as a ratio against the baseline's.
+
+Run: .venv/bin/python bench/bench_scenarios.py [--runs 3] [--baseline DIR]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -22,16 +27,20 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from harness.expect import floor_seconds  # noqa: E402
+from harness.localstack.embedded import default_retry_base_delay  # noqa: E402
+from harness.model.platform import embedded  # noqa: E402
 from harness.scenario import load_scenarios  # noqa: E402
 
 
-def one_run(run: int) -> tuple[float, dict[str, float]]:
+def one_run(run: int, tree: Path = REPO) -> tuple[float, dict[str, float]]:
+    """One run of the suite of `tree`, with that tree's harness (PYTHONPATH) and its scenarios."""
+    env = {**os.environ, "PYTHONPATH": str(tree)}
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "junit.xml"
         started = time.perf_counter()
         result = subprocess.run(
             [sys.executable, "-m", "pytest", "scenarios", "-n", "auto", "-q", "-p", "no:cacheprovider",
-             f"--junit-xml={report}"], cwd=REPO, capture_output=True, text=True)
+             f"--junit-xml={report}"], cwd=tree, env=env, capture_output=True, text=True)
         wall = time.perf_counter() - started
         if result.returncode != 0:
             print(result.stdout[-4000:], result.stderr[-2000:])
@@ -41,25 +50,35 @@ def one_run(run: int) -> tuple[float, dict[str, float]]:
             props = {p.get("name"): float(p.get("value")) for p in case.iter("property")}
             times[case.get("name")] = (float(case.get("time")), props.get("deploy_seconds", 0.0),
                                        props.get("verdict_seconds", 0.0))
-    print(f"  run {run}: suite {wall:.1f} s", flush=True)
+    print(f"  run {run}{'' if tree == REPO else ' (baseline)'}: suite {wall:.1f} s", flush=True)
     return wall, times
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--baseline", type=Path, default=None, help="a checkout of the revision to compare with")
     args = parser.parse_args()
-    runs = [one_run(i + 1) for i in range(args.runs)]
+    runs, baseline = [], []
+    for i in range(args.runs):
+        runs.append(one_run(i + 1))
+        if args.baseline is not None:
+            baseline.append(one_run(i + 1, args.baseline.resolve()))
     scenarios = {s.name: s for s in load_scenarios([REPO / "scenarios"])}
-    print(f"\nmedians over {args.runs} runs of `pytest scenarios -n auto`:")
-    print(f"  whole suite: {statistics.median(w for w, _ in runs):.1f} s (target <= 90 s)")
+    platform = embedded(default_retry_base_delay())
+    suite = statistics.median(w for w, _ in runs)
+    print(f"\nmedians over {args.runs} runs of `pytest scenarios -n auto` ({platform.describe()}):")
+    print(f"  whole suite: {suite:.1f} s (target <= 90 s)")
+    if baseline:
+        before = statistics.median(w for w, _ in baseline)
+        print(f"  baseline {args.baseline}: {before:.1f} s; this tree / baseline = {suite / before:.2f}")
     print("  per scenario: item = pytest item incl. session start-up for a worker's first item and teardown;")
     print("  deploy + verdict = stack deploy, then job start to the last expectation's verdict")
     print(f"  {'scenario':<30} {'item':>6} {'deploy':>7} {'verdict':>8} {'floor':>6} {'budget':>7}  within")
     within = 0
     for name in sorted(scenarios):
         item, deploy, verdict = (statistics.median(t[name][i] for _, t in runs) for i in range(3))
-        floor = floor_seconds(scenarios[name])
+        floor = floor_seconds(scenarios[name], platform)
         budget = 1.25 * floor + 2
         ok = deploy + verdict <= budget
         within += ok

@@ -40,6 +40,8 @@ PIPELINE_COMMON_PARENT = LAMBDAS / "common"
 REQUIREMENTS = LAMBDAS / "requirements.txt"
 CONSTRAINTS = ROOT / "constraints" / "localstack.txt"
 SCHEMA = ROOT / "scenarios" / "scenario.schema.json"
+SCENARIO_SUFFIXES = (".yaml", ".yml")
+"""What a scenario file ends with: `harness run`/`validate` on a folder and pytest's collection go by it."""
 
 
 def cache_dir() -> Path:

@@ -16,10 +16,14 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from harness.paths import SCENARIO_SUFFIXES
+
 # Every project with the harness installed loads this plugin, whether or not it uses the harness: what
 # pulls in boto3, LocalStack, psycopg or the scenario model is imported inside the hook, fixture or item
 # that needs it (tests/unit/test_plugin_imports.py checks `pytest --help`).
 if TYPE_CHECKING:
+    from _pytest._code.code import TerminalRepr
+
     from harness.localstack import Endpoint
 
 _RESOURCES = pytest.StashKey[Any]()
@@ -82,7 +86,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 # -- scenario files ------------------------------------------------------------------------------------
 def _is_scenario_file(path: Path) -> bool:
-    if path.suffix not in (".yaml", ".yml"):
+    if path.suffix not in SCENARIO_SUFFIXES:
         return False
     return path.name.startswith("scenario_") or "scenarios" in path.parts
 
@@ -95,10 +99,14 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 class ScenarioFile(pytest.File):
     def collect(self) -> Iterator[pytest.Item]:
-        from harness.scenario import load_scenario
+        from harness.scenario import ScenarioError, load_scenario
 
-        # A bad file fails collection with its ScenarioError: file, line and field of every problem.
-        scenario = load_scenario(self.path)
+        # A bad file fails collection with file, line and field of every problem, as plain text: that is
+        # all it needs, and under pytest-xdist equal texts from several workers are reported once.
+        try:
+            scenario = load_scenario(self.path)
+        except ScenarioError as error:
+            raise self.CollectError(str(error)) from None
         yield ScenarioItem.from_parent(self, name=scenario.name, scenario=scenario)
 
 
@@ -122,9 +130,9 @@ class ScenarioItem(pytest.Item):
         self.user_properties.append(("deploy_seconds", f"{result.deploy_seconds:.3f}"))
         self.user_properties.append(("verdict_seconds", f"{result.verdict_seconds:.3f}"))
         if not result.passed:
-            raise ScenarioFailed(result.error or result.report.render())
+            raise ScenarioFailed(result.failure_text())
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str | TerminalRepr:
         if isinstance(excinfo.value, ScenarioFailed):
             return f"scenario {self.scenario.name} ({self.path}):\n{excinfo.value}"
         return super().repr_failure(excinfo)

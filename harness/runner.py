@@ -49,16 +49,24 @@ class ScenarioResult:
     def passed(self) -> bool:
         return self.error is None and self.report is not None and self.report.passed
 
+    def failure_text(self) -> str:
+        """Why the scenario failed: its error, else its report."""
+        return self.error or (self.report.render() if self.report is not None else "no report")
+
 
 def run_scenario(scenario: Scenario, resources: Resources, progress: Callable[[str], None] = lambda _: None,
                  keep_stack: bool = False) -> ScenarioResult:
     started = time.monotonic()
     stack = PipelineStack(resources.endpoint(), resources.database_url(),
                           stack_config(scenario, unique_prefix(scenario.name)))
-    deployed = started
     try:
         progress("deploying")
-        stack.deploy()
+        try:
+            stack.deploy()
+        except Exception as failure:  # noqa: BLE001 - a failed deploy fails this scenario, with its time
+            spent = time.monotonic() - started
+            return ScenarioResult(scenario, None, spent, deploy_seconds=spent,
+                                  error=f"deploy failed after {spent:.1f} s: {type(failure).__name__}: {failure}")
         deployed = time.monotonic()
         observations = StackObservations(stack, resources.platform())
         observations.started_at = time.time()
@@ -81,7 +89,7 @@ def _run_job(scenario: Scenario, stack: PipelineStack, observations: StackObserv
     """Submit every run of the job; returns why the scenario cannot go on, or None."""
     if scenario.job is None:
         return None
-    job = {"job_id": scenario.job_id(), "file_ids": scenario.file_ids(), "shard_size": scenario.job.shard_size}
+    job = scenario.job_event()
     checks_result = any(expectation.kind == "result" for expectation in scenario.expect)
     for run in range(1, scenario.job.runs + 1):
         if run > 1:

@@ -50,6 +50,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         if args.deploy:
             from harness.stack.pipeline import PipelineStack, StackConfig
 
+            assert database is not None  # started above for --deploy
             stack = PipelineStack(endpoint, database.url, StackConfig(prefix=args.prefix,
                                                                       alarm_period_seconds=args.alarm_period))
             stack.deploy()
@@ -87,11 +88,27 @@ def _run_command():
 def cmd_schema(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from harness.scenario import write_json_schema
+    from harness.scenario import render_json_schema, write_json_schema
 
-    write_json_schema(Path(args.path))
-    print(f"wrote {args.path}", file=sys.stderr)
+    path = args.path
+    if path is None:
+        # In a project with a scenarios/ folder the schema goes next to the scenarios (their `$schema`
+        # points there); anywhere else there is no such place, so it is printed.
+        path = _DEFAULT_SCHEMA if Path(_DEFAULT_SCHEMA).parent.is_dir() else "-"
+    if path == "-":
+        sys.stdout.write(render_json_schema())
+        return 0
+    try:
+        write_json_schema(Path(path))
+    except OSError as error:
+        print(f"harness schema: cannot write {path}: {error.strerror or error} "
+              "(give a path in an existing folder, or - to print the schema)", file=sys.stderr)
+        return 1
+    print(f"wrote {path}", file=sys.stderr)
     return 0
+
+
+_DEFAULT_SCHEMA = "scenarios/scenario.schema.json"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -135,7 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
     validate.set_defaults(func=lambda a: _run_command().cmd_validate(a.paths))
 
     schema = sub.add_parser("schema", help="write the scenario JSON Schema for editors")
-    schema.add_argument("path", nargs="?", default="scenarios/scenario.schema.json")
+    schema.add_argument("path", nargs="?", default=None,
+                        help=f"where to write it, - for stdout (default: {_DEFAULT_SCHEMA} if scenarios/ "
+                             "is a folder here, else stdout)")
     schema.set_defaults(func=cmd_schema)
 
     setup = sub.add_parser("setup-runtimes", help="install awslambdaric and boto3 for each local Python runtime")
@@ -146,7 +165,3 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     return args.func(args)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
 
 from rich.console import Console
@@ -11,7 +13,19 @@ from rich.table import Table
 
 from harness.scenario import Scenario, ScenarioError, load_scenarios, validate_paths
 
-console = Console(stderr=True)
+# Wide enough that no report line or table row is wrapped; a table still takes only the width it needs.
+_LOG_WIDTH = 10_000
+
+
+def _console() -> Console:
+    """Progress and reports on stderr. In a log (not a terminal) each line is written whole: rich would
+    wrap it at 80 columns, splitting the paths and `file:line` places a reader or a script looks for."""
+    if sys.stderr.isatty():
+        return Console(stderr=True)
+    return Console(stderr=True, soft_wrap=True, width=_LOG_WIDTH)
+
+
+console = _console()
 
 
 def select(scenarios: list[Scenario], expression: str | None) -> list[Scenario]:
@@ -21,7 +35,14 @@ def select(scenarios: list[Scenario], expression: str | None) -> list[Scenario]:
     from _pytest.mark.expression import Expression
 
     compiled = Expression.compile(expression)
-    return [s for s in scenarios if compiled.evaluate(lambda word, name=s.name, **_: word.lower() in name.lower())]
+    return [s for s in scenarios if compiled.evaluate(_name_matcher(s.name))]
+
+
+def _name_matcher(name: str) -> Callable[..., bool]:
+    def matches(word: str, /, **_: str | int | bool | None) -> bool:
+        return word.lower() in name.lower()
+
+    return matches
 
 
 def cmd_validate(paths: list[str]) -> int:
@@ -78,17 +99,19 @@ def cmd_run(paths: list[str], keyword: str | None, junit_xml: str | None, endpoi
                 def progress(step: str, label: str = label) -> None:
                     status.update(f"{label}: {step}")
 
+                scenario_started = time.monotonic()
                 try:
                     result = run_scenario(scenario, resources, progress, keep_stack=keep_stacks)
-                except Exception as error:  # a deploy or infrastructure error fails this scenario only
+                except Exception as error:  # an infrastructure error fails this scenario only
                     from harness.runner import ScenarioResult
 
-                    result = ScenarioResult(scenario, None, 0.0, error=f"{type(error).__name__}: {error}")
+                    result = ScenarioResult(scenario, None, time.monotonic() - scenario_started,
+                                            error=f"{type(error).__name__}: {error}")
                 results.append(result)
                 mark = "[green]PASS[/green]" if result.passed else "[red]FAIL[/red]"
                 console.print(f"{mark} {scenario.name} ({result.seconds:.1f} s)")
                 if not result.passed:
-                    console.print(result.error or result.report.render(), markup=False, highlight=False)
+                    console.print(result.failure_text(), markup=False, highlight=False)
     finally:
         resources.close()
     total = time.monotonic() - started

@@ -14,6 +14,7 @@ import shutil
 import tempfile
 import threading
 from pathlib import Path
+from typing import Any
 
 from localstack import config
 from localstack.aws.api.lambda_ import PackageType
@@ -43,6 +44,14 @@ _INTERNAL_VARS = ("LOCALSTACK_RUNTIME_ID", "LOCALSTACK_RUNTIME_ENDPOINT", "LOCAL
                   "LOCALSTACK_MAX_PAYLOAD_SIZE")
 
 
+def _runtime(cfg: Any) -> str:
+    """The function's runtime, like python3.12: a Zip package always names one."""
+    if cfg.runtime is None:
+        raise LambdaRuntimeException("the harness process executor needs a function with a runtime")
+    runtime: str = cfg.runtime
+    return runtime
+
+
 def _environments_root() -> Path:
     root = Path(os.environ.get("HARNESS_ENVIRONMENTS_DIR") or Path(tempfile.gettempdir()) / "harness-envs")
     root.mkdir(parents=True, exist_ok=True)
@@ -67,7 +76,8 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self, env_vars: dict[str, str]) -> None:
         cfg = self.function_version.config
-        self._interpreter = interpreters.resolve(cfg.runtime)
+        self._interpreter = interpreters.resolve(_runtime(cfg))
+        assert cfg.code is not None  # a Zip package (prepare_version refuses the rest) has its code
         code_dir = Path(cfg.code.get_unzipped_code_location())
         tmp = self._dir / "tmp"
         tmp.mkdir()
@@ -91,6 +101,8 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
 
     def _start_runtime_and_wait(self) -> None:
         cfg = self.function_version.config
+        # start() resolved the interpreter, and a Zip package always names its handler.
+        assert self._interpreter is not None and cfg.handler is not None
         runtime = RuntimeProcess(
             python=self._interpreter.python,
             handler=cfg.handler,
@@ -104,12 +116,12 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
             init_ms = runtime.wait_ready(INIT_TIMEOUT_S, self._stopped)
         except StartupFailed:
             output, self._log_offset = read_new_output(self._log_path, self._log_offset)
-            self._pending_init = lambda_logs.init_start(cfg.runtime) + output
+            self._pending_init = lambda_logs.init_start(_runtime(cfg)) + output
             runtime.kill()
             self._runtime = None
             raise
         output, self._log_offset = read_new_output(self._log_path, self._log_offset)
-        self._pending_init = lambda_logs.init_start(cfg.runtime) + output
+        self._pending_init = lambda_logs.init_start(_runtime(cfg)) + output
         self._init_ms = init_ms
 
     def stop(self) -> None:
@@ -139,6 +151,7 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
                     self._pending_init = None
                     return InvocationResult(request_id, failure.payload, is_error=True, logs=logs)
             runtime = self._runtime
+            assert runtime is not None  # alive, or just started (a failed start returned above)
             init_part, self._pending_init = self._pending_init, None
             init_ms = self._init_ms if init_part is not None else None
             outcome = runtime.invoke(
@@ -215,7 +228,7 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
                 "the harness process executor runs Zip-packaged functions only, not container images"
             )
         # Raises RuntimeUnavailable with what was looked for; LocalStack marks the function Failed with it.
-        interpreters.resolve(cfg.runtime)
+        interpreters.resolve(_runtime(cfg))
         if cfg.code:
             cfg.code.prepare_for_execution()
 

@@ -143,7 +143,7 @@ class RuntimeApiServer(ThreadingHTTPServer):
     @property
     def address(self) -> str:
         host, port = self.server_address[:2]
-        return f"{host}:{port}"
+        return f"{host.decode() if isinstance(host, bytes) else host}:{port}"
 
     def submit(
         self, request_id: str, payload: bytes, invoked_function_arn: str, trace_id: str, timeout_s: float

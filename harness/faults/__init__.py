@@ -23,7 +23,7 @@ PLAN_MODULE = "harness_fault_plan"
 # Which configuration a "wrong table" or "wrong field" fault changes, per seed-pipeline function.
 MISCONFIGURABLE: dict[str, dict[str, str]] = {
     "bad_table": {"worker": "ROWS_TABLE", "error_handler": "DECISIONS_TABLE"},
-    "bad_field": {"worker": "ROWS_VALUE_COLUMN", "error_handler": "DECISIONS_TABLE"},
+    "bad_field": {"worker": "ROWS_VALUE_COLUMN"},
 }
 
 

@@ -14,9 +14,7 @@ import sys
 def _bind_to_configured_interface() -> None:
     from twisted.internet import endpoints
 
-    original = endpoints.TCP4ServerEndpoint
-
-    class LoopbackTCP4ServerEndpoint(original):
+    class LoopbackTCP4ServerEndpoint(endpoints.TCP4ServerEndpoint):
         def __init__(self, reactor, port, backlog=50, interface=""):
             if not interface:
                 from localstack import config
@@ -25,7 +23,7 @@ def _bind_to_configured_interface() -> None:
                 interface = hosts.pop() if len(hosts) == 1 else "127.0.0.1"
             super().__init__(reactor, port, backlog, interface)
 
-    endpoints.TCP4ServerEndpoint = LoopbackTCP4ServerEndpoint
+    endpoints.TCP4ServerEndpoint = LoopbackTCP4ServerEndpoint  # type: ignore[misc]  # patching twisted's class
 
 
 def main() -> None:

@@ -293,6 +293,7 @@ class Walk:
             if fault is None or fault.kind in fault_plans.AFTER_WORK:
                 work(end)
             if reported:
+                assert fault is not None  # reported implies a fault
                 self._events.append(Reported(end, payload, fault))
                 return end, None
             if fault is None:

@@ -26,7 +26,7 @@ DEAD_LETTER_TOPICS: dict[str, str] = {"worker": "dlq", "error_handler": "error_h
 
 FUNCTIONS: tuple[str, ...] = get_args(FunctionName)
 TOPICS: tuple[str, ...] = get_args(TopicName)
-ALARMS: tuple[str, ...] = get_args(AlarmName)
+ALARMS: tuple[AlarmName, ...] = get_args(AlarmName)
 FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
 
 # AWS allows MaximumRetryAttempts 0..2 for asynchronous invocation, so an event gets at most 3 attempts.
@@ -38,7 +38,19 @@ ATTEMPTS_LIMIT = 1 + MAX_RETRY_ATTEMPTS_LIMIT
 DATABASE_FUNCTIONS: frozenset[str] = frozenset({"worker", "error_handler"})
 
 # The function whose failures are dead-lettered to the `dlq` topic and re-sharded by the error handler.
-DEAD_LETTERED_FUNCTION = "worker"
+DEAD_LETTERED_FUNCTION: DeadLetteredFunction = "worker"
+
+# Lambda's largest invocation payload: 6 MB synchronous (RequestResponse), 1 MB asynchronous (Event; AWS
+# raised it from 256 KB). The pinned LocalStack queues an asynchronous event base64-encoded in one SQS
+# message of at most 1 MiB (with a small envelope), so less gets through there: about 765 KiB.
+SYNC_PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024
+ASYNC_PAYLOAD_LIMIT_BYTES = (1024 * 1024 - 4096) * 3 // 4
+
+# The orchestrator invokes one worker per shard (asynchronously, INVOKE_CONCURRENCY=8 threads) before its
+# timeout. An upper bound on how many invokes it makes per second, so that only a job that surely cannot
+# be sharded in time is refused: boto3 against a do-nothing local server makes about 500-600 a second on
+# a 2-core machine; LocalStack, which also starts the workers meanwhile, is slower.
+ORCHESTRATOR_MAX_INVOKES_PER_SECOND = 1000
 
 # How many runs of one job a scenario may ask for (job.runs).
 RUNS_LIMIT = 10

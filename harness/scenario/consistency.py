@@ -6,10 +6,21 @@ before anything is deployed.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .catalog import DATABASE_FUNCTIONS, DEAD_LETTER_TOPICS, DEAD_LETTERED_FUNCTION, FunctionName
+from harness.faults import MISCONFIGURABLE
+
+from .catalog import (
+    ASYNC_PAYLOAD_LIMIT_BYTES,
+    DATABASE_FUNCTIONS,
+    DEAD_LETTER_TOPICS,
+    DEAD_LETTERED_FUNCTION,
+    ORCHESTRATOR_MAX_INVOKES_PER_SECOND,
+    SYNC_PAYLOAD_LIMIT_BYTES,
+    FunctionName,
+)
 from .classes import fails_invocation, failure_class
 from .common import Loc
 from .expectations import (
@@ -24,7 +35,7 @@ from .expectations import (
 from .faults import TimeoutFault
 
 if TYPE_CHECKING:
-    from .model import Scenario
+    from .model import Job, Scenario
 
 Problems = list[tuple[Loc, str]]
 
@@ -45,9 +56,53 @@ def _runs(scenario: Scenario) -> int:
 
 def _job_problems(scenario: Scenario) -> Problems:
     job = scenario.job
-    if job is not None and job.next_run_when is not None and job.runs == 1:
-        return [(("job", "next_run_when"), "next_run_when waits before a later run, but the job runs once: set runs")]
+    if job is None:
+        return []
+    problems: Problems = []
+    if job.next_run_when is not None and job.runs == 1:
+        problems.append(
+            (("job", "next_run_when"), "next_run_when waits before a later run, but the job runs once: set runs")
+        )
+    return problems + _job_size_problems(scenario, job)
+
+
+def _job_size_problems(scenario: Scenario, job: Job) -> Problems:
+    """A job too big for Lambda's payload limits or for the orchestrator's timeout fails with no hint."""
+    stack = scenario.stack
+    at: Loc = ("job", "files" if job.files is not None else "file_ids")
+    count = len(scenario.file_ids())
+    size = len(json.dumps(scenario.job_event()).encode())
+    over_async = f"over the {ASYNC_PAYLOAD_LIMIT_BYTES:,} bytes an async invoke carries on LocalStack (AWS: 1 MB)"
+    if job.invocation == "event" and size > ASYNC_PAYLOAD_LIMIT_BYTES:
+        return [(at, f"the job event of {count} files is {size:,} bytes, {over_async}, and job.invocation: event "
+                     f"invokes the orchestrator so; no setting raises it: use job.invocation: sync "
+                     f"({SYNC_PAYLOAD_LIMIT_BYTES:,} bytes) or fewer files")]
+    if size > SYNC_PAYLOAD_LIMIT_BYTES:
+        return [(at, f"the job event of {count} files is {size:,} bytes, over the {SYNC_PAYLOAD_LIMIT_BYTES:,} "
+                     "bytes a synchronous invoke carries; no setting raises it: use fewer files")]
+    if size > ASYNC_PAYLOAD_LIMIT_BYTES:
+        largest = max(len(json.dumps(shard.to_event()).encode()) for shard in _root_shards(scenario, job))
+        if largest > ASYNC_PAYLOAD_LIMIT_BYTES:
+            return [(("job", "shard_size"), f"a shard of {job.shard_size} files is a worker event of {largest:,} "
+                                            f"bytes, {over_async}; no setting raises it: use a smaller shard_size")]
+    shards = -(-count // job.shard_size)
+    timeout = stack.orchestrator.timeout_seconds
+    if shards > timeout * ORCHESTRATOR_MAX_INVOKES_PER_SECOND:
+        needed = -(-shards // ORCHESTRATOR_MAX_INVOKES_PER_SECOND)
+        return [(at, f"{count} files in shards of {job.shard_size} make {shards} worker invokes, more than the "
+                     f"orchestrator can make in its {timeout} s timeout (at most about "
+                     f"{ORCHESTRATOR_MAX_INVOKES_PER_SECOND} a second): raise stack.orchestrator.timeout_seconds "
+                     f"(up to 900; at least {needed}) or job.shard_size (up to stack.max_shard_size, "
+                     f"{stack.max_shard_size}), or use fewer files")]
     return []
+
+
+def _root_shards(scenario: Scenario, job: Job) -> list[Any]:
+    from harness import paths
+
+    sharding, events = paths.pipeline_common("sharding"), paths.pipeline_common("events")
+    files = tuple(scenario.file_ids())
+    return list(sharding.shards_for_job(events.Job(scenario.job_id(), files, job.shard_size)))
 
 
 def _alarm_problems(scenario: Scenario, at: Loc, expectation: AlarmExpectation) -> Problems:
@@ -110,6 +165,16 @@ def _fault_problems(scenario: Scenario) -> Problems:
             users = " and ".join(sorted(DATABASE_FUNCTIONS))
             problems.append(
                 ((*at, "function"), f"{fault.function} does not use the database (only {users} do)")
+            )
+        elif fault.kind in MISCONFIGURABLE and fault.function not in MISCONFIGURABLE[fault.kind]:
+            # The error handler's INSERTs spell their columns; its one column setting (FILES_ID_COLUMN) is
+            # only read, and only before a quarantine, so a wrong one would strike some decisions, not all.
+            problems.append(
+                (
+                    (*at, "function"),
+                    f"{fault.function} has no setting for a column it writes (its SQL spells its columns), so "
+                    f"{fault.kind} has nothing to break there; kind: bad_table gives it a wrong table name",
+                )
             )
         if scenario.job and fault.min_shard_size and fault.min_shard_size > scenario.job.shard_size:
             problems.append(

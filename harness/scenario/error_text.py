@@ -237,6 +237,28 @@ def _union_tag_message(error: Any, resolved: _Resolved) -> tuple[Loc, str]:
     )
 
 
+def _misspelt_tag_keys(
+    error: Any, resolved: _Resolved, source_map: SourceMap, located: list[LocatedMessage]
+) -> bool:
+    """A missing `kind` next to a key that no kind has and that looks like `kind` (`kindd: timeout`):
+    report that key, with the suggestion, instead of the missing `kind`. True when it did."""
+    value = error.get("input")
+    annotation, _ = _split_annotated(resolved.end)
+    if not isinstance(value, dict) or not _is_union(annotation):
+        return False
+    known: list[str] = []
+    for option in get_args(annotation):
+        model = _split_annotated(option)[0]
+        if _is_model(model):
+            known += [name for name in model.model_fields if name not in known]
+    misspelt = [key for key in value if key not in known and _suggest(key, ["kind"])]
+    for key in misspelt:
+        loc = (*resolved.loc, key)
+        message = f"unknown key {key!r}" + _suggest(key, ["kind"])
+        located.append(LocatedMessage(loc, _mark_for(loc, source_map, at_key=True), message))
+    return bool(misspelt)
+
+
 def _mark_for(loc: Loc, source_map: SourceMap, at_key: bool) -> Mark | None:
     found = source_map.nearest(loc)
     if found is None:
@@ -260,6 +282,8 @@ def translate(error: ValidationError, source_map: SourceMap) -> list[LocatedMess
             for sub, message in cause.problems:
                 loc = (*base, *sub)
                 located.append(LocatedMessage(loc, _mark_for(loc, source_map, at_key=False), message))
+            continue
+        if item["type"] == "union_tag_not_found" and _misspelt_tag_keys(item, _resolve(raw), source_map, located):
             continue
         if item["type"] in ("union_tag_invalid", "union_tag_not_found"):
             resolved = _resolve(raw)

@@ -222,8 +222,8 @@ class AlarmExpectation(ExpectationBase):
         for index, state in enumerate(self.never):
             if state in self.transitions:
                 problems.append((("never", index), f"{state} is both expected in transitions and never entered"))
-        for index, state in duplicates(list(self.never)):
-            problems.append((("never", index), f"{state} is listed twice"))
+        for index, repeated in duplicates(list(self.never)):
+            problems.append((("never", index), f"{repeated} is listed twice"))
         _raise_if(problems)
         return self
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from harness.paths import SCENARIO_SUFFIXES
+
 from .common import Loc, format_loc
 from .error_text import translate
 from .errors import Problem, ScenarioError
@@ -30,13 +32,29 @@ def _sorted(problems: list[Problem]) -> list[Problem]:
     return sorted(problems, key=lambda problem: (problem.file, problem.line or 0, problem.column or 0))
 
 
+def _byte_mark(raw: bytes, offset: int) -> Mark:
+    """Line and column (in characters, 1-based) of byte `offset`, all of whose line before it is UTF-8."""
+    line_start = raw.rfind(b"\n", 0, offset) + 1
+    return Mark(raw.count(b"\n", 0, offset) + 1, len(raw[line_start:offset].decode("utf-8")) + 1)
+
+
+def _not_utf8(raw: bytes, error: UnicodeDecodeError) -> str:
+    found = " ".join(f"0x{byte:02x}" for byte in raw[error.start : error.end])
+    return f"not UTF-8: byte {found} cannot be decoded ({error.reason}); save the file as UTF-8"
+
+
 def _load(path: Path) -> tuple[Scenario | None, list[Problem]]:
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         return None, [_problem(path, None, (), "no such file")]
-    except (OSError, UnicodeDecodeError) as error:
+    except OSError as error:
         return None, [_problem(path, None, (), f"cannot read the file: {error}")]
+    try:
+        # Newlines as reading in text mode gives them (universal newlines).
+        text = raw.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+    except UnicodeDecodeError as error:
+        return None, [_problem(path, _byte_mark(raw, error.start), (), _not_utf8(raw, error))]
     try:
         parsed = parse_yaml(text)
     except YamlSyntaxError as error:
@@ -67,16 +85,22 @@ def load_scenario(path: PathLike) -> Scenario:
 
 
 def scenario_files(paths: Iterable[PathLike]) -> tuple[list[Path], list[Problem]]:
-    """Files named directly, and `*.yaml` found recursively under directories, each once, in order."""
+    """Files named directly, and scenario files (`*.yaml`, `*.yml`) found recursively under directories, each
+    once, in order."""
     files: list[Path] = []
     problems: list[Problem] = []
     seen: set[Path] = set()
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found = sorted(candidate for candidate in path.rglob("*.yaml") if candidate.is_file())
+            found = sorted(
+                candidate
+                for candidate in path.rglob("*")
+                if candidate.suffix in SCENARIO_SUFFIXES and candidate.is_file()
+            )
             if not found:
-                problems.append(_problem(path, None, (), "no *.yaml scenario files in this directory"))
+                patterns = " or ".join(f"*{suffix}" for suffix in SCENARIO_SUFFIXES)
+                problems.append(_problem(path, None, (), f"no {patterns} scenario files in this directory"))
         elif path.exists():
             found = [path]
         else:
@@ -117,7 +141,7 @@ def _load_all(paths: Iterable[PathLike]) -> tuple[list[Scenario], list[Problem]]
 
 
 def load_scenarios(paths: Iterable[PathLike]) -> list[Scenario]:
-    """Load every scenario under `paths` (files, or directories searched for `*.yaml`).
+    """Load every scenario under `paths` (files, or directories searched for `*.yaml` and `*.yml`).
 
     Raises one `ScenarioError` with the problems of all files, including names used twice.
     """

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
@@ -224,6 +224,12 @@ class Scenario(ScenarioModel):
 
     def job_id(self) -> str:
         return (self.job.job_id if self.job else None) or self.name
+
+    def job_event(self) -> dict[str, Any]:
+        """The event the orchestrator is invoked with: `{job_id, file_ids, shard_size}` ({} when no job runs)."""
+        if self.job is None:
+            return {}
+        return {"job_id": self.job_id(), "file_ids": self.file_ids(), "shard_size": self.job.shard_size}
 
     def settings(self, function: FunctionName) -> FunctionSettings:
         return self.stack.function(function)

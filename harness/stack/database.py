@@ -136,7 +136,7 @@ class PipelineDatabase:
     def _table(self, table: str) -> sql.Composed:
         return sql.SQL("{}.{}").format(sql.Identifier(self.schema), sql.Identifier(table))
 
-    def _query(self, statement: sql.Composable, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+    def _query(self, statement: sql.Composed, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
         with psycopg.connect(self.url, autocommit=True) as connection:
             return connection.execute(statement, params).fetchall()
 

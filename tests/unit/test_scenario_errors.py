@@ -115,6 +115,43 @@ def test_unknown_fault_kind(tmp_path: Path) -> None:
     )
 
 
+def test_misspelt_kind_key_is_named_with_a_suggestion(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        name: misspelt-kind-key
+        description: kindd instead of kind, as in README's example
+        job: {files: 10}
+        faults:
+          - function: worker
+            kindd: timeout
+        expect:
+          - dlq: {count: 1}
+        """,
+    )
+    problem = only(path)
+    assert (problem.line, problem.column, problem.field) == (6, 5, "faults[0].kindd")
+    assert problem.message == "unknown key 'kindd'; did you mean 'kind'?"
+
+
+def test_missing_kind_without_a_look_alike_key_still_says_kind_is_missing(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        name: missing-kind
+        description: no kind at all
+        job: {files: 10}
+        faults:
+          - function: worker
+        expect:
+          - dlq: {count: 1}
+        """,
+    )
+    problem = only(path)
+    assert problem.field == "faults[0].kind"
+    assert problem.message.startswith("missing required key 'kind' (one of: timeout, ")
+
+
 def test_unknown_expectation_kind_points_at_its_key(tmp_path: Path) -> None:
     path = write(
         tmp_path,
@@ -429,4 +466,97 @@ def test_a_depth_limited_quarantine_is_accepted_but_not_a_file_loaded_before_the
     assert problem.field == "expect[0].reshard.quarantined[0]"
     assert problem.message.startswith(
         "file 'f-0004' cannot be quarantined: the error handler quarantines f-0005, f-0006"
+    )
+
+
+def test_a_job_the_orchestrator_cannot_shard_in_its_timeout_names_the_limit_and_the_setting(tmp_path: Path) -> None:
+    text = """
+        name: huge-job
+        description: 10,000 shards for one orchestrator invocation
+        {stack}
+        job: {{files: 100000}}
+        expect:
+          - database: {{loaded_exactly_once: all}}
+        """
+    problem = only(write(tmp_path, text.format(stack="")))
+    assert (problem.line, problem.field) == (4, "job.files")
+    assert problem.message == (
+        "100000 files in shards of 10 make 10000 worker invokes, more than the orchestrator can make in its 3 s "
+        "timeout (at most about 1000 a second): raise stack.orchestrator.timeout_seconds (up to 900; at least 10) "
+        "or job.shard_size (up to stack.max_shard_size, 100), or use fewer files"
+    )
+    # The setting it names is the one that lifts the limit.
+    load_scenario(write(tmp_path, text.format(stack="stack: {orchestrator: {timeout_seconds: 10}}"), "raised.yaml"))
+
+
+def test_a_job_event_over_the_async_payload_limit_is_refused(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        name: huge-async-job
+        description: the orchestrator invoked asynchronously with 1.1 MB
+        stack: {orchestrator: {timeout_seconds: 900}}
+        job: {files: 100000, invocation: event}
+        expect:
+          - database: {loaded_exactly_once: all}
+        """,
+    )
+    problem = only(path)
+    assert (problem.line, problem.field) == (4, "job.files")
+    assert problem.message.startswith("the job event of 100000 files is 1,100,")
+    assert "bytes, over the 783,360 bytes an async invoke carries on LocalStack (AWS: 1 MB)" in problem.message
+    assert "no setting raises it: use job.invocation: sync" in problem.message
+
+
+def test_a_worker_event_over_the_async_payload_limit_is_refused(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        name: huge-shard
+        description: one shard of 90,000 files is one asynchronous worker invoke of almost 1 MB
+        stack: {max_shard_size: 100000}
+        job: {files: 90000, shard_size: 90000}
+        expect:
+          - database: {loaded_exactly_once: all}
+        """,
+    )
+    problem = only(path)
+    assert (problem.line, problem.field) == (4, "job.shard_size")
+    assert problem.message.startswith("a shard of 90000 files is a worker event of 990,")
+    assert "bytes, over the 783,360 bytes an async invoke carries" in problem.message
+
+
+def test_bad_field_on_the_error_handler_is_refused_for_it_has_no_column_setting(tmp_path: Path) -> None:
+    from harness.faults import MISCONFIGURABLE
+
+    # A "wrong field" fault changes a column setting, never a table name.
+    assert all(variable.endswith("_COLUMN") for variable in MISCONFIGURABLE["bad_field"].values())
+    path = write(
+        tmp_path,
+        """
+        name: bad-field-error-handler
+        description: the error handler writes no configurable column
+        job: {files: 4}
+        faults:
+          - {function: error_handler, kind: bad_field}
+        expect:
+          - database: {loaded_exactly_once: all}
+        """,
+    )
+    problem = only(path)
+    assert (problem.line, problem.column, problem.field) == (5, 16, "faults[0].function")
+    assert problem.message == (
+        "error_handler has no setting for a column it writes (its SQL spells its columns), so bad_field has "
+        "nothing to break there; kind: bad_table gives it a wrong table name"
+    )
+
+
+def test_a_file_that_is_not_utf8_points_at_the_first_bad_byte(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    # Line 3 holds a UTF-8 "ï" (two bytes, one column), then a Latin-1 "é" (0xe9) that UTF-8 cannot decode.
+    path.write_bytes(b"name: latin\r\njob: {files: 2}\r\ndescription: na\xc3\xafve caf\xe9\r\n")
+    problem = only(path)
+    assert (problem.line, problem.column) == (3, 23)
+    assert problem.message == (
+        "not UTF-8: byte 0xe9 cannot be decoded (invalid continuation byte); save the file as UTF-8"
     )

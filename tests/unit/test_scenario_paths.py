@@ -58,3 +58,15 @@ def test_validate_paths_returns_one_error_per_problem(tmp_path: Path) -> None:
         f"{bad}:3:1: expect: needs at least 1 item(s), got 0",
     ]
     assert validate_paths([tmp_path / "fine.yaml"]) == []
+
+
+def test_a_folder_of_yml_files_is_found_as_pytest_collects_it(tmp_path: Path) -> None:
+    from harness.pytest_plugin import _is_scenario_file
+
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+    short = write(folder, VALID.format(name="short-suffix"), "a.yml")
+    write(folder, VALID.format(name="long-suffix"), "b.yaml")
+    assert _is_scenario_file(short)
+    assert validate_paths([folder]) == []
+    assert [scenario.name for scenario in load_scenarios([folder])] == ["short-suffix", "long-suffix"]

@@ -228,7 +228,7 @@ def _transition_text(transition: AlarmTransition, snapshot: Snapshot, counted: b
 
 def _alarm_hint(expectation: AlarmExpectation, transitions: list[AlarmTransition], counted: Any, since: str) -> str:
     """How to read a state that was entered, but not in the way the expectation counts."""
-    wanted = dict(zip(expectation.transitions, expectation.causes(), strict=True))
+    wanted: dict[str, str] = dict(zip(expectation.transitions, expectation.causes(), strict=True))
     other_cause = [
         t for t in transitions if counted(t) and wanted.get(t.new_state, t.cause) not in ("any", t.cause)
     ]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -249,7 +250,15 @@ def judge(mutant: Mutant, returncode: int | None, junit: Path, log_tail: str, se
         except ET.ParseError as error:
             outcome.detail = f"unreadable JUnit report ({error})\n{log_tail}"
             return outcome
-    if report is None or report.tests == 0:
+    refused = refused_files(log_tail) if returncode == 2 else []
+    if (report is None or report.tests == 0) and refused:
+        # The validator walks the model of the pipeline, which runs the pipeline's own re-shard code: with
+        # a mutant there, a scenario's stated outcome contradicts the code before anything is deployed.
+        # The files it names (which the baseline ran) are what caught the mutant.
+        outcome.status = "killed"
+        outcome.killed_by = [f"{name} (refused before deploy)" for name in refused]
+        outcome.detail = log_tail
+    elif report is None or report.tests == 0:
         outcome.detail = f"no scenario ran (exit status {returncode})\n{log_tail}"
     elif set(report.failed) - baseline_failed:
         outcome.status, outcome.failures = "killed", report.failed
@@ -262,6 +271,14 @@ def judge(mutant: Mutant, returncode: int | None, junit: Path, log_tail: str, se
     else:
         outcome.detail = f"exit status {returncode} although every scenario passed\n{log_tail}"
     return outcome
+
+
+_PROBLEM_LINE = re.compile(r"^(?P<path>\S+?\.ya?ml):\d+:\d+: ", re.MULTILINE)
+
+
+def refused_files(log_tail: str) -> list[str]:
+    """The scenario files (by stem, which names the shipped scenarios) that `harness run` refused to load."""
+    return sorted({Path(match["path"]).stem for match in _PROBLEM_LINE.finditer(log_tail)})
 
 
 def run_child(command: list[str], cwd: Path, env: dict[str, str], log: Path, timeout_s: float) -> int | None:

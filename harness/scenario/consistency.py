@@ -352,7 +352,9 @@ def _reshard_problems(scenario: Scenario, at: Loc, expectation: ReshardExpectati
                         (*at, "quarantined", index),
                         f"file {file_id!r} cannot be quarantined: the error handler quarantines "
                         f"{_files_text(sorted(quarantined))} (timed-out shards it may not split, "
-                        "minus the files loaded before the timeout)",
+                        "minus the files loaded before the timeout), as the pipeline's own re-shard "
+                        "code in lambdas/common/pipeline_common decides; if that code is what is wrong, "
+                        "this is the bug",
                     )
                 )
     return problems

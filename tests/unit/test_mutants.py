@@ -211,6 +211,18 @@ def test_a_mutant_is_killed_only_on_a_failed_scenario(tmp_path: Path, returncode
         assert "last lines of output" in outcome.detail
 
 
+def test_a_scenario_refused_before_deploy_kills_the_mutant(tmp_path: Path) -> None:
+    # The validator walks the model, which runs the (mutated) pipeline's own re-shard code.
+    tail = ("/tmp/copy/scenarios/poison-file-quarantined.yaml:20:68: expect[2].reshard.quarantined[0]: file "
+            "'f-0005' cannot be quarantined: the error handler quarantines no file\n")
+    mutant = mutants.Mutant("m", "a bug", "lambdas/x.py", "o", "n")
+    outcome = mutants.judge(mutant, 2, tmp_path / "missing.xml", tail, 1.0)
+    assert (outcome.status, outcome.killed_by) == ("killed", ["poison-file-quarantined (refused before deploy)"])
+    # Exit 2 for any other reason (LocalStack did not start) is no kill.
+    other = mutants.judge(mutant, 2, tmp_path / "missing.xml", "LocalStackError: not ready\n", 1.0)
+    assert other.status == "error"
+
+
 def test_scenarios_that_fail_on_the_baseline_too_are_no_evidence(tmp_path: Path) -> None:
     path = tmp_path / "junit.xml"
     path.write_text(JUNIT)

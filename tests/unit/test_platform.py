@@ -1,0 +1,81 @@
+"""Platform timing travels from the running LocalStack: the embedded one's setting, or an attached one's."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pytest
+
+from harness.model import platform
+
+
+@pytest.fixture
+def config_endpoint() -> Iterator[tuple[str, dict]]:
+    """A loopback server answering /_localstack/config as a LocalStack with ENABLE_CONFIG_UPDATES=1 does."""
+    config: dict = {}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the http.server API
+            if self.path != "/_localstack/config" or not config:
+                self.send_response(404)
+                self.end_headers()
+                return
+            body = json.dumps(config).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}", config
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_an_attached_localstack_that_shows_its_config_is_believed(config_endpoint, monkeypatch) -> None:
+    url, config = config_endpoint
+    config["LAMBDA_RETRY_BASE_DELAY_SECONDS"] = 7
+    monkeypatch.setenv("HARNESS_RETRY_BASE_DELAY", "3")  # what LocalStack says wins over the environment
+    timing = platform.attached(url)
+    assert timing.retry_base_delay_s == 7.0
+    assert timing.retry_delay(2) == 14.0
+    assert "_localstack/config" in timing.source
+
+
+def test_an_attached_localstack_without_its_config_takes_the_environment_then_aws(config_endpoint,
+                                                                                  monkeypatch) -> None:
+    url, _ = config_endpoint  # answers 404, as a LocalStack without ENABLE_CONFIG_UPDATES
+    monkeypatch.setenv("HARNESS_RETRY_BASE_DELAY", "3")
+    assert platform.attached(url).retry_base_delay_s == 3.0
+    monkeypatch.delenv("HARNESS_RETRY_BASE_DELAY")
+    timing = platform.attached(url)
+    assert timing.retry_base_delay_s == 60.0 and not timing.compressed
+    assert "time is real" in timing.describe() and "HARNESS_RETRY_BASE_DELAY" in timing.describe()
+
+
+def test_nothing_listening_is_no_config(monkeypatch) -> None:
+    monkeypatch.delenv("HARNESS_RETRY_BASE_DELAY", raising=False)
+    assert platform.attached("http://127.0.0.1:1", timeout_s=0.5).retry_base_delay_s == 60.0
+
+
+@pytest.mark.parametrize("raw", ["soon", "-1", "301"])
+def test_a_bad_retry_delay_in_the_environment_names_the_variable(monkeypatch, raw: str) -> None:
+    monkeypatch.setenv("HARNESS_RETRY_BASE_DELAY", raw)
+    with pytest.raises(ValueError, match="HARNESS_RETRY_BASE_DELAY"):
+        platform.env_retry_base_delay()
+
+
+def test_the_embedded_localstack_states_its_compression() -> None:
+    timing = platform.embedded(1)
+    assert timing.compressed
+    assert timing.describe().startswith("time is compressed: Lambda async retries wait 1 s, then 2 s")

@@ -64,7 +64,10 @@ def write_junit(path: Path, results: list, total_seconds: float) -> None:
         case = ET.SubElement(suite, "testcase", classname="scenarios", name=result.scenario.name,
                              file=str(result.scenario.source_file or ""), time=f"{result.seconds:.3f}")
         if not result.passed:
-            failure = ET.SubElement(case, "failure", message=(result.error or "expectations not met")[:200])
+            # The first unmet expectation, so a CI summary that shows only the message still says what failed.
+            report = getattr(result, "report", None)
+            first = report.failures[0].summary() if report is not None and report.failures else None
+            failure = ET.SubElement(case, "failure", message=(result.error or first or "expectations not met")[:500])
             failure.text = result.error or result.report.render()
     path.parent.mkdir(parents=True, exist_ok=True)
     ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)

@@ -30,6 +30,10 @@ class Outcome:
     def kind(self) -> str:
         return self.expectation.kind
 
+    def summary(self) -> str:
+        """One line: where, what was expected, what was observed (a JUnit failure message, a log line)."""
+        return f"{self.kind} at {self.location}: expected {self.expected}; observed {self.observed}"
+
     def render(self) -> str:
         status = "ok    " if self.passed else "FAILED"
         lines = [f"{status} {self.kind} at {self.location}"]

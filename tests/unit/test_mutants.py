@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from types import ModuleType
 
@@ -258,3 +259,21 @@ def test_a_run_that_outlives_its_timeout_is_stopped_by_pid(tmp_path: Path) -> No
     returncode = mutants.run_child(command, tmp_path, dict(os.environ), tmp_path / "log", timeout_s=1.0)
     assert returncode is None
     assert "started" in (tmp_path / "log").read_text()
+
+
+def test_a_junit_failure_message_is_the_first_unmet_expectation(tmp_path: Path) -> None:
+    from types import SimpleNamespace
+
+    from harness.cli.run import write_junit
+    from harness.expect.report import Outcome, Report
+    from harness.scenario import load_scenario
+
+    scenario = load_scenario(Path(__file__).resolve().parents[2] / "scenarios" / "worker-exception-raised.yaml")
+    outcomes = [Outcome(scenario.expect[0], "scenarios/x.yaml:20:5", True, "ok", "ok"),
+                Outcome(scenario.expect[1], "scenarios/x.yaml:22:5", False, "3 attempts", "2 attempts")]
+    result = SimpleNamespace(scenario=scenario, passed=False, seconds=1.0, error=None,
+                             report=Report(scenario.name, outcomes))
+    path = tmp_path / "junit.xml"
+    write_junit(path, [result], 1.0)
+    [failure] = ET.parse(path).iter("failure")
+    assert failure.get("message").endswith("at scenarios/x.yaml:22:5: expected 3 attempts; observed 2 attempts")

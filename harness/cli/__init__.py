@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 import threading
+from typing import Any
 
 
 def _print_line(name: str, value: str) -> None:
@@ -20,6 +21,17 @@ def _print_line(name: str, value: str) -> None:
 
 def cmd_up(args: argparse.Namespace) -> int:
     from harness.localstack.embedded import EmbeddedLocalStack
+
+    scenario = None
+    if args.scenario:
+        from harness.scenario import ScenarioError, load_scenario
+
+        try:
+            scenario = load_scenario(args.scenario)
+        except ScenarioError as error:
+            print(str(error), file=sys.stderr)
+            return 2
+        args.deploy = True
 
     stop = threading.Event()
 
@@ -51,11 +63,18 @@ def cmd_up(args: argparse.Namespace) -> int:
             from harness.stack.pipeline import PipelineStack, StackConfig
 
             assert database is not None  # started above for --deploy
-            stack = PipelineStack(endpoint, database.url, StackConfig(prefix=args.prefix,
-                                                                      alarm_period_seconds=args.alarm_period))
+            if scenario is not None:
+                from harness.runner import stack_config
+
+                config = stack_config(scenario, args.prefix)
+            else:
+                config = StackConfig(prefix=args.prefix, alarm_period_seconds=args.alarm_period)
+            stack = PipelineStack(endpoint, database.url, config)
             stack.deploy()
             for name, value in stack.outputs().items():
                 _print_line(name, value)
+            if scenario is not None:
+                _print_trigger(args, scenario, stack, endpoint.url, database.url)
         print("harness up: ready; Ctrl-C (SIGINT) or SIGTERM stops everything started here", file=sys.stderr,
               flush=True)
         while not stop.wait(0.5):
@@ -68,6 +87,74 @@ def cmd_up(args: argparse.Namespace) -> int:
         localstack.stop()
     print("harness up: stopped", file=sys.stderr, flush=True)
     return 0
+
+
+def _print_trigger(args: argparse.Namespace, scenario: Any, stack: Any, endpoint: str, database_url: str) -> None:
+    """The job's event and the exact commands that trigger it and check what followed."""
+    import json
+    import shlex
+
+    event = json.dumps(scenario.job_event())
+    function = stack.function_name("orchestrator")
+    invocation = "Event" if scenario.job is not None and scenario.job.invocation == "event" else "RequestResponse"
+    _print_line("JOB_EVENT", event)
+    _print_line("TRIGGER_AWS_CLI", (
+        f"AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test aws --endpoint-url {endpoint} --region us-east-1 "
+        f"lambda invoke --function-name {function} --invocation-type {invocation} "
+        f"--cli-binary-format raw-in-base64-out --payload {shlex.quote(event)} /dev/stdout"))
+    _print_line("CHECK", (
+        f"HARNESS_RETRY_BASE_DELAY={args.retry_base_delay} harness check {shlex.quote(str(args.scenario))} "
+        f"--endpoint {endpoint} --prefix {args.prefix} --database-url {shlex.quote(database_url)}"))
+    print("harness up: the scenario's faults are armed. Trigger the job with TRIGGER_AWS_CLI, or in Python:\n"
+          f"  import boto3, json\n"
+          f"  boto3.client('lambda', endpoint_url='{endpoint}', region_name='us-east-1',\n"
+          f"               aws_access_key_id='test', aws_secret_access_key='test').invoke(\n"
+          f"      FunctionName='{function}', InvocationType='{invocation}', Payload={event!r})\n"
+          "then check what followed with the CHECK line.", file=sys.stderr, flush=True)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Evaluate a scenario's expectations against what happened on a stack that is already up."""
+    import time
+
+    from harness.expect import evaluate
+    from harness.localstack import Endpoint
+    from harness.model import platform
+    from harness.observe.live import StackObservations
+    from harness.runner import stack_config
+    from harness.scenario import ScenarioError, load_scenario
+    from harness.stack.pipeline import DeployError, PipelineStack
+
+    try:
+        scenario = load_scenario(args.path)
+    except ScenarioError as error:
+        print(str(error), file=sys.stderr)
+        return 2
+    database_url = args.database_url or os.environ.get("DATABASE_URL")
+    if not database_url:
+        print("harness check: give --database-url or DATABASE_URL (harness up --deploy prints it)", file=sys.stderr)
+        return 2
+    endpoint = Endpoint(args.endpoint, allow_remote=args.allow_remote_endpoint or None)
+    stack = PipelineStack(endpoint, database_url, stack_config(scenario, args.prefix))
+    try:
+        stack.attach()
+    except DeployError as error:
+        print(f"harness check: {error}", file=sys.stderr)
+        return 2
+    timing = platform.attached(endpoint.url)
+    print(f"harness: {timing.describe()}", file=sys.stderr)
+    observations = StackObservations(stack, timing)
+    # The job started when its first attempt did (the ledger has it), or now if it has not run yet.
+    first = min((attempt.started_at for attempt in observations.attempts()), default=time.time())
+    observations.started_at = first
+    observations.run_started_at.append(first)
+    try:
+        report = evaluate(scenario, observations)
+    finally:
+        for tap in stack.taps.values():
+            tap.release()  # the next check sees every message again
+    print(report.render())
+    return 0 if report.passed else 1
 
 
 def cmd_setup_runtimes(_args: argparse.Namespace) -> int:
@@ -134,7 +221,18 @@ def build_parser() -> argparse.ArgumentParser:
                     help="also start PostgreSQL and deploy the seed pipeline; print every name and ARN")
     up.add_argument("--prefix", default="pipeline", help="name prefix of the deployed stack (default: pipeline)")
     up.add_argument("--alarm-period", type=int, default=60, help="period of both alarms in seconds")
+    up.add_argument("--scenario", default=None,
+                    help="deploy with this scenario file's stack settings and faults armed (implies --deploy), and "
+                         "print the job's event and the commands that trigger it and check it")
     up.set_defaults(func=cmd_up)
+
+    check = sub.add_parser("check", help="evaluate a scenario's expectations on a stack that is already up")
+    check.add_argument("path", help="the scenario file")
+    check.add_argument("--endpoint", required=True, help="the LocalStack the stack is on (harness up prints it)")
+    check.add_argument("--prefix", required=True, help="the stack's prefix (harness up --prefix)")
+    check.add_argument("--database-url", default=None, help="the stack's database (default: DATABASE_URL)")
+    check.add_argument("--allow-remote-endpoint", action="store_true", help="allow a non-loopback --endpoint")
+    check.set_defaults(func=cmd_check)
 
     run = sub.add_parser("run", help="run scenario files on the embedded LocalStack and PostgreSQL")
     run.add_argument("paths", nargs="*", help="scenario files or directories (default: scenarios/)")

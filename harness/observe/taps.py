@@ -48,19 +48,35 @@ def _parse(raw: dict[str, Any]) -> TappedMessage:
 
 @dataclass
 class QueueTap:
+    """A tap's queue. By default each message is received once and deleted (a scenario's own stack).
+    With `consume=False` (`harness check` on a stack someone else owns) nothing is deleted: a message stays
+    hidden for `hide_s` so that a check reads each one once, and `release()` shows them again for the next
+    check; a message's time is then when the tap queue got it rather than when it was read."""
+
     sqs: Any
     url: str
     name: str = "queue"
     messages: list[TappedMessage] = field(default_factory=list)
+    consume: bool = True
+    hide_s: int = 300
+    _held: list[str] = field(default_factory=list)
 
     def poll(self, wait_s: float = 0.0) -> list[TappedMessage]:
         """Receive what is there now (long-polling up to ``wait_s``), keep it, and delete it from SQS."""
+        options: dict[str, Any] = {} if self.consume else {"VisibilityTimeout": self.hide_s,
+                                                            "AttributeNames": ["SentTimestamp"]}
         response = self.sqs.receive_message(
             QueueUrl=self.url, MaxNumberOfMessages=10, WaitTimeSeconds=int(wait_s),
-            MessageAttributeNames=["All"],
+            MessageAttributeNames=["All"], **options,
         )
         fresh = [_parse(raw) for raw in response.get("Messages", [])]
-        if response.get("Messages"):
+        if not self.consume:
+            self._held += [raw["ReceiptHandle"] for raw in response.get("Messages", [])]
+            for raw, message in zip(response.get("Messages", []), fresh, strict=True):
+                sent = (raw.get("Attributes") or {}).get("SentTimestamp")
+                if sent:
+                    message.received_at = int(sent) / 1000
+        elif response.get("Messages"):
             self.sqs.delete_message_batch(
                 QueueUrl=self.url,
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
@@ -68,3 +84,10 @@ class QueueTap:
             )
         self.messages.extend(fresh)
         return fresh
+
+    def release(self) -> None:
+        """Show the messages read without consuming them again, at once (`consume=False`)."""
+        while self._held:
+            batch, self._held = self._held[:10], self._held[10:]
+            self.sqs.change_message_visibility_batch(QueueUrl=self.url, Entries=[
+                {"Id": str(i), "ReceiptHandle": handle, "VisibilityTimeout": 0} for i, handle in enumerate(batch)])

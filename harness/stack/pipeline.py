@@ -222,6 +222,34 @@ class PipelineStack:
             Dimensions=[{"Name": "FunctionName", "Value": self.function_name("worker")}],
             **design("job_failed"))
 
+    # -- attach ----------------------------------------------------------------------------------------
+    def attach(self, consume: bool = False) -> PipelineStack:
+        """Find this prefix's stack, deployed earlier (say by `harness up --deploy`), without creating
+        anything: its topics, their tap queues and its functions. Raises DeployError naming what is missing."""
+        sns, sqs, lam = self.client("sns"), self.client("sqs"), self.client("lambda")
+        arns = {arn.rsplit(":", 1)[-1]: arn for page in sns.get_paginator("list_topics").paginate()
+                for arn in (topic["TopicArn"] for topic in page["Topics"])}
+        for topic in TOPICS:
+            name = f"{self.prefix}-{topic}"
+            if name not in arns:
+                raise DeployError(f"stack {self.prefix}: no topic {name} at {self.endpoint.url} "
+                                  "(is the prefix right, and is that stack still up?)")
+            try:
+                url = sqs.get_queue_url(QueueName=f"{self.prefix}-tap-{topic}")["QueueUrl"]
+            except ClientError as error:
+                raise DeployError(f"stack {self.prefix}: no tap queue for topic {topic}: {error}") from error
+            self.topic_arns[topic], self.tap_urls[topic] = arns[name], url
+            # Not consumed by default: the stack is someone else's, and a second check must see it all too.
+            self.taps[topic] = QueueTap(sqs, url, f"{topic} tap", consume=consume)
+        for logical in FUNCTIONS:
+            try:
+                self.function_arns[logical] = lam.get_function(
+                    FunctionName=self.function_name(logical))["Configuration"]["FunctionArn"]
+            except ClientError as error:
+                raise DeployError(f"stack {self.prefix}: no function {self.function_name(logical)}: "
+                                  f"{error}") from error
+        return self
+
     def alarm_state(self, alarm: str) -> str:
         """The alarm's current state (OK, ALARM or INSUFFICIENT_DATA), as CloudWatch has it now."""
         found = self.client("cloudwatch").describe_alarms(AlarmNames=[self.alarm_names[alarm]])["MetricAlarms"]

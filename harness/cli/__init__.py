@@ -157,6 +157,41 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0 if report.passed else 1
 
 
+def cmd_logs(args: argparse.Namespace) -> int:
+    """A function's log lines from CloudWatch Logs, as Lambda wrote them; with --follow, until Ctrl-C."""
+    from harness.localstack import Endpoint
+
+    url = args.endpoint or os.environ.get("HARNESS_ENDPOINT")
+    if not url:
+        print("harness logs: give --endpoint or HARNESS_ENDPOINT (harness up prints it)", file=sys.stderr)
+        return 2
+    name = f"{args.prefix}-{args.function.replace('_', '-')}" if args.prefix else args.function
+    group = f"/aws/lambda/{name}"
+    client = Endpoint(url, allow_remote=args.allow_remote_endpoint or None).client("logs")
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    seen: set[str] = set()
+    start = 0
+    while True:
+        try:
+            pages = client.get_paginator("filter_log_events").paginate(logGroupName=group, startTime=start)
+            events = [event for page in pages for event in page.get("events", [])]
+        except client.exceptions.ResourceNotFoundException:
+            if not args.follow:
+                print(f"harness logs: no log group {group} at {url} (has {name} run yet?)", file=sys.stderr)
+                return 1
+            events = []
+        for event in sorted(events, key=lambda e: (e["timestamp"], e.get("ingestionTime", 0))):
+            if event["eventId"] in seen:
+                continue
+            seen.add(event["eventId"])
+            start = max(start, event["timestamp"])
+            print(event["message"].rstrip("\n"), flush=True)
+        if not args.follow or stop.wait(1.0):
+            return 0
+
+
 def cmd_setup_runtimes(_args: argparse.Namespace) -> int:
     from harness.localstack.embedded import ensure_runtimes
 
@@ -233,6 +268,15 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--database-url", default=None, help="the stack's database (default: DATABASE_URL)")
     check.add_argument("--allow-remote-endpoint", action="store_true", help="allow a non-loopback --endpoint")
     check.set_defaults(func=cmd_check)
+
+    logs = sub.add_parser("logs", help="print a function's log lines (CloudWatch Logs on the LocalStack)")
+    logs.add_argument("function",
+                      help="a function name, or with --prefix its role: orchestrator, worker, error_handler")
+    logs.add_argument("--endpoint", default=None, help="the LocalStack (default: HARNESS_ENDPOINT)")
+    logs.add_argument("--prefix", default=None, help="the stack's prefix; then FUNCTION is the function's role")
+    logs.add_argument("--follow", "-f", action="store_true", help="keep printing new lines until Ctrl-C")
+    logs.add_argument("--allow-remote-endpoint", action="store_true", help="allow a non-loopback --endpoint")
+    logs.set_defaults(func=cmd_logs)
 
     run = sub.add_parser("run", help="run scenario files on the embedded LocalStack and PostgreSQL")
     run.add_argument("paths", nargs="*", help="scenario files or directories (default: scenarios/)")

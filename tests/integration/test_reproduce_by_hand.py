@@ -64,6 +64,22 @@ def test_up_with_a_scenario_then_trigger_then_check(tmp_path: Path) -> None:
         # Only the changed line fails: the first check left every message for the next one.
         assert "FAILED: 1 of 6 expectations not met" in failed.stdout, failed.stdout[-3000:]
 
+        # The worker's own log lines, as Lambda wrote them: three attempts, each with its exception.
+        logs = subprocess.run([sys.executable, "-m", "harness.cli", "logs", "worker", "--prefix", "byhand",
+                               "--endpoint", lines["HARNESS_ENDPOINT"]], env=env, capture_output=True, text=True,
+                              timeout=60)
+        assert logs.returncode == 0, logs.stderr[-2000:]
+        assert logs.stdout.count("START RequestId:") == 3, logs.stdout[-3000:]
+        assert "boom" in logs.stdout
+        follow = subprocess.Popen([sys.executable, "-m", "harness.cli", "logs", "orchestrator", "--prefix", "byhand",
+                                   "--follow", "--endpoint", lines["HARNESS_ENDPOINT"]], env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert follow.stdout is not None
+        first = [follow.stdout.readline() for _ in range(2)]  # INIT_START, then the invocation's START
+        assert first[0].startswith("INIT_START") and first[1].startswith("START RequestId:"), first
+        follow.send_signal(signal.SIGINT)
+        assert follow.wait(10) == 0
+
         up.send_signal(signal.SIGINT)  # Ctrl-C removes what was made
         assert up.wait(30) == 0
         assert processes_under(tmp_path / "runs") == []

@@ -16,6 +16,12 @@ real stack too: a few files, a worker timeout of 1-2 s, no alarms.
   (dump it with `yaml.safe_dump` to get a file `harness run` takes).
 - `predicted_expectations(scenario)`: the expectations the model of the pipeline (`harness.model.walk`)
   predicts for a scenario: which files end up loaded, which quarantined. `scenarios()` uses it by default.
+- `predicted_notifications(scenario)`: what the model predicts on the notifications topic: how many JOB
+  SUCCEEDED (and the files and rows they say were inserted), how many JOB FAILED, and how many of those
+  name each file that is not loaded. `live_predictions` is both lists together (`expect=live_predictions`).
+- `with_expectations(document, expect)`: a drawn document changed after the draw (say, a fault added),
+  with its expectations derived again; `scenario_document(scenario)`: a `Scenario` back as that mapping.
+  `harness.reproduce` writes either as a scenario file that `harness run` replays.
 
 Example, a property of your own, on the model of the pipeline::
 
@@ -47,7 +53,13 @@ from pydantic import TypeAdapter
 
 from harness.faults import MISCONFIGURABLE
 from harness.scenario import FAULT_KINDS, FUNCTIONS, Fault, Job, Scenario, StackSettings
-from harness.scenario.catalog import ATTEMPTS_LIMIT, DATABASE_FUNCTIONS, MAX_RETRY_ATTEMPTS_LIMIT, RUNS_LIMIT
+from harness.scenario.catalog import (
+    ATTEMPTS_LIMIT,
+    DATABASE_FUNCTIONS,
+    DEFAULT_MAX_WAIT_SECONDS,
+    MAX_RETRY_ATTEMPTS_LIMIT,
+    RUNS_LIMIT,
+)
 
 __all__ = [
     "DEPLOYMENT_KINDS",
@@ -60,6 +72,10 @@ __all__ = [
     "scenario_documents",
     "scenarios",
     "predicted_expectations",
+    "predicted_notifications",
+    "live_predictions",
+    "with_expectations",
+    "scenario_document",
 ]
 
 DEPLOYMENT_KINDS = ("import_error", "missing_handler")
@@ -309,6 +325,81 @@ def predicted_expectations(scenario: Scenario) -> list[dict[str, Any]]:
     ]
 
 
+def predicted_notifications(scenario: Scenario) -> list[dict[str, Any]]:
+    """What the model of the pipeline (`harness.model.walk`, optimistic pace, as `predicted_expectations`)
+    predicts on the notifications topic, as `sns` expectations of the scenario format:
+
+    - JOB SUCCEEDED: one per worker invocation that loads its whole shard, and their totals of
+      `files_inserted` and `rows_inserted` (rows by `harness.stack.database.expected_row_counts`): the files
+      new in the tables when each committed. Files committed by an attempt that then failed are in the
+      tables but in no JOB SUCCEEDED, and files already there count as present, not inserted;
+    - JOB FAILED: one per error the worker reports and one per decision of the error handler that is not a
+      re-shard (a quarantine, or a report);
+    - for each file that does not get loaded: how many JOB FAILED name it in `file_ids` (a quarantined
+      file in its quarantine report; any other in the report on its shard). With faults on the worker only,
+      the model names each such file at least once (no file is lost: `tests/properties` checks the model);
+      a file whose dead letter the error handler keeps on its own dead-letter topic, or a job the
+      orchestrator refuses, is named by no JOB FAILED.
+
+    With `predicted_expectations` (the files loaded exactly once, the files quarantined) this says of
+    every file that it ends in exactly one way: loaded once, quarantined and reported, or reported; and
+    that the statistics the workers publish add up to what the tables hold.
+
+    Example: `[{"sns": {"topic": "notifications", "subject": "JOB SUCCEEDED", "count": 1, "totals":
+    {"files_inserted": 1, "rows_inserted": 7}}}, {"sns": {..., "subject": "JOB FAILED", "count": 1}},
+    {"sns": {..., "subject": "JOB FAILED", "field_patterns": {"file_ids": '"f-0001"'}, "count": 1}}]`.
+    """
+    from harness.model.platform import Platform
+    from harness.model.walk import OPTIMISTIC, QUARANTINE, RESHARD, Committed, Decided, Reported, Walk
+    from harness.stack.database import expected_row_counts
+
+    ids = scenario.file_ids()
+    if scenario.job is None:
+        return []
+    walk = Walk(scenario, Platform(1.0, "harness.strategies"), OPTIMISTIC)
+    events = [event for run in range(1, scenario.job.runs + 1) for event in walk.run(run, 0.0)]
+    inserted = [file_id for event in events if isinstance(event, Committed) and event.complete
+                for file_id in event.new_file_ids]
+    succeeded = sum(1 for event in events if isinstance(event, Committed) and event.complete)
+    named: dict[str, int] = dict.fromkeys(ids, 0)
+    failed = 0
+    for event in events:
+        if isinstance(event, Reported):
+            failed += 1
+            files = list(event.shard.get("file_ids") or [])
+        elif isinstance(event, Decided) and event.action != RESHARD:
+            failed += 1
+            # A quarantine report names the files quarantined; any other report the shard's files.
+            files = list(event.quarantined) if event.action == QUARANTINE else list(event.shard.get("file_ids") or [])
+        else:
+            continue
+        for file_id in files:
+            named[file_id] = named.get(file_id, 0) + 1
+    job_succeeded: dict[str, Any] = {"topic": "notifications", "subject": "JOB SUCCEEDED", "count": succeeded}
+    if succeeded:
+        rows = expected_row_counts(inserted)
+        job_succeeded["totals"] = {"files_inserted": len(inserted), "rows_inserted": sum(rows.values())}
+    expectations: list[dict[str, Any]] = [
+        {"sns": job_succeeded},
+        {"sns": {"topic": "notifications", "subject": "JOB FAILED", "count": failed}},
+    ]
+    for file_id in ids:
+        if file_id not in walk.loaded:
+            # File IDs are letters, digits and `._-` (only `.` means something in a pattern); in the JSON text
+            # of `file_ids` each is in quotes.
+            pattern = '"' + file_id.replace(".", r"\.") + '"'
+            expectations.append({"sns": {"topic": "notifications", "subject": "JOB FAILED",
+                                         "field_patterns": {"file_ids": pattern}, "count": named[file_id]}})
+    return expectations
+
+
+def live_predictions(scenario: Scenario) -> list[dict[str, Any]]:
+    """Everything the model predicts that a run on the stack can check: `predicted_expectations` (files
+    loaded exactly once, files quarantined) and `predicted_notifications` (JOB SUCCEEDED with their totals,
+    JOB FAILED, the reports naming each file not loaded). Pass it as `expect=` to draw such scenarios."""
+    return predicted_expectations(scenario) + predicted_notifications(scenario)
+
+
 def _describe(job: Job, faults: list[Fault]) -> str:
     count = len(job.ids())
     text = f"Drawn by harness.strategies: {count} file(s) in shards of {job.shard_size}, {job.runs} run(s)"
@@ -374,6 +465,45 @@ def scenario_documents(
         return document
 
     return draw_document()
+
+
+def with_expectations(
+    document: dict[str, Any], expect: Callable[[Scenario], list[dict[str, Any]]] = predicted_expectations
+) -> dict[str, Any]:
+    """`document` (a scenario file's mapping, as `scenario_documents` draws it) with its `expect` derived
+    again by `expect` from the document as it is now: for a draw changed afterwards (a fault added, a
+    setting pinned), whose drawn expectations no longer fit. The document is validated as a file is.
+
+    Example: `with_expectations({**document, "faults": [*document["faults"], extra]}, live_predictions)`.
+    """
+    changed = {key: value for key, value in document.items() if key != "expect"}
+    sketch = Scenario.model_validate({**changed, "expect": [_PLACEHOLDER]})
+    changed["expect"] = expect(sketch)
+    Scenario.model_validate(changed)
+    return changed
+
+
+def scenario_document(scenario: Scenario) -> dict[str, Any]:
+    """A `Scenario` as the mapping a scenario file holds (what `scenario_documents` draws): settings left at
+    their defaults are left out, each expectation is a one-key mapping naming its kind.
+    `Scenario.model_validate(scenario_document(s))` is equal to `s`.
+    """
+    document: dict[str, Any] = {"name": scenario.name, "description": scenario.description}
+    if stack_document := _dump(scenario.stack):
+        document["stack"] = stack_document
+    if scenario.job is not None:
+        document["job"] = _dump(scenario.job)
+    if scenario.faults:
+        document["faults"] = [_dump_fault(fault) for fault in scenario.faults]
+    expectations = []
+    for expectation in scenario.expect:
+        settings = _dump(expectation)
+        settings.pop("kind", None)
+        expectations.append({expectation.kind: settings})
+    document["expect"] = expectations
+    if scenario.max_wait_seconds != DEFAULT_MAX_WAIT_SECONDS:
+        document["max_wait_seconds"] = scenario.max_wait_seconds
+    return document
 
 
 def scenarios(

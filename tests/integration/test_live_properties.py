@@ -33,7 +33,6 @@ example, shrunk for 10 s); HARNESS_LIVE_PLANTED=0 skips it.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import shutil
@@ -42,7 +41,6 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -55,6 +53,7 @@ from harness.reproduce import failed_scenario
 from harness.runner import run_scenario
 from harness.scenario import Scenario
 from harness.strategies import jobs, live_predictions, scenario_documents, stack_settings, with_expectations
+from tests.support.mutants import mutants_script
 
 pytestmark = pytest.mark.integration
 
@@ -228,21 +227,11 @@ PLANTED = {
 }
 # The project files a copy needs to run this module, besides what scripts/mutants.py copies.
 TEST_FILES = ("conftest.py", "tests/__init__.py", "tests/integration/__init__.py", "tests/integration/conftest.py",
-              "tests/integration/test_live_properties.py")
+              "tests/integration/test_live_properties.py", "tests/support/__init__.py", "tests/support/mutants.py")
 CHILD_TIMEOUT_S = 900
 _REPLAY = re.compile(r"Replay it exactly: harness run (\S+\.yaml)")
 
 
-def _mutants_script() -> ModuleType:
-    # scripts/mutants.py (`make mutants`) reads the catalog and makes copies; it is not a package.
-    name = "harness_mutants_script"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / "mutants.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 def _attached(env: dict[str, str], resources: Any, failures: Path) -> dict[str, str]:
@@ -284,7 +273,7 @@ def _run(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str, 
 def test_a_planted_bug_fails_the_live_property_and_its_file_replays(
     mutant_id: str, tmp_path: Path, harness_resources: Any
 ) -> None:
-    script = _mutants_script()
+    script = mutants_script()
     mutant = {entry.id: entry for entry in script.load_catalog()}[mutant_id]
     copy = script.make_copy(REPO, parent=tmp_path, label=mutant_id)
     try:

@@ -17,17 +17,17 @@ scenario printed, instead of hanging; and each run is killed after RUN_TIMEOUT_S
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 from hypothesis import HealthCheck, Phase, given, settings
+
+from tests.support.mutants import mutants_script
 
 from . import test_model_properties as model_properties
 from . import walk_reading
@@ -61,22 +61,12 @@ CASES = {
 }
 
 
-def _mutants_script() -> ModuleType:
-    # scripts/mutants.py (`make mutants`) reads the catalog and plants a mutant; it is not a package.
-    name = "harness_mutants_script"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "scripts" / "mutants.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
 
 
 def run_properties(tmp_path: Path, mutant_ids: tuple[str, ...]) -> tuple[subprocess.CompletedProcess[str], Path]:
     """The properties run on a copy of lambdas/common with these mutants planted: (the run, the copy's
     pipeline_common folder)."""
-    script = _mutants_script()
+    script = mutants_script()
     catalog = {mutant.id: mutant for mutant in script.load_catalog()}
     root = tmp_path / "copy"
     shutil.copytree(REPO_ROOT / "lambdas" / "common", root / "lambdas" / "common",

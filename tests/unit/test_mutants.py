@@ -2,29 +2,21 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+
+from tests.support.mutants import mutants_script
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
-def _load_script() -> ModuleType:
-    # scripts/ is not a package: load the file as a module (registered, so dataclasses can find it).
-    spec = importlib.util.spec_from_file_location("harness_mutants_script", REPO_ROOT / "scripts" / "mutants.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
-mutants = _load_script()
+mutants = mutants_script()
 CATALOG = mutants.load_catalog()
 
 

@@ -282,12 +282,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("paths", nargs="*", help="scenario files or directories (default: scenarios/)")
     run.add_argument("-k", dest="keyword", default=None, help="only scenarios whose name matches (pytest -k syntax)")
     run.add_argument("--junit-xml", default=None, help="write a JUnit XML report to this file")
+    run.add_argument("--report", dest="report_dir", default=None, metavar="DIR",
+                     help="write an HTML page and a JSON file of events per scenario, and index.html, to DIR")
     run.add_argument("--endpoint", default=None, help="use this LocalStack instead of an embedded one")
     run.add_argument("--allow-remote-endpoint", action="store_true", help="allow a non-loopback --endpoint")
     run.add_argument("--keep-stacks", action="store_true",
                      help="leave each scenario's stack deployed (useful with --endpoint pointing at `harness up`)")
     run.set_defaults(func=lambda a: _run_command().cmd_run(a.paths, a.keyword, a.junit_xml, a.endpoint,
-                                                           a.allow_remote_endpoint, a.keep_stacks))
+                                                           a.allow_remote_endpoint, a.keep_stacks,
+                                                           a.report_dir))
 
     validate = sub.add_parser("validate", help="check scenario files without running them")
     validate.add_argument("paths", nargs="+")

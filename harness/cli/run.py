@@ -57,24 +57,31 @@ def cmd_validate(paths: list[str]) -> int:
     return 0
 
 
-def write_junit(path: Path, results: list, total_seconds: float) -> None:
+def write_junit(path: Path, results: list, total_seconds: float, report_files: dict[str, Path] | None = None) -> None:
     suite = ET.Element("testsuite", name="harness", tests=str(len(results)),
                        failures=str(sum(1 for r in results if not r.passed)), time=f"{total_seconds:.3f}")
     for result in results:
         case = ET.SubElement(suite, "testcase", classname="scenarios", name=result.scenario.name,
                              file=str(result.scenario.source_file or ""), time=f"{result.seconds:.3f}")
+        report_file = (report_files or {}).get(result.scenario.name)
+        if report_file is not None:
+            # The HTML report of this scenario (`harness run --report DIR`), for a CI to link.
+            properties = ET.SubElement(case, "properties")
+            ET.SubElement(properties, "property", name="report", value=str(report_file))
         if not result.passed:
             # The first unmet expectation, so a CI summary that shows only the message still says what failed.
             report = getattr(result, "report", None)
             first = report.failures[0].summary() if report is not None and report.failures else None
             failure = ET.SubElement(case, "failure", message=(result.error or first or "expectations not met")[:500])
             failure.text = result.error or result.report.render()
+        if report_file is not None:
+            ET.SubElement(case, "system-out").text = f"report: {report_file}"
     path.parent.mkdir(parents=True, exist_ok=True)
     ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
 
 
 def cmd_run(paths: list[str], keyword: str | None, junit_xml: str | None, endpoint: str | None,
-            allow_remote: bool, keep_stacks: bool) -> int:
+            allow_remote: bool, keep_stacks: bool, report_dir: str | None = None) -> int:
     from harness.runner import run_scenario
     from harness.stack.resources import Resources
 
@@ -127,6 +134,12 @@ def cmd_run(paths: list[str], keyword: str | None, junit_xml: str | None, endpoi
     console.print(table)
     passed = sum(1 for r in results if r.passed)
     print(f"{passed} passed, {len(results) - passed} failed in {total:.1f}s")
+    report_files: dict[str, Path] = {}
+    if report_dir:
+        from harness.expect.html_report import write_reports
+
+        report_files = write_reports(Path(report_dir), results)
+        print(f"report: {Path(report_dir) / 'index.html'}")
     if junit_xml:
-        write_junit(Path(junit_xml), results, total)
+        write_junit(Path(junit_xml), results, total, report_files)
     return 0 if passed == len(results) else 1

@@ -18,6 +18,7 @@ from harness.scenario import Expectation, Scenario
 
 from .checks import Verdict, check
 from .deadlines import deadline
+from .events import build_events
 from .report import Outcome, Report
 from .settling import Settling
 from .snapshot import Snapshot
@@ -130,6 +131,7 @@ def evaluate(
         timeline=build_timeline(snapshot),
         elapsed=snapshot.now - started_at,
         pending=pending,
+        events=build_events(snapshot),
     )
 
 

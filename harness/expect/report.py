@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from harness.scenario import Expectation
 
@@ -54,6 +55,8 @@ class Report:
     """Seconds from the job's start until the last verdict."""
     pending: list[str] = field(default_factory=list)
     """What could still have happened when evaluation stopped; [] when the system had settled."""
+    events: list[dict[str, Any]] = field(default_factory=list)
+    """The same events as data (`events.build_events`), for the HTML report and its JSON."""
 
     @property
     def passed(self) -> bool:

@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.observe.records import alarm_transition, epoch
-from harness.scenario import ALARMS
+from harness.observe.records import epoch
 
 from .snapshot import Snapshot, event_files, message_body
 
@@ -84,17 +83,11 @@ def _attempt_event(snapshot: Snapshot, attempt: Any) -> dict[str, Any]:
 
 
 def _alarm_events(snapshot: Snapshot) -> list[dict[str, Any]]:
-    names = {snapshot.observations.alarm_name(alarm): alarm for alarm in ALARMS}
     events = []
-    for message in snapshot.messages("alarms"):
-        transition = alarm_transition(message)
-        if transition is None:
-            continue
-        alarm = names.get(transition.alarm_name, transition.alarm_name)
-        interval = snapshot.scenario.stack.evaluation_interval(alarm) if alarm in ALARMS else 0.0
+    for alarm, transition, initial in snapshot.every_alarm_transition():
         events.append({
             "type": "alarm", "lane": f"alarm:{alarm}", "t": snapshot.since_start(transition.at), "alarm": alarm,
             "old_state": transition.old_state, "new_state": transition.new_state, "reason": transition.reason,
-            "cause": transition.cause, "initial": bool(interval and transition.is_initial(interval)),
+            "cause": transition.cause, "initial": initial,
         })
     return events

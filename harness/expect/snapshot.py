@@ -13,7 +13,7 @@ from typing import Any
 from harness.model.platform import Platform
 from harness.observe import Observations
 from harness.observe.records import AlarmTransition, Attempt, InvokeResult, Message, alarm_transition, parse_json
-from harness.scenario import FUNCTIONS, Scenario
+from harness.scenario import ALARMS, FUNCTIONS, Scenario
 from harness.scenario.catalog import DEAD_LETTERED_FUNCTION
 
 # A killed attempt leaves no end in the ledger; past its timeout plus this grace it is taken for dead.
@@ -129,6 +129,20 @@ class Snapshot:
         name = self.observations.alarm_name(alarm)
         transitions = [alarm_transition(message) for message in self.messages("alarms")]
         return sorted((t for t in transitions if t and t.alarm_name == name), key=lambda t: t.at)
+
+    def every_alarm_transition(self) -> list[tuple[str, AlarmTransition, bool]]:
+        """Every alarm message as (alarm's logical name, or its own name if not the stack's; the transition;
+        whether it is the evaluation at the alarm's creation), in the order they were received."""
+        names = {self.observations.alarm_name(alarm): alarm for alarm in ALARMS}
+        found = []
+        for message in self.messages("alarms"):
+            transition = alarm_transition(message)
+            if transition is None:
+                continue
+            alarm = names.get(transition.alarm_name, transition.alarm_name)
+            interval = self.scenario.stack.evaluation_interval(alarm) if alarm in ALARMS else 0.0  # type: ignore[arg-type]
+            found.append((alarm, transition, bool(interval and transition.is_initial(interval))))
+        return found
 
     def run_of(self, moment: float) -> int:
         """The run (1-based) whose start last precedes `moment`; 1 before the first run started."""

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.observe.records import alarm_transition, epoch
-from harness.scenario import ALARMS
+from harness.observe.records import epoch
 
 from .checks.fields import field_value, is_missing
 from .snapshot import Snapshot, event_files, message_body
@@ -77,16 +76,10 @@ def _notification_text(subject: str | None, body: Any) -> str:
 
 
 def _alarm_events(snapshot: Snapshot) -> list[tuple[float, int, str]]:
-    names = {snapshot.observations.alarm_name(alarm): alarm for alarm in ALARMS}
     events = []
-    for message in snapshot.messages("alarms"):
-        transition = alarm_transition(message)
-        if transition is None:
-            continue
-        alarm = names.get(transition.alarm_name, transition.alarm_name)
+    for alarm, transition, initial in snapshot.every_alarm_transition():
         cause = transition.cause.replace("_", " ")
-        interval = snapshot.scenario.stack.evaluation_interval(alarm) if alarm in ALARMS else 0.0
-        if interval and transition.is_initial(interval):
+        if initial:
             cause += ", initial evaluation at creation"
         events.append(
             (transition.at, 4, f"alarm {alarm}: {transition.old_state} -> {transition.new_state} ({cause})")

@@ -20,7 +20,10 @@ def _print_line(name: str, value: str) -> None:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from harness.localstack.embedded import EmbeddedLocalStack
+    from harness.localstack.embedded import EmbeddedLocalStack, default_retry_base_delay
+
+    if args.retry_base_delay is None:
+        args.retry_base_delay = default_retry_base_delay()  # HARNESS_RETRY_BASE_DELAY, else 1 s
 
     scenario = None
     if args.scenario:
@@ -245,8 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument(
         "--retry-base-delay",
         type=int,
-        default=int(os.environ.get("HARNESS_RETRY_BASE_DELAY", "1")),
-        help="seconds before Lambda's first async retry (AWS: 60); the second waits twice as long",
+        default=None,
+        help="seconds before Lambda's first async retry (default: HARNESS_RETRY_BASE_DELAY, else 1; AWS: 60); "
+             "the second waits twice as long",
     )
     up.add_argument("--keepalive-ms", type=int, default=None,
                     help="idle execution environments are stopped after this long (LocalStack default 600000)")

@@ -2,9 +2,10 @@
 
 Each event has an `id` (unique within the report), a `type` (run, attempt, message, alarm, decision), a
 `lane` (a function, a topic, or `alarm:<name>`) and `t`, seconds from the job's start. An attempt also
-has `end` (for a killed attempt that left no end: its start plus the function's Timeout), `timeout_at`
-and `status` (ok, error, killed, timeout, running); a re-shard decision names the first attempts of its
-children in `child_attempts`, the arrows of the fan-out.
+has `end` (for a killed attempt that left no end: its start plus the function's Timeout), `timeout_at`,
+`status` (ok, error, killed, timeout, running) and `log`: the function's log lines of that attempt, from
+CloudWatch Logs, START to REPORT (empty when Lambda had not delivered them yet). A re-shard decision
+names the first attempts of its children in `child_attempts`, the arrows of the fan-out.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from harness.observe.records import epoch
 from .snapshot import Snapshot, event_files, message_body
 
 MAX_EVENTS = 2000
+MAX_LOG_LINES = 200
+MAX_LOG_CHARS = 2000
 
 
 def build_events(snapshot: Snapshot) -> list[dict[str, Any]]:
@@ -79,7 +82,16 @@ def _attempt_event(snapshot: Snapshot, attempt: Any) -> dict[str, Any]:
         "function": attempt.function, "request_id": attempt.request_id, "attempt": attempt.attempt,
         "shard_id": attempt.shard_id, "file_ids": list(attempt.file_ids), "fault": attempt.fault,
         "status": status, "run": attempt.run,
+        "log": _log(snapshot.log_lines.get((attempt.function, attempt.request_id, attempt.attempt), [])),
     }
+
+
+def _log(lines: list[str]) -> list[str]:
+    """An attempt's log lines, the first MAX_LOG_LINES of them, each cut at MAX_LOG_CHARS."""
+    kept = [line if len(line) <= MAX_LOG_CHARS else line[:MAX_LOG_CHARS] + " [...]" for line in lines[:MAX_LOG_LINES]]
+    if len(lines) > MAX_LOG_LINES:
+        kept.append(f"[... {len(lines) - MAX_LOG_LINES} more lines: harness logs FUNCTION on a kept stack]")
+    return kept
 
 
 def _alarm_events(snapshot: Snapshot) -> list[dict[str, Any]]:

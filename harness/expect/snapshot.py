@@ -12,7 +12,15 @@ from typing import Any
 
 from harness.model.platform import Platform
 from harness.observe import Observations
-from harness.observe.records import AlarmTransition, Attempt, InvokeResult, Message, alarm_transition, parse_json
+from harness.observe.records import (
+    AlarmTransition,
+    Attempt,
+    InvokeResult,
+    Message,
+    alarm_transition,
+    lines_by_attempt,
+    parse_json,
+)
 from harness.scenario import ALARMS, FUNCTIONS, Scenario
 from harness.scenario.catalog import DEAD_LETTERED_FUNCTION
 
@@ -48,6 +56,11 @@ class Snapshot:
         if topic not in self._messages:
             self._messages[topic] = sorted(self.observations.messages(topic), key=lambda m: m.received_at)
         return self._messages[topic]
+
+    @cached_property
+    def log_lines(self) -> dict[tuple[str, str, int], list[str]]:
+        """Each attempt's function log lines, by (function, request ID, attempt): for the report only."""
+        return lines_by_attempt([line for function in FUNCTIONS for line in self.observations.log_lines(function)])
 
     @cached_property
     def decisions(self) -> list[Any]:

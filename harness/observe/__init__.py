@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
-from .records import Attempt, DecisionRecord, InvokeResult, Message, QuarantineRecord
+from .records import Attempt, DecisionRecord, InvokeResult, LogLine, Message, QuarantineRecord
 
 if TYPE_CHECKING:
     from harness.model.platform import Platform
@@ -47,3 +47,7 @@ class Observations(Protocol):
     def quarantine(self) -> list[QuarantineRecord]: ...
 
     def results(self) -> list[InvokeResult]: ...
+
+    def log_lines(self, function: str) -> list[LogLine]:
+        """The function's CloudWatch Logs lines so far (for the report; no expectation reads them)."""
+        ...

@@ -1,7 +1,8 @@
 """`StackObservations`: `harness.observe.Observations` against a deployed stack.
 
 Attempts come from the ledger, messages from the topics' taps, rows, decisions and quarantined files
-from the stack's database, and the orchestrator's answers from what the runner records as it invokes.
+from the stack's database, the orchestrator's answers from what the runner records as it invokes, and
+log lines from CloudWatch Logs on the LocalStack.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING
 import psycopg
 
 from . import ledger
-from .records import Attempt, DecisionRecord, InvokeResult, Message, QuarantineRecord
+from .records import Attempt, DecisionRecord, InvokeResult, LogLine, Message, QuarantineRecord
 
 if TYPE_CHECKING:
     from harness.model.platform import Platform
@@ -64,3 +65,14 @@ class StackObservations:
 
     def quarantine(self) -> list[QuarantineRecord]:
         return self.stack.db.quarantine()
+
+    def log_lines(self, function: str) -> list[LogLine]:
+        client = self.stack.client("logs")
+        group = f"/aws/lambda/{self.stack.function_name(function)}"
+        try:
+            pages = client.get_paginator("filter_log_events").paginate(logGroupName=group)
+            return [LogLine(function=function, stream=str(event.get("logStreamName", "")),
+                            timestamp=event["timestamp"] / 1000.0, message=str(event.get("message", "")))
+                    for page in pages for event in page.get("events", [])]
+        except client.exceptions.ResourceNotFoundException:
+            return []  # the function never ran, so Lambda made no log group

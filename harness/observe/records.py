@@ -167,3 +167,54 @@ def alarm_transition(message: Message) -> AlarmTransition | None:
         reason=str(body.get("NewStateReason") or ""),
         configured_at=None if configured is None else epoch(configured, message.received_at),
     )
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """One line a function wrote to CloudWatch Logs (Lambda's START/END/REPORT lines included)."""
+
+    function: str
+    """Logical name: orchestrator, worker or error_handler."""
+    stream: str
+    """The log stream: one per execution environment, so one invocation's lines are together in one."""
+    timestamp: float
+    """Epoch seconds."""
+    message: str
+
+
+# Lambda opens every invocation's lines with this (harness/executor/lambda_logs.py writes AWS's format).
+_START = "START RequestId: "
+
+
+def lines_by_attempt(lines: list[LogLine]) -> dict[tuple[str, str, int], list[str]]:
+    """Each attempt's log lines, keyed like the ledger: (function, request ID, attempt number).
+
+    An async retry keeps its request ID, so the k-th invocation started with a request ID is its attempt k.
+    Lines before a START in the same stream (INIT_START, the module's own output at import) belong to the
+    invocation that START opens."""
+    streams: dict[tuple[str, str], list[LogLine]] = {}
+    for line in lines:
+        streams.setdefault((line.function, line.stream), []).append(line)
+    blocks: list[tuple[float, str, str, list[str]]] = []
+    for (function, _stream), in_stream in streams.items():
+        pending: list[str] = []
+        current: list[str] | None = None
+        for line in sorted(in_stream, key=lambda item: item.timestamp):
+            text = line.message.rstrip("\n")
+            if text.startswith(_START):
+                request_id = text[len(_START):].split()[0] if text[len(_START):].split() else ""
+                current = [*pending, text]
+                pending = []
+                blocks.append((line.timestamp, function, request_id, current))
+            elif current is not None and not text.startswith("INIT_START"):
+                current.append(text)
+                if text.startswith("REPORT RequestId:"):
+                    current = None
+            else:
+                pending.append(text)
+    by_attempt: dict[tuple[str, str, int], list[str]] = {}
+    counts: dict[tuple[str, str], int] = {}
+    for _at, function, request_id, block in sorted(blocks, key=lambda item: item[0]):
+        number = counts[(function, request_id)] = counts.get((function, request_id), 0) + 1
+        by_attempt[(function, request_id, number)] = block
+    return by_attempt

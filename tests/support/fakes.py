@@ -14,10 +14,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from harness.executor import lambda_logs
 from harness.expect.engine import evaluate
 from harness.expect.report import Report
 from harness.model.platform import Platform
-from harness.observe.records import Attempt, DecisionRecord, InvokeResult, Message, QuarantineRecord
+from harness.observe.records import Attempt, DecisionRecord, InvokeResult, LogLine, Message, QuarantineRecord
 from harness.scenario import Scenario, load_scenario
 
 START = 1_700_000_000.0
@@ -60,6 +61,7 @@ class FakeObservations:
     _quarantine: list[QuarantineRecord] = field(default_factory=list)
     _rows: list[tuple[float, str, int]] = field(default_factory=list)
     _results: list[InvokeResult] = field(default_factory=list)
+    _logs: list[LogLine] = field(default_factory=list)
     duplicates: int = 0
 
     def _at(self, offset: float) -> float:
@@ -110,6 +112,9 @@ class FakeObservations:
     def results(self) -> list[InvokeResult]:
         return [result for result in self._results if self._visible(result.at)]
 
+    def log_lines(self, function: str) -> list[LogLine]:
+        return [line for line in self._logs if line.function == function and self._visible(line.timestamp)]
+
     # Scripting.
 
     def add_attempt(
@@ -145,7 +150,21 @@ class FakeObservations:
         )
         ends_at = None if took is None or outcome is None else self._at(at + took)
         self._attempts.append(_Scripted(recorded, ends_at, outcome))
+        if took is not None:
+            self._log_attempt(recorded, took, outcome)
         return recorded
+
+    def _log_attempt(self, attempt: Attempt, took: float, outcome: str | None) -> None:
+        """The lines Lambda delivers when an attempt ends, in the executor's formats, one stream per attempt."""
+        text = lambda_logs.start_line(attempt.request_id)
+        text += f"[harness] attempt {attempt.attempt}, fault {attempt.fault}\n"
+        if outcome is None:
+            text += lambda_logs.timeout_line(attempt.request_id, took)
+        text += lambda_logs.end_and_report(attempt.request_id, took * 1000, 128, 40, None,
+                                           status="timeout" if outcome is None else None)
+        stream = f"{attempt.function}-{attempt.request_id}-{attempt.attempt}"
+        for number, line in enumerate(text.splitlines()):
+            self._logs.append(LogLine(attempt.function, stream, attempt.started_at + took + number * 1e-6, line))
 
     def add_invocation(
         self,

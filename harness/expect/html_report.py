@@ -2,7 +2,8 @@
 network), the same events as JSON for machines, and an index of a suite's pages.
 
 The page draws `Report.events` (see `events.py`) as a timeline, one lane per function, topic and alarm,
-and lists the expectations, each linked to its deadline on the timeline and to the events it is about.
+lists the expectations, each linked to its deadline on the timeline and to the events it is about, and
+shows each attempt's function log lines, linked from its bar.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ table { border-collapse: collapse; margin: 1em 0; } td, th { border: 1px solid #
 vertical-align: top; text-align: left; } tr.fail td { background: #fdecea; } tr:target td { background: #fff8c4; }
 svg text { font: 11px sans-serif; } .lane-label { font-weight: bold; } .legend span { padding: 0 0.6em; }
 .note { color: #666; } code { font-size: 0.95em; }
+details.attempt-log pre { background: #f5f5f5; padding: 6px; overflow-x: auto; margin: 0.3em 0 0.8em 1.5em; }
+details.attempt-log:target summary { background: #fff8c4; }
 svg :target { stroke: #000; stroke-width: 3; }
 """
 
@@ -115,10 +118,27 @@ def render_page(data: dict[str, Any]) -> str:
         parts.append("<p>Not settled when evaluation stopped:</p><ul>")
         parts += [f"<li>{escape(reason)}</li>" for reason in data["pending"]]
         parts.append("</ul>")
-    parts.append('<p class="note">Function log lines are not part of the observations the harness keeps; '
-                 "read them with <code>harness logs FUNCTION --prefix PREFIX</code> on a kept stack.</p>")
+    parts.append(_log_section(data["events"]))
     parts.append("</body></html>")
     return "\n".join(parts) + "\n"
+
+
+def _log_section(events: list[dict[str, Any]]) -> str:
+    """Each attempt's function log lines, START to REPORT, linked from its bar on the timeline."""
+    attempts = [event for event in events if event["type"] == "attempt"]
+    parts = ['<h2 id="logs">Function log lines</h2>']
+    if not attempts:
+        parts.append('<p class="note">No attempts.</p>')
+    for event in attempts:
+        lines = event.get("log") or []
+        summary = (f'+{event["t"]:.2f} s {escape(event["function"])} attempt {event["attempt"]} '
+                   f'(request {escape(str(event["request_id"]))}), {escape(event["status"])}')
+        body = (f'<pre>{escape(chr(10).join(lines))}</pre>' if lines else
+                '<p class="note">No lines: CloudWatch Logs had none for this attempt when the report was made.</p>')
+        parts.append(f'<details id="log-{event["id"]}" class="attempt-log" data-of="{event["id"]}" '
+                     f'data-lines="{len(lines)}"><summary><a href="#{event["id"]}">{summary}</a> '
+                     f"({len(lines)} lines)</summary>{body}</details>")
+    return "\n".join(parts)
 
 
 def _legend() -> str:
@@ -214,9 +234,9 @@ def _event_svg(event: dict[str, Any], y: float, x: Any) -> str:
     if event["type"] == "attempt":
         colour = COLOURS.get(event["status"], "#000")
         start, end = x(moment), x(event["end"])
-        svg = (f'<rect {common} class="attempt status-{event["status"]}" data-end="{event["end"]:.3f}" '
-               f'x="{start}" y="{y + 6}" width="{max(end - start, 2)}" height="{LANE - 12}" fill="{colour}" '
-               f'fill-opacity="0.8">{title}</rect>')
+        svg = (f'<a href="#log-{eid}"><rect {common} class="attempt status-{event["status"]}" '
+               f'data-end="{event["end"]:.3f}" x="{start}" y="{y + 6}" width="{max(end - start, 2)}" '
+               f'height="{LANE - 12}" fill="{colour}" fill-opacity="0.8">{title}</rect></a>')
         if event["status"] in ("timeout", "killed"):
             limit = x(event["timeout_at"])
             svg += (f'<line class="timeout-mark" data-of="{eid}" data-t="{event["timeout_at"]:.3f}" x1="{limit}" '
@@ -300,21 +320,39 @@ def render_index(entries: list[dict[str, Any]]) -> str:
             f"{rows}\n</table>\n</body></html>\n")
 
 
+def write_scenario_report(directory: Path, result: Any) -> dict[str, Any]:
+    """Write `<scenario>.html` and `<scenario>.json` for one result (a `harness.runner.ScenarioResult`);
+    returns its entry for the index."""
+    directory.mkdir(parents=True, exist_ok=True)
+    name = result.scenario.name
+    data = scenario_data(name, getattr(result, "report", None), error=getattr(result, "error", None),
+                         seconds=float(getattr(result, "seconds", 0.0)),
+                         source_file=str(getattr(result.scenario, "source_file", "") or ""))
+    stem = safe_name(name)
+    (directory / f"{stem}.json").write_text(json.dumps(data, indent=1, default=str) + "\n", encoding="utf-8")
+    (directory / f"{stem}.html").write_text(render_page(data), encoding="utf-8")
+    return index_entry(data, directory / f"{stem}.html")
+
+
+def index_entry(data: dict[str, Any], page: Path) -> dict[str, Any]:
+    return {"scenario": data["scenario"], "passed": data["passed"], "seconds": data["seconds"],
+            "page": page.name, "json": page.with_suffix(".json").name, "path": page}
+
+
+def entry_of_page(page: Path) -> dict[str, Any]:
+    """The index entry of a page written earlier (by another process: a pytest-xdist worker), from its JSON."""
+    return index_entry(json.loads(page.with_suffix(".json").read_text(encoding="utf-8")), page)
+
+
+def write_index(directory: Path, entries: list[dict[str, Any]]) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    index = directory / "index.html"
+    index.write_text(render_index(entries), encoding="utf-8")
+    return index
+
+
 def write_reports(directory: Path, results: list[Any]) -> dict[str, Path]:
     """Write `<scenario>.html`, `<scenario>.json` per result and `index.html`; returns each page by scenario."""
-    directory.mkdir(parents=True, exist_ok=True)
-    pages: dict[str, Path] = {}
-    entries = []
-    for result in results:
-        name = result.scenario.name
-        data = scenario_data(name, getattr(result, "report", None), error=getattr(result, "error", None),
-                             seconds=float(getattr(result, "seconds", 0.0)),
-                             source_file=str(getattr(result.scenario, "source_file", "") or ""))
-        stem = safe_name(name)
-        (directory / f"{stem}.json").write_text(json.dumps(data, indent=1, default=str) + "\n", encoding="utf-8")
-        (directory / f"{stem}.html").write_text(render_page(data), encoding="utf-8")
-        pages[name] = directory / f"{stem}.html"
-        entries.append({"scenario": name, "passed": data["passed"], "seconds": data["seconds"],
-                        "page": f"{stem}.html", "json": f"{stem}.json"})
-    (directory / "index.html").write_text(render_index(entries), encoding="utf-8")
-    return pages
+    entries = [write_scenario_report(directory, result) for result in results]
+    write_index(directory, entries)
+    return {entry["scenario"]: entry["path"] for entry in entries}

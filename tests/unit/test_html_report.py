@@ -3,7 +3,9 @@ the scripted stand-in, drawn as a self-contained page whose timeline and expecta
 
 from __future__ import annotations
 
+import html
 import json
+import re
 import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
@@ -169,3 +171,19 @@ def test_harness_run_report_writes_an_index_a_page_and_json(tmp_path: Path, monk
     assert case is not None
     [prop] = case.iter("property")
     assert (prop.get("name"), prop.get("value")) == ("report", str(out / "worker-timeout-reshards.html"))
+
+
+def test_each_attempt_bar_links_to_its_own_function_log_lines(page: tuple[str, Path]) -> None:
+    text, directory = page
+    elements = parse(text)
+    bars = [a for tag, a in elements if tag == "rect" and "attempt" in classes(a)]
+    links = [a["href"] for tag, a in elements if tag == "a" and a.get("href", "").startswith("#log-")]
+    assert links == [f"#log-{bar['id']}" for bar in bars]
+    logs = dict(re.findall(r'<details id="log-(ev-\d+)"[^>]*>(.*?)</details>', text, flags=re.S))
+    assert sorted(logs) == sorted(bar["id"] for bar in bars)
+    events = {e["id"]: e for e in json.loads((directory / "worker-timeout-reshards.json").read_text())["events"]}
+    for bar in bars:
+        event, log = events[bar["id"]], html.unescape(logs[bar["id"]])
+        assert f"START RequestId: {event['request_id']}" in log and f"END RequestId: {event['request_id']}" in log
+        assert f"[harness] attempt {event['attempt']}, fault {event['fault']}" in log  # this attempt's, no other's
+        assert ("Task timed out after" in log) == (bar["data-lane"] == "worker" and "status-timeout" in classes(bar))

@@ -49,11 +49,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="leave each scenario's stack deployed after it ran; useful with --harness-endpoint pointing at "
         "`harness up`, whose LocalStack outlives the test session",
     )
+    group.addoption(
+        "--harness-report",
+        default=None,
+        metavar="DIR",
+        help="write an HTML report (timeline, expectations, log lines) and its events as JSON per scenario "
+        "into DIR, and DIR/index.html; JUnit XML names each scenario's page (property `report`)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "integration: needs LocalStack (embedded, or --harness-endpoint)")
     config.addinivalue_line("markers", "scenario: a scenario file run on a deployed seed pipeline")
+    report_dir = config.getoption("--harness-report", None)
+    if report_dir:
+        config.pluginmanager.register(_ReportIndex(Path(report_dir)), "harness-report-index")
 
 
 def pytest_report_header(config: pytest.Config) -> str:
@@ -76,6 +86,30 @@ def _resources(config: pytest.Config) -> Any:
             allow_remote=config.getoption("--harness-allow-remote-endpoint") or None,
         )
     return config.stash[_RESOURCES]
+
+
+class _ReportIndex:
+    """With --harness-report: collects the pages scenario items wrote (under pytest-xdist their reports
+    arrive from the workers) and writes DIR/index.html once, in the process that saw every report."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.pages: list[Path] = []
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when == "call":
+            self.pages += [Path(str(value)) for name, value in report.user_properties if name == "report"]
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if hasattr(session.config, "workerinput") or not self.pages:
+            return
+        from harness.expect.html_report import entry_of_page, write_index
+
+        pages = sorted(set(self.pages))
+        index = write_index(self.directory, [entry_of_page(page) for page in pages])
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(f"harness: report of {len(pages)} scenario(s): {index}")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -129,6 +163,12 @@ class ScenarioItem(pytest.Item):
         # Reported in JUnit XML, where bench/bench_scenarios.py compares them with the scenario's floor.
         self.user_properties.append(("deploy_seconds", f"{result.deploy_seconds:.3f}"))
         self.user_properties.append(("verdict_seconds", f"{result.verdict_seconds:.3f}"))
+        report_dir = self.config.getoption("--harness-report")
+        if report_dir:
+            from harness.expect.html_report import write_scenario_report
+
+            entry = write_scenario_report(Path(report_dir), result)
+            self.user_properties.append(("report", str(entry["path"].resolve())))
         if not result.passed:
             raise ScenarioFailed(result.failure_text())
 

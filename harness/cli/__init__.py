@@ -20,6 +20,10 @@ def _print_line(name: str, value: str) -> None:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    if args.docker:
+        from harness.cli.docker_up import cmd_up_docker
+
+        return cmd_up_docker(args)
     from harness.localstack.embedded import EmbeddedLocalStack, default_retry_base_delay
 
     if args.retry_base_delay is None:
@@ -263,6 +267,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--scenario", default=None,
                     help="deploy with this scenario file's stack settings and faults armed (implies --deploy), and "
                          "print the job's event and the commands that trigger it and check it")
+    up.add_argument("--docker", action="store_true",
+                    help="instead, run docker-compose.yml's LocalStack and PostgreSQL as containers (Docker SDK; "
+                         "needs a Docker engine; not verified against one)")
     up.set_defaults(func=cmd_up)
 
     check = sub.add_parser("check", help="evaluate a scenario's expectations on a stack that is already up")

@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlparse
@@ -72,12 +73,19 @@ class Endpoint:
     url: str
     region: str = DEFAULT_REGION
     allow_remote: bool | None = None
-    _session: boto3.Session | None = field(default=None, repr=False)
+    _session: boto3.Session | None = field(default=None, repr=False, compare=False)
+    # A boto3 session is not thread-safe (its clients are): one endpoint is shared by the threads of
+    # `harness run -j N` and of a stack's parallel deploy, so the session is made and used under this lock.
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.url = check_endpoint(self.url, allow_remote=self.allow_remote)
 
     def session(self) -> boto3.Session:
+        with self._lock:
+            return self._make_session()
+
+    def _make_session(self) -> boto3.Session:
         if self._session is None:
             self._session = boto3.Session(
                 aws_access_key_id=FAKE_ACCESS_KEY,
@@ -88,9 +96,11 @@ class Endpoint:
         return self._session
 
     def client(self, service: str, **config: Any) -> Any:
+        """A new client; safe to call from several threads at once, and the client can be used in any."""
         cfg = Config(retries={"max_attempts": 2, "mode": "standard"}, read_timeout=config.pop("read_timeout", 70),
                      connect_timeout=5, **config)
-        return self.session().client(service, endpoint_url=self.url, config=cfg)
+        with self._lock:
+            return self._make_session().client(service, endpoint_url=self.url, config=cfg)
 
 
 def endpoint_from_env(allow_remote: bool | None = None) -> Endpoint | None:

@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -100,6 +101,19 @@ class PackagingError(RuntimeError):
     pass
 
 
+# Threads of one process (`harness run -j N`, a stack's parallel deploy) that need the same zip or the same
+# vendored dependencies wait for the one building it instead of building it again. Correctness does not
+# depend on these: every write goes to a fresh temporary name and is renamed into place, which also keeps
+# separate processes (pytest-xdist workers) safe.
+_BUILDING_LOCK = threading.Lock()
+_BUILDING: dict[Path, threading.Lock] = {}
+
+
+def _building(target: Path) -> threading.Lock:
+    with _BUILDING_LOCK:
+        return _BUILDING.setdefault(target, threading.Lock())
+
+
 def cache_dir() -> Path:
     """`$HARNESS_CACHE_DIR`, else `.harness/cache` in the source checkout (see `harness.paths.cache_dir`)."""
     return paths.cache_dir()
@@ -125,7 +139,9 @@ def build_function_zip_path(name: str, extra_files: Mapping[str, bytes] | None =
         digest.update(_framed(_read(entries[archive_name])))
     target = cache_dir() / "zips" / f"{name}-{digest.hexdigest()[:32]}.zip"
     if not target.exists():
-        _write_atomically(target, zip_bytes(entries))
+        with _building(target):
+            if not target.exists():
+                _write_atomically(target, zip_bytes(entries))
     return target
 
 
@@ -137,6 +153,13 @@ def vendor_dir() -> Path:
     target = cache_dir() / "vendor" / key.hexdigest()[:32]
     if target.is_dir():
         return target
+    with _building(target):
+        if target.is_dir():
+            return target
+        return _vendor(target)
+
+
+def _vendor(target: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=target.parent))
     command = [

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -95,11 +96,13 @@ class PipelineStack:
         self.function_arns: dict[str, str] = {}
         self.alarm_names = {"job_not_run": f"{self.prefix}-job-not-run", "job_failed": f"{self.prefix}-job-failed"}
         self._clients: dict[str, Any] = {}
+        self._clients_lock = threading.Lock()  # deploy() asks for its clients from several threads
 
     def client(self, service: str) -> Any:
-        if service not in self._clients:
-            self._clients[service] = self.endpoint.client(service)
-        return self._clients[service]
+        with self._clients_lock:
+            if service not in self._clients:
+                self._clients[service] = self.endpoint.client(service)
+            return self._clients[service]
 
     def function_name(self, logical: str) -> str:
         return f"{self.prefix}-{logical.replace('_', '-')}"

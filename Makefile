@@ -3,7 +3,8 @@
 setup:
 	./scripts/setup
 
-# The main job: the seed pipeline's scenarios on the embedded LocalStack and PostgreSQL.
+# The main job: the seed pipeline's scenarios on the embedded LocalStack and PostgreSQL, as many at once as
+# there are cores (`harness run`'s default -j; each scenario has its own stack in the one LocalStack).
 run: setup
 	.venv/bin/harness run scenarios/
 

@@ -299,9 +299,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--allow-remote-endpoint", action="store_true", help="allow a non-loopback --endpoint")
     run.add_argument("--keep-stacks", action="store_true",
                      help="leave each scenario's stack deployed (useful with --endpoint pointing at `harness up`)")
+    run.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
+                     help="run N scenarios at once, each on its own stack in the one LocalStack and PostgreSQL "
+                          "(default: the number of cores; 1: one after another)")
     run.set_defaults(func=lambda a: _run_command().cmd_run(a.paths, a.keyword, a.junit_xml, a.endpoint,
                                                            a.allow_remote_endpoint, a.keep_stacks,
-                                                           a.report_dir))
+                                                           a.report_dir, jobs=a.jobs))
 
     validate = sub.add_parser("validate", help="check scenario files without running them")
     validate.add_argument("paths", nargs="+")

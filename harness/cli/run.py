@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import functools
+import os
 import sys
+import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.table import Table
 
 from harness.scenario import Scenario, ScenarioError, load_scenarios, validate_paths
+
+if TYPE_CHECKING:
+    from harness.runner import ScenarioResult
 
 # Wide enough that no report line or table row is wrapped; a table still takes only the width it needs.
 _LOG_WIDTH = 10_000
@@ -80,11 +88,81 @@ def write_junit(path: Path, results: list, total_seconds: float, report_files: d
     ET.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
 
 
+def default_jobs() -> int:
+    """How many scenarios `harness run` runs at once by default: the cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # no sched_getaffinity (macOS, Windows)
+        return max(1, os.cpu_count() or 1)
+
+
+class _Interrupted(Exception):
+    """Raised by a scenario's progress callback after Ctrl-C: the scenario stops at its next step, and
+    run_scenario's `finally` tears its stack down."""
+
+
+class _Running:
+    """What each running scenario is doing, for the status line. Worker threads write it, the main thread
+    reads it; the stop flag (set on Ctrl-C) makes every running scenario stop at its next step."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.stop = threading.Event()
+        self._lock = threading.Lock()
+        self._started = 0
+        self._steps: dict[int, tuple[str, str]] = {}  # scenario index -> (name, current step)
+        self._latest: int | None = None
+
+    def begin(self, index: int, name: str) -> None:
+        with self._lock:
+            self._started += 1
+            self._steps[index] = (name, "starting")
+            self._latest = index
+
+    def step(self, index: int, step: str) -> None:
+        if self.stop.is_set():
+            raise _Interrupted("interrupted (Ctrl-C)")
+        with self._lock:
+            self._steps[index] = (self._steps[index][0], step)
+            self._latest = index
+
+    def end(self, index: int) -> None:
+        with self._lock:
+            self._steps.pop(index, None)
+
+    def text(self) -> str:
+        """`[3/37] a: deploying` with one scenario running; `[3/37 running: a, b] b: deploying` with more."""
+        with self._lock:
+            running = [self._steps[index] for index in sorted(self._steps)]
+            latest = self._steps.get(self._latest) if self._latest is not None else None
+            started = self._started
+        if not running:
+            return f"[{started}/{self.total}]"
+        if len(running) == 1:
+            name, step = running[0]
+            return f"[{started}/{self.total}] {name}: {step}"
+        names = ", ".join(name for name, _ in running)
+        return f"[{started}/{self.total} running: {names}]" + (f" {latest[0]}: {latest[1]}" if latest else "")
+
+
+def _print_result(result: ScenarioResult) -> None:
+    """A scenario's verdict line and, when it failed, why: one block, printed by the main thread only."""
+    mark = "[green]PASS[/green]" if result.passed else "[red]FAIL[/red]"
+    console.print(f"{mark} {result.scenario.name} ({result.seconds:.1f} s)")
+    if not result.passed:
+        console.print(result.failure_text(), markup=False, highlight=False)
+
+
 def cmd_run(paths: list[str], keyword: str | None, junit_xml: str | None, endpoint: str | None,
-            allow_remote: bool, keep_stacks: bool, report_dir: str | None = None) -> int:
-    from harness.runner import run_scenario
+            allow_remote: bool, keep_stacks: bool, report_dir: str | None = None, jobs: int | None = None) -> int:
+    from harness.runner import ScenarioResult, run_scenario
     from harness.stack.resources import Resources
 
+    if jobs is None:
+        jobs = default_jobs()
+    if jobs < 1:
+        console.print(f"harness run: -j must be at least 1, not {jobs}", markup=False, highlight=False)
+        return 2
     try:
         scenarios = select(load_scenarios([Path(p) for p in paths or ["scenarios"]]), keyword)
     except ScenarioError as error:
@@ -94,36 +172,57 @@ def cmd_run(paths: list[str], keyword: str | None, junit_xml: str | None, endpoi
         console.print("[yellow]no scenario selected[/yellow]")
         return 5
     resources = Resources(endpoint_url=endpoint, allow_remote=allow_remote or None, quiet=False)
-    results = []
+    slots: list[ScenarioResult | None] = [None] * len(scenarios)
+    printed = 0
+    running = _Running(len(scenarios))
     started = time.monotonic()
+
+    def run_one(index: int, scenario: Scenario, progress: Callable[[str], None]) -> ScenarioResult:
+        running.begin(index, scenario.name)
+        scenario_started = time.monotonic()
+        try:
+            return run_scenario(scenario, resources, progress, keep_stack=keep_stacks)
+        except _Interrupted:
+            raise
+        except Exception as error:  # an infrastructure error fails this scenario only
+            return ScenarioResult(scenario, None, time.monotonic() - scenario_started,
+                                  error=f"{type(error).__name__}: {error}")
+        finally:
+            running.end(index)
+
+    def print_finished() -> None:
+        # In the scenario list's order: a block as soon as it and every block before it are done.
+        nonlocal printed
+        while printed < len(slots) and (result := slots[printed]) is not None:
+            _print_result(result)
+            printed += 1
+
     try:
         with console.status("starting LocalStack and PostgreSQL") as status:
+            # First use here, in the main thread, before any worker: each is started once, and a child
+            # process dies with the thread that started it (the parent-death signal), so not in a worker.
             resources.endpoint()
             resources.database_url()
             if resources.attached:
                 # Deadlines and floors follow this (the embedded LocalStack states its own when it starts).
                 console.print(f"harness: {resources.platform().describe()}", markup=False, highlight=False)
-            for index, scenario in enumerate(scenarios, 1):
-                label = f"[{index}/{len(scenarios)}] {scenario.name}"
+            if jobs == 1 or len(scenarios) == 1:
+                # One at a time, in this thread: Ctrl-C interrupts the scenario at once, and its stack is torn
+                # down by run_scenario's `finally`.
+                for index, scenario in enumerate(scenarios):
 
-                def progress(step: str, label: str = label) -> None:
-                    status.update(f"{label}: {step}")
+                    def progress(step: str, index: int = index) -> None:
+                        running.step(index, step)
+                        status.update(running.text())
 
-                scenario_started = time.monotonic()
-                try:
-                    result = run_scenario(scenario, resources, progress, keep_stack=keep_stacks)
-                except Exception as error:  # an infrastructure error fails this scenario only
-                    from harness.runner import ScenarioResult
-
-                    result = ScenarioResult(scenario, None, time.monotonic() - scenario_started,
-                                            error=f"{type(error).__name__}: {error}")
-                results.append(result)
-                mark = "[green]PASS[/green]" if result.passed else "[red]FAIL[/red]"
-                console.print(f"{mark} {scenario.name} ({result.seconds:.1f} s)")
-                if not result.passed:
-                    console.print(result.failure_text(), markup=False, highlight=False)
+                    slots[index] = run_one(index, scenario, progress)
+                    print_finished()
+            else:
+                _run_in_threads(scenarios, min(jobs, len(scenarios)), run_one, running, slots, print_finished,
+                                status.update)
     finally:
         resources.close()
+    results: list[ScenarioResult] = [result for result in slots if result is not None]
     total = time.monotonic() - started
     table = Table(title="scenarios")
     for column in ("scenario", "result", "seconds", "file"):
@@ -143,3 +242,39 @@ def cmd_run(paths: list[str], keyword: str | None, junit_xml: str | None, endpoi
     if junit_xml:
         write_junit(Path(junit_xml), results, total, report_files)
     return 0 if passed == len(results) else 1
+
+
+def _run_in_threads(scenarios: list[Scenario], jobs: int,
+                    run_one: Callable[[int, Scenario, Callable[[str], None]], ScenarioResult], running: _Running,
+                    slots: list[ScenarioResult | None], print_finished: Callable[[], None],
+                    show: Callable[[str], None]) -> None:
+    """Run the scenarios on `jobs` threads, all on the one LocalStack and PostgreSQL (each stack has its own
+    prefix and schema). Only this (the main) thread prints; the workers report their steps to `running`.
+
+    On Ctrl-C nothing new starts, every running scenario stops at its next step, and this waits until they
+    have torn their stacks down before it lets KeyboardInterrupt go on (a second Ctrl-C stops waiting)."""
+    pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="harness-run")
+    futures: dict[Future[ScenarioResult], int] = {}
+    try:
+        for index, scenario in enumerate(scenarios):
+            futures[pool.submit(run_one, index, scenario, functools.partial(running.step, index))] = index
+        pending = set(futures)
+        shown = ""
+        while pending:
+            done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            for future in done:
+                slots[futures[future]] = future.result()
+            print_finished()
+            if (text := running.text()) != shown:
+                show(text)
+                shown = text
+    except BaseException:
+        running.stop.set()
+        pool.shutdown(wait=False, cancel_futures=True)
+        still = [future for future in futures if not future.done()]
+        if still:
+            console.print(f"harness run: stopping; waiting for {len(still)} running scenario(s) to stop and "
+                          "tear down their stacks (Ctrl-C again to stop waiting)", markup=False, highlight=False)
+            wait(still)
+        raise
+    pool.shutdown(wait=True)

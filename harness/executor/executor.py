@@ -33,6 +33,7 @@ from harness.executor.runtime_process import (
     exit_error_payload,
     read_new_output,
 )
+from harness.localstack import timing
 
 LOG = logging.getLogger(__name__)
 
@@ -149,6 +150,7 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
                     logs += lambda_logs.end_and_report(request_id, 0.0, int(cfg.memory_size), 0, None,
                                                        status="error", error_type="Runtime.InitError")
                     self._pending_init = None
+                    timing.note_failure(request_id)
                     return InvocationResult(request_id, failure.payload, is_error=True, logs=logs)
             runtime = self._runtime
             assert runtime is not None  # alive, or just started (a failed start returned above)
@@ -184,6 +186,8 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
                 self._restart_in_background()
             logs += lambda_logs.end_and_report(request_id, outcome.duration_ms, int(cfg.memory_size),
                                                memory_used, init_ms, status=status, error_type=error_type)
+            if is_error:
+                timing.note_failure(request_id)  # an async retry's delay counts from here
             return InvocationResult(request_id, result_body, is_error=is_error, logs=logs)
 
     def _restart_in_background(self) -> None:

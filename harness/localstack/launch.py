@@ -2,7 +2,8 @@
 
 LocalStack 2026.3.0's twisted gateway ignores the host of ``GATEWAY_LISTEN`` for IPv4 and listens on
 every interface. We bind to loopback only, so the IPv4 endpoint is given the configured interface
-before LocalStack starts.
+before LocalStack starts, and Lambda's async retries are started when their delay runs out
+(`harness.localstack.timing`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ def _bind_to_configured_interface() -> None:
 
 def main() -> None:
     _bind_to_configured_interface()
+    from harness.localstack import timing
+
+    timing.install()
     from localstack.runtime.main import main as localstack_main
 
     try:

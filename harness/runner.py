@@ -75,7 +75,7 @@ def run_scenario(scenario: Scenario, resources: Resources, progress: Callable[[s
             return ScenarioResult(scenario, None, time.monotonic() - started, error=error,
                                   deploy_seconds=deployed - started)
         progress("checking expectations")
-        report = evaluate(scenario, observations)
+        report = evaluate(scenario, observations, sleep=_pausing(progress, "checking expectations"))
         done = time.monotonic()
         return ScenarioResult(scenario, report, done - started, deploy_seconds=deployed - started,
                               verdict_seconds=done - deployed)
@@ -94,7 +94,7 @@ def _run_job(scenario: Scenario, stack: PipelineStack, observations: StackObserv
     for run in range(1, scenario.job.runs + 1):
         if run > 1:
             progress(f"waiting for run {run - 1} to settle")
-            _wait_before_run(scenario, stack, observations)
+            _wait_before_run(scenario, stack, observations, progress)
         progress(f"running the job ({len(job['file_ids'])} files)" + (f", run {run}" if run > 1 else ""))
         stack.mark_run(run)
         observations.run_started_at.append(time.time())
@@ -108,12 +108,25 @@ def _run_job(scenario: Scenario, stack: PipelineStack, observations: StackObserv
     return None
 
 
-def _wait_before_run(scenario: Scenario, stack: PipelineStack, observations: StackObservations) -> None:
+def _pausing(progress: Callable[[str], None], step: str) -> Callable[[float], None]:
+    """A sleep for the engine's polling that reports `step` first: progress is where a caller that runs
+    scenarios in threads stops one (`harness run -j`, on Ctrl-C), so a long wait stops there too."""
+
+    def pause(seconds: float) -> None:
+        progress(step)
+        time.sleep(seconds)
+
+    return pause
+
+
+def _wait_before_run(scenario: Scenario, stack: PipelineStack, observations: StackObservations,
+                     progress: Callable[[str], None]) -> None:
     from harness.expect import wait_until_settled
     from harness.expect.deadlines import between_runs_seconds, pipeline_deadline_seconds
 
     wait_until_settled(scenario, observations, timeout=min(pipeline_deadline_seconds(scenario, observations.platform),
-                                                           scenario.max_wait_seconds))
+                                                           scenario.max_wait_seconds),
+                       sleep=_pausing(progress, f"waiting for run {len(observations.run_started_at)} to settle"))
     condition = scenario.job.next_run_when if scenario.job else None
     if condition is None:
         return

@@ -68,3 +68,43 @@ def test_keep_stack_leaves_a_failed_deploy_in_place(monkeypatch: pytest.MonkeyPa
     FailingStack.made.clear()
     runner.run_scenario(SCENARIO, FakeResources(), keep_stack=True)  # type: ignore[arg-type]
     assert not FailingStack.made[0].torn_down
+
+
+@pytest.mark.timeout(30)
+def test_the_engine_polls_through_progress_so_a_caller_can_stop_a_long_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    # `harness run -j` stops a running scenario by raising from its progress callback (on Ctrl-C); the
+    # expectations' wait (up to max_wait_seconds) must pass through it, and the stack must still go.
+    stacks: list[Any] = []
+
+    class Stack:
+        def __init__(self, endpoint: Any, database_url: str, config: Any) -> None:
+            self.torn_down = False
+            stacks.append(self)
+
+        def deploy(self) -> Stack:
+            return self
+
+        def teardown(self) -> None:
+            self.torn_down = True
+
+    class Stop(Exception):
+        pass
+
+    def evaluate(scenario: Scenario, observations: Any, *, sleep: Any) -> Any:
+        while True:  # an expectation that would wait for its deadline
+            sleep(0.001)
+
+    steps: list[str] = []
+
+    def progress(step: str) -> None:
+        steps.append(step)
+        if steps.count("checking expectations") > 3:
+            raise Stop
+
+    no_job = SCENARIO.model_copy(update={"job": None})
+    monkeypatch.setattr(runner, "PipelineStack", Stack)
+    monkeypatch.setattr(runner, "evaluate", evaluate)
+    monkeypatch.setattr(runner, "StackObservations", lambda stack, platform: type("Obs", (), {})())
+    with pytest.raises(Stop):
+        runner.run_scenario(no_job, FakeResources(), progress)  # type: ignore[arg-type]
+    assert steps[:2] == ["deploying", "checking expectations"] and stacks[0].torn_down

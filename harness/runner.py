@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from harness.expect import Report, evaluate
+from harness.model.platform import Platform
 from harness.observe.live import StackObservations
 from harness.observe.records import InvokeResult
 from harness.scenario import Scenario
@@ -57,6 +58,9 @@ class ScenarioResult:
 def run_scenario(scenario: Scenario, resources: Resources, progress: Callable[[str], None] = lambda _: None,
                  keep_stack: bool = False) -> ScenarioResult:
     started = time.monotonic()
+    problems = alarm_period_problems(scenario, resources.platform())
+    if problems:
+        return ScenarioResult(scenario, None, 0.0, error="\n".join(problems))
     stack = PipelineStack(resources.endpoint(), resources.database_url(),
                           stack_config(scenario, unique_prefix(scenario.name)))
     try:
@@ -82,6 +86,20 @@ def run_scenario(scenario: Scenario, resources: Resources, progress: Callable[[s
     finally:
         if not keep_stack:
             stack.teardown()
+
+
+def alarm_period_problems(scenario: Scenario, platform: Platform) -> list[str]:
+    """The scenario's alarm periods that cannot run at the platform's time scale, each with its place."""
+    problems = []
+    for name in ("job_not_run", "job_failed"):
+        period = scenario.stack.alarm(name).period_seconds or 60  # type: ignore[arg-type]
+        problem = platform.alarm_period_problem(period)
+        if problem is None:
+            continue
+        own = getattr(scenario.stack.alarms, name).period_seconds is not None
+        place = ("stack", "alarms", name, "period_seconds") if own else ("stack", "alarm_period_seconds")
+        problems.append(f"{scenario.location(*place)}: {'.'.join(place)}: {problem}")
+    return sorted(set(problems))
 
 
 def _run_job(scenario: Scenario, stack: PipelineStack, observations: StackObservations,
@@ -131,6 +149,7 @@ def _wait_before_run(scenario: Scenario, stack: PipelineStack, observations: Sta
     if condition is None:
         return
     wait_for(lambda: stack.alarm_state(condition.alarm), lambda state: state == condition.state,
-             deadline_s=min(between_runs_seconds(scenario), scenario.max_wait_seconds), interval_s=0.2,
+             deadline_s=min(between_runs_seconds(scenario, observations.platform), scenario.max_wait_seconds),
+             interval_s=0.2,
              what=f"alarm {condition.alarm} in {condition.state} before run {len(observations.run_started_at) + 1} "
                   f"({scenario.location('job', 'next_run_when')})")

@@ -81,7 +81,7 @@ def floor_seconds(scenario: Scenario, platform: Platform) -> float:
 
     def alarm_floor(alarm: AlarmName, states: int) -> float:
         # CloudWatch sees the first error at its next evaluation; each further state costs an interval.
-        interval = scenario.stack.evaluation_interval(alarm)
+        interval = scenario.stack.evaluation_interval(alarm, platform.alarm_time_scale)
         cause = trigger if alarm == "job_failed" else 0.0
         return max(1, math.ceil(cause / interval - 1e-9)) * interval + (states - 1) * interval
 
@@ -110,7 +110,7 @@ def deadline_seconds(scenario: Scenario, expectation: Expectation, platform: Pla
     return deadline(scenario, expectation, platform).seconds
 
 
-def between_runs_seconds(scenario: Scenario) -> float:
+def between_runs_seconds(scenario: Scenario, platform: Platform) -> float:
     """The longest wait before a later run: settling, a hand-off, and the alarm state it may wait for."""
     wait = QUIET_SECONDS + PESSIMISTIC.handoff
     job = scenario.job
@@ -119,8 +119,8 @@ def between_runs_seconds(scenario: Scenario) -> float:
         settings = scenario.stack.alarm(alarm)
         # An evaluation looks back several periods, so a state caused by earlier datapoints can outlast
         # them by that much, then the next evaluation changes it.
-        wait += lookback_periods(settings) * float(settings.period_seconds or 0) + \
-            scenario.stack.evaluation_interval(alarm)
+        wait += lookback_periods(settings) * platform.alarm_seconds(float(settings.period_seconds or 0)) + \
+            scenario.stack.evaluation_interval(alarm, platform.alarm_time_scale)
     return wait
 
 
@@ -128,7 +128,7 @@ def pipeline_busy_seconds(scenario: Scenario, platform: Platform) -> float:
     """The pessimistic time until every run's chain of attempts, dead letters and re-shards is over."""
     timing = slowest_run(scenario, platform, PESSIMISTIC)
     runs = scenario.job.runs if scenario.job else 0
-    return runs * timing.done + max(0, runs - 1) * between_runs_seconds(scenario)
+    return runs * timing.done + max(0, runs - 1) * between_runs_seconds(scenario, platform)
 
 
 def pipeline_deadline_seconds(scenario: Scenario, platform: Platform) -> float:
@@ -140,7 +140,7 @@ def pipeline_deadline_seconds(scenario: Scenario, platform: Platform) -> float:
 def alarm_deadline_seconds(scenario: Scenario, platform: Platform, alarm: AlarmName, transitions: int) -> float:
     """CloudWatch evaluates every interval from the alarm's creation, which may be up to an interval before
     or after its cause: a state change is seen within two intervals of its cause, one more per state."""
-    interval = scenario.stack.evaluation_interval(alarm)
+    interval = scenario.stack.evaluation_interval(alarm, platform.alarm_time_scale)
     trigger = 0.0
     if scenario.job is not None:
         runs = scenario.job.runs

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from harness.model.platform import Platform
 from harness.observe import Observations
-from harness.scenario import Expectation, Scenario
+from harness.scenario import ALARMS, Expectation, Scenario
 
 from .checks import Verdict, check
 from .deadlines import deadline
@@ -132,7 +132,18 @@ def evaluate(
         elapsed=snapshot.now - started_at,
         pending=pending,
         events=build_events(snapshot),
+        timing=timing_text(scenario, observations.platform),
     )
+
+
+def timing_text(scenario: Scenario, platform: Platform) -> str:
+    """The time scale and each alarm's period in AWS's seconds with the wall time it took here, like
+    "1 min = 1 s, 1 day = 1440 s; alarm periods: job_not_run 60 s (1 s here), job_failed 60 s (1 s here)"."""
+    periods = []
+    for alarm in ALARMS:
+        period = float(scenario.stack.alarm(alarm).period_seconds or 60)
+        periods.append(f"{alarm} {period:g} s ({platform.alarm_seconds(period):g} s here)")
+    return f"{platform.scale_text()}; alarm periods: {', '.join(periods)}"
 
 
 def wait_until_settled(

@@ -54,6 +54,7 @@ def scenario_data(name: str, report: Report | None, error: str | None = None, se
         "error": error,
         "seconds": seconds,
         "elapsed": report.elapsed if report is not None else None,
+        "timing": report.timing if report is not None else "",
         "pending": report.pending if report is not None else [],
         "expectations": [
             {"index": index, "kind": outcome.kind, "location": outcome.location, "passed": outcome.passed,
@@ -107,6 +108,8 @@ def render_page(data: dict[str, Any]) -> str:
         f'<p class="note">{escape(data["file"])}; {data["seconds"]:.1f} s; '
         f'<a href="{escape(safe_name(name))}.json">events as JSON</a>; <a href="index.html">all scenarios</a></p>',
     ]
+    if data.get("timing"):
+        parts.append(f'<p id="timing" class="note">Time: {escape(data["timing"])}</p>')
     if data["error"]:
         parts.append(f'<pre class="fail">{escape(data["error"])}</pre>')
     parts.append("<h2>Timeline</h2>")

@@ -57,6 +57,8 @@ class Report:
     """What could still have happened when evaluation stopped; [] when the system had settled."""
     events: list[dict[str, Any]] = field(default_factory=list)
     """The same events as data (`events.build_events`), for the HTML report and its JSON."""
+    timing: str = ""
+    """The time scale the scenario ran at and its alarm periods in AWS's units (`timing_text`)."""
 
     @property
     def passed(self) -> bool:
@@ -76,7 +78,7 @@ class Report:
                 f"scenario {self.scenario} FAILED: {len(self.failures)} of {total} expectations not met "
                 f"(evaluated until {offset(self.elapsed)})"
             )
-        lines = [headline, ""]
+        lines = [headline] + ([f"time: {self.timing}"] if self.timing else []) + [""]
         lines += [outcome.render() for outcome in self.outcomes]
         if self.pending:
             lines += ["", "not settled when evaluation stopped:"] + [f"  {reason}" for reason in self.pending]

@@ -153,7 +153,8 @@ class Snapshot:
             if transition is None:
                 continue
             alarm = names.get(transition.alarm_name, transition.alarm_name)
-            interval = self.scenario.stack.evaluation_interval(alarm) if alarm in ALARMS else 0.0  # type: ignore[arg-type]
+            scale = self.platform.alarm_time_scale
+            interval = self.scenario.stack.evaluation_interval(alarm, scale) if alarm in ALARMS else 0.0  # type: ignore[arg-type]
             found.append((alarm, transition, bool(interval and transition.is_initial(interval))))
         return found
 

@@ -31,7 +31,7 @@ def main() -> None:
     _bind_to_configured_interface()
     from harness.localstack import timing
 
-    timing.install()
+    timing.install(float(os.environ.get(timing.ENV_ALARM_TIME_SCALE) or 1.0))
     from localstack.runtime.main import main as localstack_main
 
     try:

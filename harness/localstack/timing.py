@@ -1,5 +1,5 @@
 """Time in the embedded LocalStack: Lambda's async retries start when their delay says, not at the next
-tick of a poll.
+tick of a poll; CloudWatch alarms run at the harness's time scale.
 
 LocalStack schedules retry n of an event invocation by sending it back to the function's internal event
 queue with `DelaySeconds = n x LAMBDA_RETRY_BASE_DELAY`. SQS makes a delayed message visible only when its
@@ -11,6 +11,13 @@ at once. Nothing else changes: the delay is LocalStack's own figure, and every o
 The delay counts from the failure, as AWS's does: from the moment the harness's executor saw the attempt
 fail (`note_failure`), not from when LocalStack, having stored the attempt's logs and metrics through its
 own API (25 to 130 ms measured), gets to scheduling the retry.
+
+Alarms: a scenario states AWS's periods (60 s, 5 min, ...). With `HARNESS_ALARM_TIME_SCALE` = S, the
+alarm scheduler evaluates every Period x EvaluationPeriods / S seconds and each evaluation looks at periods
+of Period / S seconds, through LocalStack's own evaluation (`alarm_scheduler.calculate_alarm_state`), so
+missing data, the look-back and the reasons stay LocalStack's. Metrics keep whole seconds, so Period / S
+must be a whole number of seconds (the harness refuses other periods before deploying;
+`Platform.alarm_period_problem`). S is the retries' compression: 60 s of AWS in the base delay.
 
 This module runs inside the LocalStack process (`harness.localstack.launch`), before LocalStack starts.
 """
@@ -81,8 +88,11 @@ class _PromptDelays:
         return None  # LocalStack does not read the response of this send
 
 
-def install() -> None:
-    """Route the Lambda event manager's SQS sends through `_PromptDelays`."""
+ENV_ALARM_TIME_SCALE = "HARNESS_ALARM_TIME_SCALE"
+
+
+def install(alarm_time_scale: float = 1.0) -> None:
+    """Route the Lambda event manager's SQS sends through `_PromptDelays`, and compress alarm periods."""
     from localstack.services.lambda_.invocation import event_manager
 
     original = event_manager.get_sqs_client
@@ -91,3 +101,32 @@ def install() -> None:
         return _PromptDelays(original(function_version, client_config=client_config))
 
     event_manager.get_sqs_client = get_sqs_client
+    if alarm_time_scale != 1.0:
+        _compress_alarms(alarm_time_scale)
+
+
+def compressed_period(period: float, scale: float) -> int:
+    """An alarm Period of `period` AWS seconds at `scale`, in whole seconds (at least 1)."""
+    return max(1, round(period / scale))
+
+
+def _compress_alarms(scale: float) -> None:
+    from localstack.services.cloudwatch import alarm_scheduler
+    from localstack.utils.scheduler import Scheduler
+
+    class CompressedScheduler(Scheduler):
+        """The alarm scheduler's: an evaluation every Period x EvaluationPeriods / scale seconds."""
+
+        def schedule(self, func: Any, period: float | None = None, *args: Any, **kwargs: Any) -> Any:
+            if period is not None and func is alarm_scheduler.calculate_alarm_state:
+                period = period / scale
+            return super().schedule(func, period, *args, **kwargs)
+
+    collect = alarm_scheduler.collect_metric_data
+
+    def collect_metric_data(alarm_details: Any, client: Any) -> list[float]:
+        # Each looked-back period lasts Period / scale seconds; the state reason keeps AWS's Period.
+        return collect({**alarm_details, "Period": compressed_period(alarm_details["Period"], scale)}, client)
+
+    alarm_scheduler.Scheduler = CompressedScheduler
+    alarm_scheduler.collect_metric_data = collect_metric_data

@@ -2,7 +2,8 @@
 
 Read by the deadlines (when an evaluation can see a cause) and by the unit tests' scripted stand-in.
 
-LocalStack evaluates a metric alarm at its creation and then every Period x EvaluationPeriods seconds.
+LocalStack evaluates a metric alarm at its creation and then every Period x EvaluationPeriods seconds
+(the embedded one, compressed: Period / `Platform.alarm_time_scale`, see `harness/localstack/timing.py`).
 Each evaluation looks back EvaluationPeriods + max(EvaluationPeriods // 3, 2) periods ending at that
 moment (`alarm_scheduler.collect_metric_data`): when every period is empty, TreatMissingData decides
 (breaching: ALARM, notBreaching: OK, missing: INSUFFICIENT_DATA, ignore: no change) and the reason says
@@ -31,9 +32,10 @@ _COMPARE: dict[str, Callable[[float, float], bool]] = {
 }
 
 
-def evaluation_interval(settings: AlarmSettings) -> float:
-    """Seconds between two evaluations of the alarm: LocalStack evaluates every Period x EvaluationPeriods."""
-    return float(settings.period_seconds or 60) * settings.evaluation_periods
+def evaluation_interval(settings: AlarmSettings, scale: float) -> float:
+    """Wall seconds between two evaluations of the alarm: LocalStack evaluates every Period x EvaluationPeriods,
+    `scale` times faster than AWS (`Platform.alarm_time_scale`)."""
+    return float(settings.period_seconds or 60) * settings.evaluation_periods / scale
 
 
 def lookback_periods(settings: AlarmSettings) -> int:
@@ -56,11 +58,12 @@ def alarm_transitions(
     *,
     created: float,
     until: float,
+    scale: float = 1.0,
 ) -> list[ModelTransition]:
     """The transitions of an alarm created at `created`, evaluated until `until`, over `datapoints`
-    (time, value) of its metric."""
-    period = float(settings.period_seconds or 60)
-    interval = evaluation_interval(settings)
+    (time, value) of its metric; times in wall seconds, with the alarm running `scale` times faster than AWS."""
+    period = float(settings.period_seconds or 60) / scale
+    interval = evaluation_interval(settings, scale)
     looked_back = lookback_periods(settings)
     compare = _COMPARE[comparison]
     state, transitions = "INSUFFICIENT_DATA", []

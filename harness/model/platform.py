@@ -4,7 +4,7 @@ The walk of the pipeline, its floors and deadlines, and the settling of exact co
 instead of assuming numbers. It comes from the LocalStack that runs the scenarios:
 
 - the embedded one is started by the harness, which sets its retry base delay (`HARNESS_RETRY_BASE_DELAY`,
-  1 s by default: time is compressed);
+  1 s by default: time is compressed) and runs its alarms at the same scale (60 s of AWS in 1 s);
 - an attached one is asked (`/_localstack/config`, when that LocalStack enables it), else is taken at
   `HARNESS_RETRY_BASE_DELAY` when that is set, else at LocalStack's own default, which is AWS's 60 s.
 """
@@ -23,26 +23,51 @@ ENV_RETRY_BASE_DELAY = "HARNESS_RETRY_BASE_DELAY"
 
 @dataclass(frozen=True)
 class Platform:
-    """How the platform under the scenarios spaces Lambda's asynchronous retries."""
+    """How the platform under the scenarios runs time: Lambda's async retries, and CloudWatch's alarms."""
 
     retry_base_delay_s: float
     """Retry n of an event invocation comes n x this after failure n (LocalStack's LAMBDA_RETRY_BASE_DELAY)."""
     source: str
     """Where the figure came from, for reports."""
+    alarm_time_scale: float = 1.0
+    """How many times faster than AWS the alarms run: a Period of P seconds is evaluated as P / this
+    (the embedded LocalStack: the same compression as the retries; an attached one: 1, real time)."""
 
     def retry_delay(self, attempt: int) -> float:
         """The delay before the retry that follows failed attempt `attempt` (1 -> 1x, 2 -> 2x)."""
         return attempt * self.retry_base_delay_s
 
+    def alarm_seconds(self, aws_seconds: float) -> float:
+        """Wall seconds that an alarm duration stated in AWS's seconds (a Period) takes here."""
+        return aws_seconds / self.alarm_time_scale
+
+    def alarm_period_problem(self, aws_seconds: int) -> str | None:
+        """Why an alarm Period cannot run at this time scale, or None: CloudWatch's metrics keep whole
+        seconds, so a compressed Period must be a whole number of seconds, at least 1."""
+        compressed = self.alarm_seconds(aws_seconds)
+        if compressed >= 1 and abs(compressed - round(compressed)) < 1e-9:
+            return None
+        factor = self.alarm_time_scale
+        return (f"a period of {aws_seconds} s runs here as {compressed:g} s ({self.scale_text()}), but "
+                f"CloudWatch's metrics keep whole seconds: use a multiple of {factor:g} s, such as 60")
+
     @property
     def compressed(self) -> bool:
         return self.retry_base_delay_s < AWS_RETRY_BASE_DELAY_S
 
+    def scale_text(self) -> str:
+        """The time scale in words, "1 min = 1 s" or "alarms in real time"."""
+        if self.alarm_time_scale == 1.0:
+            return "alarms in real time"
+        return f"1 min = {60 / self.alarm_time_scale:g} s, 1 day = {86400 / self.alarm_time_scale:g} s"
+
     def describe(self) -> str:
         base = self.retry_base_delay_s
         words = "time is compressed" if self.compressed else "time is real"
+        alarms = ("alarm periods are real" if self.alarm_time_scale == 1.0 else
+                  f"alarm periods run {self.alarm_time_scale:g}x faster ({self.scale_text()})")
         return (f"{words}: Lambda async retries wait {base:g} s, then {2 * base:g} s "
-                f"(AWS: {AWS_RETRY_BASE_DELAY_S:g} s, then {2 * AWS_RETRY_BASE_DELAY_S:g} s); {self.source}")
+                f"(AWS: {AWS_RETRY_BASE_DELAY_S:g} s, then {2 * AWS_RETRY_BASE_DELAY_S:g} s); {alarms}; {self.source}")
 
 
 def env_retry_base_delay() -> float | None:
@@ -60,8 +85,15 @@ def env_retry_base_delay() -> float | None:
 
 
 def embedded(retry_base_delay_s: float) -> Platform:
-    """The embedded LocalStack, which the harness starts with this retry base delay."""
-    return Platform(float(retry_base_delay_s), f"embedded LocalStack, {ENV_RETRY_BASE_DELAY} sets it")
+    """The embedded LocalStack, which the harness starts with this retry base delay, and whose alarms it
+    runs at the same compression (`harness.localstack.timing`): one time scale."""
+    return Platform(float(retry_base_delay_s), f"embedded LocalStack, {ENV_RETRY_BASE_DELAY} sets it",
+                    alarm_time_scale=time_scale(retry_base_delay_s))
+
+
+def time_scale(retry_base_delay_s: float) -> float:
+    """The embedded LocalStack's time scale: AWS's 60 s retry delay runs as `retry_base_delay_s`."""
+    return AWS_RETRY_BASE_DELAY_S / float(retry_base_delay_s) if retry_base_delay_s > 0 else 1.0
 
 
 def attached(endpoint_url: str, timeout_s: float = 2.0) -> Platform:

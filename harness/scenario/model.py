@@ -107,8 +107,9 @@ class StackSettings(ScenarioModel):
     """The error handler splits a timed-out shard into this many parts (2: halves)."""
     max_reshard_depth: int = Field(default=10, ge=0)
     """How many times a shard's descendants may be split again before the error handler gives up."""
-    alarm_period_seconds: int = 10
-    """Period of both alarms unless `alarms` sets one: 10, 30 or a multiple of 60 (CloudWatch's rule)."""
+    alarm_period_seconds: int = 60
+    """Period of both alarms unless `alarms` sets one, in AWS's seconds: 10, 30 or a multiple of 60
+    (CloudWatch's rule). The embedded LocalStack runs it compressed, 60 s in 1 s (`harness run` says)."""
     alarms: AlarmsSettings = AlarmsSettings()
     """Each alarm's period, evaluation periods, threshold and TreatMissingData."""
 
@@ -130,11 +131,12 @@ class StackSettings(ScenarioModel):
             return settings.model_copy(update={"period_seconds": self.alarm_period_seconds})
         return settings
 
-    def evaluation_interval(self, name: AlarmName) -> float:
-        """Seconds between two evaluations of the alarm (LocalStack: Period x EvaluationPeriods)."""
+    def evaluation_interval(self, name: AlarmName, scale: float) -> float:
+        """Wall seconds between two evaluations of the alarm (LocalStack: Period x EvaluationPeriods), at a
+        platform running alarms `scale` times faster than AWS (`Platform.alarm_time_scale`)."""
         from harness.model.alarms import evaluation_interval
 
-        return evaluation_interval(self.alarm(name))
+        return evaluation_interval(self.alarm(name), scale)
 
 
 class NextRunCondition(ScenarioModel):

@@ -87,7 +87,7 @@ def test_alarms_follow_idle_clean_and_failed_runs(pipeline_stack):
 
     fault = ExceptionFault(kind="exception", function="worker", files=["f-bad"])
     # "When in doubt, throw": the worker raises its own code's errors, so Lambda counts them as Errors.
-    stack = pipeline_stack("alarms", alarm_period_seconds=10, faults=[fault],
+    stack = pipeline_stack("alarms", alarm_period_seconds=60, faults=[fault],
                            worker_on_error={"ON_ERROR_PROGRAMMATIC": "raise"})
     alarms, not_run, failed = stack.taps["alarms"], stack.alarm_names["job_not_run"], stack.alarm_names["job_failed"]
     # Idle: no invocation in the period and missing data is breaching, so JOB NOT RUN alarms.

@@ -123,8 +123,8 @@ def test_alarm_states_entered_at_creation_do_not_pass_a_clean_run(tmp_path, harn
 
 
 def test_a_deadline_over_the_cap_fails_at_the_cap_saying_so(tmp_path, harness_resources):
-    # The design's JOB NOT RUN period of 1 day gives a derived deadline of about two days; a wrong
-    # expectation must fail at max_wait_seconds instead of hanging.
+    # The design's JOB NOT RUN period of 1 day gives a derived deadline of about two days (two 1440 s
+    # evaluation intervals at 1 min = 1 s); a wrong expectation must fail at max_wait_seconds, not hang.
     path = _write(tmp_path, """
         name: capped-deadline
         description: A 1-day JOB NOT RUN period with a wrong expectation; the scenario allows 8 s of waiting.
@@ -138,5 +138,6 @@ def test_a_deadline_over_the_cap_fails_at_the_cap_saying_so(tmp_path, harness_re
     result = run_scenario(load_scenario(path), harness_resources)
     assert not result.passed
     [failed] = result.report.outcomes
-    assert "capped at max_wait_seconds=8 s (derived: 172,805 s)" in failed.note
+    interval = 86400 / harness_resources.platform().alarm_time_scale
+    assert f"capped at max_wait_seconds=8 s (derived: {2 * interval + 5:,.0f} s)" in failed.note
     assert result.seconds < 30

@@ -11,10 +11,11 @@ It lets the engine's verdicts and timing be tested on every shipped scenario wit
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from harness.model.alarms import alarm_transitions
-from harness.model.platform import Platform
+from harness.model.platform import Platform, embedded
 from harness.model.walk import (
     SCRIPTED,
     Answered,
@@ -33,7 +34,7 @@ from harness.stack.database import expected_row_counts
 from .fakes import FakeObservations
 
 # The retry delay the unit tests' platform uses: the embedded LocalStack's default.
-PLATFORM = Platform(1.0, "the scripted stand-in of the unit tests")
+PLATFORM = replace(embedded(1.0), source="the scripted stand-in of the unit tests, timed as the embedded LocalStack")
 # Before the first run, the alarms are created; between runs, the harness waits for the system to settle.
 ALARM_CREATED_BEFORE_START = 0.5
 SETTLE_BETWEEN_RUNS = 1.5
@@ -51,6 +52,7 @@ class _Pipeline:
         self.scenario = scenario
         self.obs = observations
         self.walk = Walk(scenario, platform, SCRIPTED)
+        self.platform = platform
         self.job_id = scenario.job_id()
         self.last_event = 0.0
         self.run_starts: list[float] = []
@@ -205,15 +207,15 @@ class _Pipeline:
         self._note(at + PUBLISH)
 
     def _interval(self, alarm: str) -> float:
-        return self.scenario.stack.evaluation_interval(alarm)  # type: ignore[arg-type]
+        return self.scenario.stack.evaluation_interval(alarm, self.platform.alarm_time_scale)  # type: ignore[arg-type]
 
     def _transitions(self, alarm: str, until: float) -> list[Any]:
         stack = self.scenario.stack
         if alarm == "job_not_run":
             return alarm_transitions(stack.alarm("job_not_run"), "LessThanThreshold", self.invocations,
-                                     created=self._created, until=until)
+                                     created=self._created, until=until, scale=self.platform.alarm_time_scale)
         return alarm_transitions(stack.alarm("job_failed"), "GreaterThanOrEqualToThreshold", self.errors,
-                                 created=self._created, until=until)
+                                 created=self._created, until=until, scale=self.platform.alarm_time_scale)
 
     @property
     def _created(self) -> float:

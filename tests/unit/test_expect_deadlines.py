@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,7 @@ from harness.expect.checks import check
 from harness.expect.deadlines import QUIET_SECONDS
 from harness.expect.deadlines import deadline_seconds as deadline_at
 from harness.expect.snapshot import Snapshot
-from harness.model.platform import Platform
+from harness.model.platform import Platform, embedded
 from harness.model.walk import OPTIMISTIC, PESSIMISTIC, Timing, walk_runs
 from harness.scenario import Scenario, load_scenario, load_scenarios
 from tests.support.fakes import FakeClock, FakeObservations, scenario_from_yaml
@@ -19,7 +20,7 @@ from tests.support.simulated import simulate_pipeline
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 # The embedded LocalStack's default: retries 1 s and 2 s after a failure.
-ONE_SECOND = Platform(1.0, "unit tests")
+ONE_SECOND = replace(embedded(1.0), source="unit tests")
 
 
 def floor_seconds(scenario: Scenario, platform: Platform = ONE_SECOND) -> float:
@@ -67,12 +68,14 @@ expect:
         ("worker-timeout-reshards", 6.0),
         # Three chains in a row (shard of 4, its half, the single file): 3 x 6 s.
         ("poison-file-quarantined", 18.0),
-        ("job-not-run", 10.0),
-        ("success-path", 10.0),
+        # One evaluation of a 60 s period, compressed to 1 s.
+        ("job-not-run", 1.0),
+        ("success-path", 1.0),
         # Nothing in it has to wait: no fault, no alarm.
         ("rerun-inserts-nothing", 0.0),
-        # `never: [ALARM]` is proved only by watching its whole window (within_seconds: 32).
-        ("alarm-stays-ok-on-reported-errors", 32.0),
+        # `never: [ALARM]` is proved only by watching its whole window: the pipeline's deadline after 4 runs
+        # (its chains of attempts and the waits between runs, with their slack and quiet).
+        ("alarm-stays-ok-on-reported-errors", 21.0),
     ],
 )
 def test_floor_of_shipped_scenarios(name: str, floor: float) -> None:
@@ -142,7 +145,7 @@ def test_within_seconds_overrides(tmp_path: Path) -> None:
     assert deadline_seconds(scenario, scenario.expect[1]) == 7.5
 
 
-@pytest.mark.parametrize("period", [10, 60])
+@pytest.mark.parametrize("period", [60, 600])
 def test_alarm_deadline_allows_two_periods_after_the_first_error(tmp_path: Path, period: int) -> None:
     scenario = every_timeout(
         tmp_path,
@@ -152,8 +155,9 @@ def test_alarm_deadline_allows_two_periods_after_the_first_error(tmp_path: Path,
     )
     first_error = simulate(scenario, pessimistic=True).first_error
     assert first_error is not None
-    assert deadline_seconds(scenario, scenario.expect[1]) == pytest.approx(first_error + 2 * period + 5.0)
-    assert floor_seconds(scenario) == pytest.approx(max(period, 3 * 2 + 3))
+    compressed = period / ONE_SECOND.alarm_time_scale  # 60 s of AWS in 1 s
+    assert deadline_seconds(scenario, scenario.expect[1]) == pytest.approx(first_error + 2 * compressed + 5.0)
+    assert floor_seconds(scenario) == pytest.approx(max(compressed, 3 * 2 + 3))
 
 
 def test_each_further_alarm_state_costs_a_period() -> None:
@@ -161,14 +165,14 @@ def test_each_further_alarm_state_costs_a_period() -> None:
     alarm = scenario.expect[-1]
     assert alarm.kind == "alarm"
     longer = alarm.model_copy(update={"transitions": ["ALARM", "OK"]})
-    assert deadline_seconds(scenario, longer) == pytest.approx(deadline_seconds(scenario, alarm) + 10)
+    assert deadline_seconds(scenario, longer) == pytest.approx(deadline_seconds(scenario, alarm) + 1)  # 60 s / 60
 
 
 @pytest.mark.parametrize("scenario", load_scenarios([SCENARIOS]), ids=lambda scenario: scenario.name)
 def test_a_healthy_run_of_every_shipped_scenario_beats_every_deadline(scenario: Scenario) -> None:
     clock = FakeClock()
-    observations = FakeObservations(clock, started_at=clock.now)
-    last_event = simulate_pipeline(scenario, observations)
+    observations = FakeObservations(clock, started_at=clock.now, platform=ONE_SECOND)
+    last_event = simulate_pipeline(scenario, observations, ONE_SECOND)
     for expectation in scenario.expect:
         deadline = deadline_seconds(scenario, expectation)
         if expectation.kind == "alarm" or getattr(expectation, "topic", None) == "alarms":

@@ -23,6 +23,7 @@ name: {JOB}
 description: The worker times out on every attempt of the shard holding f-0001.
 stack:
   worker: {{timeout_seconds: 1}}
+  alarm_period_seconds: 10  # the fake observations run alarms in real time: 10 s between evaluations
 job: {{files: {settings["files"]}, shard_size: {settings["shard_size"]}, runs: {settings["runs"]}}}
 faults:
   - {{function: worker, kind: timeout, files: [f-0001]}}

@@ -187,3 +187,11 @@ def test_each_attempt_bar_links_to_its_own_function_log_lines(page: tuple[str, P
         assert f"START RequestId: {event['request_id']}" in log and f"END RequestId: {event['request_id']}" in log
         assert f"[harness] attempt {event['attempt']}, fault {event['fault']}" in log  # this attempt's, no other's
         assert ("Task timed out after" in log) == (bar["data-lane"] == "worker" and "status-timeout" in classes(bar))
+
+
+def test_the_page_states_the_time_scale_and_the_alarm_periods_in_aws_units(page: tuple[str, Path]) -> None:
+    text, directory = page
+    [timing] = re.findall(r'<p id="timing" class="note">Time: (.*?)</p>', text)
+    assert timing == ("1 min = 1 s, 1 day = 1440 s; alarm periods: job_not_run 60 s (1 s here), "
+                      "job_failed 60 s (1 s here)")
+    assert json.loads((directory / "worker-timeout-reshards.json").read_text())["timing"] == timing

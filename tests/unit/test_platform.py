@@ -79,3 +79,20 @@ def test_the_embedded_localstack_states_its_compression() -> None:
     timing = platform.embedded(1)
     assert timing.compressed
     assert timing.describe().startswith("time is compressed: Lambda async retries wait 1 s, then 2 s")
+
+
+def test_the_embedded_localstack_runs_alarms_at_the_retries_compression() -> None:
+    timing = platform.embedded(1.0)
+    assert timing.alarm_time_scale == 60.0 and timing.alarm_seconds(60) == 1.0 and timing.alarm_seconds(86400) == 1440
+    assert "1 min = 1 s, 1 day = 1440 s" in timing.describe()
+    assert platform.embedded(5.0).alarm_time_scale == 12.0
+    assert platform.embedded(1.0).alarm_period_problem(300) is None
+    problem = platform.embedded(1.0).alarm_period_problem(10)
+    assert problem is not None and "runs here as 0.166667 s" in problem and "multiple of 60 s" in problem
+    assert platform.embedded(1.0).alarm_period_problem(90) is not None  # 1.5 s: metrics keep whole seconds
+
+
+def test_an_attached_localstack_runs_alarms_in_real_time() -> None:
+    timing = platform.attached("http://127.0.0.1:1", timeout_s=0.5)
+    assert timing.alarm_time_scale == 1.0 and timing.alarm_period_problem(10) is None
+    assert "alarm periods are real" in timing.describe()

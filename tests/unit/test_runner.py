@@ -108,3 +108,25 @@ def test_the_engine_polls_through_progress_so_a_caller_can_stop_a_long_check(mon
     with pytest.raises(Stop):
         runner.run_scenario(no_job, FakeResources(), progress)  # type: ignore[arg-type]
     assert steps[:2] == ["deploying", "checking expectations"] and stacks[0].torn_down
+
+
+def test_an_alarm_period_the_time_scale_cannot_run_is_refused_before_deploy_naming_its_line(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    from harness.model.platform import embedded
+    from tests.support.fakes import scenario_from_yaml
+
+    class Compressed(FakeResources):
+        def platform(self) -> Platform:
+            return embedded(1.0)
+
+    deployed: list[Any] = []
+    monkeypatch.setattr(runner, "PipelineStack", lambda *args: deployed.append(args))
+    scenario = scenario_from_yaml(
+        "name: short-period\ndescription: a 10 s alarm period\nstack:\n  alarm_period_seconds: 10\n"
+        "  alarms:\n    job_not_run: {period_seconds: 120}\njob: {files: 2}\n"
+        "expect:\n  - alarm: {alarm: job_failed, transitions: [ALARM]}\n", tmp_path)
+    result = runner.run_scenario(scenario, Compressed())  # type: ignore[arg-type]
+    assert not result.passed and deployed == []
+    assert result.error == (f"{scenario.source_file}:4:3: stack.alarm_period_seconds: a period of 10 s runs here "
+                            "as 0.166667 s (1 min = 1 s, 1 day = 1440 s), but CloudWatch's metrics keep whole "
+                            "seconds: use a multiple of 60 s, such as 60")

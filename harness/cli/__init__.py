@@ -39,6 +39,20 @@ def cmd_up(args: argparse.Namespace) -> int:
             print(str(error), file=sys.stderr)
             return 2
         args.deploy = True
+    if args.deploy:
+        # Refused before anything starts: an alarm period the time scale cannot run.
+        from harness.model.platform import embedded
+        from harness.runner import alarm_period_problems
+
+        timing = embedded(args.retry_base_delay)
+        if scenario is not None:
+            problems = alarm_period_problems(scenario, timing)
+        else:
+            problem = timing.alarm_period_problem(args.alarm_period)
+            problems = [f"--alarm-period: {problem}"] if problem else []
+        if problems:
+            print("\n".join(f"harness up: {problem}" for problem in problems), file=sys.stderr)
+            return 2
 
     stop = threading.Event()
 
@@ -70,9 +84,9 @@ def cmd_up(args: argparse.Namespace) -> int:
             from harness.stack.pipeline import PipelineStack, StackConfig
 
             assert database is not None  # started above for --deploy
-            if scenario is not None:
-                from harness.runner import stack_config
+            from harness.runner import stack_config
 
+            if scenario is not None:
                 config = stack_config(scenario, args.prefix)
             else:
                 config = StackConfig(prefix=args.prefix, alarm_period_seconds=args.alarm_period)
@@ -263,7 +277,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--deploy", action="store_true",
                     help="also start PostgreSQL and deploy the seed pipeline; print every name and ARN")
     up.add_argument("--prefix", default="pipeline", help="name prefix of the deployed stack (default: pipeline)")
-    up.add_argument("--alarm-period", type=int, default=60, help="period of both alarms in seconds")
+    up.add_argument("--alarm-period", type=int, default=60,
+                    help="period of both alarms in AWS's seconds (a multiple of 60; runs at 1 min = 1 s)")
     up.add_argument("--scenario", default=None,
                     help="deploy with this scenario file's stack settings and faults armed (implies --deploy), and "
                          "print the job's event and the commands that trigger it and check it")

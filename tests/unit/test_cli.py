@@ -94,3 +94,17 @@ def test_run_in_a_log_writes_whole_lines(tmp_path: Path) -> None:
     # The failure report and the summary table each hold the path whole, on one line.
     assert f"expected 1 dead letter, saw 0, at {path}:5:5" in lines, completed.stderr
     assert any(str(path) in line and "FAILED" in line for line in lines), completed.stderr
+
+
+def test_up_refuses_an_alarm_period_the_time_scale_cannot_run_before_starting_anything(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from harness.localstack import embedded
+
+    def no_start(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("LocalStack must not start for a refused period")
+
+    monkeypatch.delenv("HARNESS_RETRY_BASE_DELAY", raising=False)
+    monkeypatch.setattr(embedded.EmbeddedLocalStack, "start", no_start)
+    assert main(["up", "--deploy", "--alarm-period", "30"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("harness up: --alarm-period: a period of 30 s runs here as 0.5 s") and "multiple of 60" in err

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import os
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 AWS_RETRY_BASE_DELAY_S = 60.0
 """Lambda's async retries come 1 and 2 minutes after a failure (LocalStack's default too)."""
@@ -96,8 +96,31 @@ def time_scale(retry_base_delay_s: float) -> float:
     return AWS_RETRY_BASE_DELAY_S / float(retry_base_delay_s) if retry_base_delay_s > 0 else 1.0
 
 
+ENV_ALARM_TIME_SCALE = "HARNESS_ALARM_TIME_SCALE"
+"""How much faster than AWS an attached LocalStack runs alarms: what `harness up` prints for its own; unset,
+1 (a LocalStack of its own, as docker-compose.yml starts, evaluates alarms in real time)."""
+
+
+def env_alarm_time_scale() -> float:
+    raw = os.environ.get(ENV_ALARM_TIME_SCALE, "").strip()
+    if not raw:
+        return 1.0
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{ENV_ALARM_TIME_SCALE}={raw!r} is not a number") from None
+    if value <= 0:
+        raise ValueError(f"{ENV_ALARM_TIME_SCALE}={raw!r}: give how many times faster than AWS, above 0")
+    return value
+
+
 def attached(endpoint_url: str, timeout_s: float = 2.0) -> Platform:
-    """An attached LocalStack: its configuration when it shows it, else the environment, else the default."""
+    """An attached LocalStack: its configuration when it shows it, else the environment, else the default;
+    its alarms at `HARNESS_ALARM_TIME_SCALE` (`harness up` prints it), else in real time."""
+    return replace(_attached_retries(endpoint_url, timeout_s), alarm_time_scale=env_alarm_time_scale())
+
+
+def _attached_retries(endpoint_url: str, timeout_s: float) -> Platform:
     try:
         request = urllib.request.Request(endpoint_url.rstrip("/") + "/_localstack/config")
         with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310 (loopback, checked)

@@ -27,8 +27,10 @@ def test_scenarios_run_against_a_localstack_started_separately(tmp_path: Path) -
                           cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         lines = _read_lines_until_ready(up, "DATABASE_URL")
-        attached = {**env, "HARNESS_ENDPOINT": lines["HARNESS_ENDPOINT"], "DATABASE_URL": lines["DATABASE_URL"],
-                    "HARNESS_RETRY_BASE_DELAY": "2"}
+        # What `harness up` prints of its time scale is what the attached run is told.
+        assert (lines["HARNESS_RETRY_BASE_DELAY"], lines["HARNESS_ALARM_TIME_SCALE"]) == ("2", "30")
+        attached = {**env, **{name: lines[name] for name in ("HARNESS_ENDPOINT", "DATABASE_URL",
+                                                              "HARNESS_RETRY_BASE_DELAY", "HARNESS_ALARM_TIME_SCALE")}}
         scenarios = [str(REPO / "scenarios" / f"{name}.yaml") for name in ("success-path", "worker-exception-raised")]
         run = subprocess.run([sys.executable, "-m", "harness.cli", "run", *scenarios], cwd=tmp_path, env=attached,
                              capture_output=True, text=True, timeout=300)
@@ -38,6 +40,7 @@ def test_scenarios_run_against_a_localstack_started_separately(tmp_path: Path) -
         # The timing is the attached LocalStack's (from the environment), stated once, and no LocalStack of
         # the run's own was started: only `harness up`'s processes live under its run directory.
         assert "retries wait 2 s, then 4 s" in output and "attached LocalStack" in output
+        assert "alarm periods run 30x faster (1 min = 2 s, 1 day = 2880 s)" in output
         assert "embedded LocalStack" not in output
         up.send_signal(signal.SIGTERM)
         assert up.wait(30) == 0

@@ -92,7 +92,18 @@ def test_the_embedded_localstack_runs_alarms_at_the_retries_compression() -> Non
     assert platform.embedded(1.0).alarm_period_problem(90) is not None  # 1.5 s: metrics keep whole seconds
 
 
-def test_an_attached_localstack_runs_alarms_in_real_time() -> None:
+def test_an_attached_localstack_runs_alarms_in_real_time(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HARNESS_ALARM_TIME_SCALE", raising=False)
     timing = platform.attached("http://127.0.0.1:1", timeout_s=0.5)
     assert timing.alarm_time_scale == 1.0 and timing.alarm_period_problem(10) is None
     assert "alarm periods are real" in timing.describe()
+
+
+def test_an_attached_harness_localstack_is_told_its_alarm_scale_by_the_environment(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HARNESS_ALARM_TIME_SCALE", "30")
+    timing = platform.attached("http://127.0.0.1:1", timeout_s=0.5)
+    assert timing.alarm_time_scale == 30.0 and "alarm periods run 30x faster (1 min = 2 s" in timing.describe()
+    monkeypatch.setenv("HARNESS_ALARM_TIME_SCALE", "fast")
+    with pytest.raises(ValueError, match="HARNESS_ALARM_TIME_SCALE='fast' is not a number"):
+        platform.attached("http://127.0.0.1:1", timeout_s=0.5)

@@ -128,5 +128,5 @@ def _compress_alarms(scale: float) -> None:
         # Each looked-back period lasts Period / scale seconds; the state reason keeps AWS's Period.
         return collect({**alarm_details, "Period": compressed_period(alarm_details["Period"], scale)}, client)
 
-    alarm_scheduler.Scheduler = CompressedScheduler
+    alarm_scheduler.Scheduler = CompressedScheduler  # type: ignore[misc]  # patching LocalStack's module
     alarm_scheduler.collect_metric_data = collect_metric_data

@@ -25,7 +25,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
         return cmd_up_docker(args)
     from harness.localstack.embedded import EmbeddedLocalStack, default_retry_base_delay
-    from harness.model.platform import time_scale
+    from harness.model.platform import ENV_ALARM_TIME_SCALE, ENV_RETRY_BASE_DELAY, time_scale
 
     if args.retry_base_delay is None:
         args.retry_base_delay = default_retry_base_delay()  # HARNESS_RETRY_BASE_DELAY, else 1 s
@@ -80,8 +80,8 @@ def cmd_up(args: argparse.Namespace) -> int:
             return 1
         _print_line("HARNESS_ENDPOINT", endpoint.url)
         # What an attached harness must know of this LocalStack's time scale (harness.model.platform.attached).
-        _print_line("HARNESS_RETRY_BASE_DELAY", f"{args.retry_base_delay:g}")
-        _print_line("HARNESS_ALARM_TIME_SCALE", f"{time_scale(args.retry_base_delay):g}")
+        _print_line(ENV_RETRY_BASE_DELAY, f"{args.retry_base_delay:g}")
+        _print_line(ENV_ALARM_TIME_SCALE, f"{time_scale(args.retry_base_delay):g}")
         if database is not None:
             _print_line("DATABASE_URL", database.url)
         if args.deploy:
@@ -119,7 +119,7 @@ def _print_trigger(args: argparse.Namespace, scenario: Any, stack: Any, endpoint
     import json
     import shlex
 
-    from harness.model.platform import time_scale
+    from harness.model.platform import ENV_ALARM_TIME_SCALE, ENV_RETRY_BASE_DELAY, time_scale
 
     event = json.dumps(scenario.job_event())
     function = stack.function_name("orchestrator")
@@ -130,7 +130,7 @@ def _print_trigger(args: argparse.Namespace, scenario: Any, stack: Any, endpoint
         f"lambda invoke --function-name {function} --invocation-type {invocation} "
         f"--cli-binary-format raw-in-base64-out --payload {shlex.quote(event)} /dev/stdout"))
     _print_line("CHECK", (
-        f"HARNESS_RETRY_BASE_DELAY={args.retry_base_delay:g} HARNESS_ALARM_TIME_SCALE="
+        f"{ENV_RETRY_BASE_DELAY}={args.retry_base_delay:g} {ENV_ALARM_TIME_SCALE}="
         f"{time_scale(args.retry_base_delay):g} harness check {shlex.quote(str(args.scenario))} "
         f"--endpoint {endpoint} --prefix {args.prefix} --database-url {shlex.quote(database_url)}"))
     print("harness up: the scenario's faults are armed. Trigger the job with TRIGGER_AWS_CLI, or in Python:\n"

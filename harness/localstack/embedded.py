@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from harness import procs
 from harness.executor import interpreters
-from harness.model.platform import embedded, env_retry_base_delay, time_scale
+from harness.model.platform import ENV_ALARM_TIME_SCALE, embedded, env_retry_base_delay, time_scale
 
 if TYPE_CHECKING:
     from harness.localstack.endpoint import Endpoint
@@ -136,12 +136,12 @@ class EmbeddedLocalStack:
             LOCALSTACK_HOST=f"127.0.0.1:{self.port}",
             LAMBDA_RUNTIME_EXECUTOR="process",
             LAMBDA_RETRY_BASE_DELAY=str(self.retry_base_delay_s),
-            # Alarms at the same compression as the retries (harness/localstack/timing.py).
-            HARNESS_ALARM_TIME_SCALE=repr(time_scale(self.retry_base_delay_s)),
             AWS_ACCESS_KEY_ID="test",
             AWS_SECRET_ACCESS_KEY="test",
             AWS_DEFAULT_REGION="us-east-1",
         )
+        # Alarms at the same compression as the retries (harness/localstack/timing.py).
+        env[ENV_ALARM_TIME_SCALE] = repr(time_scale(self.retry_base_delay_s))
         if self.keepalive_ms is not None:
             env["LAMBDA_KEEPALIVE_MS"] = str(self.keepalive_ms)
         env.update(self.extra_env)

@@ -30,8 +30,9 @@ def _bind_to_configured_interface() -> None:
 def main() -> None:
     _bind_to_configured_interface()
     from harness.localstack import timing
+    from harness.model.platform import env_alarm_time_scale
 
-    timing.install(float(os.environ.get(timing.ENV_ALARM_TIME_SCALE) or 1.0))
+    timing.install(env_alarm_time_scale())
     from localstack.runtime.main import main as localstack_main
 
     try:

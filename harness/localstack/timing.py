@@ -88,9 +88,6 @@ class _PromptDelays:
         return None  # LocalStack does not read the response of this send
 
 
-ENV_ALARM_TIME_SCALE = "HARNESS_ALARM_TIME_SCALE"
-
-
 def install(alarm_time_scale: float = 1.0) -> None:
     """Route the Lambda event manager's SQS sends through `_PromptDelays`, and compress alarm periods."""
     from localstack.services.lambda_.invocation import event_manager
@@ -106,8 +103,11 @@ def install(alarm_time_scale: float = 1.0) -> None:
 
 
 def compressed_period(period: float, scale: float) -> int:
-    """An alarm Period of `period` AWS seconds at `scale`, in whole seconds (at least 1)."""
-    return max(1, round(period / scale))
+    """An alarm Period of `period` AWS seconds at `scale`, in whole seconds (at least 1; the harness refuses
+    a period that is not a whole number of seconds here, `Platform.alarm_period_problem`)."""
+    from harness.model.platform import compress
+
+    return max(1, round(compress(period, scale)))
 
 
 def _compress_alarms(scale: float) -> None:

@@ -39,7 +39,7 @@ class Platform:
 
     def alarm_seconds(self, aws_seconds: float) -> float:
         """Wall seconds that an alarm duration stated in AWS's seconds (a Period) takes here."""
-        return aws_seconds / self.alarm_time_scale
+        return compress(aws_seconds, self.alarm_time_scale)
 
     def alarm_period_problem(self, aws_seconds: int) -> str | None:
         """Why an alarm Period cannot run at this time scale, or None: CloudWatch's metrics keep whole
@@ -89,6 +89,12 @@ def embedded(retry_base_delay_s: float) -> Platform:
     runs at the same compression (`harness.localstack.timing`): one time scale."""
     return Platform(float(retry_base_delay_s), f"embedded LocalStack, {ENV_RETRY_BASE_DELAY} sets it",
                     alarm_time_scale=time_scale(retry_base_delay_s))
+
+
+def compress(aws_seconds: float, scale: float) -> float:
+    """`aws_seconds` at a time scale `scale` times faster than AWS: here and in the LocalStack process
+    (`harness.localstack.timing`), one computation."""
+    return aws_seconds / scale
 
 
 def time_scale(retry_base_delay_s: float) -> float:

@@ -4,7 +4,6 @@ process. The attached LocalStack's timing reaches the expectations from the envi
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -13,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.test_process_lifecycle import processes_under
-from tests.integration.test_up_command import _read_lines_until_ready
+from tests.support.up import harness_up, read_lines_until_ready
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -21,12 +20,8 @@ pytestmark = pytest.mark.integration
 
 
 def test_scenarios_run_against_a_localstack_started_separately(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if k not in ("HARNESS_ENDPOINT", "DATABASE_URL")}
-    env["HARNESS_RUN_DIR"] = str(tmp_path / "runs")
-    up = subprocess.Popen([sys.executable, "-m", "harness.cli", "up", "--database", "--retry-base-delay", "2"],
-                          cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        lines = _read_lines_until_ready(up, "DATABASE_URL")
+    with harness_up(tmp_path, "--database", "--retry-base-delay", "2") as (up, env):
+        lines = read_lines_until_ready(up, "DATABASE_URL")
         # What `harness up` prints of its time scale is what the attached run is told.
         assert (lines["HARNESS_RETRY_BASE_DELAY"], lines["HARNESS_ALARM_TIME_SCALE"]) == ("2", "30")
         attached = {**env, **{name: lines[name] for name in ("HARNESS_ENDPOINT", "DATABASE_URL",
@@ -45,7 +40,3 @@ def test_scenarios_run_against_a_localstack_started_separately(tmp_path: Path) -
         up.send_signal(signal.SIGTERM)
         assert up.wait(30) == 0
         assert processes_under(tmp_path / "runs") == []
-    finally:
-        if up.poll() is None:
-            up.kill()
-            up.wait(10)

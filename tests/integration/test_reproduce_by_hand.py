@@ -4,7 +4,6 @@ prints the commands that trigger the job and check it; `harness check` then judg
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import signal
 import subprocess
@@ -15,7 +14,7 @@ import pytest
 
 from harness.localstack import Endpoint
 from tests.integration.test_process_lifecycle import processes_under
-from tests.integration.test_up_command import _read_lines_until_ready
+from tests.support.up import harness_up, read_lines_until_ready
 
 REPO = Path(__file__).resolve().parents[2]
 SCENARIO = REPO / "scenarios" / "worker-exception-raised.yaml"
@@ -35,13 +34,8 @@ def run_check(line: str, scenario: Path, env: dict[str, str]) -> subprocess.Comp
 
 
 def test_up_with_a_scenario_then_trigger_then_check(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if k not in ("HARNESS_ENDPOINT", "DATABASE_URL")}
-    env["HARNESS_RUN_DIR"] = str(tmp_path / "runs")
-    up = subprocess.Popen([sys.executable, "-m", "harness.cli", "up", "--scenario", str(SCENARIO),
-                           "--prefix", "byhand"], cwd=REPO, env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True)
-    try:
-        lines = _read_lines_until_ready(up, "CHECK")
+    with harness_up(tmp_path, "--scenario", str(SCENARIO), "--prefix", "byhand") as (up, env):
+        lines = read_lines_until_ready(up, "CHECK")
         assert lines["WORKER_FUNCTION"] == "byhand-worker"
         assert lines["TRIGGER_AWS_CLI"].split("aws ", 1)[1].startswith(f"--endpoint-url {lines['HARNESS_ENDPOINT']}")
         # Trigger the job as the printed boto3 snippet does.
@@ -83,7 +77,3 @@ def test_up_with_a_scenario_then_trigger_then_check(tmp_path: Path) -> None:
         up.send_signal(signal.SIGINT)  # Ctrl-C removes what was made
         assert up.wait(30) == 0
         assert processes_under(tmp_path / "runs") == []
-    finally:
-        if up.poll() is None:
-            up.kill()
-            up.wait(10)

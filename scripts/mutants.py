@@ -1,7 +1,7 @@
 """Mutation testing of the scenario suite: `make mutants`.
 
 Each mutant in `tests/mutants/catalog.yaml` plants one bug in the pipeline (`lambdas/`) or the stack
-(`harness/stack/pipeline.py`): in a fresh copy of the project, `old` (which must occur exactly once in `file`) is
+(`lambdas/template.yaml`): in a fresh copy of the project, `old` (which must occur exactly once in `file`) is
 replaced by `new`, and `harness run` runs the scenario suite of that copy. A mutant is killed when at least
 one scenario fails that passes on an unmutated copy (the baseline, run first unless --no-baseline); one
 that no scenario kills is a hole in the suite. The kill matrix (mutant -> the scenarios that failed) is

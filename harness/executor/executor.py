@@ -8,6 +8,7 @@ start the runtime, pass it invocations, enforce Timeout and MemorySize, and repo
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import shutil
@@ -25,7 +26,7 @@ from localstack.services.lambda_.invocation.runtime_executor import (
     RuntimeExecutor,
 )
 
-from harness.executor import interpreters, lambda_logs
+from harness.executor import injection, interpreters, lambda_logs
 from harness.executor.runtime_process import (
     Ended,
     RuntimeProcess,
@@ -73,20 +74,28 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
         self._pending_init: str | None = None
         self._init_ms: float | None = None
         self._interpreter: interpreters.Interpreter | None = None
+        self._handler = ""
+        self._command_prefix: list[str] = []
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self, env_vars: dict[str, str]) -> None:
         cfg = self.function_version.config
         self._interpreter = interpreters.resolve(_runtime(cfg))
         assert cfg.code is not None  # a Zip package (prepare_version refuses the rest) has its code
+        assert cfg.handler is not None  # and names its handler
         code_dir = Path(cfg.code.get_unzipped_code_location())
         tmp = self._dir / "tmp"
         tmp.mkdir()
+        opt = self._unpack_layers()
         env = {k: str(v) for k, v in env_vars.items() if v is not None and k not in _INTERNAL_VARS}
+        # AWS's sys.path: the code, then the layers' python/ folders, then the runtime's own packages.
+        python_path = [str(opt / "python" / "lib" / f"python{self._interpreter.version}" / "site-packages"),
+                       str(opt / "python"), str(self._interpreter.runtime_dir)] if opt else \
+            [str(self._interpreter.runtime_dir)]
         env.update(
             LAMBDA_TASK_ROOT=str(code_dir),
             LAMBDA_RUNTIME_DIR=str(self._interpreter.runtime_dir),
-            PYTHONPATH=str(self._interpreter.runtime_dir),
+            PYTHONPATH=":".join(python_path),
             PATH="/usr/local/bin:/usr/bin:/bin",
             LANG="en_US.UTF-8",
             TMPDIR=str(tmp),
@@ -94,19 +103,51 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
         )
         # The function's own environment variables win, as on AWS (set last by LocalStack already).
         env.update({k: str(v) for k, v in (cfg.environment or {}).items()})
-        self._env = env
+        self._command_prefix = self._exec_wrapper(env.get("AWS_LAMBDA_EXEC_WRAPPER"), opt)
+        # A fault plan the harness registered for this function applies to this process only.
+        self._handler, self._env = injection.runtime_for(self.function_version.id.function_name, cfg.handler, env)
         try:
             self._start_runtime_and_wait()
         except StartupFailed as failure:
             raise StatusErrorException(str(failure), payload=failure.payload) from failure
 
+    def _unpack_layers(self) -> Path | None:
+        """The function's layers merged in order into this environment's /opt, as Lambda extracts them."""
+        layers = self.function_version.config.layers or []
+        if not layers:
+            return None
+        opt = self._dir / "opt"
+        for layer in layers:
+            if layer.code is None:
+                continue
+            layer.code.prepare_for_execution()
+            shutil.copytree(Path(layer.code.get_unzipped_code_location()), opt, dirs_exist_ok=True, symlinks=True)
+        return opt
+
+    def _exec_wrapper(self, wrapper: str | None, opt: Path | None) -> list[str]:
+        """AWS_LAMBDA_EXEC_WRAPPER: a script Lambda runs with the runtime's command as its arguments. A path
+        under /opt is one of the function's layers (here: this environment's copy of them)."""
+        if not wrapper:
+            return []
+        path = Path(wrapper)
+        if opt is not None and path.is_relative_to("/opt"):
+            path = opt / path.relative_to("/opt")
+        if not path.is_file():
+            raise StatusErrorException(
+                f"AWS_LAMBDA_EXEC_WRAPPER {wrapper} not found",
+                payload=json.dumps({"errorType": "Runtime.InvalidWrapper",
+                                    "errorMessage": f"AWS_LAMBDA_EXEC_WRAPPER {wrapper} does not exist"}).encode())
+        if not os.access(path, os.X_OK):
+            path.chmod(path.stat().st_mode | 0o755)  # layers are extracted 0755 on AWS
+        return [str(path)]
+
     def _start_runtime_and_wait(self) -> None:
         cfg = self.function_version.config
-        # start() resolved the interpreter, and a Zip package always names its handler.
-        assert self._interpreter is not None and cfg.handler is not None
+        assert self._interpreter is not None  # start() resolved it
         runtime = RuntimeProcess(
             python=self._interpreter.python,
-            handler=cfg.handler,
+            handler=self._handler,
+            command_prefix=self._command_prefix,
             env=self._env,
             task_root=Path(self._env["LAMBDA_TASK_ROOT"]),
             log_path=self._log_path,
@@ -235,6 +276,9 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
         interpreters.resolve(_runtime(cfg))
         if cfg.code:
             cfg.code.prepare_for_execution()
+        for layer in cfg.layers or []:
+            if layer.code is not None:
+                layer.code.prepare_for_execution()
 
     @classmethod
     def cleanup_version(cls, function_version: FunctionVersion) -> None:

@@ -44,7 +44,7 @@ class StartupFailed(Exception):
 
 class RuntimeProcess:
     def __init__(self, python: Path, handler: str, env: dict[str, str], task_root: Path, log_path: Path,
-                 memory_limit_mb: int) -> None:
+                 memory_limit_mb: int, command_prefix: list[str] | None = None) -> None:
         self.server = RuntimeApiServer()
         self.memory_limit_mb = memory_limit_mb
         self.oom_killed = threading.Event()
@@ -56,7 +56,7 @@ class RuntimeProcess:
             # -S: the function must not see the interpreter's own site-packages, only its code
             # (cwd, first on sys.path) and the runtime directory on PYTHONPATH, as under /var/runtime.
             self.proc: subprocess.Popen = procs.spawn(
-                [str(python), "-S", "-m", "awslambdaric", handler],
+                [*(command_prefix or []), str(python), "-S", "-m", "awslambdaric", handler],
                 cwd=str(task_root),
                 env=env,
                 stdin=subprocess.DEVNULL,

@@ -1,8 +1,11 @@
 """Fault injection into deployed functions without editing their code.
 
-A function gets the wrapper module (``lambda_wrapper.py``, packaged as ``harness_fault_wrapper.py``) as
-its handler and a fault plan in its environment; its own handler runs underneath. The same function
-runs clean in one scenario and broken in the next by changing configuration only.
+The harness registers a fault plan per deployed function with its executor (`registration`, sent by
+`harness.stack.pipeline`); the executor starts the function's runtime process with the wrapper module
+(``lambda_wrapper.py``, as ``harness_fault_wrapper.py``) as its handler and the plan in that process's
+environment (`harness.executor.injection`); the function's own handler runs underneath. Neither the
+function's code nor its deployed configuration changes: the same deployment runs clean in one scenario
+and broken in the next.
 """
 
 from __future__ import annotations
@@ -47,7 +50,7 @@ def wrapper_source() -> bytes:
 
 
 def wrapper_files() -> dict[str, bytes]:
-    """What a wrapped function's zip gets besides its own code: the wrapper and the fault plan module."""
+    """The wrapper and the fault plan module, as the runtime process imports them (file name: content)."""
     return {
         f"{WRAPPER_MODULE}.py": wrapper_source(),
         f"{PLAN_MODULE}.py": Path(_plan.__file__).read_bytes(),
@@ -86,11 +89,17 @@ def fault_plan(faults: list[Any], function: str) -> list[dict[str, Any]]:
     return plan
 
 
+def registration(plan: list[dict[str, Any]], ledger_url: str, schema: str) -> dict[str, Any]:
+    """What the harness registers with the executor for one function (`harness.executor.injection`)."""
+    return {"faults": plan, "ledger_url": ledger_url, "ledger_table": f"{schema}.{LEDGER_TABLE}"}
+
+
 def wrapper_environment(plan: list[dict[str, Any]], original_handler: str, ledger_url: str,
-                        schema: str) -> dict[str, str]:
+                        ledger_table: str) -> dict[str, str]:
+    """The variables the wrapper reads, set by the executor in the runtime process only."""
     return {
         "HARNESS_FAULTS": json.dumps(plan),
         "HARNESS_ORIGINAL_HANDLER": original_handler,
         "HARNESS_LEDGER_URL": ledger_url,
-        "HARNESS_LEDGER_TABLE": f"{schema}.{LEDGER_TABLE}",
+        "HARNESS_LEDGER_TABLE": ledger_table,
     }

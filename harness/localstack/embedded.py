@@ -28,7 +28,7 @@ from harness.model.platform import ENV_ALARM_TIME_SCALE, embedded, env_retry_bas
 if TYPE_CHECKING:
     from harness.localstack.endpoint import Endpoint
 
-SERVICES = "lambda,sqs,sns,cloudwatch,logs,iam,sts,s3"
+SERVICES = "lambda,sqs,sns,cloudwatch,logs,iam,sts,s3,cloudformation"
 READY_MARKER = "Ready."
 EXECUTOR_FALLBACK_MARKER = "Invalid specified plugin name"
 
@@ -195,7 +195,8 @@ class EmbeddedLocalStack:
 
         endpoint = Endpoint(self.url)
         calls = {"lambda": "list_functions", "sns": "list_topics", "sqs": "list_queues", "iam": "list_roles",
-                 "cloudwatch": "describe_alarms", "logs": "describe_log_groups", "sts": "get_caller_identity"}
+                 "cloudwatch": "describe_alarms", "logs": "describe_log_groups", "sts": "get_caller_identity",
+                 "s3": "list_buckets", "cloudformation": "describe_stacks"}
         for service, operation in calls.items():
             try:
                 getattr(endpoint.client(service), operation)()

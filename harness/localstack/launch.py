@@ -33,6 +33,15 @@ def main() -> None:
     from harness.model.platform import env_alarm_time_scale
 
     timing.install(env_alarm_time_scale())
+    from harness.localstack import cfn_polling
+
+    cfn_polling.install()
+    from harness.executor import injection
+
+    injection.install_route()  # where the harness registers fault plans for the executor
+    from harness.localstack import tapping
+
+    tapping.install()  # topics tapped as they are created
     from localstack.runtime.main import main as localstack_main
 
     try:

@@ -1,11 +1,13 @@
-"""Deploys the seed pipeline onto LocalStack under a name prefix, idempotently, and tears it down.
+"""Deploys the seed pipeline onto LocalStack under a name prefix, from its SAM template, and tears it down.
 
-One stack: an IAM role; notifications, DLQ, alarm and error-handler DLQ topics, each with an SQS tap
-that sees every message; the orchestrator, worker and error handler (each behind the fault wrapper,
-with an empty fault plan when the scenario injects nothing); the worker's and the error handler's
-dead-letter configs and retry settings (a dead letter the error handler fails on is kept, not lost);
-the error handler subscribed to the DLQ topic; the JOB NOT RUN and JOB FAILED alarms; and a PostgreSQL
-schema. Several stacks live side by side in one LocalStack and one database.
+The pipeline is `lambdas/template.yaml`, deployed as it is as one CloudFormation stack named after the
+prefix, with the scenario's settings as the template's parameters (`PipelineStack.parameters`): the
+functions, topics, dead-letter and retry settings, the error handler's subscription, the alarms and the
+policies are whatever that template says. Around it the harness adds only what observes: a PostgreSQL
+schema (with the attempt ledger), an SQS tap on every topic that sees every message, and a fault plan per
+function registered with the harness's executor (an empty plan when the scenario injects nothing; the
+executor applies it inside the runtime process, so the deployed functions stay exactly as the template
+says). Several stacks live side by side in one LocalStack and one database.
 """
 
 from __future__ import annotations
@@ -13,28 +15,34 @@ from __future__ import annotations
 import json
 import re
 import threading
+import urllib.error
+import urllib.request
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import psycopg
 from botocore.exceptions import ClientError
 
 from harness import faults as fault_injection
+from harness.executor.injection import ROUTE as FAULTS_ROUTE
 from harness.localstack import Endpoint
+from harness.localstack.tapping import ROUTE as TAPS_ROUTE
 from harness.observe import ledger
 from harness.observe.taps import QueueTap
-from harness.scenario.catalog import DEAD_LETTER_TOPICS, TOPICS
+from harness.scenario.catalog import TOPICS
+from harness.stack import template as templates
 from harness.stack.database import PipelineDatabase, PipelineNames
-from harness.stack.lambda_api import wait_active
-from harness.stack.packaging import FUNCTIONS, build_function_zip
+from harness.stack.packaging import FUNCTIONS, build_function_zip_path
 
-TRUST_POLICY = json.dumps({
-    "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"},
-                   "Action": "sts:AssumeRole"}],
-})
+# The template's names for the pipeline's parts (its logical IDs and parameter prefixes).
+FUNCTION_IDS = {"orchestrator": "Orchestrator", "worker": "Worker", "error_handler": "ErrorHandler"}
+TOPIC_OUTPUTS = {"notifications": "NotificationsTopicArn", "dlq": "DlqTopicArn", "alarms": "AlarmTopicArn",
+                 "error_handler_dlq": "ErrorHandlerDlqTopicArn"}
+ALARM_IDS = {"job_not_run": "JobNotRun", "job_failed": "JobFailed"}
+ON_ERROR_PARAMETERS = {"ON_ERROR_LOGICAL": "OnErrorLogical", "ON_ERROR_PROGRAMMATIC": "OnErrorProgrammatic",
+                       "ON_ERROR_TRANSIENT": "OnErrorTransient"}
 
 
 class DeployError(Exception):
@@ -83,20 +91,24 @@ class StackConfig:
 
 
 class PipelineStack:
-    def __init__(self, endpoint: Endpoint, database_url: str, config: StackConfig) -> None:
+    def __init__(self, endpoint: Endpoint, database_url: str, config: StackConfig,
+                 template_path: Path = templates.PIPELINE_TEMPLATE) -> None:
         self.endpoint, self.database_url, self.config = endpoint, database_url, config
+        self.template_path = template_path
         self.prefix = config.prefix
         self.schema = self.prefix.replace("-", "_")
         self.names = PipelineNames()
         self.db = PipelineDatabase(database_url, self.schema, self.names)
-        self.role_arn = ""
+        self.stack_id: str | None = None
         self.topic_arns: dict[str, str] = {}
         self.tap_urls: dict[str, str] = {}
         self.taps: dict[str, QueueTap] = {}
         self.function_arns: dict[str, str] = {}
-        self.alarm_names = {"job_not_run": f"{self.prefix}-job-not-run", "job_failed": f"{self.prefix}-job-failed"}
+        self.function_names: dict[str, str] = {}
+        self.alarm_names: dict[str, str] = {}
+        self._registered: list[str] = []
         self._clients: dict[str, Any] = {}
-        self._clients_lock = threading.Lock()  # deploy() asks for its clients from several threads
+        self._clients_lock = threading.Lock()  # `harness run -j N` asks for clients from several threads
 
     def client(self, service: str) -> Any:
         with self._clients_lock:
@@ -105,20 +117,24 @@ class PipelineStack:
             return self._clients[service]
 
     def function_name(self, logical: str) -> str:
-        return f"{self.prefix}-{logical.replace('_', '-')}"
+        """The deployed name of a pipeline function (`worker`, ...), as the stack's outputs give it."""
+        if logical not in self.function_names:
+            raise DeployError(f"stack {self.prefix}: function {logical} is not known before deploy() or attach()")
+        return self.function_names[logical]
 
     # -- deploy ----------------------------------------------------------------------------------------
     def deploy(self) -> PipelineStack:
         self._step("database schema", self._deploy_schema)
-        self.role_arn = self._step("IAM role", self._deploy_role)
+        # Each topic is tapped as CloudFormation creates it, before anything can publish to it (an alarm's
+        # first notification comes within milliseconds of the alarm): harness.localstack.tapping.
+        _harness_request(self.endpoint, TAPS_ROUTE, "PUT", self.prefix)
+        try:
+            self._step("stack from the template", self._deploy_template)
+        finally:
+            _harness_request(self.endpoint, TAPS_ROUTE, "DELETE", self.prefix)
         for topic in TOPICS:
-            self._step(f"topic {topic}", lambda t=topic: self._deploy_topic(t))
-        with ThreadPoolExecutor(3) as pool:
-            list(pool.map(lambda name: self._step(f"function {name}", lambda: self._deploy_function(name)),
-                          FUNCTIONS))
-        self._step("retry settings of the worker and the error handler", self._configure_async)
-        self._step("error handler subscription to the DLQ topic", self._subscribe_error_handler)
-        self._step("alarms", self._deploy_alarms)
+            self._step(f"tap on topic {topic}", lambda t=topic: self._find_tap(t))
+        self._step("fault plans", self._register_faults)
         return self
 
     def _step(self, what: str, action: Any) -> Any:
@@ -128,129 +144,102 @@ class PipelineStack:
             raise DeployError(f"stack {self.prefix}: cannot create {what}: {error}") from error
         except psycopg.Error as error:
             raise DeployError(f"stack {self.prefix}: cannot create {what} in {self.database_url}: {error}") from error
+        except templates.TemplateError as error:
+            raise DeployError(f"stack {self.prefix}: {error}") from error
 
     def _deploy_schema(self) -> None:
         self.db.create()
         with psycopg.connect(self.database_url, autocommit=True) as connection:
             ledger.create(connection, self.schema)
 
-    def _deploy_role(self) -> str:
-        iam, name = self.client("iam"), f"{self.prefix}-role"
+    def parameters(self) -> dict[str, str]:
+        """The template's parameters for this stack's settings (every one the template declares and the
+        scenario varies; the rest keep the template's defaults)."""
+        config, names = self.config, self.names
+        values: dict[str, Any] = {
+            "DatabaseUrl": self.database_url, "DbSchema": self.schema,
+            "FilesTable": names.files_table, "RowsTable": names.rows_table,
+            "DecisionsTable": names.decisions_table, "QuarantineTable": names.quarantine_table,
+            "MaxShardSize": config.max_shard_size, "ReshardFactor": config.reshard_factor,
+            "MaxReshardDepth": config.max_reshard_depth,
+        }
+        for logical, prefix in FUNCTION_IDS.items():
+            settings = config.functions[logical]
+            values.update({f"{prefix}Timeout": settings.timeout_seconds, f"{prefix}MemorySize": settings.memory_mb,
+                           f"{prefix}MaxRetryAttempts": settings.max_retry_attempts})
+        for alarm, prefix in ALARM_IDS.items():
+            design = config.alarms[alarm]
+            values.update({f"{prefix}Period": design.period_seconds,
+                           f"{prefix}EvaluationPeriods": design.evaluation_periods,
+                           f"{prefix}Threshold": f"{design.threshold:g}",
+                           f"{prefix}TreatMissingData": design.treat_missing_data})
+        for variable, value in config.worker_on_error.items():
+            values[ON_ERROR_PARAMETERS[variable]] = value
+        return {key: str(value) for key, value in values.items()}
+
+    def _deploy_template(self) -> None:
+        template = templates.load(self.template_path)
+        errors = templates.lint(template)
+        if errors:
+            raise templates.TemplateError("cfn-lint reports errors:\n  " + "\n  ".join(errors))
+        body = templates.package(template, self.client("s3"), _pipeline_zip)
+        stack = templates.deploy(self.client("cloudformation"), self.prefix, body, self.parameters(),
+                                 what=str(self.template_path), sweep_with=self.client)
+        self.stack_id = stack["StackId"]
+        missing = templates.missing_targets(template, self.client, self.stack_id)
+        if missing:
+            raise templates.TemplateError("\n  ".join(["the stack's functions deliver to targets that do not exist:",
+                                                        *missing]))
+        self._read_outputs(templates.outputs(stack))
+
+    def _read_outputs(self, outputs: dict[str, str]) -> None:
+        missing = [key for key in (*TOPIC_OUTPUTS.values(), *(f"{p}Alarm" for p in ALARM_IDS.values()),
+                                   *(f"{p}Function" for p in FUNCTION_IDS.values())) if key not in outputs]
+        if missing:
+            raise templates.TemplateError(f"{self.template_path}: the stack has no output {', '.join(missing)}")
+        self.topic_arns = {topic: outputs[key] for topic, key in TOPIC_OUTPUTS.items()}
+        self.alarm_names = {alarm: outputs[f"{prefix}Alarm"] for alarm, prefix in ALARM_IDS.items()}
+        lam = self.client("lambda")
+        for logical, prefix in FUNCTION_IDS.items():
+            name = self.function_names[logical] = outputs[f"{prefix}Function"]
+            self.function_arns[logical] = lam.get_function_configuration(FunctionName=name)["FunctionArn"]
+
+    def _find_tap(self, topic: str, consume: bool = True) -> None:
+        sqs = self.client("sqs")
         try:
-            return iam.get_role(RoleName=name)["Role"]["Arn"]
-        except iam.exceptions.NoSuchEntityException:
-            return iam.create_role(RoleName=name, AssumeRolePolicyDocument=TRUST_POLICY)["Role"]["Arn"]
+            url = sqs.get_queue_url(QueueName=f"{self.prefix}-tap-{topic}")["QueueUrl"]
+        except ClientError as error:
+            raise DeployError(f"stack {self.prefix}: no tap queue for topic {topic} (the LocalStack at "
+                              f"{self.endpoint.url} taps topics only when it runs the harness's launcher): "
+                              f"{error}") from error
+        self.tap_urls[topic] = url
+        # Not consumed when attached: the stack is someone else's, and a second check must see it all too.
+        self.taps[topic] = QueueTap(sqs, url, f"{topic} tap", consume=consume)
 
-    def _deploy_topic(self, topic: str) -> None:
-        sns, sqs = self.client("sns"), self.client("sqs")
-        arn = sns.create_topic(Name=f"{self.prefix}-{topic}")["TopicArn"]  # idempotent by name
-        url = sqs.create_queue(QueueName=f"{self.prefix}-tap-{topic}")["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        existing = sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"]
-        if not any(s["Endpoint"] == queue_arn for s in existing):
-            sns.subscribe(TopicArn=arn, Protocol="sqs", Endpoint=queue_arn)
-        self.topic_arns[topic], self.tap_urls[topic] = arn, url
-        self.taps[topic] = QueueTap(sqs, url, f"{topic} tap")
-
-    def function_environment(self, logical: str) -> dict[str, str]:
-        env = {"LOG_LEVEL": "INFO"}
-        if logical in ("worker", "error_handler"):
-            env.update(DATABASE_URL=self.database_url, DB_SCHEMA=self.schema,
-                       NOTIFICATIONS_TOPIC_ARN=self.topic_arns["notifications"])
-            env.update({k: v for k, v in self.names.as_env().items() if k in FUNCTIONS[logical].env_names})
-        if logical in ("orchestrator", "error_handler"):
-            env["WORKER_FUNCTION"] = self.function_name("worker")
-        if logical == "orchestrator":
-            env["MAX_SHARD_SIZE"] = str(self.config.max_shard_size)
-        if logical == "worker":
-            env.update(self.config.worker_on_error)
-        if logical == "error_handler":
-            env.update(RESHARD_FACTOR=str(self.config.reshard_factor),
-                       MAX_RESHARD_DEPTH=str(self.config.max_reshard_depth))
+    def fault_registration(self, logical: str) -> dict[str, Any]:
+        """What the executor gets for one function: its fault plan and where its attempt ledger is."""
         plan = fault_injection.fault_plan(self.config.faults, logical)
-        env.update(fault_injection.wrapper_environment(plan, FUNCTIONS[logical].handler, self.database_url,
-                                                       self.schema))
-        return env
+        return fault_injection.registration(plan, self.database_url, self.schema)
 
-    def _deploy_function(self, logical: str) -> None:
-        lam, name = self.client("lambda"), self.function_name(logical)
-        settings = self.config.functions[logical]
-        code = build_function_zip(logical, fault_injection.wrapper_files())
-        common = dict(Runtime="python3.13", Role=self.role_arn, Handler=fault_injection.WRAPPER_HANDLER,
-                      Timeout=settings.timeout_seconds, MemorySize=settings.memory_mb,
-                      Environment={"Variables": self.function_environment(logical)})
-        if logical in DEAD_LETTER_TOPICS:
-            common["DeadLetterConfig"] = {"TargetArn": self.topic_arns[DEAD_LETTER_TOPICS[logical]]}
-        try:
-            arn = lam.create_function(FunctionName=name, Code={"ZipFile": code}, **common)["FunctionArn"]
-        except lam.exceptions.ResourceConflictException:
-            lam.update_function_code(FunctionName=name, ZipFile=code)
-            wait_active(lam, name)
-            arn = lam.update_function_configuration(FunctionName=name, **common)["FunctionArn"]
-        wait_active(lam, name)
-        self.function_arns[logical] = arn
-
-    def _configure_async(self) -> None:
-        # The orchestrator too: it is retried like the others when a scenario invokes it asynchronously.
-        for logical in ("orchestrator", *DEAD_LETTER_TOPICS):
-            self.client("lambda").put_function_event_invoke_config(
-                FunctionName=self.function_name(logical),
-                MaximumRetryAttempts=self.config.functions[logical].max_retry_attempts,
-            )
-
-    def _subscribe_error_handler(self) -> None:
-        sns, arn = self.client("sns"), self.function_arns["error_handler"]
-        existing = sns.list_subscriptions_by_topic(TopicArn=self.topic_arns["dlq"])["Subscriptions"]
-        if not any(s["Endpoint"] == arn for s in existing):
-            sns.subscribe(TopicArn=self.topic_arns["dlq"], Protocol="lambda", Endpoint=arn)
-
-    def _deploy_alarms(self) -> None:
-        cloudwatch, topic = self.client("cloudwatch"), self.topic_arns["alarms"]
-        common = dict(Namespace="AWS/Lambda", Statistic="Sum", ActionsEnabled=True,
-                      AlarmActions=[topic], OKActions=[topic], InsufficientDataActions=[topic])
-
-        def design(alarm: str) -> dict[str, Any]:
-            settings = self.config.alarms[alarm]
-            return dict(Period=settings.period_seconds, EvaluationPeriods=settings.evaluation_periods,
-                        Threshold=settings.threshold, TreatMissingData=settings.treat_missing_data, **common)
-
-        cloudwatch.put_metric_alarm(
-            AlarmName=self.alarm_names["job_not_run"], AlarmDescription="JOB NOT RUN",
-            MetricName="Invocations", ComparisonOperator="LessThanThreshold",
-            Dimensions=[{"Name": "FunctionName", "Value": self.function_name("orchestrator")}],
-            **design("job_not_run"))
-        cloudwatch.put_metric_alarm(
-            AlarmName=self.alarm_names["job_failed"], AlarmDescription="JOB FAILED",
-            MetricName="Errors", ComparisonOperator="GreaterThanOrEqualToThreshold",
-            Dimensions=[{"Name": "FunctionName", "Value": self.function_name("worker")}],
-            **design("job_failed"))
+    def _register_faults(self) -> None:
+        for logical in FUNCTIONS:
+            name = self.function_name(logical)
+            _harness_request(self.endpoint, FAULTS_ROUTE, "PUT", name, self.fault_registration(logical))
+            self._registered.append(name)
 
     # -- attach ----------------------------------------------------------------------------------------
     def attach(self, consume: bool = False) -> PipelineStack:
         """Find this prefix's stack, deployed earlier (say by `harness up --deploy`), without creating
-        anything: its topics, their tap queues and its functions. Raises DeployError naming what is missing."""
-        sns, sqs, lam = self.client("sns"), self.client("sqs"), self.client("lambda")
-        arns = {arn.rsplit(":", 1)[-1]: arn for page in sns.get_paginator("list_topics").paginate()
-                for arn in (topic["TopicArn"] for topic in page["Topics"])}
+        anything: its outputs (topics, functions, alarms) and its tap queues. Raises DeployError naming what
+        is missing."""
+        try:
+            stack = self.client("cloudformation").describe_stacks(StackName=self.prefix)["Stacks"][0]
+            self._read_outputs(templates.outputs(stack))
+        except (ClientError, templates.TemplateError) as error:
+            raise DeployError(f"stack {self.prefix}: not found at {self.endpoint.url} (is the prefix right, and is "
+                              f"that stack still up?): {error}") from error
         for topic in TOPICS:
-            name = f"{self.prefix}-{topic}"
-            if name not in arns:
-                raise DeployError(f"stack {self.prefix}: no topic {name} at {self.endpoint.url} "
-                                  "(is the prefix right, and is that stack still up?)")
-            try:
-                url = sqs.get_queue_url(QueueName=f"{self.prefix}-tap-{topic}")["QueueUrl"]
-            except ClientError as error:
-                raise DeployError(f"stack {self.prefix}: no tap queue for topic {topic}: {error}") from error
-            self.topic_arns[topic], self.tap_urls[topic] = arns[name], url
-            # Not consumed by default: the stack is someone else's, and a second check must see it all too.
-            self.taps[topic] = QueueTap(sqs, url, f"{topic} tap", consume=consume)
-        for logical in FUNCTIONS:
-            try:
-                self.function_arns[logical] = lam.get_function(
-                    FunctionName=self.function_name(logical))["Configuration"]["FunctionArn"]
-            except ClientError as error:
-                raise DeployError(f"stack {self.prefix}: no function {self.function_name(logical)}: "
-                                  f"{error}") from error
+            self._find_tap(topic, consume=consume)
         return self
 
     def alarm_state(self, alarm: str) -> str:
@@ -287,23 +276,62 @@ class PipelineStack:
 
     # -- teardown --------------------------------------------------------------------------------------
     def teardown(self) -> None:
-        lam, sns, sqs = self.client("lambda"), self.client("sns"), self.client("sqs")
-        self.client("cloudwatch").delete_alarms(AlarmNames=list(self.alarm_names.values()))
-        for logical in FUNCTIONS:
-            try:
-                lam.delete_function(FunctionName=self.function_name(logical))
-            except lam.exceptions.ResourceNotFoundException:
-                pass
-        for topic, arn in self.topic_arns.items():
-            for subscription in sns.list_subscriptions_by_topic(TopicArn=arn)["Subscriptions"]:
-                sns.unsubscribe(SubscriptionArn=subscription["SubscriptionArn"])
-            sns.delete_topic(TopicArn=arn)
-            sqs.delete_queue(QueueUrl=self.tap_urls[topic])
-        try:
-            self.client("iam").delete_role(RoleName=f"{self.prefix}-role")
-        except ClientError:
-            pass
+        sns, sqs = self.client("sns"), self.client("sqs")
+        for name in self._registered:
+            _harness_request(self.endpoint, FAULTS_ROUTE, "DELETE", name)
+        self._registered.clear()
+        for topic in self.tap_urls:
+            for subscription in sns.list_subscriptions_by_topic(TopicArn=self.topic_arns[topic])["Subscriptions"]:
+                if subscription["Protocol"] == "sqs":
+                    sns.unsubscribe(SubscriptionArn=subscription["SubscriptionArn"])
+        # Every tap queue of this prefix, also those of a deploy that failed before the harness found them.
+        for url in sqs.list_queues(QueueNamePrefix=f"{self.prefix}-tap-").get("QueueUrls", []):
+            sqs.delete_queue(QueueUrl=url)
+        if self.stack_id is not None:
+            templates.delete(self.client("cloudformation"), self.stack_id, sweep_with=self.client)
+            self.stack_id = None
+        # A function LocalStack created but could not make Active is CREATE_FAILED to CloudFormation, which
+        # therefore does not delete it with the stack; its name carries this stack's prefix. (LocalStack
+        # 2026.3 cannot delete a Failed function either: it has no running version to stop. It runs nothing.)
+        lam = self.client("lambda")
+        for page in lam.get_paginator("list_functions").paginate():
+            for function in page["Functions"]:
+                name = function["FunctionName"]  # (ListFunctions gives no State)
+                if name.startswith(f"{self.prefix}-") and \
+                        lam.get_function_configuration(FunctionName=name).get("State") != "Failed":
+                    lam.delete_function(FunctionName=name)
         self.db.drop()
+
+
+def _pipeline_zip(logical_id: str, directory: Path) -> Path:
+    """The zip of one of the pipeline's functions (its directory, `common/` and the vendored requirements)."""
+    if directory.parent != templates.PIPELINE_TEMPLATE.parent.resolve() or directory.name not in FUNCTIONS:
+        raise templates.TemplateError(f"resource {logical_id}: CodeUri {directory} is not one of the pipeline's "
+                                      f"function directories ({', '.join(sorted(FUNCTIONS))})")
+    return build_function_zip_path(directory.name)
+
+
+def _harness_request(endpoint: Endpoint, route: str, method: str, name: str, body: Any = None) -> None:
+    """A request to the harness's own routes in its LocalStack process: register (PUT) or remove (DELETE)
+    a function's fault plan (`harness.executor.injection`) or a prefix whose topics are tapped
+    (`harness.localstack.tapping`)."""
+    url = f"{endpoint.url.rstrip('/')}{route}/{name}"
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=10):
+            return
+    except urllib.error.HTTPError as error:
+        if error.code == 404 and method == "PUT":
+            raise DeployError(
+                f"the LocalStack at {endpoint.url} does not run the harness's launcher and Lambda executor (no "
+                f"{route} route): faults, the attempt ledger and the taps need them. Let the harness start "
+                "LocalStack, or attach to one started by `harness up`.") from error
+        if error.code == 404:
+            return
+        raise DeployError(f"{method} {url}: {error.code} {error.read().decode(errors='replace')}") from error
+    except urllib.error.URLError as error:
+        raise DeployError(f"{method} {url}: {error.reason}") from error
 
 
 def unique_prefix(hint: str) -> str:

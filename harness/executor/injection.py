@@ -1,0 +1,114 @@
+"""Fault plans the harness has registered for deployed functions, applied by the executor inside the
+function's runtime process: the deployed function (code, Handler, Environment, everything its template
+says) is never changed.
+
+The harness registers a plan per function name over HTTP, on a route of the LocalStack it talks to:
+``PUT /_harness/faults/<function name>`` with ``{"faults": [...], "ledger_url": ..., "ledger_table": ...}``
+(``DELETE`` removes it; ``GET`` reads it back). This module runs in the LocalStack process, next to the
+executor, which asks `runtime_for` when it starts a runtime. For a registered function the runtime
+process gets the fault wrapper (`harness/faults/lambda_wrapper.py`) as its handler, the function's own
+handler in ``HARNESS_ORIGINAL_HANDLER``, the plan and the ledger's address in its environment, and the
+wrapper's own modules on ``PYTHONPATH`` *after* the runtime's, so the function's code and its own
+packages (first on ``sys.path``, from the code directory) still win. What the wrapper brings that a
+function could then import and otherwise could not: ``pg8000`` and its dependencies, ``pipeline_common``
+(both for the attempt ledger) and the two ``harness_fault_*`` modules.
+
+A function nobody registered runs exactly as deployed.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+ROUTE = "/_harness/faults"
+_PLANS: dict[str, dict[str, Any]] = {}
+_LOCK = threading.Lock()
+_SUPPORT: list[str] = []
+REQUIRED_KEYS = ("faults", "ledger_url", "ledger_table")
+
+
+class RegistrationError(ValueError):
+    pass
+
+
+def register(function_name: str, registration: Any) -> None:
+    if not isinstance(registration, dict):
+        raise RegistrationError("a registration is a JSON object")
+    missing = [key for key in REQUIRED_KEYS if key not in registration]
+    if missing:
+        raise RegistrationError(f"registration of {function_name} lacks {', '.join(missing)}")
+    if not isinstance(registration["faults"], list):
+        raise RegistrationError(f"registration of {function_name}: 'faults' must be a list")
+    with _LOCK:
+        _PLANS[function_name] = dict(registration)
+
+
+def unregister(function_name: str) -> None:
+    with _LOCK:
+        _PLANS.pop(function_name, None)
+
+
+def registration(function_name: str) -> dict[str, Any] | None:
+    with _LOCK:
+        found = _PLANS.get(function_name)
+        return None if found is None else dict(found)
+
+
+def support_path() -> list[str]:
+    """Directories for the wrapper's imports (built once per process): the wrapper and fault plan modules,
+    `pipeline_common`, and the vendored pure-Python dependencies of `lambdas/requirements.txt`."""
+    with _LOCK:
+        if not _SUPPORT:
+            from harness import faults, paths
+            from harness.stack.packaging import vendor_dir
+
+            root = Path(tempfile.mkdtemp(prefix="harness-injection-"))
+            for name, content in faults.wrapper_files().items():
+                (root / name).write_bytes(content)
+            shutil.copytree(paths.PIPELINE_COMMON_PARENT / "pipeline_common", root / "pipeline_common",
+                            ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            _SUPPORT.extend([str(root), str(vendor_dir())])
+        return list(_SUPPORT)
+
+
+def runtime_for(function_name: str, handler: str, env: dict[str, str]) -> tuple[str, dict[str, str]]:
+    """The handler and environment a runtime process of `function_name` starts with: as deployed, or,
+    when a plan is registered, wrapped."""
+    found = registration(function_name)
+    if found is None:
+        return handler, env
+    from harness import faults
+
+    wrapped = dict(env)
+    wrapped.update(faults.wrapper_environment(found["faults"], handler, str(found["ledger_url"]),
+                                              str(found["ledger_table"])))
+    wrapped["PYTHONPATH"] = ":".join(part for part in (env.get("PYTHONPATH", ""), *support_path()) if part)
+    return faults.WRAPPER_HANDLER, wrapped
+
+
+def install_route() -> None:
+    """Serve ``/_harness/faults/<function>`` on LocalStack's gateway (loopback only, as the gateway is)."""
+    from localstack.services.edge import ROUTER
+    from rolo import Response
+
+    def endpoint(request: Any, function: str) -> Response:
+        if request.method == "GET":
+            found = registration(function)
+            if found is None:
+                return Response(status=404)
+            return Response(json.dumps(found), status=200, mimetype="application/json")
+        if request.method == "DELETE":
+            unregister(function)
+            return Response(status=204)
+        try:
+            register(function, json.loads(request.get_data() or b"null"))
+        except (ValueError, RegistrationError) as error:
+            return Response(json.dumps({"error": str(error)}), status=400, mimetype="application/json")
+        return Response(status=204)
+
+    ROUTER.add(f"{ROUTE}/<function>", endpoint=endpoint, methods=["GET", "PUT", "DELETE"])

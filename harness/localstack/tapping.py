@@ -1,0 +1,84 @@
+"""Taps that exist from the moment their topic does: in the embedded LocalStack, a topic created under a
+prefix the harness registered gets its SQS tap queue and subscription inside the same CreateTopic call.
+
+Why: a stack's topics are created by CloudFormation, and its alarms a few hundred milliseconds later in the
+same deploy. At the harness's time scale an alarm's first evaluation comes within milliseconds of its
+creation (JOB NOT RUN with missing data goes to ALARM at once), so a tap subscribed after the stack is
+complete misses that notification for good. Here nothing can be published to the topic before its tap
+listens. The tap is an ordinary SQS queue subscribed to the topic (SNS envelope, not raw), named
+``<prefix>-tap-<rest of the topic's name>``, exactly what the harness would have made itself; the harness
+then finds it by name.
+
+``PUT /_harness/taps/<prefix>`` registers a prefix, ``DELETE`` removes it. This module runs in the LocalStack
+process (`harness.localstack.launch`), before LocalStack starts.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+LOG = logging.getLogger(__name__)
+ROUTE = "/_harness/taps"
+_PREFIXES: set[str] = set()
+_LOCK = threading.Lock()
+
+
+def tap_queue_name(prefix: str, topic_name: str) -> str | None:
+    """The tap queue of `topic_name` when it belongs to `prefix` (`<prefix>-...`), else None."""
+    if not topic_name.startswith(f"{prefix}-"):
+        return None
+    return f"{prefix}-tap-{topic_name.removeprefix(f'{prefix}-')}"[:80]
+
+
+def registered_prefix(topic_name: str) -> str | None:
+    with _LOCK:
+        matches = [prefix for prefix in _PREFIXES if topic_name.startswith(f"{prefix}-")]
+    return max(matches, key=len) if matches else None
+
+
+def _tap(account_id: str, region: str, topic_arn: str, topic_name: str) -> None:
+    prefix = registered_prefix(topic_name)
+    queue_name = tap_queue_name(prefix, topic_name) if prefix else None
+    if queue_name is None:
+        return
+    from localstack.aws.connect import connect_to
+
+    clients = connect_to(aws_access_key_id=account_id, region_name=region)
+    clients.sqs.create_queue(QueueName=queue_name)
+    queue_arn = f"arn:aws:sqs:{region}:{account_id}:{queue_name}"
+    existing = clients.sns.list_subscriptions_by_topic(TopicArn=topic_arn)["Subscriptions"]
+    if not any(subscription["Endpoint"] == queue_arn for subscription in existing):
+        clients.sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
+
+
+def install() -> None:
+    from localstack.services.edge import ROUTER
+    from localstack.services.sns.provider import SnsProvider
+    from rolo import Response
+
+    original = SnsProvider.create_topic
+    if getattr(original, "harness_tapping", False):
+        return
+
+    def create_topic(self: Any, context: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+        response = original(self, context, name, *args, **kwargs)
+        try:
+            _tap(context.account_id, context.region, response["TopicArn"], name)
+        except Exception:  # noqa: BLE001 - the harness finds the tap missing and says so; the topic stands
+            LOG.exception("harness: could not tap topic %s", name)
+        return response
+
+    create_topic.harness_tapping = True  # type: ignore[attr-defined]
+    SnsProvider.create_topic = create_topic  # type: ignore[method-assign]
+
+    def endpoint(request: Any, prefix: str) -> Response:
+        with _LOCK:
+            if request.method == "DELETE":
+                _PREFIXES.discard(prefix)
+            else:
+                _PREFIXES.add(prefix)
+        return Response(status=204)
+
+    ROUTER.add(f"{ROUTE}/<prefix>", endpoint=endpoint, methods=["PUT", "DELETE"])

@@ -6,13 +6,21 @@ Prints, as medians over repeated runs:
 - wall time of a 1,000-file job with shard size 10 from the orchestrator call to the last row loaded,
   with the peak number of live execution environments and their total resident memory.
 
-Run: .venv/bin/python bench/bench_pipeline.py [--runs 3] [--files 1000]
+With `--baseline DIR` (a checkout of another revision, e.g. `git worktree add /tmp/base <rev>`), it also
+times the deploy alone, first and warm, of this tree and of DIR in alternation, each in a LocalStack of its
+own (`bench/deploy_once.py`), and prints both with their ratio: the CloudFormation deploy from
+lambdas/template.yaml against the boto3 deploy it replaced, in the same run.
+
+Run: .venv/bin/python bench/bench_pipeline.py [--runs 3] [--files 1000] [--baseline DIR] [--deploy-only]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -101,11 +109,55 @@ def one_run(run: int, files: int) -> dict[str, float]:
     return figures
 
 
+REPO = Path(__file__).resolve().parents[1]
+
+
+def deploy_only(tree: Path, warm_runs: int) -> dict[str, object]:
+    """First and warm deploy times of the checkout `tree`, in a LocalStack of its own."""
+    env = dict(os.environ, TREE=str(tree), PYTHONPATH=str(tree))
+    result = subprocess.run([sys.executable, str(REPO / "bench" / "deploy_once.py"), str(warm_runs)], cwd=tree,
+                            env=env, capture_output=True, text=True, timeout=600, check=False)
+    if result.returncode != 0:
+        raise RuntimeError(f"deploy_once.py in {tree} failed:\n{result.stderr[-3000:]}")
+    figures: dict[str, object] = json.loads(result.stdout.strip().splitlines()[-1])
+    return figures
+
+
+def compare_deploys(baseline: Path, runs: int, warm_runs: int = 5) -> None:
+    mine: list[dict[str, object]] = []
+    theirs: list[dict[str, object]] = []
+    for run in range(1, runs + 1):
+        for tree, into in ((REPO, mine), (baseline, theirs)):
+            figures = deploy_only(tree, warm_runs)
+            into.append(figures)
+            warm = statistics.median(figures["deploy_warm_s"])  # type: ignore[arg-type]
+            print(f"  deploy run {run} {'this tree' if tree == REPO else 'baseline '}: first "
+                  f"{figures['deploy_first_s']:.2f} s, warm median {warm:.2f} s", flush=True)
+
+    def first(runs_: list[dict[str, object]]) -> float:
+        return statistics.median(float(r["deploy_first_s"]) for r in runs_)  # type: ignore[arg-type]
+
+    def warm(runs_: list[dict[str, object]]) -> float:
+        return statistics.median(w for r in runs_ for w in r["deploy_warm_s"])  # type: ignore[attr-defined]
+
+    print(f"\ndeploy, medians over {runs} runs each (warm: {warm_runs} deploys per run), baseline {baseline}:")
+    print(f"  warm   this tree {warm(mine):5.2f} s   baseline {warm(theirs):5.2f} s   ratio "
+          f"{warm(mine) / warm(theirs):.2f}   budget <= 1 s")
+    print(f"  first  this tree {first(mine):5.2f} s   baseline {first(theirs):5.2f} s   ratio "
+          f"{first(mine) / first(theirs):.2f}   budget <= 3 s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--files", type=int, default=1000)
+    parser.add_argument("--baseline", type=Path, default=None, help="a checkout of the revision to compare with")
+    parser.add_argument("--deploy-only", action="store_true", help="only the deploy comparison (needs --baseline)")
     args = parser.parse_args()
+    if args.baseline is not None:
+        compare_deploys(args.baseline.resolve(), args.runs)
+    if args.deploy_only:
+        return
     runs = [one_run(i + 1, args.files) for i in range(args.runs)]
 
     def med(key: str) -> float:

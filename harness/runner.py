@@ -6,6 +6,7 @@ import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from harness.expect import Report, evaluate
 from harness.model.platform import Platform
@@ -14,6 +15,7 @@ from harness.observe.records import InvokeResult
 from harness.scenario import Scenario
 from harness.stack.pipeline import AlarmConfig, FunctionConfig, PipelineStack, StackConfig, unique_prefix
 from harness.stack.resources import Resources
+from harness.stack.template import PIPELINE_TEMPLATE
 from harness.waiting import wait_for
 
 
@@ -33,7 +35,23 @@ def stack_config(scenario: Scenario, prefix: str) -> StackConfig:
         max_reshard_depth=settings.max_reshard_depth,
         faults=list(scenario.faults),
         worker_on_error=settings.worker.on_error.as_env(),
+        parameters={name: _parameter_text(value) for name, value in settings.parameters.items()},
     )
+
+
+def _parameter_text(value: str | int | float | bool) -> str:
+    return ("true" if value else "false") if isinstance(value, bool) else str(value)
+
+
+def template_path(scenario: Scenario, override: Path | None = None) -> Path:
+    """The template the scenario's stack deploys: `override` (`harness run --template`), else its
+    `stack.template` (relative to the scenario's file), else lambdas/template.yaml."""
+    if override is not None:
+        return override.resolve()
+    if scenario.stack.template is None:
+        return PIPELINE_TEMPLATE
+    base = Path(scenario.source_file).parent if scenario.source_file else Path.cwd()
+    return (base / scenario.stack.template).resolve()
 
 
 @dataclass
@@ -56,13 +74,16 @@ class ScenarioResult:
 
 
 def run_scenario(scenario: Scenario, resources: Resources, progress: Callable[[str], None] = lambda _: None,
-                 keep_stack: bool = False) -> ScenarioResult:
+                 keep_stack: bool = False, template: Path | None = None) -> ScenarioResult:
     started = time.monotonic()
     problems = alarm_period_problems(scenario, resources.platform())
+    if template is None and scenario.stack.template is not None and not template_path(scenario).is_file():
+        problems.append(f"{scenario.location('stack', 'template')}: stack.template: no such file "
+                        f"{template_path(scenario)}")
     if problems:
         return ScenarioResult(scenario, None, 0.0, error="\n".join(problems))
     stack = PipelineStack(resources.endpoint(), resources.database_url(),
-                          stack_config(scenario, unique_prefix(scenario.name)))
+                          stack_config(scenario, unique_prefix(scenario.name)), template_path(scenario, template))
     try:
         progress("deploying")
         try:

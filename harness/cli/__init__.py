@@ -324,9 +324,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
                      help="run N scenarios at once, each on its own stack in the one LocalStack and PostgreSQL "
                           "(default: the number of cores; 1: one after another)")
+    run.add_argument("--template", default=None, metavar="PATH",
+                     help="deploy the pipeline from this SAM/CloudFormation template instead of each scenario's "
+                          "(default: lambdas/template.yaml); its outputs must be named as that one's")
     run.set_defaults(func=lambda a: _run_command().cmd_run(a.paths, a.keyword, a.junit_xml, a.endpoint,
                                                            a.allow_remote_endpoint, a.keep_stacks,
-                                                           a.report_dir, jobs=a.jobs))
+                                                           a.report_dir, jobs=a.jobs, template=a.template))
 
     validate = sub.add_parser("validate", help="check scenario files without running them")
     validate.add_argument("paths", nargs="+")

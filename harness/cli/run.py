@@ -154,7 +154,8 @@ def _print_result(result: ScenarioResult) -> None:
 
 
 def cmd_run(paths: list[str], keyword: str | None, junit_xml: str | None, endpoint: str | None,
-            allow_remote: bool, keep_stacks: bool, report_dir: str | None = None, jobs: int | None = None) -> int:
+            allow_remote: bool, keep_stacks: bool, report_dir: str | None = None, jobs: int | None = None,
+            template: str | None = None) -> int:
     from harness.runner import ScenarioResult, run_scenario
     from harness.stack.resources import Resources
 
@@ -162,6 +163,10 @@ def cmd_run(paths: list[str], keyword: str | None, junit_xml: str | None, endpoi
         jobs = default_jobs()
     if jobs < 1:
         console.print(f"harness run: -j must be at least 1, not {jobs}", markup=False, highlight=False)
+        return 2
+    template_file = Path(template) if template else None
+    if template_file is not None and not template_file.is_file():
+        console.print(f"harness run: --template {template}: no such file", markup=False, highlight=False)
         return 2
     try:
         scenarios = select(load_scenarios([Path(p) for p in paths or ["scenarios"]]), keyword)
@@ -181,7 +186,7 @@ def cmd_run(paths: list[str], keyword: str | None, junit_xml: str | None, endpoi
         running.begin(index, scenario.name)
         scenario_started = time.monotonic()
         try:
-            return run_scenario(scenario, resources, progress, keep_stack=keep_stacks)
+            return run_scenario(scenario, resources, progress, keep_stack=keep_stacks, template=template_file)
         except _Interrupted:
             raise
         except Exception as error:  # an infrastructure error fails this scenario only

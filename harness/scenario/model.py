@@ -98,6 +98,14 @@ class AlarmsSettings(ScenarioModel):
 class StackSettings(ScenarioModel):
     """How the seed pipeline is deployed for this scenario. Every key is optional."""
 
+    template: str | None = None
+    """A SAM or CloudFormation template of the pipeline to deploy instead of lambdas/template.yaml, relative
+    to this file: your own copy, say, with its outputs named as lambdas/template.yaml names them.
+    `harness run --template` overrides it."""
+    parameters: dict[str, str | int | float | bool] = {}
+    """More template parameters, by name. The ones the keys below set (timeouts, retries, alarms, ...) are
+    set through those keys, so that deadlines follow them."""
+
     orchestrator: FunctionSettings = FunctionSettings()
     worker: WorkerSettings = WorkerSettings()
     error_handler: FunctionSettings = FunctionSettings()

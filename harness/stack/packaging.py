@@ -133,16 +133,29 @@ def build_function_zip_path(name: str, extra_files: Mapping[str, bytes] | None =
     if name not in FUNCTIONS:
         raise PackagingError(f"unknown function {name!r}; known: {', '.join(sorted(FUNCTIONS))}")
     entries = _collect_entries(FUNCTIONS[name], extra_files or {})
+    return _cached_zip(name, entries)
+
+
+def _cached_zip(stem: str, entries: dict[str, Path | bytes]) -> Path:
+    """`<stem>-<content hash>.zip` in the cache, written once per content (atomically)."""
     digest = hashlib.sha256(_FORMAT)
     for archive_name in sorted(entries):
         digest.update(_framed(archive_name.encode()))
         digest.update(_framed(_read(entries[archive_name])))
-    target = cache_dir() / "zips" / f"{name}-{digest.hexdigest()[:32]}.zip"
+    target = cache_dir() / "zips" / f"{stem}-{digest.hexdigest()[:32]}.zip"
     if not target.exists():
         with _building(target):
             if not target.exists():
                 _write_atomically(target, zip_bytes(entries))
     return target
+
+
+def build_directory_zip_path(directory: Path) -> Path:
+    """The cached reproducible zip of a code directory as it is (a template's CodeUri or ContentUri that is
+    not one of lambdas/'s functions), built first if its content changed."""
+    if not directory.is_dir():
+        raise PackagingError(f"{directory} is not a directory")
+    return _cached_zip(directory.name, dict(_tree(directory)))
 
 
 def vendor_dir() -> Path:

@@ -34,7 +34,7 @@ from harness.observe.taps import QueueTap
 from harness.scenario.catalog import TOPICS
 from harness.stack import template as templates
 from harness.stack.database import PipelineDatabase, PipelineNames
-from harness.stack.packaging import FUNCTIONS, build_function_zip_path
+from harness.stack.packaging import FUNCTIONS, build_directory_zip_path, build_function_zip_path
 
 # The template's names for the pipeline's parts (its logical IDs and parameter prefixes).
 FUNCTION_IDS = {"orchestrator": "Orchestrator", "worker": "Worker", "error_handler": "ErrorHandler"}
@@ -81,6 +81,8 @@ class StackConfig:
     """Shorthand: the period of both alarms (overrides `alarms`' periods when given)."""
     worker_on_error: dict[str, str] = field(default_factory=dict)
     """The worker's error policy as ON_ERROR_* variables; empty: the pipeline's defaults."""
+    parameters: dict[str, str] = field(default_factory=dict)
+    """More template parameters (none of those the settings above give)."""
 
     def __post_init__(self) -> None:
         if self.alarm_period_seconds is not None:
@@ -175,10 +177,19 @@ class PipelineStack:
                            f"{prefix}TreatMissingData": design.treat_missing_data})
         for variable, value in config.worker_on_error.items():
             values[ON_ERROR_PARAMETERS[variable]] = value
+        clashing = sorted(set(config.parameters) & set(values))
+        if clashing:
+            raise DeployError(f"stack {self.prefix}: parameter(s) {', '.join(clashing)} come from the stack "
+                              "settings (timeouts, retries, alarms, ...); set them there")
+        values.update(config.parameters)
         return {key: str(value) for key, value in values.items()}
 
     def _deploy_template(self) -> None:
         template = templates.load(self.template_path)
+        unknown = sorted(set(self.parameters()) - set(template.parameters))
+        if unknown:
+            raise templates.TemplateError(f"{self.template_path}: declares no parameter {', '.join(unknown)} (the "
+                                          "harness sets it from the scenario's stack settings)")
         errors = templates.lint(template)
         if errors:
             raise templates.TemplateError("cfn-lint reports errors:\n  " + "\n  ".join(errors))
@@ -304,11 +315,11 @@ class PipelineStack:
 
 
 def _pipeline_zip(logical_id: str, directory: Path) -> Path:
-    """The zip of one of the pipeline's functions (its directory, `common/` and the vendored requirements)."""
-    if directory.parent != templates.PIPELINE_TEMPLATE.parent.resolve() or directory.name not in FUNCTIONS:
-        raise templates.TemplateError(f"resource {logical_id}: CodeUri {directory} is not one of the pipeline's "
-                                      f"function directories ({', '.join(sorted(FUNCTIONS))})")
-    return build_function_zip_path(directory.name)
+    """The zip of a code directory: for one of lambdas/'s functions, with `common/` and the vendored
+    requirements as the pipeline packages them; for any other directory, the directory as it is."""
+    if directory.parent == templates.PIPELINE_TEMPLATE.parent.resolve() and directory.name in FUNCTIONS:
+        return build_function_zip_path(directory.name)
+    return build_directory_zip_path(directory)
 
 
 def _harness_request(endpoint: Endpoint, route: str, method: str, name: str, body: Any = None) -> None:

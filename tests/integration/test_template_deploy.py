@@ -133,3 +133,31 @@ def test_a_code_uri_that_does_not_exist_fails_before_cloudformation_is_asked(
     path = _broken(tmp_path, "CodeUri: error_handler/", "CodeUri: error-handler/")
     message = _deploy_fails(harness_endpoint, harness_database_url, path)
     assert "resource ErrorHandlerFunction (AWS::Serverless::Function): CodeUri 'error-handler/' is not a" in message
+
+
+def test_a_shipped_scenario_against_your_own_template_catches_its_mistake(harness_resources, tmp_path):
+    """A team's copy of the template that hard-codes the JOB NOT RUN alarm's TreatMissingData to notBreaching
+    (an idle day stays silent) fails job-not-run; the pipeline's own template passes it."""
+    from harness.runner import run_scenario
+    from harness.scenario.loader import load_scenario
+
+    scenario = load_scenario(templates.PIPELINE_TEMPLATE.parents[1] / "scenarios" / "job-not-run.yaml")
+    own = _broken(tmp_path, "TreatMissingData: !Ref JobNotRunTreatMissingData", "TreatMissingData: notBreaching")
+    theirs = run_scenario(scenario, harness_resources, template=own)
+    assert theirs.error is None and not theirs.passed, theirs.failure_text()
+    assert "FAILED alarm" in theirs.failure_text() and "job_not_run" in theirs.failure_text()
+    ours = run_scenario(scenario, harness_resources)
+    assert ours.passed, ours.failure_text()
+
+
+def test_scenario_parameters_reach_the_deployed_functions(harness_endpoint, harness_database_url):
+    stack = PipelineStack(harness_endpoint, harness_database_url,
+                          StackConfig(prefix=unique_prefix("params"), parameters={"LogLevel": "DEBUG"}))
+    try:
+        stack.deploy()
+        for logical in FUNCTION_IDS:
+            variables = stack.client("lambda").get_function_configuration(
+                FunctionName=stack.function_name(logical))["Environment"]["Variables"]
+            assert variables["LOG_LEVEL"] == "DEBUG", (logical, variables)
+    finally:
+        stack.teardown()

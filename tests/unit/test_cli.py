@@ -61,7 +61,7 @@ class FakeResources:
         pass
 
 
-def fail(scenario, _resources, _progress, keep_stack=False):
+def fail(scenario, _resources, _progress, keep_stack=False, template=None):
     return runner.ScenarioResult(scenario, None, 0.5, error="expected 1 dead letter, saw 0, at "
                                  + scenario.location("expect", 0))
 

@@ -151,7 +151,8 @@ def test_harness_run_report_writes_an_index_a_page_and_json(tmp_path: Path, monk
         def close(self) -> None:
             pass
 
-    def run(scenario: Scenario, _resources: object, _progress: object, keep_stack: bool = False) -> object:
+    def run(scenario: Scenario, _resources: object, _progress: object, keep_stack: bool = False,
+            template: object = None) -> object:
         return runner.ScenarioResult(simulated(scenario.name)[0], simulated(scenario.name)[1], 0.5)
 
     monkeypatch.setattr(resources, "Resources", FakeResources)

@@ -76,7 +76,7 @@ def stage(monkeypatch: pytest.MonkeyPatch) -> Stage:
     rng = random.Random(8)
     stage = Stage({name: 0.02 + 0.03 * (len(NAMES) - index) + rng.uniform(0, 0.02) for index, name in enumerate(NAMES)})
 
-    def fake_run_scenario(scenario: Scenario, _resources: object, progress, keep_stack: bool = False):
+    def fake_run_scenario(scenario: Scenario, _resources: object, progress, keep_stack: bool = False, template=None):
         with stage.lock:
             stage.running += 1
             stage.most = max(stage.most, stage.running)
@@ -213,7 +213,7 @@ def test_ctrl_c_starts_nothing_new_and_waits_for_running_scenarios_to_tear_down(
     stopped_by: list[str] = []
     both_running = threading.Barrier(3)
 
-    def fake_run_scenario(scenario: Scenario, _resources: object, progress, keep_stack: bool = False):
+    def fake_run_scenario(scenario: Scenario, _resources: object, progress, keep_stack: bool = False, template=None):
         started.append(scenario.name)
         try:
             progress("deploying")

@@ -37,7 +37,7 @@ class FakeResources:
 class FailingStack:
     made: list[FailingStack] = []
 
-    def __init__(self, endpoint: Any, database_url: str, config: Any) -> None:
+    def __init__(self, endpoint: Any, database_url: str, config: Any, template: Any = None) -> None:
         self.torn_down = False
         FailingStack.made.append(self)
 
@@ -77,7 +77,7 @@ def test_the_engine_polls_through_progress_so_a_caller_can_stop_a_long_check(mon
     stacks: list[Any] = []
 
     class Stack:
-        def __init__(self, endpoint: Any, database_url: str, config: Any) -> None:
+        def __init__(self, endpoint: Any, database_url: str, config: Any, template: Any = None) -> None:
             self.torn_down = False
             stacks.append(self)
 
@@ -130,3 +130,44 @@ def test_an_alarm_period_the_time_scale_cannot_run_is_refused_before_deploy_nami
     assert result.error == (f"{scenario.source_file}:4:3: stack.alarm_period_seconds: a period of 10 s runs here "
                             "as 0.166667 s (1 min = 1 s, 1 day = 1440 s), but CloudWatch's metrics keep whole "
                             "seconds: use a multiple of 60 s, such as 60")
+
+
+def test_a_template_named_by_the_scenario_is_found_next_to_it_and_overridden_by_the_command_line(
+        tmp_path: Any) -> None:
+    from harness.scenario.loader import load_scenario
+    from harness.stack.template import PIPELINE_TEMPLATE
+
+    path = tmp_path / "own.yaml"
+    path.write_text("name: own\ndescription: own template\nstack:\n  template: deploy/template.yaml\n"
+                    "job: {files: 1}\nexpect:\n  - database: {loaded_exactly_once: all}\n")
+    scenario = load_scenario(path)
+    assert runner.template_path(scenario) == (tmp_path / "deploy" / "template.yaml").resolve()
+    assert runner.template_path(scenario, tmp_path / "cli.yaml") == (tmp_path / "cli.yaml").resolve()
+    assert runner.template_path(SCENARIO) == PIPELINE_TEMPLATE
+
+
+def test_a_template_that_is_not_there_is_refused_before_deploy_naming_its_line(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    from harness.scenario.loader import load_scenario
+
+    path = tmp_path / "own.yaml"
+    path.write_text("name: own\ndescription: own template\nstack:\n  template: nowhere.yaml\n"
+                    "job: {files: 1}\nexpect:\n  - database: {loaded_exactly_once: all}\n")
+    FailingStack.made.clear()
+    monkeypatch.setattr(runner, "PipelineStack", FailingStack)
+    result = runner.run_scenario(load_scenario(path), FakeResources())  # type: ignore[arg-type]
+    assert result.error is not None and f"{path}:4:" in result.error and "stack.template: no such file" in result.error
+    assert FailingStack.made == []  # nothing deployed
+
+
+def test_stack_parameters_reach_the_template_but_may_not_override_a_setting() -> None:
+    from harness.stack.database import PipelineNames
+    from harness.stack.pipeline import PipelineStack, StackConfig
+
+    stack = PipelineStack.__new__(PipelineStack)
+    stack.database_url, stack.schema, stack.names, stack.prefix = "postgresql://u@h/d", "p", PipelineNames(), "p"
+    stack.config = StackConfig(prefix="p", parameters={"LogLevel": "DEBUG"})
+    assert stack.parameters()["LogLevel"] == "DEBUG"
+    stack.config = StackConfig(prefix="p", parameters={"WorkerTimeout": "9"})
+    with pytest.raises(DeployError, match="WorkerTimeout come from the stack settings"):
+        stack.parameters()

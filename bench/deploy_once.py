@@ -2,7 +2,8 @@
 
 Used by `bench_pipeline.py --baseline DIR`, which runs it for this tree and for the baseline checkout in
 alternation (the API it calls, `PipelineStack(...).deploy()`, is the same in both), and reads the JSON line
-it prints: {"deploy_first_s": ..., "deploy_warm_s": [...], "teardown_s": [...]}.
+it prints: {"start_s": ..., "deploy_first_s": ..., "deploy_warm_s": [...], "teardown_s": [...]}, where start_s
+is LocalStack's and PostgreSQL's start, before the first deploy.
 """
 
 from __future__ import annotations
@@ -21,10 +22,11 @@ from harness.stack.pipeline import PipelineStack, StackConfig, unique_prefix  # 
 
 def main() -> None:
     warm_runs = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+    started = time.perf_counter()
     localstack = EmbeddedLocalStack(quiet=True)
     endpoint = localstack.start()
     database = EmbeddedPostgres().start()
-    figures: dict[str, object] = {}
+    figures: dict[str, object] = {"start_s": time.perf_counter() - started}
     try:
         started = time.perf_counter()
         first = PipelineStack(endpoint, database.url, StackConfig(prefix=unique_prefix("first"))).deploy()

@@ -390,3 +390,4 @@ def _missing(endpoint_client: Callable[[str], Any], arn: str) -> str | None:
     except ClientError as error:
         return f"does not exist ({error.response.get('Error', {}).get('Code', 'error')})"
     return None
+

@@ -33,9 +33,9 @@ def main() -> None:
     from harness.model.platform import env_alarm_time_scale
 
     timing.install(env_alarm_time_scale())
-    from harness.localstack import cfn_polling
+    from harness.localstack import control_plane
 
-    cfn_polling.install()
+    control_plane.install()  # deploys without idle waits
     from harness.executor import injection
 
     injection.install_route()  # where the harness registers fault plans for the executor

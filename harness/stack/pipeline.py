@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import urllib.error
 import urllib.request
 import uuid
@@ -109,14 +108,9 @@ class PipelineStack:
         self.function_names: dict[str, str] = {}
         self.alarm_names: dict[str, str] = {}
         self._registered: list[str] = []
-        self._clients: dict[str, Any] = {}
-        self._clients_lock = threading.Lock()  # `harness run -j N` asks for clients from several threads
 
     def client(self, service: str) -> Any:
-        with self._clients_lock:
-            if service not in self._clients:
-                self._clients[service] = self.endpoint.client(service)
-            return self._clients[service]
+        return self.endpoint.shared_client(service)
 
     def function_name(self, logical: str) -> str:
         """The deployed name of a pipeline function (`worker`, ...), as the stack's outputs give it."""

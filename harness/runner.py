@@ -13,6 +13,7 @@ from harness.model.platform import Platform
 from harness.observe.live import StackObservations
 from harness.observe.records import InvokeResult
 from harness.scenario import Scenario
+from harness.scenario.template_scenario import TemplateScenario
 from harness.stack.pipeline import AlarmConfig, FunctionConfig, PipelineStack, StackConfig, unique_prefix
 from harness.stack.resources import Resources
 from harness.stack.template import PIPELINE_TEMPLATE
@@ -73,8 +74,14 @@ class ScenarioResult:
         return self.error or (self.report.render() if self.report is not None else "no report")
 
 
-def run_scenario(scenario: Scenario, resources: Resources, progress: Callable[[str], None] = lambda _: None,
-                 keep_stack: bool = False, template: Path | None = None) -> ScenarioResult:
+def run_scenario(scenario: Scenario | TemplateScenario, resources: Resources,
+                 progress: Callable[[str], None] = lambda _: None, keep_stack: bool = False,
+                 template: Path | None = None) -> ScenarioResult:
+    if isinstance(scenario, TemplateScenario):
+        from harness.template_runner import run_template_scenario
+
+        result: ScenarioResult = run_template_scenario(scenario, resources, progress, keep_stack, template)
+        return result
     started = time.monotonic()
     problems = alarm_period_problems(scenario, resources.platform())
     if template is None and scenario.stack.template is not None and not template_path(scenario).is_file():

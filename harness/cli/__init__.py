@@ -39,6 +39,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         except ScenarioError as error:
             print(str(error), file=sys.stderr)
             return 2
+        if _template_scenario(scenario, "harness up --scenario"):
+            return 2
         args.deploy = True
     if args.deploy:
         # Refused before anything starts: an alarm period the time scale cannot run.
@@ -114,6 +116,17 @@ def cmd_up(args: argparse.Namespace) -> int:
     return 0
 
 
+def _template_scenario(scenario: Any, command: str) -> bool:
+    """True (having said so) for a scenario on a template of one's own, which `command` does not serve."""
+    from harness.scenario.template_scenario import TemplateScenario
+
+    if isinstance(scenario, TemplateScenario):
+        print(f"{command}: {scenario.source_file} is a scenario on a template of your own; {command} serves the "
+              "seed pipeline's scenarios. Run it with `harness run`.", file=sys.stderr)
+        return True
+    return False
+
+
 def _print_trigger(args: argparse.Namespace, scenario: Any, stack: Any, endpoint: str, database_url: str) -> None:
     """The job's event and the exact commands that trigger it and check what followed."""
     import json
@@ -157,6 +170,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         scenario = load_scenario(args.path)
     except ScenarioError as error:
         print(str(error), file=sys.stderr)
+        return 2
+    if _template_scenario(scenario, "harness check"):
         return 2
     database_url = args.database_url or os.environ.get("DATABASE_URL")
     if not database_url:

@@ -63,12 +63,13 @@ def fault_plan(faults: list[Any], function: str) -> list[dict[str, Any]]:
     for fault in faults:
         if fault.function != function:
             continue
+        # A template scenario's faults (harness.scenario.template_scenario) have no files, shards or runs.
         entry = {
             "kind": fault.kind,
-            "files": list(fault.files or []),
+            "files": list(getattr(fault, "files", None) or []),
             "attempts": list(fault.attempts or []),
-            "min_shard_size": fault.min_shard_size,
-            "runs": list(fault.runs or []),
+            "min_shard_size": getattr(fault, "min_shard_size", None),
+            "runs": list(getattr(fault, "runs", None) or []),
             "probability": fault.probability,
             "seed": fault.seed,
         }

@@ -4,9 +4,10 @@ model reports several problems at precise locations."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr
 
 # A location inside a scenario document, as pydantic spells it: keys and list indices.
 Loc = tuple[str | int, ...]
@@ -21,6 +22,39 @@ class ScenarioModel(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True, use_attribute_docstrings=True)
+
+
+class SourceLocated(ScenarioModel):
+    """A document loaded from a file, which knows the line and column of each of its places."""
+
+    _source_file: str | None = PrivateAttr(default=None)
+    _source_lines: dict[Loc, tuple[int, int]] = PrivateAttr(default_factory=dict)
+
+    @property
+    def source_file(self) -> str | None:
+        """The file the scenario was loaded from, if any."""
+        return self._source_file
+
+    def location(self, *loc: str | int) -> str:
+        """`file:line:col` of a place in the source, like `location("expect", 2)`, for failure reports.
+
+        Falls back to the nearest enclosing place the file spells out, then to the file alone.
+        """
+        where = self._source_file or "<scenario>"
+        position = self.source_position(*loc)
+        return f"{where}:{position[0]}:{position[1]}" if position else where
+
+    def source_position(self, *loc: str | int) -> tuple[int, int] | None:
+        """(line, column) of a place in the source, or of its nearest enclosing place; None if unknown."""
+        for end in range(len(loc), -1, -1):
+            found = self._source_lines.get(tuple(loc[:end]))
+            if found:
+                return found
+        return None
+
+    def _attach_source(self, file: str | Path, lines: dict[Loc, tuple[int, int]]) -> None:
+        self._source_file = str(file)
+        self._source_lines = lines
 
 
 class ScenarioProblems(ValueError):

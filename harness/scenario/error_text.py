@@ -67,8 +67,8 @@ def _tag_of(member: Any) -> str | None:
     return None
 
 
-def _resolve(raw: Loc) -> _Resolved:
-    annotation: Any = Scenario
+def _resolve(raw: Loc, root: type[BaseModel] = Scenario) -> _Resolved:
+    annotation: Any = root
     clean: list[str | int] = []
     members: tuple[type[BaseModel], ...] = ()
     keyed = False
@@ -271,33 +271,33 @@ def _mark_for(loc: Loc, source_map: SourceMap, at_key: bool) -> Mark | None:
     return place.key
 
 
-def translate(error: ValidationError, source_map: SourceMap) -> list[LocatedMessage]:
+def translate(error: ValidationError, source_map: SourceMap, root: type[BaseModel] = Scenario) -> list[LocatedMessage]:
     """Every error of `error`, located in the YAML document that `source_map` describes."""
     located: list[LocatedMessage] = []
     for item in error.errors():
         raw: Loc = tuple(item["loc"])
         cause = (item.get("ctx") or {}).get("error")
         if item["type"] == "value_error" and isinstance(cause, ScenarioProblems):
-            base = _resolve(raw).loc
+            base = _resolve(raw, root).loc
             for sub, message in cause.problems:
                 loc = (*base, *sub)
                 located.append(LocatedMessage(loc, _mark_for(loc, source_map, at_key=False), message))
             continue
-        if item["type"] == "union_tag_not_found" and _misspelt_tag_keys(item, _resolve(raw), source_map, located):
+        if item["type"] == "union_tag_not_found" and _misspelt_tag_keys(item, _resolve(raw, root), source_map, located):
             continue
         if item["type"] in ("union_tag_invalid", "union_tag_not_found"):
-            resolved = _resolve(raw)
+            resolved = _resolve(raw, root)
             loc, message = _union_tag_message(item, resolved)
             at_key = item["type"] == "union_tag_not_found" or loc[-1] != "kind"
             located.append(LocatedMessage(loc, _mark_for(loc, source_map, at_key=at_key), message))
             continue
         if item["type"] == "extra_forbidden":
-            parent = _resolve(raw[:-1])
+            parent = _resolve(raw[:-1], root)
             loc = (*parent.loc, raw[-1])
             message = _extra_key_message(raw[-1], parent)
             located.append(LocatedMessage(loc, _mark_for(loc, source_map, at_key=True), message))
             continue
-        resolved = _resolve(raw)
+        resolved = _resolve(raw, root)
         located.append(
             LocatedMessage(
                 resolved.loc,

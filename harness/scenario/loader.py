@@ -13,6 +13,7 @@ from .common import Loc, format_loc
 from .error_text import translate
 from .errors import Problem, ScenarioError
 from .model import Scenario
+from .template_scenario import TemplateScenario, is_template_document
 from .yaml_source import Mark, YamlSyntaxError, parse_yaml
 
 PathLike = str | Path
@@ -43,7 +44,11 @@ def _not_utf8(raw: bytes, error: UnicodeDecodeError) -> str:
     return f"not UTF-8: byte {found} cannot be decoded ({error.reason}); save the file as UTF-8"
 
 
-def _load(path: Path) -> tuple[Scenario | None, list[Problem]]:
+AnyScenario = Scenario | TemplateScenario
+"""A seed-pipeline scenario, or one on a template of your own (a document naming `template:`)."""
+
+
+def _load(path: Path) -> tuple[AnyScenario | None, list[Problem]]:
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -62,12 +67,13 @@ def _load(path: Path) -> tuple[Scenario | None, list[Problem]]:
     problems = [_problem(path, issue.mark, issue.loc, issue.message) for issue in parsed.issues]
     if parsed.data is None:
         return None, [*problems, _problem(path, Mark(1, 1), (), "the file is empty; a scenario is a mapping")]
+    model: type[AnyScenario] = TemplateScenario if is_template_document(parsed.data) else Scenario
     try:
-        scenario = Scenario.model_validate(parsed.data)
+        scenario = model.model_validate(parsed.data)
     except ValidationError as error:
         problems += [
             _problem(path, located.mark, located.loc, located.message)
-            for located in translate(error, parsed.source_map)
+            for located in translate(error, parsed.source_map, model)
         ]
         return None, _sorted(problems)
     if problems:
@@ -76,7 +82,7 @@ def _load(path: Path) -> tuple[Scenario | None, list[Problem]]:
     return scenario, []
 
 
-def load_scenario(path: PathLike) -> Scenario:
+def load_scenario(path: PathLike) -> AnyScenario:
     """Load and validate one scenario file; raise `ScenarioError` listing every problem it has."""
     scenario, problems = _load(Path(path))
     if problems or scenario is None:
@@ -113,10 +119,10 @@ def scenario_files(paths: Iterable[PathLike]) -> tuple[list[Path], list[Problem]
     return files, problems
 
 
-def _load_all(paths: Iterable[PathLike]) -> tuple[list[Scenario], list[Problem]]:
+def _load_all(paths: Iterable[PathLike]) -> tuple[list[AnyScenario], list[Problem]]:
     files, problems = scenario_files(paths)
-    scenarios: list[Scenario] = []
-    first_by_name: dict[str, Scenario] = {}
+    scenarios: list[AnyScenario] = []
+    first_by_name: dict[str, AnyScenario] = {}
     for file in files:
         scenario, file_problems = _load(file)
         problems += file_problems
@@ -140,7 +146,7 @@ def _load_all(paths: Iterable[PathLike]) -> tuple[list[Scenario], list[Problem]]
     return scenarios, problems
 
 
-def load_scenarios(paths: Iterable[PathLike]) -> list[Scenario]:
+def load_scenarios(paths: Iterable[PathLike]) -> list[AnyScenario]:
     """Load every scenario under `paths` (files, or directories searched for `*.yaml` and `*.yml`).
 
     Raises one `ScenarioError` with the problems of all files, including names used twice.

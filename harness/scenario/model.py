@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, PrivateAttr, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
 from .catalog import (
     DEFAULT_MAX_WAIT_SECONDS,
@@ -18,7 +17,7 @@ from .catalog import (
     TreatMissingData,
     is_valid_alarm_period,
 )
-from .common import FileId, Loc, ScenarioModel, ScenarioProblems, Slug, Text, duplicates
+from .common import FileId, Loc, ScenarioModel, ScenarioProblems, Slug, SourceLocated, Text, duplicates
 from .consistency import consistency_problems
 from .expectations import Expectation
 from .faults import Fault
@@ -198,7 +197,7 @@ class Job(ScenarioModel):
         return [f"f-{index:0{width}d}" for index in range(count)]
 
 
-class Scenario(ScenarioModel):
+class Scenario(SourceLocated):
     """A scenario: run a job on the seed pipeline with faults injected, then check every effect."""
 
     name: Slug
@@ -215,9 +214,6 @@ class Scenario(ScenarioModel):
     """What must be observed, each a one-key mapping naming its kind."""
     max_wait_seconds: float = Field(default=DEFAULT_MAX_WAIT_SECONDS, gt=0, le=86_400)
     """No expectation waits longer than this from the job's start, whatever its derived deadline."""
-
-    _source_file: str | None = PrivateAttr(default=None)
-    _source_lines: dict[Loc, tuple[int, int]] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _check_consistency(self) -> Scenario:
@@ -265,29 +261,3 @@ class Scenario(ScenarioModel):
             return []
         ids, size = self.file_ids(), self.job.shard_size
         return [ids[start : start + size] for start in range(0, len(ids), size)]
-
-    @property
-    def source_file(self) -> str | None:
-        """The file the scenario was loaded from, if any."""
-        return self._source_file
-
-    def location(self, *loc: str | int) -> str:
-        """`file:line:col` of a place in the source, like `location("expect", 2)`, for failure reports.
-
-        Falls back to the nearest enclosing place the file spells out, then to the file alone.
-        """
-        where = self._source_file or "<scenario>"
-        position = self.source_position(*loc)
-        return f"{where}:{position[0]}:{position[1]}" if position else where
-
-    def source_position(self, *loc: str | int) -> tuple[int, int] | None:
-        """(line, column) of a place in the source, or of its nearest enclosing place; None if unknown."""
-        for end in range(len(loc), -1, -1):
-            found = self._source_lines.get(tuple(loc[:end]))
-            if found:
-                return found
-        return None
-
-    def _attach_source(self, file: str | Path, lines: dict[Loc, tuple[int, int]]) -> None:
-        self._source_file = str(file)
-        self._source_lines = lines

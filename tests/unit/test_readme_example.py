@@ -1,4 +1,5 @@
-"""The scenario shown in README.md must stay a valid scenario file."""
+"""The scenarios shown in README.md must stay valid scenario files: the pipeline's, and the one on a
+template of one's own (checked against the example's template too)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,24 @@ import re
 from pathlib import Path
 
 from harness.scenario import load_scenario
+from harness.scenario.template_scenario import TemplateScenario
+from harness.stack import template as templates
+from harness.template_runner import logical_id_problems
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
 
 
-def test_readme_scenario_is_valid(tmp_path):
-    [block] = re.findall(r"```yaml\n(.*?)```", README.read_text(), flags=re.S)
+def test_readme_scenarios_are_valid(tmp_path):
+    pipeline, own = re.findall(r"```yaml\n(.*?)```", README.read_text(), flags=re.S)
     path = tmp_path / "scenario_readme.yaml"
-    path.write_text(block)
+    path.write_text(pipeline)
     scenario = load_scenario(path)
     assert scenario.name == "poison-file-raises" and scenario.poison_files() == ["f-0003"]
+    (tmp_path / "scenarios").mkdir()
+    (tmp_path / "template.yaml").write_text((ROOT / "examples" / "order-handler" / "template.yaml").read_text())
+    path = tmp_path / "scenarios" / "own.yaml"
+    path.write_text(own)
+    scenario = load_scenario(path)
+    assert isinstance(scenario, TemplateScenario)
+    assert logical_id_problems(scenario, templates.load(tmp_path / "template.yaml")) == []

@@ -1,0 +1,309 @@
+"""Runs one template scenario (`harness.scenario.template_scenario`): deploy your template, invoke one of its
+functions with faults injected, check the generic expectations, tear down.
+
+Deadlines come from the invoked function as deployed: its Timeout and MaximumRetryAttempts at the
+platform's retry delay (attempt n ends by n Timeouts and the delays between), plus slack for cold starts
+and deliveries; `within_seconds` overrides one, and `max_wait_seconds` caps all. Counts that must be exact
+are decided once the evidence settles: every attempt in the ledger has ended, the last one succeeded or
+was the last Lambda makes, and nothing new has been seen for a second.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from harness import faults as fault_injection
+from harness.expect.checks.verdict import Verdict, count_holds, count_text
+from harness.expect.deadlines import DEADLINE_SLACK_SECONDS, QUIET_SECONDS
+from harness.expect.report import Outcome, Report
+from harness.expect.text import offset
+from harness.observe import ledger
+from harness.observe.records import Attempt
+from harness.observe.taps import QueueTap, TappedMessage
+from harness.scenario.template_scenario import (
+    TemplateAttempts,
+    TemplateDlq,
+    TemplateMessages,
+    TemplateResult,
+    TemplateScenario,
+    TemplateSns,
+    TemplateSqs,
+)
+from harness.stack import template as templates
+from harness.stack.pipeline import unique_prefix
+from harness.stack.resources import Resources
+from harness.stack.template_stack import DeployError, TemplateStack
+
+KIND_TYPES = {"function": templates.FUNCTION_TYPES, "queue": ("AWS::SQS::Queue",), "topic": ("AWS::SNS::Topic",)}
+POLL_S = 0.1
+
+
+def template_path(scenario: TemplateScenario, override: Path | None = None) -> Path:
+    if override is not None:
+        return override.resolve()
+    base = Path(scenario.source_file).parent if scenario.source_file else Path.cwd()
+    return (base / scenario.template).resolve()
+
+
+def logical_id_problems(scenario: TemplateScenario, template: templates.Template) -> list[str]:
+    """Every logical ID the scenario names that the template lacks (or that is of another type), with its line."""
+    problems = []
+    for loc, logical in scenario.logical_ids():
+        field_name = str(loc[-1])
+        wanted = KIND_TYPES["function" if field_name == "function" else field_name]
+        if template.resource_type(logical) not in wanted:
+            have = sorted(name for name, resource in template.resources.items()
+                          if isinstance(resource, dict) and resource.get("Type") in wanted)
+            what = {"function": "function", "queue": "SQS queue", "topic": "SNS topic"}[
+                "function" if field_name == "function" else field_name]
+            problems.append(f"{scenario.location(*loc)}: {logical} is not a {what} of {template.path} "
+                            f"(its {what}s: {', '.join(have) or 'none'})")
+    return problems
+
+
+@dataclass
+class _Observed:
+    """What the scenario's stack has shown so far."""
+
+    attempts: list[Attempt] = field(default_factory=list)
+    messages: dict[str, list[TappedMessage]] = field(default_factory=dict)
+    last_change: float = 0.0
+    timeline: list[tuple[float, str]] = field(default_factory=list)
+
+
+class _Watch:
+    def __init__(self, stack: TemplateStack, scenario: TemplateScenario, started: float) -> None:
+        self.stack, self.scenario, self.started = stack, scenario, started
+        self.observed = _Observed(last_change=time.monotonic())
+        self.sources: dict[str, QueueTap] = {}
+        sqs = stack.client("sqs")
+        for expectation in scenario.expect:
+            if isinstance(expectation, TemplateSqs):
+                self.sources.setdefault(f"queue {expectation.queue}", QueueTap(
+                    sqs, stack.physical[expectation.queue], expectation.queue))
+            elif isinstance(expectation, TemplateSns):
+                self.sources.setdefault(f"topic {expectation.topic}", stack.taps[expectation.topic])
+            elif isinstance(expectation, TemplateDlq):
+                self.sources.setdefault(f"dlq {expectation.function}", self._dead_letter_source(expectation.function))
+        self.names = {stack.physical[logical]: logical for logical in (stack.template.functions() if stack.template
+                                                                       else {})}
+
+    def _dead_letter_source(self, function: str) -> QueueTap:
+        config = self.stack.client("lambda").get_function_configuration(FunctionName=self.stack.physical[function])
+        target = (config.get("DeadLetterConfig") or {}).get("TargetArn")
+        if not target:
+            raise DeployError(f"{self.scenario.location('expect')}: function {function} has no DeadLetterConfig "
+                              "in the template, so it has no dead letters to expect")
+        if target.split(":")[2] == "sqs":
+            url = self.stack.client("sqs").get_queue_url(QueueName=target.rsplit(":", 1)[-1])["QueueUrl"]
+            return QueueTap(self.stack.client("sqs"), url, f"{function} dead letters")
+        for key, arn in self.stack.topic_arns.items():
+            if arn == target:
+                return self.stack.taps[key]
+        raise DeployError(f"function {function}'s dead-letter topic {target} is not one of the template's topics")
+
+    def poll(self) -> None:
+        now = time.monotonic()
+        for name, source in self.sources.items():
+            fresh = source.poll(wait_s=0)
+            if fresh:
+                self.observed.messages.setdefault(name, []).extend(fresh)
+                self.observed.last_change = now
+                self.observed.timeline += [(now - self.started, f"message on {name}") for _ in fresh]
+        with psycopg.connect(self.stack.database_url, autocommit=True) as connection:
+            attempts = ledger.attempts(connection, self.stack.schema, self.names)
+        if [(a.request_id, a.attempt, a.outcome) for a in attempts] != \
+                [(a.request_id, a.attempt, a.outcome) for a in self.observed.attempts]:
+            self.observed.last_change = now
+            self.observed.attempts = attempts
+
+    def settled(self, max_attempts: int, timeout_s: float) -> bool:
+        """Every attempt ended (an attempt the wrapper could not see end, killed by a timeout or a crash, is
+        over once the function's Timeout has passed), no retry is to come, and a second of quiet."""
+        if time.monotonic() - self.observed.last_change < QUIET_SECONDS:
+            return False
+        last: dict[str, Attempt] = {}
+        for attempt in self.observed.attempts:
+            if attempt.request_id not in last or attempt.attempt > last[attempt.request_id].attempt:
+                last[attempt.request_id] = attempt
+        for attempt in last.values():
+            running = attempt.outcome is None and time.time() < attempt.started_at + timeout_s + 0.5
+            if running or (attempt.outcome != "ok" and attempt.attempt < max_attempts):
+                return False
+        return True
+
+
+def _fields_match(message: TappedMessage, fields: dict[str, Any]) -> bool:
+    if not fields:
+        return True
+    try:
+        body = json.loads(message.message)
+    except ValueError:
+        return False
+    return isinstance(body, dict) and all(body.get(key) == value for key, value in fields.items())
+
+
+def _verdict(expectation: Any, watch: _Watch, response: dict[str, Any]) -> Verdict:
+    observed = watch.observed
+    if isinstance(expectation, TemplateAttempts):
+        name = expectation.function
+        requests: dict[str, int] = {}
+        for attempt in observed.attempts:
+            if attempt.function == name:
+                requests[attempt.request_id] = max(requests.get(attempt.request_id, 0), attempt.attempt)
+        holds = (expectation.invocations is None or len(requests) == expectation.invocations) and \
+            (expectation.attempts_each is None or all(n == expectation.attempts_each for n in requests.values()))
+        wanted = [f"exactly {expectation.invocations} invocation(s)" if expectation.invocations is not None else "",
+                  f"each with {expectation.attempts_each} attempt(s)" if expectation.attempts_each else ""]
+        return Verdict(holds, f"{name}: " + ", ".join(w for w in wanted if w),
+                       f"{len(requests)} invocation(s) with attempts {sorted(requests.values())}")
+    if isinstance(expectation, TemplateMessages):
+        source = {TemplateSqs: "queue {0.queue}", TemplateSns: "topic {0.topic}",
+                  TemplateDlq: "dlq {0.function}"}[type(expectation)].format(expectation)
+        seen = observed.messages.get(source, [])
+        matching = [m for m in seen if _fields_match(m, expectation.fields)
+                    and (not isinstance(expectation, TemplateSns) or expectation.subject in (None, m.subject))]
+        where = "" if not expectation.fields else f" with fields {json.dumps(expectation.fields)}"
+        return Verdict(count_holds(len(matching), expectation.count, expectation.min_count),
+                       f"{count_text(expectation.count, expectation.min_count)} message(s) on {source}{where}",
+                       f"{len(matching)} matching of {len(seen)}")
+    assert isinstance(expectation, TemplateResult)
+    problems = []
+    if expectation.status is not None and response.get("status") != expectation.status:
+        problems.append(f"status {response.get('status')}")
+    if expectation.function_error is not None:
+        wanted_error = None if expectation.function_error == "none" else expectation.function_error
+        if response.get("function_error") != wanted_error:
+            problems.append(f"function error {response.get('function_error')}")
+    body = response.get("body")
+    for key, value in expectation.body_fields.items():
+        if not isinstance(body, dict) or body.get(key) != value:
+            problems.append(f"{key}={body.get(key) if isinstance(body, dict) else body!r}")
+    expected = ", ".join([*(f"status {expectation.status}" for _ in [1] if expectation.status is not None),
+                          *(f"function error {expectation.function_error}" for _ in [1]
+                            if expectation.function_error is not None),
+                          *(f"{k}={v!r}" for k, v in expectation.body_fields.items())]) or "an answer"
+    return Verdict(not problems, expected, "; ".join(problems) or "as expected", final=True)
+
+
+def _deadline(scenario: TemplateScenario, stack: TemplateStack,
+              retry_base_delay_s: float) -> tuple[float, int, float]:
+    """(seconds from the invocation by which everything should be seen, attempts Lambda makes per event,
+    the function's Timeout)."""
+    name = stack.physical[scenario.invoke.function]
+    lam = stack.client("lambda")
+    timeout = float(lam.get_function_configuration(FunctionName=name)["Timeout"])
+    retries = 0
+    if scenario.invoke.invocation == "event":
+        try:
+            retries = int(lam.get_function_event_invoke_config(FunctionName=name).get("MaximumRetryAttempts", 2))
+        except lam.exceptions.ResourceNotFoundException:
+            retries = 2
+    attempts = 1 + retries
+    walk = attempts * (timeout + 1.0) + sum(n * retry_base_delay_s for n in range(1, attempts))
+    return min(scenario.max_wait_seconds, walk + DEADLINE_SLACK_SECONDS + 2.0), attempts, timeout
+
+
+def run_template_scenario(scenario: TemplateScenario, resources: Resources,
+                          progress: Callable[[str], None] = lambda _: None, keep_stack: bool = False,
+                          template: Path | None = None) -> Any:
+    from harness.runner import ScenarioResult
+
+    started = time.monotonic()
+    path = template_path(scenario, template)
+    try:
+        loaded = templates.load(path)
+    except templates.TemplateError as error:
+        return ScenarioResult(scenario, None, 0.0, error=f"{scenario.location('template')}: {error}")  # type: ignore[arg-type]
+    problems = logical_id_problems(scenario, loaded)
+    if problems:
+        return ScenarioResult(scenario, None, 0.0, error="\n".join(problems))  # type: ignore[arg-type]
+    parameters = {key: ("true" if value else "false") if isinstance(value, bool) else str(value)
+                  for key, value in scenario.parameters.items()}
+    stack = TemplateStack(resources.endpoint(), resources.database_url(), unique_prefix(scenario.name), path,
+                          parameters)
+    try:
+        progress("deploying")
+        try:
+            stack.deploy_stack()
+            assert stack.template is not None
+            for logical, resource in stack.template.resources.items():
+                if isinstance(resource, dict) and resource.get("Type") == "AWS::SNS::Topic":
+                    stack.find_tap(logical, stack.physical[logical])
+            stack.register_faults({stack.physical[function]: fault_injection.fault_plan(list(scenario.faults), function)
+                                   for function in stack.template.functions()})
+        except Exception as failure:  # noqa: BLE001 - a failed deploy fails this scenario, with its time
+            spent = time.monotonic() - started
+            return ScenarioResult(scenario, None, spent, deploy_seconds=spent,  # type: ignore[arg-type]
+                                  error=f"deploy failed after {spent:.1f} s: {type(failure).__name__}: {failure}")
+        deployed = time.monotonic()
+        deadline, max_attempts, timeout_s = _deadline(scenario, stack, resources.platform().retry_base_delay_s)
+        watch = _Watch(stack, scenario, deployed)
+        progress("invoking")
+        response = _invoke(stack, scenario)
+        watch.observed.timeline.append((time.monotonic() - deployed, f"invoked {scenario.invoke.function}: "
+                                        f"status {response['status']}"))
+        progress("checking expectations")
+        report = _evaluate(scenario, watch, response, deadline, max_attempts, timeout_s, deployed)
+        done = time.monotonic()
+        return ScenarioResult(scenario, report, done - started, deploy_seconds=deployed - started,  # type: ignore[arg-type]
+                              verdict_seconds=done - deployed)
+    finally:
+        if not keep_stack:
+            stack.teardown()
+
+
+def _invoke(stack: TemplateStack, scenario: TemplateScenario) -> dict[str, Any]:
+    response = stack.client("lambda").invoke(
+        FunctionName=stack.physical[scenario.invoke.function], Payload=json.dumps(scenario.invoke.event).encode(),
+        InvocationType="Event" if scenario.invoke.invocation == "event" else "RequestResponse")
+    payload = response["Payload"].read()
+    try:
+        body = json.loads(payload) if payload else None
+    except ValueError:
+        body = payload.decode(errors="replace")
+    return {"status": response["StatusCode"], "function_error": response.get("FunctionError"), "body": body}
+
+
+def _evaluate(scenario: TemplateScenario, watch: _Watch, response: dict[str, Any], deadline: float,
+              max_attempts: int, timeout_s: float, started: float) -> Report:
+    deadlines = [min(e.within_seconds, scenario.max_wait_seconds) if e.within_seconds else deadline
+                 for e in scenario.expect]
+    decided: dict[int, tuple[Verdict, float, str]] = {}
+    while True:
+        watch.poll()
+        now = time.monotonic() - started
+        settled = watch.settled(max_attempts, timeout_s)
+        for index, expectation in enumerate(scenario.expect):
+            if index in decided:
+                continue
+            verdict = _verdict(expectation, watch, response)
+            if verdict.holds and (expectation.monotone or verdict.final or settled):
+                decided[index] = (verdict, now, "held" if expectation.monotone or verdict.final else "settled")
+            elif verdict.final or settled:
+                decided[index] = (verdict, now, "settled: nothing more was on its way")
+            elif now >= deadlines[index]:
+                decided[index] = (verdict, now, "at the deadline")
+        if len(decided) == len(scenario.expect):
+            break
+        time.sleep(POLL_S)
+    outcomes = []
+    for index, expectation in enumerate(scenario.expect):
+        verdict, at, note = decided[index]
+        outcomes.append(Outcome(expectation, scenario.location("expect", index), verdict.holds,  # type: ignore[arg-type]
+                                verdict.expected, verdict.observed, deadline=deadlines[index], decided_at=at,
+                                note=f"{note}, {offset(at)}"))
+    timeline = sorted([*watch.observed.timeline,
+                       *((a.started_at - (time.time() - (time.monotonic() - started)),
+                          f"{a.function} attempt {a.attempt} ({a.request_id[:8]}): "
+                          f"{'fault ' + a.fault if a.fault else 'no fault'}, {a.outcome or 'killed or running'}")
+                         for a in watch.observed.attempts)])
+    return Report(scenario.name, outcomes, timeline=[f"{offset(t):>9}  {text}" for t, text in timeline],
+                  elapsed=max((at for _, at, _ in decided.values()), default=0.0))

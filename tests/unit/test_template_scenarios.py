@@ -1,0 +1,84 @@
+"""Template scenarios (a scenario naming `template:`): loaded and refused in the scenario's own words, and
+every logical ID checked against the template before anything is deployed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.scenario import ScenarioError
+from harness.scenario.loader import load_scenario, load_scenarios
+from harness.scenario.template_scenario import TemplateScenario
+from harness.stack import template as templates
+from harness.template_runner import logical_id_problems, template_path
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "order-handler"
+HEAD = """name: own-template
+description: a scenario on a template of one's own
+template: ../template.yaml
+invoke: {function: OrderHandlerFunction, event: {order_id: o-1, sku: S, quantity: 1}}
+"""
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    folder = tmp_path / "scenarios"
+    folder.mkdir(exist_ok=True)
+    path = folder / "s.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_the_examples_scenarios_load_as_template_scenarios() -> None:
+    scenarios = load_scenarios([EXAMPLE / "scenarios"])
+    assert len(scenarios) == 3 and all(isinstance(s, TemplateScenario) for s in scenarios)
+    assert template_path(scenarios[0]) == (EXAMPLE / "template.yaml").resolve()
+
+
+@pytest.mark.parametrize(("expectation", "says"), [
+    ("- reshard: {function: worker}", "`reshard` expectations belong to the seed pipeline"),
+    ("- database: {loaded_exactly_once: all}", "`database` expectations belong to the seed pipeline"),
+    ("- sqs: {queue: Q}", "missing required key 'count'"),
+    ("- sqs: {queue: Q, count: 1, min_count: 1}", "give either count (exactly) or min_count"),
+])
+def test_an_expectation_a_template_scenario_cannot_have_is_refused_at_its_line(
+        tmp_path: Path, expectation: str, says: str) -> None:
+    path = _write(tmp_path, HEAD + "expect:\n  " + expectation + "\n")
+    with pytest.raises(ScenarioError) as raised:
+        load_scenario(path)
+    assert f"{path}:6:" in str(raised.value) and says in str(raised.value), str(raised.value)
+
+
+def test_a_pipeline_fault_kind_is_refused_saying_why(tmp_path: Path) -> None:
+    path = _write(tmp_path, HEAD + "faults:\n  - {function: OrderHandlerFunction, kind: bad_table}\n"
+                  "expect:\n  - result: {status: 202}\n")
+    with pytest.raises(ScenarioError, match=r"s.yaml:6:.*needs the seed pipeline's database"):
+        load_scenario(path)
+
+
+def test_a_kind_specific_setting_on_another_kind_is_refused(tmp_path: Path) -> None:
+    path = _write(tmp_path, HEAD + "faults:\n  - {function: OrderHandlerFunction, kind: timeout, exit_status: 3}\n"
+                  "expect:\n  - result: {status: 202}\n")
+    with pytest.raises(ScenarioError, match="`exit_status` is for kind crash, not timeout"):
+        load_scenario(path)
+
+
+def test_stack_and_job_are_the_pipelines_keys(tmp_path: Path) -> None:
+    path = _write(tmp_path, HEAD + "job: {files: 1}\nexpect:\n  - result: {status: 202}\n")
+    with pytest.raises(ScenarioError, match="`job` belongs to the seed pipeline's scenarios"):
+        load_scenario(path)
+
+
+def test_logical_ids_the_template_lacks_are_named_with_their_line_and_the_choices(tmp_path: Path) -> None:
+    path = _write(tmp_path, HEAD.replace("OrderHandlerFunction", "OrderHandler") +
+                  "expect:\n  - sqs: {queue: AcceptedOrders, count: 1}\n  - sns: {topic: AcceptedOrdersQueue, "
+                  "count: 0}\n")
+    (tmp_path / "template.yaml").write_text((EXAMPLE / "template.yaml").read_text())
+    scenario = load_scenario(path)
+    assert isinstance(scenario, TemplateScenario)
+    problems = logical_id_problems(scenario, templates.load(template_path(scenario)))
+    assert problems[0].startswith(f"{path}:4:") and "OrderHandler is not a function" in problems[0]
+    assert "its functions: OrderHandlerFunction" in problems[0]
+    assert any(p.startswith(f"{path}:6:") and "AcceptedOrders is not a SQS queue" in p for p in problems)
+    assert any(p.startswith(f"{path}:7:") and "AcceptedOrdersQueue is not a SNS topic" in p for p in problems)
+    assert len(problems) == 3

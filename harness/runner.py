@@ -57,7 +57,7 @@ def template_path(scenario: Scenario, override: Path | None = None) -> Path:
 
 @dataclass
 class ScenarioResult:
-    scenario: Scenario
+    scenario: Scenario | TemplateScenario
     report: Report | None
     seconds: float
     error: str | None = None

@@ -221,10 +221,10 @@ def run_template_scenario(scenario: TemplateScenario, resources: Resources,
     try:
         loaded = templates.load(path)
     except templates.TemplateError as error:
-        return ScenarioResult(scenario, None, 0.0, error=f"{scenario.location('template')}: {error}")  # type: ignore[arg-type]
+        return ScenarioResult(scenario, None, 0.0, error=f"{scenario.location('template')}: {error}")
     problems = logical_id_problems(scenario, loaded)
     if problems:
-        return ScenarioResult(scenario, None, 0.0, error="\n".join(problems))  # type: ignore[arg-type]
+        return ScenarioResult(scenario, None, 0.0, error="\n".join(problems))
     parameters = {key: ("true" if value else "false") if isinstance(value, bool) else str(value)
                   for key, value in scenario.parameters.items()}
     stack = TemplateStack(resources.endpoint(), resources.database_url(), unique_prefix(scenario.name), path,
@@ -241,7 +241,7 @@ def run_template_scenario(scenario: TemplateScenario, resources: Resources,
                                    for function in stack.template.functions()})
         except Exception as failure:  # noqa: BLE001 - a failed deploy fails this scenario, with its time
             spent = time.monotonic() - started
-            return ScenarioResult(scenario, None, spent, deploy_seconds=spent,  # type: ignore[arg-type]
+            return ScenarioResult(scenario, None, spent, deploy_seconds=spent,
                                   error=f"deploy failed after {spent:.1f} s: {type(failure).__name__}: {failure}")
         deployed = time.monotonic()
         deadline, max_attempts, timeout_s = _deadline(scenario, stack, resources.platform().retry_base_delay_s)
@@ -253,7 +253,7 @@ def run_template_scenario(scenario: TemplateScenario, resources: Resources,
         progress("checking expectations")
         report = _evaluate(scenario, watch, response, deadline, max_attempts, timeout_s, deployed)
         done = time.monotonic()
-        return ScenarioResult(scenario, report, done - started, deploy_seconds=deployed - started,  # type: ignore[arg-type]
+        return ScenarioResult(scenario, report, done - started, deploy_seconds=deployed - started,
                               verdict_seconds=done - deployed)
     finally:
         if not keep_stack:
@@ -297,7 +297,7 @@ def _evaluate(scenario: TemplateScenario, watch: _Watch, response: dict[str, Any
     outcomes = []
     for index, expectation in enumerate(scenario.expect):
         verdict, at, note = decided[index]
-        outcomes.append(Outcome(expectation, scenario.location("expect", index), verdict.holds,  # type: ignore[arg-type]
+        outcomes.append(Outcome(expectation, scenario.location("expect", index), verdict.holds,
                                 verdict.expected, verdict.observed, deadline=deadlines[index], decided_at=at,
                                 note=f"{note}, {offset(at)}"))
     timeline = sorted([*watch.observed.timeline,

@@ -30,17 +30,18 @@ def cmd_up(args: argparse.Namespace) -> int:
     if args.retry_base_delay is None:
         args.retry_base_delay = default_retry_base_delay()  # HARNESS_RETRY_BASE_DELAY, else 1 s
 
-    scenario = None
+    scenario: Any = None  # a seed-pipeline Scenario once loaded
     if args.scenario:
-        from harness.scenario import ScenarioError, load_scenario
+        from harness.scenario import Scenario, ScenarioError, load_scenario
 
         try:
-            scenario = load_scenario(args.scenario)
+            loaded = load_scenario(args.scenario)
         except ScenarioError as error:
             print(str(error), file=sys.stderr)
             return 2
-        if _template_scenario(scenario, "harness up --scenario"):
+        if _template_scenario(loaded, "harness up --scenario") or not isinstance(loaded, Scenario):
             return 2
+        scenario = loaded
         args.deploy = True
     if args.deploy:
         # Refused before anything starts: an alarm period the time scale cannot run.
@@ -163,7 +164,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     from harness.model import platform
     from harness.observe.live import StackObservations
     from harness.runner import stack_config
-    from harness.scenario import ScenarioError, load_scenario
+    from harness.scenario import Scenario, ScenarioError, load_scenario
     from harness.stack.pipeline import DeployError, PipelineStack
 
     try:
@@ -171,7 +172,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     except ScenarioError as error:
         print(str(error), file=sys.stderr)
         return 2
-    if _template_scenario(scenario, "harness check"):
+    if _template_scenario(scenario, "harness check") or not isinstance(scenario, Scenario):
         return 2
     database_url = args.database_url or os.environ.get("DATABASE_URL")
     if not database_url:

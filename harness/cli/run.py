@@ -17,6 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from harness.scenario import Scenario, ScenarioError, load_scenarios, validate_paths
+from harness.scenario.template_scenario import TemplateScenario
 
 if TYPE_CHECKING:
     from harness.runner import ScenarioResult
@@ -36,7 +37,7 @@ def _console() -> Console:
 console = _console()
 
 
-def select(scenarios: list[Scenario], expression: str | None) -> list[Scenario]:
+def select[S: Scenario | TemplateScenario](scenarios: list[S], expression: str | None) -> list[S]:
     """Scenarios whose name matches a pytest-style -k expression (substrings with and/or/not)."""
     if not expression:
         return scenarios
@@ -182,7 +183,8 @@ def cmd_run(paths: list[str], keyword: str | None, junit_xml: str | None, endpoi
     running = _Running(len(scenarios))
     started = time.monotonic()
 
-    def run_one(index: int, scenario: Scenario, progress: Callable[[str], None]) -> ScenarioResult:
+    def run_one(index: int, scenario: Scenario | TemplateScenario,
+                progress: Callable[[str], None]) -> ScenarioResult:
         running.begin(index, scenario.name)
         scenario_started = time.monotonic()
         try:
@@ -249,8 +251,9 @@ def cmd_run(paths: list[str], keyword: str | None, junit_xml: str | None, endpoi
     return 0 if passed == len(results) else 1
 
 
-def _run_in_threads(scenarios: list[Scenario], jobs: int,
-                    run_one: Callable[[int, Scenario, Callable[[str], None]], ScenarioResult], running: _Running,
+def _run_in_threads(scenarios: list[Scenario | TemplateScenario], jobs: int,
+                    run_one: Callable[[int, Scenario | TemplateScenario, Callable[[str], None]], ScenarioResult],
+                    running: _Running,
                     slots: list[ScenarioResult | None], print_finished: Callable[[], None],
                     show: Callable[[str], None]) -> None:
     """Run the scenarios on `jobs` threads, all on the one LocalStack and PostgreSQL (each stack has its own

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.scenario import Expectation
+from harness.scenario.template_scenario import TemplateExpectation
 
 from .text import offset
 
@@ -14,7 +15,7 @@ from .text import offset
 class Outcome:
     """The verdict on one expectation, with what was expected and what was observed, in words."""
 
-    expectation: Expectation
+    expectation: Expectation | TemplateExpectation
     location: str
     """`file:line:col` of the expectation in its scenario file."""
     passed: bool

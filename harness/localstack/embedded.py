@@ -200,7 +200,7 @@ class EmbeddedLocalStack:
         endpoint = Endpoint(self.url)
         try:
             # What a stack's deploy loads first here: cfn-lint's template reader; and the code's bucket.
-            import cfnlint.decode  # noqa: F401
+            import cfnlint.decode  # type: ignore[import-untyped]  # noqa: F401
 
             from harness.stack import template as templates
 

@@ -65,7 +65,7 @@ def install() -> None:
     def create_topic(self: Any, context: Any, name: str, *args: Any, **kwargs: Any) -> Any:
         response = original(self, context, name, *args, **kwargs)
         try:
-            _tap(context.account_id, context.region, response["TopicArn"], name)
+            _tap(context.account_id, context.region, str(response["TopicArn"]), name)
         except Exception:  # noqa: BLE001 - the harness finds the tap missing and says so; the topic stands
             LOG.exception("harness: could not tap topic %s", name)
         return response

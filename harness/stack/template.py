@@ -80,8 +80,8 @@ def translate(template: Template, parameters: Mapping[str, str] | None = None) -
     """The CloudFormation the SAM translator makes of the template (what CloudFormation deploys), with
     placeholder code locations and no managed policies looked up."""
     import boto3
-    from samtranslator.parser.parser import Parser
-    from samtranslator.translator.translator import Translator
+    from samtranslator.parser.parser import Parser  # type: ignore[import-untyped]
+    from samtranslator.translator.translator import Translator  # type: ignore[import-untyped]
 
     body = copy.deepcopy(json.loads(json.dumps(template.body)))
     for resource in body["Resources"].values():
@@ -97,7 +97,7 @@ def translate(template: Template, parameters: Mapping[str, str] | None = None) -
 
 
 def load(path: Path) -> Template:
-    from cfnlint.decode import decode
+    from cfnlint.decode import decode  # type: ignore[import-untyped]
 
     if not path.is_file():
         raise TemplateError(f"{path}: no such template")
@@ -112,8 +112,8 @@ def load(path: Path) -> Template:
 def lint(template: Template, cache: bool = True) -> list[str]:
     """cfn-lint's errors (not its warnings) on the template, as `file:line: [rule] message`; cached on disk
     by the template's bytes and cfn-lint's version, since loading cfn-lint's rules takes a second."""
-    import cfnlint
-    from cfnlint.api import ManualArgs, lint_file
+    import cfnlint  # type: ignore[import-untyped]
+    from cfnlint.api import ManualArgs, lint_file  # type: ignore[import-untyped]
 
     source = template.path.read_bytes()
     key = hashlib.sha256(source + getattr(cfnlint, "__version__", "").encode()).hexdigest()[:32]
@@ -142,7 +142,7 @@ def package(template: Template, s3: Any, zip_for: ZipBuilder, bucket: str = CODE
         if not isinstance(resource, dict):
             continue
         kind, properties = resource.get("Type"), resource.get("Properties") or {}
-        field = {"AWS::Serverless::Function": "CodeUri", "AWS::Serverless::LayerVersion": "ContentUri"}.get(kind)
+        field = {"AWS::Serverless::Function": "CodeUri", "AWS::Serverless::LayerVersion": "ContentUri"}.get(str(kind))
         uri = properties.get(field) if field else None
         if field is None or not isinstance(uri, str) or uri.startswith("s3://"):
             continue

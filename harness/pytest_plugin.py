@@ -10,6 +10,7 @@ only unless ``--harness-allow-remote-endpoint``), and at your own database with 
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -148,6 +149,10 @@ class ScenarioFailed(AssertionError):
     pass
 
 
+class TemplateWarning(UserWarning):
+    """A template property that the platform does not carry out (the scenario ran without it)."""
+
+
 class ScenarioItem(pytest.Item):
     def __init__(self, *, scenario: Any, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -163,6 +168,8 @@ class ScenarioItem(pytest.Item):
         # Reported in JUnit XML, where bench/bench_scenarios.py compares them with the scenario's floor.
         self.user_properties.append(("deploy_seconds", f"{result.deploy_seconds:.3f}"))
         self.user_properties.append(("verdict_seconds", f"{result.verdict_seconds:.3f}"))
+        for warning in result.warnings:
+            warnings.warn(TemplateWarning(warning), stacklevel=1)
         report_dir = self.config.getoption("--harness-report")
         if report_dir:
             from harness.expect.html_report import write_scenario_report

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.expect import Report, evaluate
@@ -17,6 +17,7 @@ from harness.scenario.template_scenario import TemplateScenario
 from harness.stack.pipeline import AlarmConfig, FunctionConfig, PipelineStack, StackConfig, unique_prefix
 from harness.stack.resources import Resources
 from harness.stack.template import PIPELINE_TEMPLATE
+from harness.stack.template_stack import TemplateStack
 from harness.waiting import wait_for
 
 
@@ -64,6 +65,8 @@ class ScenarioResult:
     deploy_seconds: float = 0.0
     # From the job's start (after deploy) to the verdict on the last expectation.
     verdict_seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)
+    """What the template asks for that the platform does not carry out (each names its file and line)."""
 
     @property
     def passed(self) -> bool:
@@ -91,26 +94,39 @@ def run_scenario(scenario: Scenario | TemplateScenario, resources: Resources,
         return ScenarioResult(scenario, None, 0.0, error="\n".join(problems))
     stack = PipelineStack(resources.endpoint(), resources.database_url(),
                           stack_config(scenario, unique_prefix(scenario.name)), template_path(scenario, template))
+
+    def exercise(deployed: float) -> Report | str:
+        observations = StackObservations(stack, resources.platform())
+        observations.started_at = time.time()
+        error = _run_job(scenario, stack, observations, progress)
+        if error is not None:
+            return error
+        progress("checking expectations")
+        return evaluate(scenario, observations, sleep=_pausing(progress, "checking expectations"))
+
+    return run_on_stack(scenario, stack, stack.deploy, exercise, progress, keep_stack, started)
+
+
+def run_on_stack(scenario: Scenario | TemplateScenario, stack: TemplateStack, deploy: Callable[[], object],
+                 exercise: Callable[[float], Report | str], progress: Callable[[str], None], keep_stack: bool,
+                 started: float) -> ScenarioResult:
+    """Deploy, exercise (the job or the invocation, then the verdicts: a report, or an error), tear down
+    unless kept; with the deploy's and the verdicts' times, and the template's warnings."""
     try:
         progress("deploying")
         try:
-            stack.deploy()
+            deploy()
         except Exception as failure:  # noqa: BLE001 - a failed deploy fails this scenario, with its time
             spent = time.monotonic() - started
             return ScenarioResult(scenario, None, spent, deploy_seconds=spent,
                                   error=f"deploy failed after {spent:.1f} s: {type(failure).__name__}: {failure}")
         deployed = time.monotonic()
-        observations = StackObservations(stack, resources.platform())
-        observations.started_at = time.time()
-        error = _run_job(scenario, stack, observations, progress)
-        if error is not None:
-            return ScenarioResult(scenario, None, time.monotonic() - started, error=error,
-                                  deploy_seconds=deployed - started)
-        progress("checking expectations")
-        report = evaluate(scenario, observations, sleep=_pausing(progress, "checking expectations"))
+        outcome = exercise(deployed)
         done = time.monotonic()
-        return ScenarioResult(scenario, report, done - started, deploy_seconds=deployed - started,
-                              verdict_seconds=done - deployed)
+        if isinstance(outcome, str):
+            return ScenarioResult(scenario, None, done - started, error=outcome, deploy_seconds=deployed - started)
+        return ScenarioResult(scenario, outcome, done - started, deploy_seconds=deployed - started,
+                              verdict_seconds=done - deployed, warnings=list(stack.warnings))
     finally:
         if not keep_stack:
             stack.teardown()

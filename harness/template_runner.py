@@ -125,9 +125,14 @@ class _Watch:
             self.observed.attempts = attempts
 
     def settled(self, max_attempts: int, timeout_s: float) -> bool:
-        """Every attempt ended (an attempt the wrapper could not see end, killed by a timeout or a crash, is
-        over once the function's Timeout has passed), no retry is to come, and a second of quiet."""
+        """The invoked function has started, every attempt ended (an attempt the wrapper could not see end,
+        killed by a timeout or a crash, is over once the function's Timeout has passed), no retry is to
+        come, and a second of quiet."""
         if time.monotonic() - self.observed.last_change < QUIET_SECONDS:
+            return False
+        # The invocation was submitted: until its first attempt is in the ledger (an event can wait in
+        # Lambda's queue, and a cold start under load takes more than the quiet second), nothing is settled.
+        if not any(attempt.function == self.scenario.invoke.function for attempt in self.observed.attempts):
             return False
         last: dict[str, Attempt] = {}
         for attempt in self.observed.attempts:
@@ -214,7 +219,7 @@ def _deadline(scenario: TemplateScenario, stack: TemplateStack,
 def run_template_scenario(scenario: TemplateScenario, resources: Resources,
                           progress: Callable[[str], None] = lambda _: None, keep_stack: bool = False,
                           template: Path | None = None) -> Any:
-    from harness.runner import ScenarioResult
+    from harness.runner import ScenarioResult, run_on_stack
 
     started = time.monotonic()
     path = template_path(scenario, template)
@@ -229,21 +234,17 @@ def run_template_scenario(scenario: TemplateScenario, resources: Resources,
                   for key, value in scenario.parameters.items()}
     stack = TemplateStack(resources.endpoint(), resources.database_url(), unique_prefix(scenario.name), path,
                           parameters)
-    try:
-        progress("deploying")
-        try:
-            stack.deploy_stack()
-            assert stack.template is not None
-            for logical, resource in stack.template.resources.items():
-                if isinstance(resource, dict) and resource.get("Type") == "AWS::SNS::Topic":
-                    stack.find_tap(logical, stack.physical[logical])
-            stack.register_faults({stack.physical[function]: fault_injection.fault_plan(list(scenario.faults), function)
-                                   for function in stack.template.functions()})
-        except Exception as failure:  # noqa: BLE001 - a failed deploy fails this scenario, with its time
-            spent = time.monotonic() - started
-            return ScenarioResult(scenario, None, spent, deploy_seconds=spent,
-                                  error=f"deploy failed after {spent:.1f} s: {type(failure).__name__}: {failure}")
-        deployed = time.monotonic()
+
+    def deploy() -> None:
+        stack.deploy_stack()
+        assert stack.template is not None
+        for logical, resource in stack.template.resources.items():
+            if isinstance(resource, dict) and resource.get("Type") == "AWS::SNS::Topic":
+                stack.find_tap(logical, stack.physical[logical])
+        stack.register_faults({stack.physical[function]: fault_injection.fault_plan(list(scenario.faults), function)
+                               for function in stack.template.functions()})
+
+    def exercise(deployed: float) -> Report:
         deadline, max_attempts, timeout_s = _deadline(scenario, stack, resources.platform().retry_base_delay_s)
         watch = _Watch(stack, scenario, deployed)
         progress("invoking")
@@ -251,13 +252,9 @@ def run_template_scenario(scenario: TemplateScenario, resources: Resources,
         watch.observed.timeline.append((time.monotonic() - deployed, f"invoked {scenario.invoke.function}: "
                                         f"status {response['status']}"))
         progress("checking expectations")
-        report = _evaluate(scenario, watch, response, deadline, max_attempts, timeout_s, deployed)
-        done = time.monotonic()
-        return ScenarioResult(scenario, report, done - started, deploy_seconds=deployed - started,
-                              verdict_seconds=done - deployed)
-    finally:
-        if not keep_stack:
-            stack.teardown()
+        return _evaluate(scenario, watch, response, deadline, max_attempts, timeout_s, deployed)
+
+    return run_on_stack(scenario, stack, deploy, exercise, progress, keep_stack, started)
 
 
 def _invoke(stack: TemplateStack, scenario: TemplateScenario) -> dict[str, Any]:

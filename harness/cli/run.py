@@ -150,6 +150,8 @@ def _print_result(result: ScenarioResult) -> None:
     """A scenario's verdict line and, when it failed, why: one block, printed by the main thread only."""
     mark = "[green]PASS[/green]" if result.passed else "[red]FAIL[/red]"
     console.print(f"{mark} {result.scenario.name} ({result.seconds:.1f} s)")
+    for warning in result.warnings:
+        console.print(f"  warning: {warning}", markup=False, highlight=False)
     if not result.passed:
         console.print(result.failure_text(), markup=False, highlight=False)
 

@@ -391,3 +391,63 @@ def _missing(endpoint_client: Callable[[str], Any], arn: str) -> str | None:
         return f"does not exist ({error.response.get('Error', {}).get('Code', 'error')})"
     return None
 
+
+
+# Function properties that the embedded LocalStack and the harness's executor do not carry out, with what
+# differs from AWS then. A template using one still deploys; the run says what it does not prove.
+UNSUPPORTED_FUNCTION_PROPERTIES = {
+    "VpcConfig": "no network isolation: the function reaches whatever the host reaches",
+    "Tracing": "X-Ray tracing is not emulated",
+    "TracingConfig": "X-Ray tracing is not emulated",
+    "EphemeralStorage": "the size of /tmp is not enforced",
+    "FileSystemConfigs": "no EFS file system is mounted",
+    "SnapStart": "no SnapStart snapshots: every cold start runs the init phase",
+    "KmsKeyArn": "environment variables are not encrypted with the key",
+    "CodeSigningConfigArn": "code signatures are not checked",
+    "RuntimeManagementConfig": "the local interpreter's patch version is used, whatever the setting",
+    "ProvisionedConcurrencyConfig": "no execution environments are started ahead of invocations",
+}
+
+
+def unsupported_properties(template: Template) -> list[str]:
+    """`file:line: resource X: Property: what differs`, for every function property (or SAM Globals) in the
+    table above, and an arm64 architecture on another host."""
+    import platform
+
+    found = []
+    globals_ = ((template.body.get("Globals") or {}).get("Function") or {}) if isinstance(
+        template.body.get("Globals"), dict) else {}
+    for logical, resource in template.functions().items():
+        properties = {**(globals_ if resource.get("Type") == "AWS::Serverless::Function" else {}),
+                      **(resource.get("Properties") or {})}
+        for name, consequence in UNSUPPORTED_FUNCTION_PROPERTIES.items():
+            if name in properties and properties[name] not in (None, False, "PassThrough"):
+                found.append(f"{template.where_resource(logical)}: resource {logical}: {name}: {consequence}")
+        architectures = properties.get("Architectures") or []
+        host = "arm64" if platform.machine() in ("aarch64", "arm64") else "x86_64"
+        if isinstance(architectures, list) and any(a != host for a in architectures if isinstance(a, str)):
+            found.append(f"{template.where_resource(logical)}: resource {logical}: Architectures: runs on this "
+                         f"host's {host}, not {', '.join(map(str, architectures))}")
+        logging_config = properties.get("LoggingConfig") or {}
+        if isinstance(logging_config, dict) and logging_config.get("LogFormat") == "JSON":
+            found.append(f"{template.where_resource(logical)}: resource {logical}: LoggingConfig.LogFormat JSON: "
+                         "the function's log lines are plain text here")
+    return found
+
+
+def apply_reserved_concurrency(template: Template, physical: Mapping[str, str], lam: Any,
+                               parameters: Mapping[str, str]) -> dict[str, int]:
+    """Set each function's ReservedConcurrentExecutions, which LocalStack's CloudFormation leaves out
+    (its Lambda service enforces it once set: invocations over it are throttled). Function name -> value."""
+    applied = {}
+    for logical, resource in template.functions().items():
+        value = (resource.get("Properties") or {}).get("ReservedConcurrentExecutions")
+        if isinstance(value, dict) and set(value) == {"Ref"} and value["Ref"] in parameters:
+            value = parameters[value["Ref"]]
+        elif isinstance(value, dict) and set(value) == {"Ref"}:
+            value = (template.parameters.get(value["Ref"]) or {}).get("Default")
+        if value is None or logical not in physical:
+            continue
+        lam.put_function_concurrency(FunctionName=physical[logical], ReservedConcurrentExecutions=int(value))
+        applied[physical[logical]] = int(value)
+    return applied

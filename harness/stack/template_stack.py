@@ -47,6 +47,8 @@ class TemplateStack:
         self.physical: dict[str, str] = {}
         """Logical ID -> physical ID of every resource of the deployed stack."""
         self.stack_outputs: dict[str, str] = {}
+        self.warnings: list[str] = []
+        """What the template asks for that this platform does not do (`templates.unsupported_properties`)."""
         self.topic_arns: dict[str, str] = {}
         self.tap_urls: dict[str, str] = {}
         self.taps: dict[str, QueueTap] = {}
@@ -111,6 +113,8 @@ class TemplateStack:
                                                         *missing]))
         self.physical = templates.physical_ids(self.client("cloudformation"), self.stack_id)
         self.stack_outputs = templates.outputs(stack)
+        templates.apply_reserved_concurrency(template, self.physical, self.client("lambda"), parameters)
+        self.warnings = templates.unsupported_properties(template)
 
     def find_tap(self, key: str, topic_arn: str, consume: bool = True) -> None:
         """The tap of the topic `topic_arn`, kept as `self.taps[key]`."""

@@ -161,3 +161,58 @@ def test_scenario_parameters_reach_the_deployed_functions(harness_endpoint, harn
             assert variables["LOG_LEVEL"] == "DEBUG", (logical, variables)
     finally:
         stack.teardown()
+
+
+RESERVED = """Transform: AWS::Serverless-2016-10-31
+Parameters:
+  Reserved: {Type: Number, Default: 5}
+Resources:
+  Slow:
+    Type: AWS::Serverless::Function
+    Properties:
+      Runtime: python3.13
+      Handler: index.handler
+      Timeout: 5
+      ReservedConcurrentExecutions: !Ref Reserved
+      InlineCode: |
+        import time
+        def handler(event, context):
+            time.sleep(1.5)
+            return "done"
+"""
+
+
+def test_reserved_concurrency_from_the_template_is_set_and_enforced(harness_endpoint, harness_database_url,
+                                                                      tmp_path):
+    """LocalStack's CloudFormation leaves ReservedConcurrentExecutions out; the harness sets it, and
+    LocalStack's Lambda then throttles an invocation over it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from harness.stack.template_stack import TemplateStack
+
+    path = tmp_path / "template.yaml"
+    path.write_text(RESERVED)
+    stack = TemplateStack(harness_endpoint, harness_database_url, unique_prefix("reserved"), path,
+                          {"Reserved": "1"})
+    try:
+        stack.deploy_stack()
+        from botocore.config import Config
+
+        # No client-side retry of a throttled call: the throttle itself is what is looked for.
+        lam = harness_endpoint.session().client("lambda", endpoint_url=harness_endpoint.url,
+                                                config=Config(retries={"total_max_attempts": 1}))
+        name = stack.physical["Slow"]
+        assert lam.get_function_concurrency(FunctionName=name)["ReservedConcurrentExecutions"] == 1
+
+        def invoke(_: int) -> str:
+            try:
+                lam.invoke(FunctionName=name, Payload=b"{}")
+                return "ran"
+            except lam.exceptions.TooManyRequestsException:
+                return "throttled"
+
+        with ThreadPoolExecutor(2) as pool:
+            outcomes = sorted(pool.map(invoke, range(2)))
+        assert outcomes == ["ran", "throttled"], outcomes
+    finally:
+        stack.teardown()

@@ -136,3 +136,41 @@ def test_a_template_that_is_not_yaml_is_refused_with_its_line(tmp_path: Path) ->
     broken.write_text("Resources:\n  A: [\n")
     with pytest.raises(TemplateError, match=rf"{broken}:3: "):
         templates.load(broken)
+
+
+def test_properties_the_platform_does_not_carry_out_are_named_with_their_line(tmp_path: Path) -> None:
+    path = tmp_path / "template.yaml"
+    path.write_text("""Transform: AWS::Serverless-2016-10-31
+Globals:
+  Function:
+    Tracing: Active
+Resources:
+  Plain:
+    Type: AWS::Serverless::Function
+    Properties: {Runtime: python3.13, Handler: a.handler, InlineCode: "x = 1"}
+  Fancy:
+    Type: AWS::Lambda::Function
+    Properties:
+      Runtime: python3.13
+      Handler: a.handler
+      Role: arn:aws:iam::000000000000:role/r
+      Code: {ZipFile: "x = 1"}
+      VpcConfig: {SubnetIds: [s], SecurityGroupIds: [g]}
+      EphemeralStorage: {Size: 2048}
+      LoggingConfig: {LogFormat: JSON}
+      Architectures: [arm64]
+""")
+    found = templates.unsupported_properties(templates.load(path))
+    assert f"{path}:6: resource Plain: Tracing: X-Ray tracing is not emulated" in found
+    assert any(line.startswith(f"{path}:9: resource Fancy: VpcConfig: no network isolation") for line in found)
+    assert any(line.startswith(f"{path}:9: resource Fancy: EphemeralStorage:") for line in found)
+    assert any("LoggingConfig.LogFormat JSON" in line for line in found)
+    assert any("Architectures" in line for line in found) == (__import__("platform").machine() not in
+                                                              ("aarch64", "arm64"))
+    assert not any("resource Fancy: Tracing" in line for line in found)  # Globals apply to SAM functions only
+
+
+def test_the_shipped_templates_use_nothing_the_platform_leaves_out() -> None:
+    assert templates.unsupported_properties(TEMPLATE) == []
+    example = PIPELINE_TEMPLATE.parents[1] / "examples" / "order-handler" / "template.yaml"
+    assert templates.unsupported_properties(templates.load(example)) == []

@@ -21,13 +21,15 @@ import psycopg
 
 from harness import faults as fault_injection
 from harness.expect.checks.verdict import Verdict, count_holds, count_text
-from harness.expect.deadlines import DEADLINE_SLACK_SECONDS, QUIET_SECONDS
+from harness.expect.deadlines import ALARM_SLACK_SECONDS, DEADLINE_SLACK_SECONDS, QUIET_SECONDS
 from harness.expect.report import Outcome, Report
 from harness.expect.text import offset
+from harness.model.platform import Platform
 from harness.observe import ledger
 from harness.observe.records import Attempt
 from harness.observe.taps import QueueTap, TappedMessage
 from harness.scenario.template_scenario import (
+    TemplateAlarm,
     TemplateAttempts,
     TemplateDlq,
     TemplateMessages,
@@ -41,7 +43,9 @@ from harness.stack.pipeline import unique_prefix
 from harness.stack.resources import Resources
 from harness.stack.template_stack import DeployError, TemplateStack
 
-KIND_TYPES = {"function": templates.FUNCTION_TYPES, "queue": ("AWS::SQS::Queue",), "topic": ("AWS::SNS::Topic",)}
+KIND_TYPES = {"function": templates.FUNCTION_TYPES, "queue": ("AWS::SQS::Queue",), "topic": ("AWS::SNS::Topic",),
+              "alarm": ("AWS::CloudWatch::Alarm",)}
+KIND_WORDS = {"function": "function", "queue": "SQS queue", "topic": "SNS topic", "alarm": "CloudWatch alarm"}
 POLL_S = 0.1
 
 
@@ -61,8 +65,7 @@ def logical_id_problems(scenario: TemplateScenario, template: templates.Template
         if template.resource_type(logical) not in wanted:
             have = sorted(name for name, resource in template.resources.items()
                           if isinstance(resource, dict) and resource.get("Type") in wanted)
-            what = {"function": "function", "queue": "SQS queue", "topic": "SNS topic"}[
-                "function" if field_name == "function" else field_name]
+            what = KIND_WORDS["function" if field_name == "function" else field_name]
             problems.append(f"{scenario.location(*loc)}: {logical} is not a {what} of {template.path} "
                             f"(its {what}s: {', '.join(have) or 'none'})")
     return problems
@@ -74,6 +77,8 @@ class _Observed:
 
     attempts: list[Attempt] = field(default_factory=list)
     messages: dict[str, list[TappedMessage]] = field(default_factory=dict)
+    alarm_states: dict[str, list[str]] = field(default_factory=dict)
+    """Alarm logical ID -> the states it entered, oldest first (its CloudWatch history)."""
     last_change: float = 0.0
     timeline: list[tuple[float, str]] = field(default_factory=list)
 
@@ -92,6 +97,7 @@ class _Watch:
                 self.sources.setdefault(f"topic {expectation.topic}", stack.taps[expectation.topic])
             elif isinstance(expectation, TemplateDlq):
                 self.sources.setdefault(f"dlq {expectation.function}", self._dead_letter_source(expectation.function))
+        self.alarms = sorted({e.alarm for e in scenario.expect if isinstance(e, TemplateAlarm)})
         self.names = {stack.physical[logical]: logical for logical in (stack.template.functions() if stack.template
                                                                        else {})}
 
@@ -117,6 +123,16 @@ class _Watch:
                 self.observed.messages.setdefault(name, []).extend(fresh)
                 self.observed.last_change = now
                 self.observed.timeline += [(now - self.started, f"message on {name}") for _ in fresh]
+        cloudwatch = self.stack.client("cloudwatch")
+        for alarm in self.alarms:
+            items = cloudwatch.describe_alarm_history(AlarmName=self.stack.physical[alarm],
+                                                      HistoryItemType="StateUpdate")["AlarmHistoryItems"]
+            states = [json.loads(item["HistoryData"])["newState"]["stateValue"]
+                      for item in sorted(items, key=lambda item: item["Timestamp"])]
+            if states != self.observed.alarm_states.get(alarm, []):
+                fresh = states[len(self.observed.alarm_states.get(alarm, [])):]
+                self.observed.timeline += [(now - self.started, f"alarm {alarm} entered {state}") for state in fresh]
+                self.observed.alarm_states[alarm] = states
         with psycopg.connect(self.stack.database_url, autocommit=True) as connection:
             attempts = ledger.attempts(connection, self.stack.schema, self.names)
         if [(a.request_id, a.attempt, a.outcome) for a in attempts] != \
@@ -179,6 +195,16 @@ def _verdict(expectation: Any, watch: _Watch, response: dict[str, Any]) -> Verdi
         return Verdict(count_holds(len(matching), expectation.count, expectation.min_count),
                        f"{count_text(expectation.count, expectation.min_count)} message(s) on {source}{where}",
                        f"{len(matching)} matching of {len(seen)}")
+    if isinstance(expectation, TemplateAlarm):
+        states = observed.alarm_states.get(expectation.alarm, [])
+        entered_never = [state for state in states if state in expectation.never]
+        remaining = iter(states)
+        in_order = all(any(state == wanted for state in remaining) for wanted in expectation.transitions)
+        wanted_text = [f"to enter {' then '.join(expectation.transitions)}" if expectation.transitions else "",
+                       f"never to enter {', '.join(expectation.never)}" if expectation.never else ""]
+        return Verdict(in_order and not entered_never,
+                       f"alarm {expectation.alarm} " + " and ".join(w for w in wanted_text if w),
+                       f"entered {' then '.join(states) or 'nothing'}", final=bool(entered_never))
     assert isinstance(expectation, TemplateResult)
     problems = []
     if expectation.status is not None and response.get("status") != expectation.status:
@@ -216,6 +242,45 @@ def _deadline(scenario: TemplateScenario, stack: TemplateStack,
     return min(scenario.max_wait_seconds, walk + DEADLINE_SLACK_SECONDS + 2.0), attempts, timeout
 
 
+def alarm_topics(template: templates.Template) -> dict[str, str]:
+    """Topic logical ID -> the alarm (logical ID) whose actions notify it: messages there follow the
+    alarm's evaluation clock, not the function's attempts."""
+    found: dict[str, str] = {}
+    for logical, resource in template.resources.items():
+        if not isinstance(resource, dict) or resource.get("Type") != "AWS::CloudWatch::Alarm":
+            continue
+        properties = resource.get("Properties") or {}
+        for key in ("AlarmActions", "OKActions", "InsufficientDataActions"):
+            for action in properties.get(key) or []:
+                if isinstance(action, dict) and isinstance(action.get("Ref"), str):
+                    found.setdefault(action["Ref"], logical)
+    return found
+
+
+def _deadlines(scenario: TemplateScenario, stack: TemplateStack, platform: Platform,
+               deadline: float) -> list[float] | str:
+    """Each expectation's deadline: its within_seconds, else the invocation's walk; an alarm's adds one
+    evaluation interval per state to enter and one more, at the platform's alarm time scale. A str: an
+    alarm Period that the time scale cannot run, with its place."""
+    deadlines = []
+    cloudwatch = stack.client("cloudwatch")
+    notified = alarm_topics(stack.template) if stack.template else {}
+    for index, expectation in enumerate(scenario.expect):
+        derived = deadline
+        alarm_id = expectation.alarm if isinstance(expectation, TemplateAlarm) else \
+            notified.get(expectation.topic) if isinstance(expectation, TemplateSns) else None
+        if alarm_id is not None:
+            [alarm] = cloudwatch.describe_alarms(AlarmNames=[stack.physical[alarm_id]])["MetricAlarms"]
+            problem = platform.alarm_period_problem(int(alarm["Period"]))
+            if problem:
+                return f"{scenario.location('expect', index)}: alarm {alarm_id}: {problem}"
+            interval = platform.alarm_seconds(alarm["Period"]) * int(alarm["EvaluationPeriods"])
+            states = len(expectation.transitions) if isinstance(expectation, TemplateAlarm) else 1
+            derived = deadline + (states + 1) * interval + ALARM_SLACK_SECONDS
+        deadlines.append(min(expectation.within_seconds or derived, scenario.max_wait_seconds))
+    return deadlines
+
+
 def run_template_scenario(scenario: TemplateScenario, resources: Resources,
                           progress: Callable[[str], None] = lambda _: None, keep_stack: bool = False,
                           template: Path | None = None) -> Any:
@@ -244,15 +309,20 @@ def run_template_scenario(scenario: TemplateScenario, resources: Resources,
         stack.register_faults({stack.physical[function]: fault_injection.fault_plan(list(scenario.faults), function)
                                for function in stack.template.functions()})
 
-    def exercise(deployed: float) -> Report:
-        deadline, max_attempts, timeout_s = _deadline(scenario, stack, resources.platform().retry_base_delay_s)
+    def exercise(deployed: float) -> Report | str:
+        clocked = set(alarm_topics(loaded))
+        platform = resources.platform()
+        deadline, max_attempts, timeout_s = _deadline(scenario, stack, platform.retry_base_delay_s)
+        deadlines = _deadlines(scenario, stack, platform, deadline)
+        if isinstance(deadlines, str):
+            return deadlines
         watch = _Watch(stack, scenario, deployed)
         progress("invoking")
         response = _invoke(stack, scenario)
         watch.observed.timeline.append((time.monotonic() - deployed, f"invoked {scenario.invoke.function}: "
                                         f"status {response['status']}"))
         progress("checking expectations")
-        return _evaluate(scenario, watch, response, deadline, max_attempts, timeout_s, deployed)
+        return _evaluate(scenario, watch, response, deadlines, max_attempts, timeout_s, deployed, clocked)
 
     return run_on_stack(scenario, stack, deploy, exercise, progress, keep_stack, started)
 
@@ -269,10 +339,8 @@ def _invoke(stack: TemplateStack, scenario: TemplateScenario) -> dict[str, Any]:
     return {"status": response["StatusCode"], "function_error": response.get("FunctionError"), "body": body}
 
 
-def _evaluate(scenario: TemplateScenario, watch: _Watch, response: dict[str, Any], deadline: float,
-              max_attempts: int, timeout_s: float, started: float) -> Report:
-    deadlines = [min(e.within_seconds, scenario.max_wait_seconds) if e.within_seconds else deadline
-                 for e in scenario.expect]
+def _evaluate(scenario: TemplateScenario, watch: _Watch, response: dict[str, Any], deadlines: list[float],
+              max_attempts: int, timeout_s: float, started: float, alarm_clocked: set[str]) -> Report:
     decided: dict[int, tuple[Verdict, float, str]] = {}
     while True:
         watch.poll()
@@ -282,12 +350,20 @@ def _evaluate(scenario: TemplateScenario, watch: _Watch, response: dict[str, Any
             if index in decided:
                 continue
             verdict = _verdict(expectation, watch, response)
-            if verdict.holds and (expectation.monotone or verdict.final or settled):
-                decided[index] = (verdict, now, "held" if expectation.monotone or verdict.final else "settled")
-            elif verdict.final or settled:
-                decided[index] = (verdict, now, "settled: nothing more was on its way")
-            elif now >= deadlines[index]:
+            # An alarm, and a topic its actions notify, move on the alarm's clock: a settled function says
+            # nothing about them.
+            settles = settled and not isinstance(expectation, TemplateAlarm) and not (
+                isinstance(expectation, TemplateSns) and expectation.topic in alarm_clocked)
+            if now >= deadlines[index]:
                 decided[index] = (verdict, now, "at the deadline")
+            elif verdict.final and not verdict.holds:
+                decided[index] = (verdict, now, "for good")
+            elif expectation.needs_whole_window:
+                continue  # something that must never happen: watched until the deadline
+            elif verdict.holds and (expectation.monotone or verdict.final or settles):
+                decided[index] = (verdict, now, "held" if expectation.monotone or verdict.final else "settled")
+            elif verdict.final or settles:
+                decided[index] = (verdict, now, "settled: nothing more was on its way")
         if len(decided) == len(scenario.expect):
             break
         time.sleep(POLL_S)

@@ -11,6 +11,10 @@ then finds it by name.
 
 ``PUT /_harness/taps/<prefix>`` registers a prefix, ``DELETE`` removes it. This module runs in the LocalStack
 process (`harness.localstack.launch`), before LocalStack starts.
+
+A topic without a TopicName gets AWS's name from CloudFormation here, `<stack>-<LogicalId>-<random>`:
+LocalStack's own resource provider names it `topic-<random>`, which neither matches AWS nor says which
+stack it belongs to.
 """
 
 from __future__ import annotations
@@ -53,6 +57,26 @@ def _tap(account_id: str, region: str, topic_arn: str, topic_name: str) -> None:
         clients.sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn)
 
 
+def _name_topics_as_aws_does() -> None:
+    from localstack.services.cloudformation.provider_utils import generate_default_name
+    from localstack.services.sns.resource_providers.aws_sns_topic import SNSTopicProvider
+
+    original = SNSTopicProvider.create
+    if getattr(original, "harness_named", False):
+        return
+
+    def create(self: Any, request: Any) -> Any:
+        model = request.desired_state
+        if model.get("TopicName") is None:
+            fifo = str(model.get("FifoTopic", "")).lower() == "true"
+            name = generate_default_name(request.stack_name, request.logical_resource_id)
+            model["TopicName"] = f"{name[:251]}.fifo" if fifo else name
+        return original(self, request)
+
+    create.harness_named = True  # type: ignore[attr-defined]
+    SNSTopicProvider.create = create  # type: ignore[method-assign]
+
+
 def install() -> None:
     from localstack.services.edge import ROUTER
     from localstack.services.sns.provider import SnsProvider
@@ -72,6 +96,7 @@ def install() -> None:
 
     create_topic.harness_tapping = True  # type: ignore[attr-defined]
     SnsProvider.create_topic = create_topic  # type: ignore[method-assign]
+    _name_topics_as_aws_does()
 
     def endpoint(request: Any, prefix: str) -> Response:
         with _LOCK:

@@ -5,8 +5,8 @@ and `job:` instead). It names the template and its parameters, one invocation of
 the faults to inject (the kinds that need no knowledge of the code), and expectations that hold on any
 template: `attempts`, `dlq` (the function's own DeadLetterConfig target, SNS or SQS), `sns` (a topic),
 `sqs` (a queue: a dead-letter queue, an OnFailure or OnSuccess destination, any queue the code writes
-to) and `result`. What belongs to the seed pipeline (`reshard`, `database`, files and runs of a job,
-alarm designs) is refused here, saying so.
+to), `alarm` (a CloudWatch alarm's state changes) and `result`. What belongs to the seed pipeline
+(`reshard`, `database`, files and runs of a job) is refused here, saying so.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pydantic_core import PydanticCustomError
 
 from harness.faults import plan
 
-from .catalog import DEFAULT_MAX_WAIT_SECONDS
+from .catalog import DEFAULT_MAX_WAIT_SECONDS, AlarmState
 from .common import Loc, ScenarioModel, Slug, SourceLocated, Text
 from .expectations import ExpectationBase, KeyedUnion, _count_problems, _key_to_kind, _raise_if
 from .faults import AttemptNumber, ExceptionSpec
@@ -40,7 +40,7 @@ LogicalId = Annotated[str, BeforeValidator(lambda v: _logical_id(v) if isinstanc
 TemplateFaultKind = Literal["timeout", "exception", "crash", "out_of_memory", "import_error", "missing_handler",
                             "bad_input"]
 PIPELINE_ONLY_FAULTS = ("bad_table", "bad_field", "db_unreachable", "fail_after_commit")
-PIPELINE_ONLY_EXPECTATIONS = ("reshard", "database", "alarm")
+PIPELINE_ONLY_EXPECTATIONS = ("reshard", "database")
 
 
 class Invoke(ScenarioModel):
@@ -170,6 +170,37 @@ class TemplateDlq(TemplateMessages):
     """The function's logical ID."""
 
 
+class TemplateAlarm(TemplateExpectationBase):
+    """State changes of a CloudWatch alarm of the template, from its history since it was created."""
+
+    kind: Literal["alarm"]
+    alarm: LogicalId
+    """The alarm's logical ID."""
+    transitions: list[AlarmState] = Field(default=[], max_length=10)
+    """States it must enter, in this order (others may come between)."""
+    never: list[AlarmState] = []
+    """States it must not enter at all, watched until the deadline."""
+
+    @model_validator(mode="after")
+    def _check(self) -> TemplateAlarm:
+        problems: list[tuple[Loc, str]] = []
+        if not self.transitions and not self.never:
+            problems.append(((), "give transitions (states to enter), never (states not to enter) or both"))
+        clash = sorted(set(self.transitions) & set(self.never))
+        if clash:
+            problems.append((("never",), f"{', '.join(clash)} is both to enter and never to enter"))
+        _raise_if(problems)
+        return self
+
+    @property
+    def monotone(self) -> bool:
+        return not self.never
+
+    @property
+    def needs_whole_window(self) -> bool:
+        return bool(self.never)
+
+
 class TemplateResult(TemplateExpectationBase):
     """The invoke's answer."""
 
@@ -191,14 +222,13 @@ def _template_key_to_kind(value: Any) -> Any:
         kind = next(iter(value))
         raise PydanticCustomError(
             "pipeline_only", "`{kind}` expectations belong to the seed pipeline (its {what}); a template "
-            "scenario can expect attempts, dlq, sns, sqs and result",
-            {"kind": kind, "what": {"reshard": "error handler's re-sharding", "database": "PostgreSQL rows",
-                                    "alarm": "JOB NOT RUN and JOB FAILED alarm designs"}[kind]})
+            "scenario can expect attempts, dlq, sns, sqs, alarm and result",
+            {"kind": kind, "what": {"reshard": "error handler's re-sharding", "database": "PostgreSQL rows"}[kind]})
     return _key_to_kind(value)
 
 
 TemplateExpectation = Annotated[
-    TemplateAttempts | TemplateSqs | TemplateSns | TemplateDlq | TemplateResult,
+    TemplateAttempts | TemplateSqs | TemplateSns | TemplateDlq | TemplateAlarm | TemplateResult,
     Field(discriminator="kind"),
     BeforeValidator(_template_key_to_kind),
     KeyedUnion(),
@@ -241,7 +271,7 @@ class TemplateScenario(SourceLocated):
         named: list[tuple[Loc, str]] = [(("invoke", "function"), self.invoke.function)]
         named += [(("faults", i, "function"), fault.function) for i, fault in enumerate(self.faults)]
         for i, expectation in enumerate(self.expect):
-            for field in ("function", "queue", "topic"):
+            for field in ("function", "queue", "topic", "alarm"):
                 value = getattr(expectation, field, None)
                 if value is not None:
                     named.append((("expect", i, expectation.kind, field), value))

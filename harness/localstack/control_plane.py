@@ -1,4 +1,4 @@
-"""Deploying in the embedded LocalStack without waiting for nothing.
+"""Deploying in the embedded LocalStack without waiting for nothing, and without a race on first requests.
 
 1. CloudFormation: a resource that is still being created is asked again after 20 ms, not after
 LocalStack's fixed second.
@@ -28,6 +28,45 @@ POLL_INTERVAL_S = 0.02
 def install(interval_s: float = POLL_INTERVAL_S) -> None:
     _poll_cloudformation_faster(interval_s)
     _presign_with_one_client()
+    _routes_before_loaded()
+
+
+def _routes_before_loaded() -> None:
+    """LocalStack 2026.3 marks a service loaded *before* it adds the service's operations to its request
+    router (`ServiceLoader.require_service`), so a request that arrives meanwhile, the second of two first
+    requests to a service, finds no route: "501 no handler for operation 'HeadObject' on service 's3'". Seen
+    once in `make run` (-j 2: two stacks and the warm-up thread asked S3 first at once). Here the service
+    counts as loaded only once its routes are in, under the same lock."""
+    from localstack.aws.handlers.service_plugin import ServiceLoader
+    from localstack.services.plugins import Service
+    from localstack.utils.bootstrap import is_api_enabled
+    from plux import PluginDisabled
+
+    if getattr(ServiceLoader.require_service, "harness_ordered", False):
+        return
+    original = ServiceLoader.require_service
+
+    def require_service(self: Any, chain: Any, context: Any, response: Any) -> Any:
+        if not context.service or context.service.service_name in self.loaded_services:
+            return None
+        name = context.service.service_name
+        if not self.service_manager.exists(name) or not is_api_enabled(name):
+            return original(self, chain, context, response)  # LocalStack's own refusal
+        try:
+            plugin = self.service_manager.require(name)
+        except PluginDisabled:
+            return original(self, chain, context, response)
+        with self.service_locks[name]:
+            if name in self.loaded_services:
+                return None
+            if isinstance(plugin, Service):
+                self.service_request_router.add_skeleton(plugin.skeleton)
+                self.loaded_services.add(name)
+                return None
+        return original(self, chain, context, response)
+
+    require_service.harness_ordered = True  # type: ignore[attr-defined]
+    ServiceLoader.require_service = require_service  # type: ignore[method-assign]
 
 
 def _presign_with_one_client() -> None:

@@ -40,7 +40,7 @@ def _routes_before_loaded() -> None:
     from localstack.aws.handlers.service_plugin import ServiceLoader
     from localstack.services.plugins import Service
     from localstack.utils.bootstrap import is_api_enabled
-    from plux import PluginDisabled
+    from plux import PluginDisabled  # type: ignore[import-untyped]
 
     if getattr(ServiceLoader.require_service, "harness_ordered", False):
         return
@@ -66,7 +66,7 @@ def _routes_before_loaded() -> None:
         return original(self, chain, context, response)
 
     require_service.harness_ordered = True  # type: ignore[attr-defined]
-    ServiceLoader.require_service = require_service  # type: ignore[method-assign]
+    ServiceLoader.require_service = require_service  # type: ignore[method-assign,assignment]
 
 
 def _presign_with_one_client() -> None:

@@ -7,7 +7,8 @@ turns that key into the `kind` field, so that the engine gets one typed model pe
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Discriminator, Field, JsonValue, Tag, model_validator
 from pydantic_core import PydanticCustomError
@@ -54,6 +55,40 @@ def _count_problems(count: int | None, min_count: int | None) -> list[tuple[Loc,
     if count is None and min_count is None:
         return [((), "missing required key 'count' (exactly this many) or 'min_count' (at least)")]
     return []
+
+
+def alarm_states_problems(transitions: Sequence[str], never: Sequence[str]) -> list[tuple[Loc, str]]:
+    """What is wrong with an alarm expectation's states to enter in order and states never to enter (the
+    pipeline's alarms and a template's alike)."""
+    problems: list[tuple[Loc, str]] = []
+    if not transitions and not never:
+        problems.append(((), "give transitions (states entered, in order), never (states not entered), or both"))
+    for index in range(1, len(transitions)):
+        if transitions[index] == transitions[index - 1]:
+            problems.append((("transitions", index), f"an alarm already in {transitions[index]} cannot enter it again"))
+    for index, state in enumerate(never):
+        if state in transitions:
+            problems.append((("never", index), f"{state} is both expected in transitions and never entered"))
+    for index, repeated in duplicates(list(never)):
+        problems.append((("never", index), f"{repeated} is listed twice"))
+    return problems
+
+
+class AlarmStatesWatched:
+    """Timing of an alarm expectation (`transitions` to enter in order, `never` to enter): an ordered
+    subsequence of states stays one as states are appended, so it holds for good once it holds, unless a
+    `never` must be watched until the deadline."""
+
+    if TYPE_CHECKING:  # the subclass's field; declared here for the type checker only (not a schema field)
+        never: Sequence[str]
+
+    @property
+    def monotone(self) -> bool:
+        return not self.never
+
+    @property
+    def needs_whole_window(self) -> bool:
+        return bool(self.never)
 
 
 def _raise_if(problems: list[tuple[Loc, str]]) -> None:
@@ -174,7 +209,7 @@ class SnsExpectation(ExpectationBase):
 AlarmCauseOrAny = Literal["datapoints", "missing_data", "any"]
 
 
-class AlarmExpectation(ExpectationBase):
+class AlarmExpectation(AlarmStatesWatched, ExpectationBase):
     """State transitions of a CloudWatch alarm, each proved by its cause and its time.
 
     A transition counts when it happens after the job started (`since: job`, the default when a job
@@ -200,17 +235,7 @@ class AlarmExpectation(ExpectationBase):
 
     @model_validator(mode="after")
     def _check(self) -> AlarmExpectation:
-        problems: list[tuple[Loc, str]] = []
-        if not self.transitions and not self.never:
-            problems.append(((), "give transitions (states entered, in order), never (states not entered), or both"))
-        for index in range(1, len(self.transitions)):
-            if self.transitions[index] == self.transitions[index - 1]:
-                problems.append(
-                    (
-                        ("transitions", index),
-                        f"an alarm already in {self.transitions[index]} cannot enter it again",
-                    )
-                )
+        problems = alarm_states_problems(self.transitions, self.never)
         if isinstance(self.because, list) and len(self.because) != len(self.transitions):
             problems.append(
                 (
@@ -219,25 +244,11 @@ class AlarmExpectation(ExpectationBase):
                     f"transition(s), {len(self.because)} cause(s)",
                 )
             )
-        for index, state in enumerate(self.never):
-            if state in self.transitions:
-                problems.append((("never", index), f"{state} is both expected in transitions and never entered"))
-        for index, repeated in duplicates(list(self.never)):
-            problems.append((("never", index), f"{repeated} is listed twice"))
         _raise_if(problems)
         return self
 
     def awaited_alarms(self) -> list[tuple[AlarmName, int]]:
         return [(self.alarm, max(1, len(self.transitions)))]
-
-    @property
-    def monotone(self) -> bool:
-        # An ordered subsequence of states stays one as states are appended; `never` holds until broken.
-        return not self.never
-
-    @property
-    def needs_whole_window(self) -> bool:
-        return bool(self.never)
 
     def causes(self) -> list[str]:
         """The cause each listed transition needs (datapoints, missing_data or any)."""

@@ -21,7 +21,15 @@ from harness.faults import plan
 
 from .catalog import DEFAULT_MAX_WAIT_SECONDS, AlarmState
 from .common import Loc, ScenarioModel, Slug, SourceLocated, Text
-from .expectations import ExpectationBase, KeyedUnion, _count_problems, _key_to_kind, _raise_if
+from .expectations import (
+    AlarmStatesWatched,
+    ExpectationBase,
+    KeyedUnion,
+    _count_problems,
+    _key_to_kind,
+    _raise_if,
+    alarm_states_problems,
+)
 from .faults import AttemptNumber, ExceptionSpec
 
 _LOGICAL_ID = re.compile(r"^[A-Za-z0-9]{1,255}$")
@@ -170,7 +178,7 @@ class TemplateDlq(TemplateMessages):
     """The function's logical ID."""
 
 
-class TemplateAlarm(TemplateExpectationBase):
+class TemplateAlarm(AlarmStatesWatched, TemplateExpectationBase):
     """State changes of a CloudWatch alarm of the template, from its history since it was created."""
 
     kind: Literal["alarm"]
@@ -183,22 +191,8 @@ class TemplateAlarm(TemplateExpectationBase):
 
     @model_validator(mode="after")
     def _check(self) -> TemplateAlarm:
-        problems: list[tuple[Loc, str]] = []
-        if not self.transitions and not self.never:
-            problems.append(((), "give transitions (states to enter), never (states not to enter) or both"))
-        clash = sorted(set(self.transitions) & set(self.never))
-        if clash:
-            problems.append((("never",), f"{', '.join(clash)} is both to enter and never to enter"))
-        _raise_if(problems)
+        _raise_if(alarm_states_problems(list(self.transitions), list(self.never)))
         return self
-
-    @property
-    def monotone(self) -> bool:
-        return not self.never
-
-    @property
-    def needs_whole_window(self) -> bool:
-        return bool(self.never)
 
 
 class TemplateResult(TemplateExpectationBase):

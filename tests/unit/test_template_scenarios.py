@@ -40,8 +40,8 @@ def test_the_examples_scenarios_load_as_template_scenarios() -> None:
     ("- database: {loaded_exactly_once: all}", "`database` expectations belong to the seed pipeline"),
     ("- sqs: {queue: Q}", "missing required key 'count'"),
     ("- sqs: {queue: Q, count: 1, min_count: 1}", "give either count (exactly) or min_count"),
-    ("- alarm: {alarm: A}", "give transitions (states to enter), never (states not to enter) or both"),
-    ("- alarm: {alarm: A, transitions: [ALARM], never: [ALARM]}", "ALARM is both to enter and never to enter"),
+    ("- alarm: {alarm: A}", "give transitions (states entered, in order), never (states not entered), or both"),
+    ("- alarm: {alarm: A, transitions: [ALARM], never: [ALARM]}", "ALARM is both expected in transitions and never"),
 ])
 def test_an_expectation_a_template_scenario_cannot_have_is_refused_at_its_line(
         tmp_path: Path, expectation: str, says: str) -> None:

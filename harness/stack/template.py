@@ -338,8 +338,8 @@ def physical_ids(cloudformation: Any, stack_id: str) -> dict[str, str]:
 
 def missing_targets(template: Template, endpoint_client: Callable[[str], Any], stack_id: str) -> list[str]:
     """Dead-letter targets and async destinations of the stack's functions that do not exist, each named
-    with the template line of its function. LocalStack accepts any ARN there (and AWS does not look for the
-    target either); the first failure would then lose its event, so the harness refuses it before a job."""
+    with the template line of its function. LocalStack accepts any ARN there (whether AWS checks was not
+    verified here); the first failure would then lose its event, so the harness refuses it before a job."""
     physical = physical_ids(endpoint_client("cloudformation"), stack_id)
     lam = endpoint_client("lambda")
     problems = []

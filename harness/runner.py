@@ -16,7 +16,7 @@ from harness.scenario import Scenario
 from harness.scenario.template_scenario import TemplateScenario
 from harness.stack.pipeline import AlarmConfig, FunctionConfig, PipelineStack, StackConfig, unique_prefix
 from harness.stack.resources import Resources
-from harness.stack.template import PIPELINE_TEMPLATE
+from harness.stack.template import PIPELINE_TEMPLATE, parameter_values
 from harness.stack.template_stack import TemplateStack
 from harness.waiting import wait_for
 
@@ -37,12 +37,8 @@ def stack_config(scenario: Scenario, prefix: str) -> StackConfig:
         max_reshard_depth=settings.max_reshard_depth,
         faults=list(scenario.faults),
         worker_on_error=settings.worker.on_error.as_env(),
-        parameters={name: _parameter_text(value) for name, value in settings.parameters.items()},
+        parameters=parameter_values(settings.parameters),
     )
-
-
-def _parameter_text(value: str | int | float | bool) -> str:
-    return ("true" if value else "false") if isinstance(value, bool) else str(value)
 
 
 def template_path(scenario: Scenario, override: Path | None = None) -> Path:
@@ -52,8 +48,7 @@ def template_path(scenario: Scenario, override: Path | None = None) -> Path:
         return override.resolve()
     if scenario.stack.template is None:
         return PIPELINE_TEMPLATE
-    base = Path(scenario.source_file).parent if scenario.source_file else Path.cwd()
-    return (base / scenario.stack.template).resolve()
+    return scenario.relative_path(scenario.stack.template)
 
 
 @dataclass

@@ -50,10 +50,8 @@ POLL_S = 0.1
 
 
 def template_path(scenario: TemplateScenario, override: Path | None = None) -> Path:
-    if override is not None:
-        return override.resolve()
-    base = Path(scenario.source_file).parent if scenario.source_file else Path.cwd()
-    return (base / scenario.template).resolve()
+    """`override` (`harness run --template`), else the scenario's `template:`, relative to its file."""
+    return override.resolve() if override is not None else scenario.relative_path(scenario.template)
 
 
 def logical_id_problems(scenario: TemplateScenario, template: templates.Template) -> list[str]:
@@ -295,8 +293,7 @@ def run_template_scenario(scenario: TemplateScenario, resources: Resources,
     problems = logical_id_problems(scenario, loaded)
     if problems:
         return ScenarioResult(scenario, None, 0.0, error="\n".join(problems))
-    parameters = {key: ("true" if value else "false") if isinstance(value, bool) else str(value)
-                  for key, value in scenario.parameters.items()}
+    parameters = templates.parameter_values(scenario.parameters)
     stack = TemplateStack(resources.endpoint(), resources.database_url(), unique_prefix(scenario.name), path,
                           parameters)
 

@@ -52,6 +52,11 @@ class SourceLocated(ScenarioModel):
                 return found
         return None
 
+    def relative_path(self, text: str) -> Path:
+        """A path the document gives (a template), relative to the document's file (else to the cwd)."""
+        base = Path(self._source_file).parent if self._source_file else Path.cwd()
+        return (base / text).resolve()
+
     def _attach_source(self, file: str | Path, lines: dict[Loc, tuple[int, int]]) -> None:
         self._source_file = str(file)
         self._source_lines = lines

@@ -178,6 +178,12 @@ def _upload(s3: Any, bucket: str, archive: Path) -> str:
     return key
 
 
+def parameter_values(values: Mapping[str, str | int | float | bool]) -> dict[str, str]:
+    """Template parameters as CloudFormation takes them: strings, booleans spelt true/false."""
+    return {key: ("true" if value else "false") if isinstance(value, bool) else str(value)
+            for key, value in values.items()}
+
+
 def deploy(cloudformation: Any, stack_name: str, body: Mapping[str, Any], parameters: Mapping[str, Any],
            deadline_s: float = 300.0, what: str = "", sweep_with: Callable[[str], Any] | None = None) -> dict[str, Any]:
     """Create the stack and wait for it; its description (Outputs, StackId, ...) once CREATE_COMPLETE.

@@ -84,3 +84,9 @@ def test_logical_ids_the_template_lacks_are_named_with_their_line_and_the_choice
     assert any(p.startswith(f"{path}:6:") and "AcceptedOrders is not a SQS queue" in p for p in problems)
     assert any(p.startswith(f"{path}:7:") and "AcceptedOrdersQueue is not a SNS topic" in p for p in problems)
     assert len(problems) == 3
+
+
+def test_harness_run_template_overrides_the_scenarios_template(tmp_path: Path) -> None:
+    scenario = load_scenarios([EXAMPLE / "scenarios"])[0]
+    assert isinstance(scenario, TemplateScenario)
+    assert template_path(scenario, tmp_path / "other.yaml") == (tmp_path / "other.yaml").resolve()

@@ -34,7 +34,7 @@ from harness.executor.runtime_process import (
     exit_error_payload,
     read_new_output,
 )
-from harness.localstack import timing
+from harness.localstack import clock, timing
 
 LOG = logging.getLogger(__name__)
 
@@ -175,6 +175,14 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
 
     # -- invocation --------------------------------------------------------------------------------
     def invoke(self, payload: dict[str, str]) -> InvocationResult:
+        name = self.function_version.id.function_name
+        clock.invocation(name, +1)  # its stack's clock cannot move while it runs
+        try:
+            return self._invoke(payload)
+        finally:
+            clock.invocation(name, -1)
+
+    def _invoke(self, payload: dict[str, str]) -> InvocationResult:
         request_id = payload["invoke-id"]
         cfg = self.function_version.config
         with self._lock:

@@ -38,11 +38,14 @@ class _Tracker:
         self.started_at = started_at
         self.limit = deadline(scenario, expectation, platform)
         self.deadline = started_at + self.limit.seconds
+        # On a stack clock, the deadline is on that clock, and max_wait_seconds bounds the wall time.
+        self.real_deadline = started_at + scenario.max_wait_seconds
         self.outcome: Outcome | None = None
 
-    def poll(self, snapshot: Snapshot, settled_since: float | None) -> None:
+    def poll(self, snapshot: Snapshot, settled_since: float | None, real_now: float | None = None) -> None:
         verdict = check(self.expectation, snapshot)
         moment = snapshot.now
+        out_of_wall_time = real_now is not None and real_now >= self.real_deadline
         if verdict.holds and self.expectation.needs_whole_window:
             if moment >= self.deadline:
                 self._decide(verdict, moment, True, "")
@@ -60,6 +63,11 @@ class _Tracker:
             if self.limit.capped:
                 note += f"; {self.limit.note()}"
             self._decide(verdict, moment, False, note)
+        elif out_of_wall_time:
+            self._decide(verdict, moment, False,
+                         f"after max_wait_seconds={self.real_deadline - self.started_at:g} s of wall time, at "
+                         f"{offset(moment - self.started_at)} on the stack's clock (the stack never stayed idle "
+                         "long enough for its clock to be moved on)")
         elif (
             settled_since is not None
             and not self.expectation.time_driven
@@ -101,14 +109,19 @@ def evaluate(
     """
     anchor_wall, anchor_clock = wall_clock(), clock()
 
-    def now() -> float:
+    def real_now() -> float:
         return anchor_wall + (clock() - anchor_clock)
+
+    def now() -> float:
+        """The stack's clock: the wall clock plus the idle time skipped (`Observations.advance_clock`)."""
+        return real_now() + observations.clock_offset
 
     started_at = observations.started_at
     trackers = [_Tracker(scenario, index, expectation, started_at, observations.platform)
                 for index, expectation in enumerate(scenario.expect)]
     settling = Settling(scenario)
     settled_since: float | None = None
+    skip = _Skipping(observations)
     while True:
         snapshot = Snapshot(scenario, observations, now())
         pending = settling.pending(snapshot)
@@ -117,12 +130,17 @@ def evaluate(
         elif settled_since is None:
             settled_since = snapshot.now
         undecided = [tracker for tracker in trackers if tracker.outcome is None]
+        if skip.delivering(snapshot, real_now()):
+            sleep(poll_interval)  # no verdict before the alarm notifications of a skip have arrived
+            continue
         for tracker in undecided:
-            tracker.poll(snapshot, settled_since)
+            tracker.poll(snapshot, settled_since, real_now())
         undecided = [tracker for tracker in undecided if tracker.outcome is None]
         if not undecided:
             break
         next_deadline = min(tracker.deadline for tracker in undecided)
+        if skip.advance(undecided, snapshot, settled_since, next_deadline, real_now()):
+            continue
         sleep(max(0.0, min(poll_interval, next_deadline - now())))
     outcomes = [tracker.outcome for tracker in trackers if tracker.outcome is not None]
     return Report(
@@ -136,14 +154,72 @@ def evaluate(
     )
 
 
+# Idle time shorter than this is waited out on the wall clock rather than skipped.
+MIN_SKIP_SECONDS = 1.0
+# The alarm notifications of a skip normally arrive within milliseconds; past this, verdicts go ahead
+# without them (a missing notification then shows as what it is).
+SKIP_DELIVERY_SECONDS = 5.0
+
+
+class _Skipping:
+    """Moves the stack's clock over idle time while only alarm evaluations can decide what is left.
+
+    It skips when the pipeline has settled (the settling rules' evidence), every undecided expectation is
+    decided by the alarms' clock, and the next deadline is more than `MIN_SKIP_SECONDS` away; it stops at
+    each alarm state change, so an expectation is decided at the moment that decides it. The stack's
+    LocalStack refuses a skip while one of its invocations runs or a retry is due.
+    """
+
+    def __init__(self, observations: Observations) -> None:
+        self.observations = observations
+        self.awaited_messages: int | None = None
+        self.deliver_by = 0.0
+        self.refused: list[str] = []
+
+    def delivering(self, snapshot: Snapshot, real_now: float) -> bool:
+        if self.awaited_messages is None:
+            return False
+        if len(snapshot.messages("alarms")) >= self.awaited_messages or real_now >= self.deliver_by:
+            self.awaited_messages = None
+            return False
+        return True
+
+    def advance(self, undecided: list[_Tracker], snapshot: Snapshot, settled_since: float | None,
+                next_deadline: float, real_now: float) -> bool:
+        """Skip towards `next_deadline` when nothing but the alarms' clock can decide; whether it moved."""
+        if settled_since is None or not all(t.expectation.time_driven for t in undecided):
+            return False
+        seconds = next_deadline - snapshot.now
+        if seconds <= MIN_SKIP_SECONDS:
+            return False
+        answer = self.observations.advance_clock(seconds, stop_at_change=True)
+        if not answer or answer.get("busy"):
+            self.refused = list((answer or {}).get("busy", []))
+            return False
+        if answer.get("notifications"):
+            self.awaited_messages = len(snapshot.messages("alarms")) + int(answer["notifications"])
+            self.deliver_by = real_now + SKIP_DELIVERY_SECONDS
+        return float(answer.get("advanced", 0.0)) > 0
+
+
 def timing_text(scenario: Scenario, platform: Platform) -> str:
     """The time scale and each alarm's period in AWS's seconds with the wall time it took here, like
     "1 min = 1 s, 1 day = 1440 s; alarm periods: job_not_run 60 s (1 s here), job_failed 60 s (1 s here)"."""
     periods = []
     for alarm in ALARMS:
         period = float(scenario.stack.alarm(alarm).period_seconds or 60)
-        periods.append(f"{alarm} {period:g} s ({platform.alarm_seconds(period):g} s here)")
-    return f"{platform.scale_text()}; alarm periods: {', '.join(periods)}"
+        periods.append(f"{alarm} {aws_duration(period)} ({platform.alarm_seconds(period):g} s here)")
+    clock = f"; {platform.clock_text()}" if platform.clock_text() else ""
+    return f"{platform.scale_text()}{clock}; alarm periods: {', '.join(periods)}"
+
+
+def aws_duration(seconds: float) -> str:
+    """A duration in AWS's units as a person states it: "60 s", "5 min", "1 day", "36 h"."""
+    for unit, size in (("day", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size and seconds % size == 0 and (unit != "min" or seconds > 60):
+            count = int(seconds // size)
+            return f"{count} {unit}{'s' if unit == 'day' and count > 1 else ''}"
+    return f"{seconds:g} s"
 
 
 def wait_until_settled(

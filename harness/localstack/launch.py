@@ -33,6 +33,9 @@ def main() -> None:
     from harness.model.platform import env_alarm_time_scale
 
     timing.install(env_alarm_time_scale())
+    from harness.localstack import clock
+
+    clock.install()  # each stack's alarms on its own clock, which the harness moves over idle time
     from harness.localstack import control_plane
 
     control_plane.install()  # deploys without idle waits

@@ -62,8 +62,9 @@ def _since_failure(message_body: str) -> float:
 class _PromptDelays:
     """An SQS client whose delayed sends are held by a timer and then sent with no delay."""
 
-    def __init__(self, client: Any) -> None:
+    def __init__(self, client: Any, function_name: str = "") -> None:
         self._client = client
+        self._function_name = function_name
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
@@ -73,6 +74,7 @@ class _PromptDelays:
         if delay <= 0:
             return self._client.send_message(**kwargs)
         undelayed = {**kwargs, "DelaySeconds": 0}
+        from harness.localstack import clock
 
         def send() -> None:
             try:
@@ -80,6 +82,10 @@ class _PromptDelays:
             except Exception:  # the function may have been deleted meanwhile, as a delayed message would go too
                 LOG.warning("harness: a delayed Lambda retry could not be sent to %s", kwargs.get("QueueUrl"),
                             exc_info=True)
+            finally:
+                clock.retry_held(self._function_name, -1)  # sent: its stack's clock may move again
+
+        clock.retry_held(self._function_name, +1)  # a stack's clock cannot skip a retry that is due
 
         timer = threading.Timer(max(0.0, delay - _since_failure(kwargs.get("MessageBody", ""))), send)
         timer.daemon = True
@@ -95,11 +101,22 @@ def install(alarm_time_scale: float = 1.0) -> None:
     original = event_manager.get_sqs_client
 
     def get_sqs_client(function_version: Any, client_config: Any = None) -> Any:
-        return _PromptDelays(original(function_version, client_config=client_config))
+        name = getattr(getattr(function_version, "id", None), "function_name", "") or ""
+        return _PromptDelays(original(function_version, client_config=client_config), name)
 
     event_manager.get_sqs_client = get_sqs_client
+    global _SCALE
+    _SCALE = alarm_time_scale
     if alarm_time_scale != 1.0:
         _compress_alarms(alarm_time_scale)
+
+
+_SCALE = 1.0
+
+
+def configured_scale() -> float:
+    """The alarm time scale this LocalStack was started with (`install`)."""
+    return _SCALE
 
 
 def compressed_period(period: float, scale: float) -> int:

@@ -40,7 +40,13 @@ def evaluation_interval(settings: AlarmSettings, scale: float) -> float:
 
 def lookback_periods(settings: AlarmSettings) -> int:
     """How many periods one evaluation looks back (`alarm_scheduler.collect_metric_data`)."""
-    return settings.evaluation_periods + max(math.floor(settings.evaluation_periods / 3), 2)
+    return lookback_count(settings.evaluation_periods)
+
+
+def lookback_count(evaluation_periods: int) -> int:
+    """How many periods an evaluation of an alarm with `evaluation_periods` looks back (LocalStack's
+    `collect_metric_data`: a few more than EvaluationPeriods)."""
+    return evaluation_periods + max(math.floor(evaluation_periods / 3), 2)
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,10 @@ class Platform:
     alarm_time_scale: float = 1.0
     """How many times faster than AWS the alarms run: a Period of P seconds is evaluated as P / this
     (the embedded LocalStack: the same compression as the retries; an attached one: 1, real time)."""
+    virtual_clock: bool = False
+    """Whether each stack's alarms run on a clock of its own that the harness moves over idle time
+    (`harness.localstack.clock`): then a 1-day period costs no waiting once the stack is idle, and
+    deadlines are on that clock while max_wait_seconds bounds the wall time."""
 
     def retry_delay(self, attempt: int) -> float:
         """The delay before the retry that follows failed attempt `attempt` (1 -> 1x, 2 -> 2x)."""
@@ -61,13 +65,20 @@ class Platform:
             return "alarms in real time"
         return f"1 min = {60 / self.alarm_time_scale:g} s, 1 day = {86400 / self.alarm_time_scale:g} s"
 
+    def clock_text(self) -> str:
+        """How idle time passes, in words ("" when it passes on the wall clock)."""
+        return "idle time is skipped: the clock of an idle stack moves on to its next alarm evaluations" \
+            if self.virtual_clock else ""
+
     def describe(self) -> str:
         base = self.retry_base_delay_s
         words = "time is compressed" if self.compressed else "time is real"
         alarms = ("alarm periods are real" if self.alarm_time_scale == 1.0 else
                   f"alarm periods run {self.alarm_time_scale:g}x faster ({self.scale_text()})")
+        clock = f"; {self.clock_text()}" if self.virtual_clock else ""
         return (f"{words}: Lambda async retries wait {base:g} s, then {2 * base:g} s "
-                f"(AWS: {AWS_RETRY_BASE_DELAY_S:g} s, then {2 * AWS_RETRY_BASE_DELAY_S:g} s); {alarms}; {self.source}")
+                f"(AWS: {AWS_RETRY_BASE_DELAY_S:g} s, then {2 * AWS_RETRY_BASE_DELAY_S:g} s); {alarms}{clock}; "
+                f"{self.source}")
 
 
 def env_retry_base_delay() -> float | None:
@@ -88,7 +99,7 @@ def embedded(retry_base_delay_s: float) -> Platform:
     """The embedded LocalStack, which the harness starts with this retry base delay, and whose alarms it
     runs at the same compression (`harness.localstack.timing`): one time scale."""
     return Platform(float(retry_base_delay_s), f"embedded LocalStack, {ENV_RETRY_BASE_DELAY} sets it",
-                    alarm_time_scale=time_scale(retry_base_delay_s))
+                    alarm_time_scale=time_scale(retry_base_delay_s), virtual_clock=True)
 
 
 def compress(aws_seconds: float, scale: float) -> float:
@@ -123,7 +134,20 @@ def env_alarm_time_scale() -> float:
 def attached(endpoint_url: str, timeout_s: float = 2.0) -> Platform:
     """An attached LocalStack: its configuration when it shows it, else the environment, else the default;
     its alarms at `HARNESS_ALARM_TIME_SCALE` (`harness up` prints it), else in real time."""
-    return replace(_attached_retries(endpoint_url, timeout_s), alarm_time_scale=env_alarm_time_scale())
+    return replace(_attached_retries(endpoint_url, timeout_s), alarm_time_scale=env_alarm_time_scale(),
+                   virtual_clock=_has_stack_clocks(endpoint_url, timeout_s))
+
+
+def _has_stack_clocks(endpoint_url: str, timeout_s: float) -> bool:
+    """Whether the LocalStack runs the harness's launcher, whose stacks' alarms have clocks the harness can
+    move over idle time (`harness up` starts one; a plain LocalStack has no such route)."""
+    from harness.localstack.clock import ROUTE
+
+    try:
+        with urllib.request.urlopen(f"{endpoint_url.rstrip('/')}{ROUTE}/-", timeout=timeout_s) as response:  # noqa: S310
+            return bool(response.status == 200)
+    except (OSError, ValueError):
+        return False
 
 
 def _attached_retries(endpoint_url: str, timeout_s: float) -> Platform:

@@ -14,7 +14,7 @@ method returns what is known *now*, so the engine can poll it. The parts:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .records import Attempt, DecisionRecord, InvokeResult, LogLine, Message, QuarantineRecord
 
@@ -31,6 +31,15 @@ class Observations(Protocol):
     """Start time of each run of the job (job.runs), in order."""
     platform: Platform
     """The timing of the LocalStack the stack runs on (its retry delay), for deadlines and settling."""
+    clock_offset: float
+    """Seconds the stack's clock is ahead of the wall clock: the idle time skipped so far
+    (`advance_clock`). Alarm times are on the stack's clock; the pipeline's happened before any skip."""
+
+    def advance_clock(self, seconds: float, *, stop_at_change: bool) -> dict[str, Any] | None:
+        """Move the stack's clock forward over idle time, its alarms evaluated on the way
+        (`harness.localstack.clock`); None where the platform has no such clock. The answer has `advanced`,
+        `changes` and `notifications`, or `busy` with the reasons the stack is not idle."""
+        ...
 
     def attempts(self) -> list[Attempt]: ...
 

@@ -8,7 +8,7 @@ log lines from CloudWatch Logs on the LocalStack.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
@@ -34,6 +34,17 @@ class StackObservations:
     run_started_at: list[float] = field(default_factory=list)
     invoke_results: list[InvokeResult] = field(default_factory=list)
     _seen: dict[str, list[Message]] = field(default_factory=dict)
+    clock_offset: float = 0.0
+
+    def advance_clock(self, seconds: float, *, stop_at_change: bool) -> dict[str, Any] | None:
+        if not self.platform.virtual_clock:
+            return None
+        answer = self.stack.advance_clock(seconds, stop_at_change=stop_at_change)
+        if "unsupported" in answer:
+            return None
+        if "offset" in answer:
+            self.clock_offset = float(answer["offset"])
+        return answer
 
     def results(self) -> list[InvokeResult]:
         return list(self.invoke_results)

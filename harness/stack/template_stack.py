@@ -23,6 +23,7 @@ from psycopg import sql
 from harness import faults as fault_injection
 from harness.executor.injection import ROUTE as FAULTS_ROUTE
 from harness.localstack import Endpoint
+from harness.localstack.clock import ROUTE as CLOCK_ROUTE
 from harness.localstack.tapping import ROUTE as TAPS_ROUTE
 from harness.localstack.tapping import tap_queue_name
 from harness.observe import ledger
@@ -140,9 +141,31 @@ class TemplateStack:
                              fault_injection.registration(plan, self.database_url, self.schema))
             self._registered.append(name)
 
+    # -- the stack's clock ---------------------------------------------------------------------------
+    def advance_clock(self, seconds: float, *, stop_at_change: bool) -> dict[str, Any]:
+        """Move this stack's clock `seconds` forward over idle time (`harness.localstack.clock`), its alarms
+        evaluated on the way. The answer has the new `offset`, the seconds `advanced`, the state `changes`
+        and how many `notifications` they send; or `busy` (why the stack is not idle), or `unsupported` when
+        the LocalStack has no clock route."""
+        region = self.client("cloudwatch").meta.region_name
+        body = {"seconds": seconds, "stop_at_change": stop_at_change, "region": region}
+        url = f"{self.endpoint.url.rstrip('/')}{CLOCK_ROUTE}/{self.prefix}"
+        request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                         headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return dict(json.loads(response.read()))
+        except urllib.error.HTTPError as error:
+            if error.code == 409:
+                return dict(json.loads(error.read()))
+            if error.code == 404:
+                return {"unsupported": f"{self.endpoint.url} has no {CLOCK_ROUTE} route"}
+            raise DeployError(f"POST {url}: {error.code} {error.read().decode(errors='replace')}") from error
+
     # -- teardown --------------------------------------------------------------------------------------
     def teardown(self) -> None:
         sns, sqs = self.client("sns"), self.client("sqs")
+        _harness_request(self.endpoint, CLOCK_ROUTE, "DELETE", self.prefix)
         for name in self._registered:
             _harness_request(self.endpoint, FAULTS_ROUTE, "DELETE", name)
         self._registered.clear()

@@ -63,12 +63,39 @@ class FakeObservations:
     _results: list[InvokeResult] = field(default_factory=list)
     _logs: list[LogLine] = field(default_factory=list)
     duplicates: int = 0
+    clock_offset: float = 0.0
+    """The stack's clock is the fake clock plus this: what `advance_clock` skipped."""
+    advances: list[dict[str, Any]] = field(default_factory=list)
+    """Each answer `advance_clock` gave, in order."""
 
     def _at(self, offset: float) -> float:
         return self.started_at + offset
 
     def _visible(self, moment: float) -> bool:
-        return moment <= self.clock.now
+        return moment <= self.clock.now + self.clock_offset
+
+    def advance_clock(self, seconds: float, *, stop_at_change: bool) -> dict[str, Any] | None:
+        """As the embedded LocalStack's stack clock does (`harness.localstack.clock`), when the platform
+        has one: refused while an attempt runs; else moved to the next scripted alarm notification
+        (`stop_at_change`) or by `seconds`."""
+        if not self.platform.virtual_clock:
+            return None
+        now = self.clock.now + self.clock_offset
+        running = [s.attempt for s in self._attempts if s.attempt.started_at <= now < (s.ends_at or float("inf"))]
+        if running:
+            answer: dict[str, Any] = {"busy": [f"{a.function} attempt {a.attempt} running" for a in running]}
+            self.advances.append(answer)
+            return answer
+        # A notification is scripted 0.05 s after its state change (`add_alarm`).
+        changes = sorted(m.received_at - 0.05 for m in self._messages
+                         if m.topic == "alarms" and now < m.received_at - 0.05 <= now + seconds)
+        target = changes[0] if stop_at_change and changes else now + seconds
+        notified = [change for change in changes if change <= target]
+        self.clock_offset += target - now
+        answer = {"offset": self.clock_offset, "advanced": target - now, "changes": notified,
+                  "notifications": len(notified)}
+        self.advances.append(answer)
+        return answer
 
     # The Observations protocol.
 

@@ -164,8 +164,17 @@ def test_each_further_alarm_state_costs_a_period() -> None:
     scenario = shipped("success-path")
     alarm = scenario.expect[-1]
     assert alarm.kind == "alarm"
-    longer = alarm.model_copy(update={"transitions": ["ALARM", "OK"]})
-    assert deadline_seconds(scenario, longer) == pytest.approx(deadline_seconds(scenario, alarm) + 1)  # 60 s / 60
+    two = alarm.model_copy(update={"transitions": ["ALARM", "OK"]})
+    three = alarm.model_copy(update={"transitions": ["ALARM", "OK", "ALARM"]})
+    assert deadline_seconds(scenario, three) == pytest.approx(deadline_seconds(scenario, two) + 1)  # 60 s / 60
+
+
+def test_a_state_after_another_waits_for_the_look_back_too() -> None:
+    # Entering a second state can take the first state's datapoints leaving the 3 looked-back periods.
+    scenario = shipped("success-path")
+    alarm = scenario.expect[-1]
+    two = alarm.model_copy(update={"transitions": ["ALARM", "OK"]})
+    assert deadline_seconds(scenario, two) == pytest.approx(deadline_seconds(scenario, alarm) + 1 + 3)
 
 
 @pytest.mark.parametrize("scenario", load_scenarios([SCENARIOS]), ids=lambda scenario: scenario.name)

@@ -193,6 +193,7 @@ def test_each_attempt_bar_links_to_its_own_function_log_lines(page: tuple[str, P
 def test_the_page_states_the_time_scale_and_the_alarm_periods_in_aws_units(page: tuple[str, Path]) -> None:
     text, directory = page
     [timing] = re.findall(r'<p id="timing" class="note">Time: (.*?)</p>', text)
-    assert timing == ("1 min = 1 s, 1 day = 1440 s; alarm periods: job_not_run 60 s (1 s here), "
+    assert timing == ("1 min = 1 s, 1 day = 1440 s; idle time is skipped: the clock of an idle stack moves "
+                      "on to its next alarm evaluations; alarm periods: job_not_run 60 s (1 s here), "
                       "job_failed 60 s (1 s here)")
     assert json.loads((directory / "worker-timeout-reshards.json").read_text())["timing"] == timing

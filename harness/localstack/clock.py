@@ -151,13 +151,16 @@ def evaluation_points(*, now: float, until: float, grid_from: float, interval: f
     if until <= now or interval <= 0:
         return []
 
+    def steps(moment: float) -> float:
+        # How many intervals from grid_from, a whole number when it is within rounding of one.
+        count = (moment - grid_from) / interval
+        return float(round(count)) if abs(count - round(count)) < 1e-6 else count
+
     def first_after(moment: float) -> float:
-        steps = int((moment - grid_from) // interval) + 1
-        return grid_from + steps * interval
+        return grid_from + (math.floor(steps(moment)) + 1) * interval
 
     def first_from(moment: float) -> float:
-        steps = math.ceil((moment - grid_from) / interval)
-        return grid_from + steps * interval
+        return grid_from + math.ceil(steps(moment)) * interval
 
     points = {first_after(now)}
     last = first_after(until) - interval
@@ -168,7 +171,7 @@ def evaluation_points(*, now: float, until: float, grid_from: float, interval: f
             crossing = datapoint + k * period + 1
             if now <= crossing <= until:
                 points.add(first_from(crossing))
-    return sorted(point for point in points if now < point <= until)
+    return sorted(point for point in points if steps(now) < steps(point) <= steps(until))
 
 
 def _owned_alarms(client: Any, prefix: str) -> list[dict[str, Any]]:

@@ -18,7 +18,15 @@ from harness.executor import lambda_logs
 from harness.expect.engine import evaluate
 from harness.expect.report import Report
 from harness.model.platform import Platform
-from harness.observe.records import Attempt, DecisionRecord, InvokeResult, LogLine, Message, QuarantineRecord
+from harness.observe.records import (
+    Attempt,
+    DecisionRecord,
+    InvokeResult,
+    LogLine,
+    Message,
+    QuarantineRecord,
+    alarm_transition,
+)
 from harness.scenario import Scenario, load_scenario
 
 START = 1_700_000_000.0
@@ -86,9 +94,8 @@ class FakeObservations:
             answer: dict[str, Any] = {"busy": [f"{a.function} attempt {a.attempt} running" for a in running]}
             self.advances.append(answer)
             return answer
-        # A notification is scripted 0.05 s after its state change (`add_alarm`).
-        changes = sorted(m.received_at - 0.05 for m in self._messages
-                         if m.topic == "alarms" and now < m.received_at - 0.05 <= now + seconds)
+        scripted = [alarm_transition(m) for m in self._messages if m.topic == "alarms"]
+        changes = sorted(t.at for t in scripted if t is not None and now < t.at <= now + seconds)
         target = changes[0] if stop_at_change and changes else now + seconds
         notified = [change for change in changes if change <= target]
         self.clock_offset += target - now
@@ -259,9 +266,11 @@ class FakeObservations:
         old_state: str = "INSUFFICIENT_DATA",
         reason: str = "Threshold Crossed",
         created: float | None = None,
+        delivered_after: float = 0.05,
     ) -> Message:
-        """A state change at `at`; `reason` is CloudWatch's NewStateReason, `created` the alarm's creation
-        (AlarmConfigurationUpdatedTimestamp), both relative to the job's start."""
+        """A state change at `at`, notified `delivered_after` seconds later; `reason` is CloudWatch's
+        NewStateReason, `created` the alarm's creation (AlarmConfigurationUpdatedTimestamp), both relative
+        to the job's start."""
         body = {
             "AlarmName": self.alarm_name(alarm),
             "AlarmDescription": {"job_failed": "JOB FAILED", "job_not_run": "JOB NOT RUN"}.get(alarm, alarm),
@@ -272,7 +281,8 @@ class FakeObservations:
         }
         if created is not None:
             body["AlarmConfigurationUpdatedTimestamp"] = _cloudwatch_time(self._at(created))
-        return self.add_message("alarms", body, at=at + 0.05, subject=f'{new_state}: "{self.alarm_name(alarm)}"')
+        return self.add_message("alarms", body, at=at + delivered_after,
+                                subject=f'{new_state}: "{self.alarm_name(alarm)}"')
 
     def add_decision(
         self,

@@ -1,0 +1,133 @@
+"""A stack's clock in the embedded LocalStack (`harness.localstack.clock`): it moves only over idle time;
+the alarms of the stack are evaluated on the way, by LocalStack's own evaluation; the stack's metrics and
+alarm state changes are on its clock; other stacks keep the wall clock."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from harness.localstack import Endpoint
+from harness.localstack.clock import ROUTE
+from harness.waiting import wait_for
+from tests.integration.conftest import invoke
+
+DAY = 86400
+
+
+def clock(endpoint: Endpoint, prefix: str, method: str = "GET", body: Any = None) -> tuple[int, Any]:
+    request = urllib.request.Request(f"{endpoint.url}{ROUTE}/{prefix}", method=method,
+                                     data=None if body is None else json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            raw = response.read()
+            return response.status, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+def test_the_clock_does_not_move_while_the_stack_runs_an_invocation(harness_endpoint: Endpoint, aws, deploy) -> None:
+    name = deploy("""
+        import time
+        def handler(event, context):
+            time.sleep(3)
+            return "done"
+    """, timeout=10)
+    aws("lambda").invoke(FunctionName=name, InvocationType="Event", Payload=b"{}")
+    busy = wait_for(lambda: clock(harness_endpoint, name)[1]["busy"], bool, deadline_s=20, interval_s=0.05,
+                    what=f"{name} running")
+    assert busy == [f"1 invocation(s) of {name} running"]
+    status, answer = clock(harness_endpoint, name, "POST", {"seconds": DAY / 60})
+    assert (status, answer) == (409, {"busy": busy})
+    wait_for(lambda: clock(harness_endpoint, name)[1]["busy"], lambda reasons: reasons == [], deadline_s=20,
+             interval_s=0.05, what=f"{name} idle")
+    status, answer = clock(harness_endpoint, name, "POST", {"seconds": DAY / 60})
+    assert status == 200 and answer["advanced"] >= DAY / 60
+    assert clock(harness_endpoint, name)[1]["offset"] == pytest.approx(answer["offset"])
+    clock(harness_endpoint, name, "DELETE")
+    assert clock(harness_endpoint, name)[1]["offset"] == 0
+
+
+def test_the_clock_does_not_move_while_a_retry_of_the_stack_is_due(harness_endpoint: Endpoint, aws, deploy) -> None:
+    name = deploy("def handler(event, context):\n    raise RuntimeError('fails every attempt')\n")
+    aws("lambda").put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=1)
+    aws("lambda").invoke(FunctionName=name, InvocationType="Event", Payload=b"{}")
+    due = [f"1 retry(ies) of {name} due"]
+    wait_for(lambda: clock(harness_endpoint, name)[1]["busy"], lambda reasons: reasons == due, deadline_s=20,
+             interval_s=0.02, what=f"the retry of {name} held")
+    status, answer = clock(harness_endpoint, name, "POST", {"seconds": 60})
+    assert status == 409 and answer["busy"] in (due, [f"1 invocation(s) of {name} running"])
+    wait_for(lambda: clock(harness_endpoint, name)[1]["busy"], lambda reasons: reasons == [], deadline_s=20,
+             interval_s=0.05, what=f"{name} idle after its retry")
+    clock(harness_endpoint, name, "DELETE")
+
+
+def _history(cloudwatch: Any, alarm: str) -> list[tuple[str, datetime]]:
+    """(state entered, when the evaluation that entered it ran). LocalStack dates a history item with the
+    state change before it, so the evaluation's own queryDate is read instead."""
+    items = cloudwatch.describe_alarm_history(AlarmName=alarm, HistoryItemType="StateUpdate")["AlarmHistoryItems"]
+    changes = []
+    for item in items:
+        new_state = json.loads(item["HistoryData"])["newState"]
+        changes.append((new_state["stateValue"], datetime.strptime(new_state["stateReasonData"]["queryDate"],
+                                                                   "%Y-%m-%dT%H:%M:%S%z")))
+    return sorted(changes, key=lambda change: change[1])
+
+
+def _invocations(cloudwatch: Any, function: str, around: datetime) -> float:
+    points = cloudwatch.get_metric_statistics(
+        Namespace="AWS/Lambda", MetricName="Invocations", Dimensions=[{"Name": "FunctionName", "Value": function}],
+        StartTime=around - timedelta(seconds=30), EndTime=around + timedelta(seconds=30), Period=60,
+        Statistics=["Sum"])["Datapoints"]
+    return sum(point["Sum"] for point in points)
+
+
+def test_a_daily_alarm_is_evaluated_over_skipped_days_and_metrics_follow_the_stack_clock(
+        harness_endpoint: Endpoint, aws: Callable[[str], Any], deploy) -> None:
+    cloudwatch, lam = aws("cloudwatch"), aws("lambda")
+    name = deploy("def handler(event, context):\n    return 'ok'\n")
+    alarm = f"{name}-not-run"
+    cloudwatch.put_metric_alarm(
+        AlarmName=alarm, Namespace="AWS/Lambda", MetricName="Invocations", Statistic="Sum",
+        Dimensions=[{"Name": "FunctionName", "Value": name}], Period=DAY, EvaluationPeriods=1, Threshold=1,
+        ComparisonOperator="LessThanThreshold", TreatMissingData="breaching")
+    try:
+        created = time.time()
+        wait_for(lambda: _history(cloudwatch, alarm), lambda history: [s for s, _ in history] == ["ALARM"],
+                 deadline_s=10, interval_s=0.05, what="the evaluation at the alarm's creation")
+        invoke(lam, name)
+        wait_for(lambda: _invocations(cloudwatch, name, datetime.now(UTC)), lambda total: total >= 1, deadline_s=10,
+                 interval_s=0.05, what="the Invocations datapoint")
+        day = DAY / 60  # the embedded LocalStack's alarms run at 1 min = 1 s
+        status, answer = clock(harness_endpoint, name, "POST", {"seconds": 6 * day})
+        assert status == 200, answer
+        # OK at the first daily evaluation (it sees the job's datapoint), ALARM once the datapoint has left
+        # the 3 looked-back periods: at the first daily evaluation after 3 days.
+        states = [(state, moment.timestamp() - created) for state, moment in _history(cloudwatch, alarm)]
+        assert [state for state, _ in states] == ["ALARM", "OK", "ALARM"]
+        assert states[1][1] == pytest.approx(day, abs=5)
+        assert states[2][1] == pytest.approx(4 * day, abs=5)
+        assert [change["state"] for change in answer["changes"]] == ["OK", "ALARM"]
+        # The state change is dated on the stack's clock too (its notifications carry this time).
+        [described] = cloudwatch.describe_alarms(AlarmNames=[alarm])["MetricAlarms"]
+        assert described["StateUpdatedTimestamp"].timestamp() - created == pytest.approx(4 * day, abs=5)
+
+        # A datapoint of the stack's function, stored now, is on the stack's clock, six days on.
+        invoke(lam, name)
+        stack_now = datetime.now(UTC) + timedelta(seconds=answer["offset"])
+        wait_for(lambda: _invocations(cloudwatch, name, stack_now), lambda total: total >= 1, deadline_s=10,
+                 interval_s=0.05, what="the new Invocations datapoint on the stack's clock")
+        assert _invocations(cloudwatch, name, datetime.now(UTC)) == 1  # only the first invocation's
+        # Another stack's clock has not moved.
+        assert clock(harness_endpoint, f"other-{name}")[1]["offset"] == 0
+    finally:
+        cloudwatch.delete_alarms(AlarmNames=[alarm])
+        clock(harness_endpoint, name, "DELETE")

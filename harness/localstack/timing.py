@@ -29,6 +29,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
+from datetime import datetime
 from typing import Any
 
 LOG = logging.getLogger(__name__)
@@ -107,6 +108,7 @@ def install(alarm_time_scale: float = 1.0) -> None:
     event_manager.get_sqs_client = get_sqs_client
     global _SCALE
     _SCALE = alarm_time_scale
+    _compress_event_age(alarm_time_scale)
     if alarm_time_scale != 1.0:
         _compress_alarms(alarm_time_scale)
 
@@ -125,6 +127,28 @@ def compressed_period(period: float, scale: float) -> int:
     from harness.model.platform import compress
 
     return max(1, round(compress(period, scale)))
+
+
+DEFAULT_MAXIMUM_EVENT_AGE_S = 6 * 60 * 60
+"""How long Lambda keeps an async event for retries when MaximumEventAgeInSeconds is not set (6 hours)."""
+
+
+def _compress_event_age(scale: float) -> None:
+    """MaximumEventAgeInSeconds is stated in AWS's seconds, like the retry delays that count against it, so
+    it is compared at their compression: with 60 s of AWS in 1 s, an event with a 90 s age limit gets its
+    first retry (1 s) but not its second (3 s). LocalStack compares the AWS figure with compressed delays,
+    and rounds the time passed up to a whole second (60 s of AWS here); both are done exactly instead."""
+    from localstack import config
+    from localstack.services.lambda_.invocation import event_manager
+
+    def has_enough_time_for_retry(sqs_invocation: Any, event_invoke_config: Any) -> bool:
+        age = getattr(event_invoke_config, "maximum_event_age_in_seconds", None)
+        limit = DEFAULT_MAXIMUM_EVENT_AGE_S if age is None else age
+        passed = (datetime.now() - sqs_invocation.invocation.invoke_time).total_seconds()
+        next_delay = (sqs_invocation.retries + 1) * config.LAMBDA_RETRY_BASE_DELAY_SECONDS
+        return bool(limit) and passed + next_delay <= limit / scale
+
+    event_manager.has_enough_time_for_retry = has_enough_time_for_retry
 
 
 def _compress_alarms(scale: float) -> None:

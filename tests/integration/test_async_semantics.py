@@ -83,6 +83,28 @@ def test_failed_async_invoke_retries_twice_then_dead_letters_and_notifies_on_fai
     assert record["responsePayload"]["errorType"] == "RuntimeError"
 
 
+def test_maximum_event_age_is_compressed_like_the_retry_delays(aws, deploy, queue):
+    # AWS: a 150 s age limit lets the first retry (60 s after the failure) run, not the second (another
+    # 120 s). At 1 min = 1 s the same must hold: 2 attempts, then EventAgeExceeded. (Uncompressed, the limit
+    # would outlast both retries: 3 attempts, RetriesExhausted.) The limit leaves the first attempt, cold
+    # start included, 1.5 s here: real work counts 60 times over in AWS time.
+    lam, sqs = aws("lambda"), aws("sqs")
+    ledger_url, _ = queue("ledger")
+    dest_url, dest_arn = queue("on-failure")
+    name = deploy(FAILING, env={"LEDGER_URL": ledger_url})
+    lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=2, MaximumEventAgeInSeconds=150,
+                                         DestinationConfig={"OnFailure": {"Destination": dest_arn}})
+    request_id = _async_invoke(lam, name, {"age": 150})
+    [failure] = wait_for_count(QueueTap(sqs, dest_url, "OnFailure"), 1, ASYNC_DEADLINE_S)
+    record = json.loads(failure.message)
+    assert record["requestContext"]["condition"] == "EventAgeExceeded"
+    assert record["requestContext"]["approximateInvokeCount"] == 2
+    ledger = QueueTap(sqs, ledger_url, "ledger")
+    wait_for_count(ledger, 2, 5)
+    ledger.poll(wait_s=1)  # the failure record comes after the last attempt: nothing more can arrive
+    assert [json.loads(m.message)["request_id"] for m in ledger.messages] == [request_id] * 2
+
+
 @pytest.mark.parametrize("max_retries", [0, 1])
 def test_maximum_retry_attempts_bounds_the_attempts(aws, deploy, queue, max_retries):
     lam, sqs = aws("lambda"), aws("sqs")

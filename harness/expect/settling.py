@@ -23,6 +23,9 @@ from .text import offset, request_text
 RETRY_SLACK_SECONDS = 2.0
 # An async invoke, a dead letter or an SNS delivery shows up within this long, or not at all.
 HANDOFF_WAIT_SECONDS = 3.0
+# Once the platform says it does nothing more for the stack, the last observation must be this old: what
+# it did last (a tap message, a ledger row) has reached the harness.
+EVIDENCE_QUIET_SECONDS = 0.25
 
 _FAILED = ("error", "killed")
 _DEAD_LETTERED = DEAD_LETTERED_FUNCTION
@@ -39,11 +42,13 @@ class Settling:
         self.quiet_seconds = quiet_seconds
         self._fingerprint: tuple[Any, ...] | None = None
         self._changed_at: float | None = None
+        self._platform_busy_at: float | None = None
 
     def pending(self, snapshot: Snapshot) -> list[str]:
         """What may still happen, in words; [] once the system has settled."""
         rules: list[Callable[[Snapshot], list[str]]] = [
             self._runs,
+            _platform_activity,
             _running,
             self._retries,
             self._root_shards,
@@ -123,7 +128,14 @@ class Settling:
         last = max(_activity_times(snapshot), default=snapshot.started_at)
         if self._changed_at is not None:
             last = max(last, self._changed_at)
-        if snapshot.now - last < self.quiet_seconds:
+        if snapshot.activity:
+            self._platform_busy_at = snapshot.now  # what it finishes is a change too
+        if self._platform_busy_at is not None:
+            last = max(last, self._platform_busy_at)
+        # Where the platform counts its own work (the embedded LocalStack), its count is the evidence, and
+        # the quiet only covers a reply on its way to the harness; elsewhere the quiet window is all there is.
+        quiet = self.quiet_seconds if snapshot.activity is None else min(self.quiet_seconds, EVIDENCE_QUIET_SECONDS)
+        if snapshot.now - last < quiet:
             return [f"last observation {snapshot.now - last:.2f} s ago"]
         return []
 
@@ -187,6 +199,10 @@ def _children(snapshot: Snapshot) -> list[str]:
 
 def _is_root(event: Any) -> bool:
     return isinstance(event, dict) and not event.get("reshard_depth") and not event.get("parent_shard_id")
+
+
+def _platform_activity(snapshot: Snapshot) -> list[str]:
+    return [f"LocalStack: {reason}" for reason in snapshot.activity or []]
 
 
 def _fingerprint(snapshot: Snapshot) -> tuple[Any, ...]:

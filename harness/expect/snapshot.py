@@ -45,6 +45,11 @@ class Snapshot:
         return self.observations.platform
 
     @cached_property
+    def activity(self) -> list[str] | None:
+        """What the platform says it is still doing for the stack; None when it cannot tell."""
+        return self.observations.activity()
+
+    @cached_property
     def run_started_at(self) -> list[float]:
         return list(self.observations.run_started_at)
 

@@ -29,6 +29,7 @@ This module runs inside the LocalStack process (`harness.localstack.launch`).
 from __future__ import annotations
 
 import datetime as _datetime
+import itertools
 import json
 import logging
 import math
@@ -36,7 +37,7 @@ import sqlite3
 import threading
 import time
 import types
-from collections import Counter
+from collections import Counter, OrderedDict
 from typing import Any
 
 LOG = logging.getLogger(__name__)
@@ -49,10 +50,6 @@ _OFFSETS: dict[str, float] = {}
 """Stack prefix -> seconds its clock is ahead of the wall clock."""
 _ALIASES: dict[str, str] = {}
 """Alarm name -> the stack prefix that owns it (an alarm whose name does not start with the prefix)."""
-_RUNNING: Counter[str] = Counter()
-"""Function name -> invocations running now."""
-_HELD: Counter[str] = Counter()
-"""Function name -> async retries held by a timer (`harness.localstack.timing`)."""
 _LOCAL = threading.local()
 
 
@@ -100,34 +97,99 @@ class _OnStackClock:
         _LOCAL.offset = self.previous
 
 
-# -- what keeps a clock from moving ----------------------------------------------------------------------
+# -- what keeps a clock from moving: the stack's activity ----------------------------------------------
+
+# A queued event is picked up by its function's poller within milliseconds; one still unclaimed after this
+# long was consumed elsewhere (a deleted function), and is no longer counted.
+QUEUED_FOR_AT_MOST_S = 10.0
+_WORDS = {
+    "running": "invocation(s) of {name} running",
+    "held": "retry(ies) of {name} due",
+    "queued": "event(s) for {name} queued",
+    "handling": "event(s) of {name} being handled",
+    "delivering": "message(s) of topic {name} being delivered",
+}
+_ACTIVITY: dict[int, tuple[str, str, float]] = {}
+"""Token -> (kind, function or topic name, since): what the LocalStack is doing for some stack now."""
+_TOKENS = itertools.count()
+_QUEUED: dict[str, int] = {}
+"""Event-queue message ID -> its "queued" token, until the function's poller takes the message."""
+_TAKEN_EARLY: OrderedDict[str, bool] = OrderedDict()
+"""Message IDs the poller took before their sender had recorded them."""
+
+
+def begin(kind: str, name: str) -> int:
+    """Something of `name` (a function or topic) is now under way; `end` the token when it is over."""
+    token = next(_TOKENS)
+    with _LOCK:
+        _ACTIVITY[token] = (kind, name, time.monotonic())
+    return token
+
+
+def end(token: int | None) -> None:
+    if token is not None:
+        with _LOCK:
+            _ACTIVITY.pop(token, None)
+
 
 def invocation(function_name: str, delta: int) -> None:
     """The executor: an invocation of `function_name` started (+1) or ended (-1)."""
-    with _LOCK:
-        _RUNNING[function_name] += delta
-        if _RUNNING[function_name] <= 0:
-            del _RUNNING[function_name]
+    _count("running", function_name, delta)
 
 
 def retry_held(function_name: str, delta: int) -> None:
     """`harness.localstack.timing`: a retry of `function_name` is now held by a timer (+1), or was sent (-1)."""
+    _count("held", function_name, delta)
+
+
+def _count(kind: str, name: str, delta: int) -> None:
+    if delta > 0:
+        begin(kind, name)
+        return
     with _LOCK:
-        _HELD[function_name] += delta
-        if _HELD[function_name] <= 0:
-            del _HELD[function_name]
+        for token, (held_kind, held_name, _) in list(_ACTIVITY.items()):
+            if (held_kind, held_name) == (kind, name):
+                del _ACTIVITY[token]
+                return
+
+
+def event_queued(message_id: str, token: int) -> None:
+    """The event counted by `token` (`begin("queued", function)` before it was sent) is on its function's
+    event queue as `message_id`, until its poller takes it (which may already have happened)."""
+    with _LOCK:
+        if _TAKEN_EARLY.pop(message_id, None) is None:
+            _QUEUED[message_id] = token
+            return
+    end(token)
+
+
+def event_taken(message_id: str) -> None:
+    """The function's poller took the event off its queue."""
+    with _LOCK:
+        token = _QUEUED.pop(message_id, None)
+        if token is None:  # taken before its sender had the message ID back
+            _TAKEN_EARLY[message_id] = True
+            while len(_TAKEN_EARLY) > 4096:
+                _TAKEN_EARLY.popitem(last=False)
+    end(token)
 
 
 def busy(prefix: str) -> list[str]:
-    """Why the stack `prefix` cannot have its clock moved now, in words; [] when it can."""
+    """Why the stack `prefix` cannot have its clock moved now, in words; [] when it is idle: none of its
+    invocations runs, no retry of one is due, no event of one is queued or being handled (an event's
+    retries and dead letter are handled in the same step), and no message of its topics is on its way."""
     def mine(name: str) -> bool:
         return name == prefix or name.startswith(prefix + "-")
 
+    now = time.monotonic()
+    counts: Counter[tuple[str, str]] = Counter()
     with _LOCK:
-        running = {name: count for name, count in _RUNNING.items() if mine(name)}
-        held = {name: count for name, count in _HELD.items() if mine(name)}
-    return ([f"{count} invocation(s) of {name} running" for name, count in sorted(running.items())]
-            + [f"{count} retry(ies) of {name} due" for name, count in sorted(held.items())])
+        for kind, name, since in _ACTIVITY.values():
+            if mine(name) and not (kind == "queued" and now - since > QUEUED_FOR_AT_MOST_S):
+                counts[(kind, name)] += 1
+    order = list(_WORDS)
+    return [f"{count} " + _WORDS[kind].format(name=name)
+            for (kind, name), count in sorted(counts.items(), key=lambda item: (order.index(item[0][0]), item[0][1]))]
 
 
 # -- moving a clock ---------------------------------------------------------------------------------------
@@ -339,7 +401,45 @@ def install() -> None:
         return add(self, account_id, region, namespace, [_on_stack_clock(metric) for metric in metric_data or []])
 
     CloudwatchDatabase.add_metric_data = add_metric_data  # type: ignore[method-assign]
+    _track_events_and_deliveries()
     _install_route()
+
+
+def _track_events_and_deliveries() -> None:
+    """Count the Lambda event-queue steps and the SNS deliveries of each stack as its activity."""
+    from localstack.services.lambda_.invocation.event_manager import Poller
+    from localstack.services.sns.publisher import PublishDispatcher
+
+    handle = Poller.handle_message
+
+    def handle_message(self: Any, message: dict[str, Any]) -> None:
+        token = begin("handling", self.version_manager.function_version.id.function_name)
+        event_taken(str(message.get("MessageId", "")))
+        try:
+            handle(self, message)
+        finally:
+            end(token)
+
+    Poller.handle_message = handle_message  # type: ignore[method-assign]
+
+    submit = PublishDispatcher._submit_notification
+
+    def _submit_notification(self: Any, notifier: Any, ctx: Any, subscriber: Any) -> None:
+        token = begin("delivering", str(subscriber.get("TopicArn", "")).rsplit(":", 1)[-1])
+
+        def publish(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return notifier.publish(*args, **kwargs)
+            finally:
+                end(token)
+
+        try:
+            submit(self, types.SimpleNamespace(publish=publish), ctx, subscriber)
+        except BaseException:
+            end(token)
+            raise
+
+    PublishDispatcher._submit_notification = _submit_notification  # type: ignore[method-assign]
 
 
 def _on_stack_clock(metric: dict[str, Any]) -> dict[str, Any]:

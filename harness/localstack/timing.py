@@ -70,21 +70,34 @@ class _PromptDelays:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
 
+    def _send(self, **kwargs: Any) -> dict[str, Any]:
+        """Send to the event queue, counting the event as its stack's activity until its poller takes it."""
+        from harness.localstack import clock
+
+        token = clock.begin("queued", self._function_name)
+        try:
+            response = self._client.send_message(**kwargs)
+        except BaseException:
+            clock.end(token)
+            raise
+        clock.event_queued(str(response.get("MessageId", "")), token)
+        return dict(response)
+
     def send_message(self, **kwargs: Any) -> dict[str, Any] | None:
         delay = kwargs.get("DelaySeconds") or 0
         if delay <= 0:
-            return self._client.send_message(**kwargs)
+            return self._send(**kwargs)
         undelayed = {**kwargs, "DelaySeconds": 0}
         from harness.localstack import clock
 
         def send() -> None:
             try:
-                self._client.send_message(**undelayed)
+                self._send(**undelayed)
             except Exception:  # the function may have been deleted meanwhile, as a delayed message would go too
                 LOG.warning("harness: a delayed Lambda retry could not be sent to %s", kwargs.get("QueueUrl"),
                             exc_info=True)
             finally:
-                clock.retry_held(self._function_name, -1)  # sent: its stack's clock may move again
+                clock.retry_held(self._function_name, -1)  # queued now: its poller takes it from there
 
         clock.retry_held(self._function_name, +1)  # a stack's clock cannot skip a retry that is due
 

@@ -36,6 +36,11 @@ class StackObservations:
     _seen: dict[str, list[Message]] = field(default_factory=dict)
     clock_offset: float = 0.0
 
+    def activity(self) -> list[str] | None:
+        if not self.platform.virtual_clock:
+            return None
+        return self.stack.activity()
+
     def advance_clock(self, seconds: float, *, stop_at_change: bool) -> dict[str, Any] | None:
         if not self.platform.virtual_clock:
             return None

@@ -162,6 +162,18 @@ class TemplateStack:
                 return {"unsupported": f"{self.endpoint.url} has no {CLOCK_ROUTE} route"}
             raise DeployError(f"POST {url}: {error.code} {error.read().decode(errors='replace')}") from error
 
+    def activity(self) -> list[str] | None:
+        """What the LocalStack is still doing for this stack, by its own count (`harness.localstack.clock`),
+        or None when it has no such count."""
+        url = f"{self.endpoint.url.rstrip('/')}{CLOCK_ROUTE}/{self.prefix}"
+        try:
+            with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 (the stack's own endpoint)
+                return [str(reason) for reason in json.loads(response.read())["busy"]]
+        except urllib.error.HTTPError as error:
+            if error.code == 404:
+                return None
+            raise DeployError(f"GET {url}: {error.code} {error.read().decode(errors='replace')}") from error
+
     # -- teardown --------------------------------------------------------------------------------------
     def teardown(self) -> None:
         sns, sqs = self.client("sns"), self.client("sqs")

@@ -73,6 +73,8 @@ class FakeObservations:
     duplicates: int = 0
     clock_offset: float = 0.0
     """The stack's clock is the fake clock plus this: what `advance_clock` skipped."""
+    platform_activity: Callable[[float], list[str] | None] | None = None
+    """What the platform says it still does, by the time from the start; None: it cannot tell."""
     advances: list[dict[str, Any]] = field(default_factory=list)
     """Each answer `advance_clock` gave, in order."""
 
@@ -81,6 +83,11 @@ class FakeObservations:
 
     def _visible(self, moment: float) -> bool:
         return moment <= self.clock.now + self.clock_offset
+
+    def activity(self) -> list[str] | None:
+        if self.platform_activity is None:
+            return None
+        return self.platform_activity(self.clock.now + self.clock_offset - self.started_at)
 
     def advance_clock(self, seconds: float, *, stop_at_change: bool) -> dict[str, Any] | None:
         """As the embedded LocalStack's stack clock does (`harness.localstack.clock`), when the platform

@@ -8,7 +8,7 @@ import pytest
 
 from harness.expect import evaluate, wait_until_settled
 from harness.expect.engine import FAIL_GRACE_SECONDS
-from harness.expect.settling import Settling
+from harness.expect.settling import EVIDENCE_QUIET_SECONDS, Settling
 from harness.expect.snapshot import Snapshot
 from harness.scenario import Scenario
 from tests.support.fakes import FakeClock, FakeObservations, evaluate_scripted, scenario_from_yaml
@@ -203,3 +203,35 @@ def test_wait_until_settled(tmp_path: Path, timeout: float, settled: bool) -> No
         the_scenario, observations, timeout=timeout, clock=clock, wall_clock=clock, sleep=clock.sleep
     )
     assert (pending == []) is settled, pending
+
+
+def _recovers_with(activity):  # type: ignore[no-untyped-def]
+    def script(observations: FakeObservations) -> None:
+        orchestrated(observations)
+        observations.add_invocation("worker", SHARD, ["error", "error", "ok"], at=0.1, fault="exception")
+        observations.platform_activity = activity
+
+    return script
+
+
+def test_where_the_platform_counts_its_work_an_exact_count_settles_on_that_evidence(tmp_path: Path) -> None:
+    # The embedded LocalStack says when it does nothing more for the stack: then the quiet that is left to
+    # wait is only for its last reply to reach the harness, not a second.
+    report, observations, _ = evaluate_scripted(scenario(tmp_path, "dlq: {count: 0}"), _recovers_with(lambda t: []))
+    assert report.passed, report.render()
+    last_end = max(a.ended_at for a in observations.attempts()) - observations.started_at
+    assert last_end + EVIDENCE_QUIET_SECONDS <= report.outcomes[0].decided_at <= last_end + 0.5
+
+
+def test_what_the_platform_still_does_keeps_an_exact_count_open(tmp_path: Path) -> None:
+    # LocalStack still handles the event (say, its dead letter is on its way) after the ledger went quiet.
+    def still_busy(t: float) -> list[str]:
+        return ["1 event(s) of worker being handled"] if t < 9.0 else []
+
+    the_scenario = scenario(tmp_path, "dlq: {count: 0}")
+    report, observations, clock = evaluate_scripted(the_scenario, _recovers_with(still_busy))
+    assert report.passed, report.render()
+    assert report.outcomes[0].decided_at >= 9.0 + EVIDENCE_QUIET_SECONDS
+    clock.now = observations.started_at + 5.0
+    pending = Settling(the_scenario).pending(Snapshot(the_scenario, observations, clock.now))
+    assert "LocalStack: 1 event(s) of worker being handled" in pending

@@ -56,3 +56,33 @@ def test_a_retry_of_an_unknown_failure_waits_its_whole_delay() -> None:
     timing._PromptDelays(sqs).send_message(QueueUrl="q", MessageBody="not json", DelaySeconds=1)
     assert sqs.arrived.wait(timeout=5)
     assert 0.95 <= sqs.sent[0][0] - scheduled <= 1.2
+
+
+def test_an_event_counts_as_its_stacks_activity_from_its_send_until_its_poller_takes_it() -> None:
+    from harness.localstack import clock
+
+    class Numbered(FakeSqs):
+        def send_message(self, **kwargs: Any) -> dict[str, Any]:
+            super().send_message(**kwargs)
+            return {"MessageId": f"m-{len(self.sent)}"}
+
+    sqs = Numbered()
+    client = timing._PromptDelays(sqs, "actstack-worker")
+    client.send_message(QueueUrl="q", MessageBody=body("r1"))
+    assert clock.busy("actstack") == ["1 event(s) for actstack-worker queued"]
+    clock.event_taken("m-1")
+    assert clock.busy("actstack") == []
+    # A retry: due while its timer runs, then queued, then taken.
+    timing.note_failure("r2")
+    client.send_message(QueueUrl="q", MessageBody=body("r2"), DelaySeconds=1)
+    assert clock.busy("actstack") == ["1 retry(ies) of actstack-worker due"]
+    assert sqs.arrived.wait(5)
+    deadline = time.monotonic() + 5
+    while clock.busy("actstack") != ["1 event(s) for actstack-worker queued"] and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert clock.busy("actstack") == ["1 event(s) for actstack-worker queued"]
+    # Taken before its sender recorded the message ID (the poller can be that quick): not counted after.
+    clock.event_taken("m-3")
+    client.send_message(QueueUrl="q", MessageBody=body("r3"))
+    clock.event_taken("m-2")
+    assert clock.busy("actstack") == []

@@ -398,7 +398,8 @@ def install() -> None:
     add = CloudwatchDatabase.add_metric_data
 
     def add_metric_data(self: Any, account_id: str, region: str, namespace: str, metric_data: Any) -> Any:
-        return add(self, account_id, region, namespace, [_on_stack_clock(metric) for metric in metric_data or []])
+        timed: Any = [_on_stack_clock(metric) for metric in metric_data or []]
+        return add(self, account_id, region, namespace, timed)
 
     CloudwatchDatabase.add_metric_data = add_metric_data  # type: ignore[method-assign]
     _track_events_and_deliveries()

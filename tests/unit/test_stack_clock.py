@@ -198,3 +198,17 @@ def test_a_skip_stops_at_each_change_and_waits_for_its_notification(tmp_path: Pa
     assert not report.passed
     assert "ALARM" in report.outcomes[0].observed
     assert sum(clock.sleeps) < 8
+
+
+def test_a_stack_that_never_goes_idle_fails_at_max_wait_seconds_of_wall_time(tmp_path: Path) -> None:
+    # The platform keeps reporting work, so the settling never completes and the clock is never moved: the
+    # 4-day deadline is out of reach, and max_wait_seconds of wall time ends the wait, saying why.
+    def never_idle(observations: FakeObservations) -> None:
+        a_day_then_days_idle(observations)
+        observations.platform_activity = lambda t: ["1 event(s) of worker being handled"]
+
+    report, observations, clock = run(daily(tmp_path, DAILY, max_wait=20), never_idle)
+    assert not report.passed
+    assert report.outcomes[0].note.startswith("after max_wait_seconds=20 s of wall time")
+    assert observations.advances == []
+    assert 20 <= sum(clock.sleeps) <= 20.2

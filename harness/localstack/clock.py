@@ -8,8 +8,9 @@ skipping does: nothing of the stack can happen in the skipped time, except Cloud
 alarms, and those evaluations are made here, by LocalStack's own `calculate_alarm_state`, each at its
 moment on the skipped clock.
 
-Which evaluations: an alarm evaluates every Period x EvaluationPeriods on a grid from its last
-evaluation; its state can only change at an evaluation that sees different data than the one before,
+Which evaluations: an alarm evaluates every Period x EvaluationPeriods on a grid from its creation (on
+the stack's clock, that grid moves with each skip: LocalStack's scheduler keeps the wall clock's); its
+state can only change at an evaluation that sees different data than the one before,
 that is, the first one after a datapoint moved from one looked-back period to the next or out of the
 look-back, or the first one at all. So a skip of four days evaluates a 1-day alarm a handful of times and
 a 60 s alarm a few times too, not 5,760 times.
@@ -19,9 +20,12 @@ their FunctionName dimension): the timestamps of its metrics when stored, the "n
 evaluations, and the StateChangeTime and history of its alarms' state changes. Everything else in the
 LocalStack (Lambda, SQS, SNS, logs, other stacks) keeps the wall clock.
 
-The clock cannot move while the stack is busy: an invocation of one of its functions is running, or a
-retry of one is held by a timer. The harness also moves it only once its own evidence says the pipeline
-has settled (`harness.expect.engine`).
+The clock cannot move while the stack is busy, by the LocalStack's own count (`busy`): an invocation of
+one of its functions is running, a retry is held by a timer, an event is on a function's event queue or
+being handled (the invocation, then its retry or dead letter), or an SNS message of one of its topics is
+on its way. The same count is the settling evidence of the harness (`harness.expect.settling`), which
+moves the clock only once that evidence, and its own, say the pipeline has settled
+(`harness.expect.engine`).
 
 This module runs inside the LocalStack process (`harness.localstack.launch`).
 """
@@ -184,8 +188,10 @@ def busy(prefix: str) -> list[str]:
     now = time.monotonic()
     counts: Counter[tuple[str, str]] = Counter()
     with _LOCK:
-        for kind, name, since in _ACTIVITY.values():
-            if mine(name) and not (kind == "queued" and now - since > QUEUED_FOR_AT_MOST_S):
+        for token, (kind, name, since) in list(_ACTIVITY.items()):
+            if kind == "queued" and now - since > QUEUED_FOR_AT_MOST_S:
+                del _ACTIVITY[token]  # consumed elsewhere: see QUEUED_FOR_AT_MOST_S
+            elif mine(name):
                 counts[(kind, name)] += 1
     order = list(_WORDS)
     return [f"{count} " + _WORDS[kind].format(name=name)

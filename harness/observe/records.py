@@ -121,9 +121,12 @@ class AlarmTransition:
         return "missing_data" if any(marker in text for marker in _MISSING_DATA_MARKERS) else "datapoints"
 
     def is_initial(self, interval: float) -> bool:
-        """Whether the evaluation CloudWatch makes at the alarm's creation caused it (the first one of
-        the evaluations that follow every `interval` seconds from then)."""
-        return self.configured_at is not None and self.at < self.configured_at + interval / 2
+        """Whether the evaluation CloudWatch makes at the alarm's creation caused it: a change from the state
+        every alarm starts in (INSUFFICIENT_DATA) before the second evaluation, which comes `interval`
+        seconds after the first at the earliest. (Under load the first evaluation can come well after the
+        creation: half an interval, the bound this once had, was not enough at 1 s intervals.)"""
+        return (self.configured_at is not None and self.old_state in (None, "INSUFFICIENT_DATA")
+                and self.at < self.configured_at + interval)
 
 
 def parse_json(text: str) -> Any:

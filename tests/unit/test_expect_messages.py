@@ -218,6 +218,20 @@ def test_the_evaluation_at_creation_is_reported_not_counted(tmp_path: Path) -> N
     ).passed
 
 
+def test_the_evaluation_at_creation_is_told_apart_by_its_state_and_time_even_when_it_comes_late() -> None:
+    from harness.observe.records import AlarmTransition
+
+    def change(old: str, at: float) -> AlarmTransition:
+        return AlarmTransition("a", old, "ALARM", at=at, reason=MISSING, configured_at=100.0)
+
+    # 1 s intervals: under load the first evaluation came 0.8 s after the creation.
+    assert change("INSUFFICIENT_DATA", 100.8).is_initial(1.0)
+    # The second evaluation comes an interval after the first at the earliest.
+    assert not change("INSUFFICIENT_DATA", 101.0).is_initial(1.0)
+    # Every alarm starts in INSUFFICIENT_DATA: a change from another state is a later evaluation's.
+    assert not change("OK", 100.8).is_initial(1.0)
+
+
 def test_a_transition_counts_only_for_its_stated_cause(tmp_path: Path) -> None:
     # After a clean job, an idle period with missing data breaching takes JOB FAILED back to ALARM.
     script = caused(

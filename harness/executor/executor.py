@@ -175,12 +175,11 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
 
     # -- invocation --------------------------------------------------------------------------------
     def invoke(self, payload: dict[str, str]) -> InvocationResult:
-        name = self.function_version.id.function_name
-        clock.invocation(name, +1)  # its stack's clock cannot move while it runs
+        running = clock.begin("running", self.function_version.id.function_name)  # its stack is busy
         try:
             return self._invoke(payload)
         finally:
-            clock.invocation(name, -1)
+            clock.end(running)
 
     def _invoke(self, payload: dict[str, str]) -> InvocationResult:
         request_id = payload["invoke-id"]

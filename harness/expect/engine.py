@@ -167,14 +167,13 @@ class _Skipping:
     It skips when the pipeline has settled (the settling rules' evidence), every undecided expectation is
     decided by the alarms' clock, and the next deadline is more than `MIN_SKIP_SECONDS` away; it stops at
     each alarm state change, so an expectation is decided at the moment that decides it. The stack's
-    LocalStack refuses a skip while one of its invocations runs or a retry is due.
+    LocalStack refuses a skip while it still does anything for the stack (`harness.localstack.clock.busy`).
     """
 
     def __init__(self, observations: Observations) -> None:
         self.observations = observations
         self.awaited_messages: int | None = None
         self.deliver_by = 0.0
-        self.refused: list[str] = []
 
     def delivering(self, snapshot: Snapshot, real_now: float) -> bool:
         if self.awaited_messages is None:
@@ -194,7 +193,6 @@ class _Skipping:
             return False
         answer = self.observations.advance_clock(seconds, stop_at_change=True)
         if not answer or answer.get("busy"):
-            self.refused = list((answer or {}).get("busy", []))
             return False
         if answer.get("notifications"):
             self.awaited_messages = len(snapshot.messages("alarms")) + int(answer["notifications"])

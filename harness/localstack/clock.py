@@ -59,12 +59,17 @@ _LOCAL = threading.local()
 
 # -- what a name belongs to, and its clock -----------------------------------------------------------------
 
+def belongs(name: str, prefix: str) -> bool:
+    """Whether `name` (a function, topic or alarm) is of the stack `prefix`: the harness names them so."""
+    return name == prefix or name.startswith(prefix + "-")
+
+
 def owner(name: str) -> str | None:
     """The registered stack prefix that `name` (a function or an alarm) belongs to, or None."""
     with _LOCK:
         if name in _ALIASES:
             return _ALIASES[name]
-        found = [prefix for prefix in _OFFSETS if name == prefix or name.startswith(prefix + "-")]
+        found = [prefix for prefix in _OFFSETS if belongs(name, prefix)]
     return max(found, key=len) if found else None
 
 
@@ -136,27 +141,6 @@ def end(token: int | None) -> None:
             _ACTIVITY.pop(token, None)
 
 
-def invocation(function_name: str, delta: int) -> None:
-    """The executor: an invocation of `function_name` started (+1) or ended (-1)."""
-    _count("running", function_name, delta)
-
-
-def retry_held(function_name: str, delta: int) -> None:
-    """`harness.localstack.timing`: a retry of `function_name` is now held by a timer (+1), or was sent (-1)."""
-    _count("held", function_name, delta)
-
-
-def _count(kind: str, name: str, delta: int) -> None:
-    if delta > 0:
-        begin(kind, name)
-        return
-    with _LOCK:
-        for token, (held_kind, held_name, _) in list(_ACTIVITY.items()):
-            if (held_kind, held_name) == (kind, name):
-                del _ACTIVITY[token]
-                return
-
-
 def event_queued(message_id: str, token: int) -> None:
     """The event counted by `token` (`begin("queued", function)` before it was sent) is on its function's
     event queue as `message_id`, until its poller takes it (which may already have happened)."""
@@ -182,16 +166,13 @@ def busy(prefix: str) -> list[str]:
     """Why the stack `prefix` cannot have its clock moved now, in words; [] when it is idle: none of its
     invocations runs, no retry of one is due, no event of one is queued or being handled (an event's
     retries and dead letter are handled in the same step), and no message of its topics is on its way."""
-    def mine(name: str) -> bool:
-        return name == prefix or name.startswith(prefix + "-")
-
     now = time.monotonic()
     counts: Counter[tuple[str, str]] = Counter()
     with _LOCK:
         for token, (kind, name, since) in list(_ACTIVITY.items()):
             if kind == "queued" and now - since > QUEUED_FOR_AT_MOST_S:
                 del _ACTIVITY[token]  # consumed elsewhere: see QUEUED_FOR_AT_MOST_S
-            elif mine(name):
+            elif belongs(name, prefix):
                 counts[(kind, name)] += 1
     order = list(_WORDS)
     return [f"{count} " + _WORDS[kind].format(name=name)
@@ -248,9 +229,9 @@ def _owned_alarms(client: Any, prefix: str) -> list[dict[str, Any]]:
         for alarm in page.get("MetricAlarms", []):
             name = alarm["AlarmName"]
             functions = [d.get("Value", "") for d in alarm.get("Dimensions", []) if d.get("Name") == "FunctionName"]
-            if name == prefix or name.startswith(prefix + "-"):
+            if belongs(name, prefix):
                 found.append(alarm)
-            elif any(f == prefix or f.startswith(prefix + "-") for f in functions):
+            elif any(belongs(function, prefix) for function in functions):
                 with _LOCK:
                     _ALIASES[name] = prefix
                 found.append(alarm)
@@ -292,6 +273,7 @@ def advance(prefix: str, seconds: float, *, stop_at_change: bool, region: str, a
 
     from harness.localstack.timing import compressed_period, configured_scale
     from harness.model.alarms import lookback_count
+    from harness.model.platform import compress
 
     with _ADVANCING:
         reasons = busy(prefix)
@@ -306,10 +288,9 @@ def advance(prefix: str, seconds: float, *, stop_at_change: bool, region: str, a
         until = now + seconds
         alarms = _owned_alarms(client, prefix)
         plan: list[tuple[float, str]] = []
-        considered: dict[str, Any] = {}
         for alarm in alarms:
             period = float(compressed_period(alarm["Period"], scale))
-            interval = float(alarm["Period"]) * alarm["EvaluationPeriods"] / scale
+            interval = compress(float(alarm["Period"]) * alarm["EvaluationPeriods"], scale)
             looked_back = lookback_count(alarm["EvaluationPeriods"])
             # The scheduler evaluates every interval from the alarm's creation on the wall clock: on the
             # stack's clock, that grid is shifted by the offset.
@@ -318,7 +299,6 @@ def advance(prefix: str, seconds: float, *, stop_at_change: bool, region: str, a
             points = evaluation_points(now=now, until=until, grid_from=grid_from, interval=interval,
                                        period=period, looked_back=looked_back, datapoints=datapoints)
             plan += [(point, alarm["AlarmArn"]) for point in points]
-            considered[alarm["AlarmName"]] = {"datapoints": datapoints, "evaluations": points}
         plan.sort()
         changes: list[dict[str, Any]] = []
         reached = until
@@ -339,7 +319,7 @@ def advance(prefix: str, seconds: float, *, stop_at_change: bool, region: str, a
                     reached = moment
                     break
         offset = _move(prefix, reached)
-        return {"offset": offset, "advanced": time.time() + offset - now, "alarms": considered, "changes": changes,
+        return {"offset": offset, "advanced": time.time() + offset - now, "changes": changes,
                 "notifications": sum(1 for change in changes if change["notifies"])}
 
 

@@ -97,9 +97,9 @@ class _PromptDelays:
                 LOG.warning("harness: a delayed Lambda retry could not be sent to %s", kwargs.get("QueueUrl"),
                             exc_info=True)
             finally:
-                clock.retry_held(self._function_name, -1)  # queued now: its poller takes it from there
+                clock.end(held)  # queued now: its poller takes it from there
 
-        clock.retry_held(self._function_name, +1)  # a stack's clock cannot skip a retry that is due
+        held = clock.begin("held", self._function_name)  # a stack's clock cannot skip a retry that is due
 
         timer = threading.Timer(max(0.0, delay - _since_failure(kwargs.get("MessageBody", ""))), send)
         timer.daemon = True
@@ -154,12 +154,14 @@ def _compress_event_age(scale: float) -> None:
     from localstack import config
     from localstack.services.lambda_.invocation import event_manager
 
+    from harness.model.platform import compress
+
     def has_enough_time_for_retry(sqs_invocation: Any, event_invoke_config: Any) -> bool:
         age = getattr(event_invoke_config, "maximum_event_age_in_seconds", None)
         limit = DEFAULT_MAXIMUM_EVENT_AGE_S if age is None else age
         passed = (datetime.now() - sqs_invocation.invocation.invoke_time).total_seconds()
         next_delay = (sqs_invocation.retries + 1) * config.LAMBDA_RETRY_BASE_DELAY_SECONDS
-        return bool(limit) and passed + next_delay <= limit / scale
+        return bool(limit) and passed + next_delay <= compress(limit, scale)
 
     event_manager.has_enough_time_for_retry = has_enough_time_for_retry
 
@@ -168,12 +170,14 @@ def _compress_alarms(scale: float) -> None:
     from localstack.services.cloudwatch import alarm_scheduler
     from localstack.utils.scheduler import Scheduler
 
+    from harness.model.platform import compress
+
     class CompressedScheduler(Scheduler):
         """The alarm scheduler's: an evaluation every Period x EvaluationPeriods / scale seconds."""
 
         def schedule(self, func: Any, period: float | None = None, *args: Any, **kwargs: Any) -> Any:
             if period is not None and func is alarm_scheduler.calculate_alarm_state:
-                period = period / scale
+                period = compress(period, scale)
             return super().schedule(func, period, *args, **kwargs)
 
     collect = alarm_scheduler.collect_metric_data

@@ -20,6 +20,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from harness.model.platform import compress
 from harness.scenario import AlarmSettings
 
 MISSING_DATA_REASON = "Threshold Crossed: no datapoints were received for {n} period(s) and {n} missing " \
@@ -35,7 +36,7 @@ _COMPARE: dict[str, Callable[[float, float], bool]] = {
 def evaluation_interval(settings: AlarmSettings, scale: float) -> float:
     """Wall seconds between two evaluations of the alarm: LocalStack evaluates every Period x EvaluationPeriods,
     `scale` times faster than AWS (`Platform.alarm_time_scale`)."""
-    return float(settings.period_seconds or 60) * settings.evaluation_periods / scale
+    return compress(float(settings.period_seconds or 60) * settings.evaluation_periods, scale)
 
 
 def lookback_periods(settings: AlarmSettings) -> int:
@@ -68,7 +69,7 @@ def alarm_transitions(
 ) -> list[ModelTransition]:
     """The transitions of an alarm created at `created`, evaluated until `until`, over `datapoints`
     (time, value) of its metric; times in wall seconds, with the alarm running `scale` times faster than AWS."""
-    period = float(settings.period_seconds or 60) / scale
+    period = compress(float(settings.period_seconds or 60), scale)
     interval = evaluation_interval(settings, scale)
     looked_back = lookback_periods(settings)
     compare = _COMPARE[comparison]

@@ -142,37 +142,21 @@ class TemplateStack:
             self._registered.append(name)
 
     # -- the stack's clock ---------------------------------------------------------------------------
-    def advance_clock(self, seconds: float, *, stop_at_change: bool) -> dict[str, Any]:
+    def advance_clock(self, seconds: float, *, stop_at_change: bool) -> dict[str, Any] | None:
         """Move this stack's clock `seconds` forward over idle time (`harness.localstack.clock`), its alarms
         evaluated on the way. The answer has the new `offset`, the seconds `advanced`, the state `changes`
-        and how many `notifications` they send; or `busy` (why the stack is not idle), or `unsupported` when
-        the LocalStack has no clock route."""
-        region = self.client("cloudwatch").meta.region_name
-        body = {"seconds": seconds, "stop_at_change": stop_at_change, "region": region}
-        url = f"{self.endpoint.url.rstrip('/')}{CLOCK_ROUTE}/{self.prefix}"
-        request = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
-                                         headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                return dict(json.loads(response.read()))
-        except urllib.error.HTTPError as error:
-            if error.code == 409:
-                return dict(json.loads(error.read()))
-            if error.code == 404:
-                return {"unsupported": f"{self.endpoint.url} has no {CLOCK_ROUTE} route"}
-            raise DeployError(f"POST {url}: {error.code} {error.read().decode(errors='replace')}") from error
+        and how many `notifications` they send; or `busy` (why the stack is not idle). None when the
+        LocalStack has no clock route."""
+        body = {"seconds": seconds, "stop_at_change": stop_at_change,
+                "region": self.client("cloudwatch").meta.region_name}
+        answer = _harness_request(self.endpoint, CLOCK_ROUTE, "POST", self.prefix, body, timeout=30, answered=(409,))
+        return None if answer is None else dict(answer)
 
     def activity(self) -> list[str] | None:
         """What the LocalStack is still doing for this stack, by its own count (`harness.localstack.clock`),
         or None when it has no such count."""
-        url = f"{self.endpoint.url.rstrip('/')}{CLOCK_ROUTE}/{self.prefix}"
-        try:
-            with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 (the stack's own endpoint)
-                return [str(reason) for reason in json.loads(response.read())["busy"]]
-        except urllib.error.HTTPError as error:
-            if error.code == 404:
-                return None
-            raise DeployError(f"GET {url}: {error.code} {error.read().decode(errors='replace')}") from error
+        answer = _harness_request(self.endpoint, CLOCK_ROUTE, "GET", self.prefix)
+        return None if answer is None else [str(reason) for reason in answer["busy"]]
 
     # -- teardown --------------------------------------------------------------------------------------
     def teardown(self) -> None:
@@ -204,24 +188,30 @@ class TemplateStack:
         self._drop_schema()
 
 
-def _harness_request(endpoint: Endpoint, route: str, method: str, name: str, body: Any = None) -> None:
+def _harness_request(endpoint: Endpoint, route: str, method: str, name: str, body: Any = None, *,
+                     timeout: float = 10, answered: tuple[int, ...] = ()) -> Any:
     """A request to the harness's own routes in its LocalStack process: register (PUT) or remove (DELETE)
     a function's fault plan (`harness.executor.injection`) or a prefix whose topics are tapped
-    (`harness.localstack.tapping`)."""
+    (`harness.localstack.tapping`); read (GET) or move (POST) a stack's clock (`harness.localstack.clock`).
+    Returns the JSON answer, also that of an error status listed in `answered`; None when there is none,
+    or when the route is missing (except for a PUT, which then fails: the LocalStack is not the harness's)."""
     url = f"{endpoint.url.rstrip('/')}{route}/{name}"
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=10):
-            return
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (the stack's endpoint)
+            raw = response.read()
+            return json.loads(raw) if raw else None
     except urllib.error.HTTPError as error:
+        if error.code in answered:
+            return json.loads(error.read())
         if error.code == 404 and method == "PUT":
             raise DeployError(
                 f"the LocalStack at {endpoint.url} does not run the harness's launcher and Lambda executor (no "
                 f"{route} route): faults, the attempt ledger and the taps need them. Let the harness start "
                 "LocalStack, or attach to one started by `harness up`.") from error
         if error.code == 404:
-            return
+            return None
         raise DeployError(f"{method} {url}: {error.code} {error.read().decode(errors='replace')}") from error
     except urllib.error.URLError as error:
         raise DeployError(f"{method} {url}: {error.reason}") from error

@@ -19,6 +19,10 @@ from pathlib import Path
 SUPPORTED_RUNTIMES = ("python3.12", "python3.13")
 # What a runtime directory holds: AWS's Python runtimes ship boto3 next to the runtime client.
 RUNTIME_PACKAGES = ("awslambdaric", "boto3")
+# The ready marker's format. 2: the libraries are byte-compiled for the runtime's interpreter, as under AWS's
+# /var/runtime; a directory of format 1 (source only, so every cold start compiled boto3: 0.5 CPU-s) is
+# installed again.
+RUNTIME_DIR_FORMAT = "2"
 
 
 class RuntimeUnavailable(Exception):
@@ -108,7 +112,11 @@ def runtime_dir_for(runtime: str) -> Path:
 
 
 def runtime_dir_ready(runtime_dir: Path) -> bool:
-    return (runtime_dir / ".harness-ready").exists()
+    try:
+        lines = (runtime_dir / ".harness-ready").read_text().splitlines()
+    except OSError:
+        return False
+    return lines[1:2] == [f"format {RUNTIME_DIR_FORMAT}"]
 
 
 def resolve(runtime: str) -> Interpreter:
@@ -160,7 +168,18 @@ def install_runtime(runtime: str, constraints: Path | None = None) -> Interprete
         raise RuntimeUnavailable(
             f"runtime {runtime}: installing {', '.join(RUNTIME_PACKAGES)} failed:\n{result.stderr[-2000:]}"
         )
-    (staging / ".harness-ready").write_text(f"{python}\n")
+    # pip ran under our interpreter with --no-compile (its byte code would be for the wrong version): the
+    # runtime's own interpreter compiles the libraries, so a cold start imports boto3 instead of compiling it
+    # (0.8 s of CPU down to 0.3 s), as AWS's runtimes ship it.
+    compiled = subprocess.run([str(python), "-S", "-m", "compileall", "-q", "-j", "0", str(staging)],
+                              capture_output=True, text=True)
+    if compiled.returncode != 0:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise RuntimeUnavailable(
+            f"runtime {runtime}: compiling the runtime libraries with {python} failed:\n"
+            f"{(compiled.stdout + compiled.stderr)[-2000:]}"
+        )
+    (staging / ".harness-ready").write_text(f"{python}\nformat {RUNTIME_DIR_FORMAT}\n")
     if runtime_dir.exists():
         shutil.rmtree(runtime_dir)
     staging.rename(runtime_dir)

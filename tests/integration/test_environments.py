@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from concurrent.futures import ThreadPoolExecutor
 
 import psutil
 
+from harness.executor import interpreters
 from harness.localstack import EmbeddedLocalStack
 from harness.stack.lambda_api import wait_active, zip_sources
 from harness.waiting import wait_for
@@ -49,3 +51,21 @@ def test_idle_environments_are_reaped_after_keepalive():
                  what=f"runtime process {pid} stopped after keepalive")
         # A new invoke after reaping starts a new environment.
         assert json.loads(lam.invoke(FunctionName="idle")["Payload"].read()) != pid
+
+
+
+def test_the_runtime_libraries_are_byte_compiled_for_their_interpreter(harness_endpoint):
+    """As under AWS's /var/runtime: a cold start imports boto3's byte code instead of compiling its source
+    (0.8 s of CPU instead of 0.3 s). Every module is compiled at install, not only those a function imported."""
+    served = [runtime for runtime in interpreters.SUPPORTED_RUNTIMES
+              if interpreters.runtime_dir_ready(interpreters.runtime_dir_for(runtime))]
+    assert served, "the session's LocalStack installed no runtime"
+    for runtime in served:
+        interpreter = interpreters.resolve(runtime)
+        tag = subprocess.run([str(interpreter.python), "-S", "-c", "import sys; print(sys.implementation.cache_tag)"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+        sources = sorted(interpreter.runtime_dir.rglob("*.py"))
+        assert len(sources) > 100  # boto3, botocore, awslambdaric...
+        missing = [source for source in sources
+                   if not (source.parent / "__pycache__" / f"{source.stem}.{tag}.pyc").exists()]
+        assert missing == [], f"{runtime}: {len(missing)} of {len(sources)} modules not compiled, e.g. {missing[:3]}"

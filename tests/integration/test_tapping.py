@@ -1,0 +1,49 @@
+"""Taps in the embedded LocalStack (`harness.localstack.tapping`): a topic created under a registered prefix
+has its tap queue from the start, and a tap queue, being the harness's instrument, puts no SQS metrics into
+CloudWatch, while the user's own queues keep theirs."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from harness.localstack import Endpoint
+from harness.localstack.tapping import ROUTE, tap_queue_name
+from harness.observe.taps import QueueTap
+from harness.stack.template_stack import _harness_request
+from harness.waiting import wait_for
+from tests.support.taps import wait_for_count
+
+
+def sqs_metrics(cloudwatch: Any, queue_name: str) -> set[str]:
+    found = cloudwatch.list_metrics(Namespace="AWS/SQS", Dimensions=[{"Name": "QueueName", "Value": queue_name}])
+    return {metric["MetricName"] for metric in found["Metrics"]}
+
+
+def test_a_tap_queue_has_no_sqs_metrics_while_an_own_queue_keeps_them(harness_endpoint: Endpoint,
+                                                                      aws: Callable[[str], Any]) -> None:
+    prefix = f"taps-{uuid.uuid4().hex[:8]}"
+    sns, sqs, cloudwatch = aws("sns"), aws("sqs"), aws("cloudwatch")
+    _harness_request(harness_endpoint, ROUTE, "PUT", prefix)
+    try:
+        topic_arn = sns.create_topic(Name=f"{prefix}-alerts")["TopicArn"]
+        tap_name = tap_queue_name(prefix, f"{prefix}-alerts")
+        assert tap_name == f"{prefix}-tap-alerts"
+        tap = QueueTap(sqs, sqs.get_queue_url(QueueName=tap_name)["QueueUrl"], "alerts tap")
+        assert tap.poll() == []  # an empty receive
+        sns.publish(TopicArn=topic_arn, Subject="JOB FAILED", Message="m")
+        assert [m.subject for m in wait_for_count(tap, 1, 20)] == ["JOB FAILED"]  # received and deleted
+        # The same operations on a queue of the user's own, after the tap's: its metrics come.
+        own_name = f"{prefix}-own"
+        own = QueueTap(sqs, sqs.create_queue(QueueName=own_name)["QueueUrl"], "own queue")
+        assert own.poll() == []
+        sqs.send_message(QueueUrl=own.url, MessageBody="m")
+        wait_for_count(own, 1, 20)
+        expected = {"NumberOfEmptyReceives", "NumberOfMessagesSent", "NumberOfMessagesReceived",
+                    "NumberOfMessagesDeleted"}
+        wait_for(lambda: sqs_metrics(cloudwatch, own_name), lambda names: expected <= names, deadline_s=20,
+                 interval_s=0.1, what=f"the SQS metrics of {own_name}")
+        assert sqs_metrics(cloudwatch, tap_name) == set()
+    finally:
+        _harness_request(harness_endpoint, ROUTE, "DELETE", prefix)

@@ -9,6 +9,7 @@ a person passes works exactly as with psql, and `sql.Identifier` quotes names fo
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from types import ModuleType
@@ -126,19 +127,33 @@ class PipelineDatabase:
         self.url = url
         self.schema = schema
         self.names = names or PipelineNames()
+        # One connection for the stack's many reads (the settling rules read the ledger several times a
+        # second): a connection per read cost the harness a third of its database time and PostgreSQL a
+        # backend process each. Reads from several threads take turns.
+        self._connection: psycopg.Connection | None = None
+        self._lock = threading.Lock()
 
     def create(self) -> None:
         create_schema(self.url, self.schema, self.names)
 
     def drop(self) -> None:
+        self.close()
         drop_schema(self.url, self.schema)
+
+    def close(self) -> None:
+        with self._lock:
+            connection, self._connection = self._connection, None
+        if connection is not None:
+            connection.close()
 
     def _table(self, table: str) -> sql.Composed:
         return sql.SQL("{}.{}").format(sql.Identifier(self.schema), sql.Identifier(table))
 
     def _query(self, statement: sql.Composed, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
-        with psycopg.connect(self.url, autocommit=True) as connection:
-            return connection.execute(statement, params).fetchall()
+        with self._lock:
+            if self._connection is None or self._connection.closed or self._connection.broken:
+                self._connection = psycopg.connect(self.url, autocommit=True)
+            return self._connection.execute(statement, params).fetchall()
 
     def rows_per_file(self) -> dict[str, int]:
         """Rows in the rows table per file ID (files without rows are absent)."""

@@ -204,3 +204,21 @@ def test_a_killed_harness_takes_its_server_with_it_and_the_next_start_tidies_up(
     with EmbeddedPostgres(data_root=data_root) as server:
         assert not stale.exists()
         assert [p.name for p in data_root.iterdir()] == [server.data_dir.parent.name]
+
+
+def test_a_stacks_reads_share_one_connection_until_its_schema_is_dropped(postgres: EmbeddedPostgres) -> None:
+    db = PipelineDatabase(postgres.url, "shared_connection", PipelineNames())
+    db.create()
+
+    def backends() -> int:
+        with psycopg.connect(postgres.url) as connection:
+            return connection.execute("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' "
+                                      "AND pid <> pg_backend_pid()").fetchone()[0]
+
+    before = backends()
+    for _ in range(5):
+        assert db.rows_per_file() == {}
+    assert backends() == before + 1
+    db.drop()
+    assert backends() == before
+    assert "shared_connection" not in schemas(postgres.url)

@@ -3,10 +3,11 @@
 `evaluate(scenario, observations)` polls the attempt ledger, the topic taps and the database until every
 expectation of the scenario has a verdict, and returns a `Report` (one `Outcome` per expectation, and the
 timeline of events). Deadlines come from the scenario's own timeouts, retry delays and alarm periods
-(`deadline_seconds`); `floor_seconds` is the time those make unavoidable, the yardstick of the benchmark.
+(`deadline_seconds`); `floor_seconds` is the time those make unavoidable, the yardstick of the benchmark, and
+`job_floor_seconds` its part that is the job's own delays and timeouts (`harness run` starts the longest first).
 """
 
-from .deadlines import deadline_seconds, floor_seconds
+from .deadlines import deadline_seconds, floor_seconds, job_floor_seconds
 from .engine import evaluate, wait_until_settled
 from .report import Outcome, Report
 
@@ -16,5 +17,6 @@ __all__ = [
     "deadline_seconds",
     "evaluate",
     "floor_seconds",
+    "job_floor_seconds",
     "wait_until_settled",
 ]

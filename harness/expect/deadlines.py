@@ -68,6 +68,13 @@ class Deadline:
         )
 
 
+def job_floor_seconds(scenario: Scenario, platform: Platform) -> float:
+    """The part of the floor that is the job's own retry delays and timeouts: wall time on any platform (a
+    stack's clock skips idle time for its alarms, not for its invocations)."""
+    runs = scenario.job.runs if scenario.job else 0
+    return runs * slowest_run(scenario, platform, OPTIMISTIC).done
+
+
 def floor_seconds(scenario: Scenario, platform: Platform) -> float:
     """The time the scenario's own delays, timeouts and alarm periods make unavoidable.
 
@@ -75,8 +82,7 @@ def floor_seconds(scenario: Scenario, platform: Platform) -> float:
     that CloudWatch evaluates them at one, two, ... evaluation intervals from then.
     """
     timing = slowest_run(scenario, platform, OPTIMISTIC)
-    runs = scenario.job.runs if scenario.job else 0
-    candidates = [runs * timing.done]
+    candidates = [job_floor_seconds(scenario, platform)]
     first_error = first_error_run(scenario, platform, OPTIMISTIC)
     trigger = 0.0
     if first_error is not None:
@@ -169,6 +175,7 @@ __all__ = [
     "deadline_seconds",
     "first_error_run",
     "floor_seconds",
+    "job_floor_seconds",
     "pipeline_deadline_seconds",
     "slowest_run",
 ]

@@ -23,6 +23,7 @@ from rich.console import Console
 from harness import runner
 from harness.cli import main
 from harness.cli import run as run_command
+from harness.model.platform import Platform, embedded
 from harness.scenario import Scenario
 from harness.stack import packaging, resources
 
@@ -55,6 +56,9 @@ class FakeResources:
 
     def database_url(self) -> None:
         return None
+
+    def platform(self) -> Platform:  # the order scenarios start in comes from their delays on it
+        return embedded(1.0)
 
     def close(self) -> None:
         self.closed = True

@@ -12,7 +12,7 @@ import os
 import signal
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Protocol
 
 _PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(None, use_errno=True)
@@ -42,7 +42,18 @@ def spawn(args: list[str], **popen_kwargs: Any) -> subprocess.Popen:
     return _spawner.submit(start).result()
 
 
-def kill_group(proc: subprocess.Popen, timeout: float = 5.0) -> int | None:
+class Process(Protocol):
+    """What the group helpers need of a process: a `subprocess.Popen`, or a runtime forked from a template
+    (`harness.executor.zygote.ForkedProcess`), which also leads a process group of its own."""
+
+    pid: int
+
+    def poll(self) -> int | None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...
+
+
+def kill_group(proc: Process, timeout: float = 5.0) -> int | None:
     """SIGKILL the process group ``proc`` leads (only ours: it was started in a new session)."""
     if proc.poll() is None:
         try:
@@ -55,7 +66,7 @@ def kill_group(proc: subprocess.Popen, timeout: float = 5.0) -> int | None:
         return None
 
 
-def terminate_group(proc: subprocess.Popen, grace: float = 10.0) -> int | None:
+def terminate_group(proc: Process, grace: float = 10.0) -> int | None:
     """SIGTERM the group, then SIGKILL it if it has not exited within ``grace`` seconds."""
     if proc.poll() is None:
         try:

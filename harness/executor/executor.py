@@ -26,7 +26,7 @@ from localstack.services.lambda_.invocation.runtime_executor import (
     RuntimeExecutor,
 )
 
-from harness.executor import injection, interpreters, lambda_logs
+from harness.executor import injection, interpreters, lambda_logs, zygote
 from harness.executor.runtime_process import (
     Ended,
     RuntimeProcess,
@@ -96,8 +96,8 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
             LAMBDA_TASK_ROOT=str(code_dir),
             LAMBDA_RUNTIME_DIR=str(self._interpreter.runtime_dir),
             PYTHONPATH=":".join(python_path),
-            PATH="/usr/local/bin:/usr/bin:/bin",
-            LANG="en_US.UTF-8",
+            PATH=zygote.TEMPLATE_ENV["PATH"],
+            LANG=zygote.TEMPLATE_ENV["LANG"],  # a runtime's template starts with the same (harness.executor.zygote)
             TMPDIR=str(tmp),
             AWS_EXECUTION_ENV=f"AWS_Lambda_{cfg.runtime}",
         )

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness import procs
+from harness.executor import zygote
 from harness.executor.memory import WATCHDOG
 from harness.executor.runtime_api import RuntimeApiServer
 
@@ -52,17 +53,29 @@ class RuntimeProcess:
         self.log_path = log_path
         env = dict(env, AWS_LAMBDA_RUNTIME_API=self.server.address)
         self.started_at = time.perf_counter()
-        with open(log_path, "ab", buffering=0) as log:
-            # -S: the function must not see the interpreter's own site-packages, only its code
-            # (cwd, first on sys.path) and the runtime directory on PYTHONPATH, as under /var/runtime.
-            self.proc: subprocess.Popen = procs.spawn(
-                [*(command_prefix or []), str(python), "-S", "-m", "awslambdaric", handler],
-                cwd=str(task_root),
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+        template = None
+        if not command_prefix and zygote.enabled() and env.get("LAMBDA_RUNTIME_DIR"):
+            template = zygote.template_for(python, Path(env["LAMBDA_RUNTIME_DIR"]))
+            if template is not None and (refused := template.refuses(env, task_root)) is not None:
+                zygote.say_once(env.get("AWS_LAMBDA_FUNCTION_NAME", ""), f"starts a fresh interpreter: {refused}")
+                template = None
+        self.forked = template is not None
+        self.proc: subprocess.Popen | zygote.ForkedProcess
+        if template is not None:
+            # The same command, forked from the runtime's template, which has boto3 imported.
+            self.proc = template.fork(["-m", handler], "awslambdaric", env, task_root, log_path)
+        else:
+            with open(log_path, "ab", buffering=0) as log:
+                # -S: the function must not see the interpreter's own site-packages, only its code
+                # (cwd, first on sys.path) and the runtime directory on PYTHONPATH, as under /var/runtime.
+                self.proc = procs.spawn(
+                    [*(command_prefix or []), str(python), "-S", "-m", "awslambdaric", handler],
+                    cwd=str(task_root),
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
         self.pid = self.proc.pid
         threading.Thread(target=self._wait_exit, name=f"harness-runtime-{self.pid}", daemon=True).start()
         self._memory = WATCHDOG.watch(self.pid, memory_limit_mb, self._on_memory_exceeded)

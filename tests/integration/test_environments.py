@@ -39,7 +39,9 @@ def test_concurrent_invokes_are_served_by_separate_environments(aws, deploy):
 
 
 def test_idle_environments_are_reaped_after_keepalive():
-    with EmbeddedLocalStack(keepalive_ms=500, quiet=True) as endpoint:
+    # 2 s, not less: the environment is released before the invoke's answer travels back, and under load
+    # that took 1.0 s once; a 0.5 s keepalive had reaped the process before the test could see it alive.
+    with EmbeddedLocalStack(keepalive_ms=2000, quiet=True) as endpoint:
         lam, iam = endpoint.client("lambda"), endpoint.client("iam")
         role = iam.create_role(RoleName="reaper", AssumeRolePolicyDocument=TRUST_POLICY)["Role"]["Arn"]
         lam.create_function(FunctionName="idle", Runtime="python3.13", Role=role, Handler="handler.handler",

@@ -1,0 +1,181 @@
+"""A runtime's template process: the interpreter of a Lambda runtime with its runtime client and boto3
+already imported, which forks one child per execution environment instead of starting a new interpreter.
+
+This file runs under the runtime's own interpreter (``python -S zygote_server.py FD``, the runtime
+directory on PYTHONPATH): it imports nothing of the harness package, only the standard library and what
+AWS's runtime directory holds. ``harness.executor.zygote`` starts it and talks to it over one end of a
+socket pair (FD), JSON lines; the template ends when the harness closes its end:
+  <- {"stdlib": [...], "preloaded": {...}}          once, when ready
+  -> {"id": N, "argv": [...], "module": "...", "env": {...}, "cwd": "...", "log": "...", "path": [...]}
+  <- {"id": N, "pid": PID}                           once the child exists
+  <- {"pid": PID, "exit": STATUS}                    when it has ended (Popen's convention: -N for signal N)
+
+The child does what ``python -S -m awslambdaric HANDLER`` would do after the interpreter's start: its own
+process group, death with its parent, the environment, the working directory and sys.path
+(the code first, then PYTHONPATH, then the standard library), stdout and stderr to the log, then runs
+the runtime client as ``__main__``. Modules the template imported (awslambdaric, boto3, botocore and
+their dependencies) are already in sys.modules, as they would be after the child imported them itself.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import io
+import json
+import os
+import select
+import signal
+import socket
+import sys
+
+_PR_SET_PDEATHSIG = 1
+# Not awslambdaric: it reads its settings from the environment when imported (AWS_LAMBDA_LOG_FORMAT and
+# _LEVEL, and its native client the Runtime API's address), so each child imports it with its own. boto3
+# and botocore read the environment when a session or client is made, never on import.
+PRELOADED = ("boto3", "botocore.session", "botocore.client")
+
+
+# Set at this interpreter's start when it coerced the C locale (PEP 538): the harness starts it without.
+_COERCED_LC_CTYPE = os.environ.get("LC_CTYPE")
+
+
+def _preload() -> None:
+    import importlib
+
+    for name in PRELOADED:
+        importlib.import_module(name)
+
+
+def _stdlib_path() -> list[str]:
+    """sys.path as a fresh ``python -S`` has it after the script's (or module's) folder and PYTHONPATH."""
+    from_env = [entry for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep) if entry]
+    return [entry for entry in sys.path[1:] if entry not in from_env]
+
+
+def _preloaded_distributions() -> dict[str, list[str]]:
+    """{top-level module: [distribution name, version]} of every module imported from PYTHONPATH: a function
+    that brings its own copy of one of these must not be served by this template (its copy would lose)."""
+    from importlib import metadata
+
+    roots = [os.path.realpath(entry) for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep) if entry]
+    owners = metadata.packages_distributions()
+    found: dict[str, list[str]] = {}
+    for name, module in list(sys.modules.items()):
+        origin = getattr(module, "__file__", None)
+        if "." in name or not origin or not any(os.path.realpath(origin).startswith(root + os.sep) for root in roots):
+            continue
+        dists = owners.get(name) or [name]
+        try:
+            found[name] = [dists[0], metadata.version(dists[0])]
+        except metadata.PackageNotFoundError:
+            found[name] = [dists[0], ""]
+    return found
+
+
+def _child(request: dict, zygote_pid: int) -> None:
+    """In the forked child: become the environment's runtime process. Never returns."""
+    status = 1
+    try:
+        os.setpgid(0, 0)  # its own process group (the template sets it too, before it answers)
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != zygote_pid:
+            os._exit(1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        signal.set_wakeup_fd(-1)
+        log = os.open(request["log"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(log, 1)
+        os.dup2(log, 2)
+        os.close(log)
+        os.close(null)
+        sys.stdout = io.TextIOWrapper(open(1, "wb", buffering=0, closefd=False), write_through=True)
+        sys.stderr = io.TextIOWrapper(open(2, "wb", buffering=0, closefd=False), write_through=True,
+                                      errors="backslashreplace")
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        if _COERCED_LC_CTYPE is not None and "LC_CTYPE" not in os.environ:
+            # A fresh interpreter under the same LANG coerces the C locale the same way (PEP 538).
+            os.environ["LC_CTYPE"] = _COERCED_LC_CTYPE
+        import time
+
+        time.tzset()  # TZ (":UTC" on Lambda) as a fresh interpreter reads it at its start
+        sys.path[:] = request["path"]
+        sys.argv[:] = request["argv"]
+        import runpy
+
+        try:
+            runpy.run_module(request["module"], run_name="__main__", alter_sys=True)
+            status = 0
+        except SystemExit as leaving:
+            code = leaving.code
+            status = code if isinstance(code, int) else (0 if code is None else 1)
+            if code is not None and not isinstance(code, int):
+                print(code, file=sys.stderr)
+        except BaseException:
+            import traceback
+
+            traceback.print_exc()
+            status = 1
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(status)
+
+
+def serve(fd: int) -> None:
+    _preload()
+    zygote_pid = os.getpid()
+    channel = socket.socket(fileno=fd)
+    wake_read, wake_write = os.pipe()
+    os.set_blocking(wake_write, False)
+    signal.set_wakeup_fd(wake_write)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    forked: set[int] = set()
+
+    def send(answer: dict) -> None:
+        channel.sendall(json.dumps(answer).encode() + b"\n")
+
+    send({"stdlib": _stdlib_path(), "preloaded": _preloaded_distributions()})
+    pending = b""
+    while True:
+        readable, _, _ = select.select([channel.fileno(), wake_read], [], [])
+        if wake_read in readable:
+            os.read(wake_read, 512)
+        while forked:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                break
+            if pid == 0:
+                break
+            forked.discard(pid)
+            send({"pid": pid, "exit": os.waitstatus_to_exitcode(status)})
+        if channel.fileno() in readable:
+            chunk = channel.recv(1 << 20)
+            if not chunk:
+                return  # the harness is gone; the children die with this process (their parent-death signal)
+            pending += chunk
+            while b"\n" in pending:
+                line, pending = pending.split(b"\n", 1)
+                request = json.loads(line)
+                pid = os.fork()
+                if pid == 0:
+                    channel.close()
+                    os.close(wake_read)
+                    os.close(wake_write)
+                    _child(request, zygote_pid)
+                try:
+                    # Here too, so that the group exists before anyone can be told to kill it (the shell's way).
+                    os.setpgid(pid, pid)
+                except OSError:
+                    pass  # the child has made it already (EACCES once it has started running its code)
+                forked.add(pid)
+                send({"id": request["id"], "pid": pid})
+
+
+if __name__ == "__main__":
+    serve(int(sys.argv[1]))

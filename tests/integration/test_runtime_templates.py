@@ -1,0 +1,96 @@
+"""Runtime processes forked from their runtime's template (`harness.executor.zygote`): a forked runtime is
+the process a fresh ``python -S -m awslambdaric`` would be, and a function that would notice the
+difference gets a fresh interpreter."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+import psutil
+
+from harness.localstack import EmbeddedLocalStack
+from harness.stack.lambda_api import wait_active, zip_sources
+from tests.integration.conftest import TRUST_POLICY, invoke
+
+# What a runtime process is, as the function sees it. Not compared: whether boto3 is imported yet (the
+# documented difference) and values that name this environment's own folders.
+REPORT = """
+import os, sys, time
+
+def handler(event, context):
+    code = os.environ["LAMBDA_TASK_ROOT"]
+    return {
+        "pid": os.getpid(), "ppid": os.getppid(),
+        "own_group": os.getpgid(0) == os.getpid(),
+        "cwd_is_code": os.getcwd() == code,
+        "path": [entry.replace(code, "<code>") for entry in sys.path],
+        "argv": [os.path.basename(sys.argv[0])] + sys.argv[1:],
+        "main": sys.modules["__main__"].__spec__.name if sys.modules["__main__"].__spec__ else None,
+        "environ": sorted(os.environ),
+        "tz": [time.localtime().tm_gmtoff, os.environ.get("TZ")],
+        "stdout": os.readlink("/proc/self/fd/1").endswith("runtime.log"),
+        "stderr": os.readlink("/proc/self/fd/2").endswith("runtime.log"),
+        "stdin": os.readlink("/proc/self/fd/0"),
+        "no_site": sys.flags.no_site,
+        "six": getattr(sys.modules.get("six_probe"), "__file__", None),
+    }
+"""
+
+
+def _report(lam: Any, name: str) -> dict[str, Any]:
+    response, body = invoke(lam, name)
+    assert "FunctionError" not in response, body
+    return body
+
+
+def _parent_command(report: dict[str, Any]) -> str:
+    return " ".join(psutil.Process(report["ppid"]).cmdline())
+
+
+def test_a_runtime_process_is_forked_from_its_runtimes_template(aws: Callable[[str], Any], deploy) -> None:
+    report = _report(aws("lambda"), deploy(REPORT))
+    assert "zygote_server.py" in _parent_command(report)
+    assert report["own_group"] and report["cwd_is_code"] and report["stdout"] and report["stderr"]
+    assert report["stdin"] == "/dev/null"
+    assert report["path"][0] == "<code>"
+
+
+def test_a_forked_runtime_is_the_process_a_fresh_interpreter_would_be(aws: Callable[[str], Any], deploy) -> None:
+    env = {"TZ": "Asia/Tokyo"}  # the function's own TZ, which the template's start never saw
+    forked = _report(aws("lambda"), deploy(REPORT, env=env))
+    assert "zygote_server.py" in _parent_command(forked)
+    with EmbeddedLocalStack(quiet=True, extra_env={"HARNESS_FORK_RUNTIMES": "0"}) as endpoint:
+        lam, iam = endpoint.client("lambda"), endpoint.client("iam")
+        role = iam.create_role(RoleName=f"fresh-{uuid.uuid4().hex[:8]}",
+                               AssumeRolePolicyDocument=TRUST_POLICY)["Role"]["Arn"]
+        lam.create_function(FunctionName="fresh", Runtime="python3.13", Role=role, Handler="handler.handler",
+                            Code={"ZipFile": zip_sources({"handler.py": REPORT})},
+                            Environment={"Variables": env})
+        wait_active(lam, "fresh")
+        fresh = _report(lam, "fresh")
+        assert "harness.localstack.launch" in _parent_command(fresh)
+    assert forked["tz"] == fresh["tz"] == [9 * 3600, "Asia/Tokyo"]
+    print("FORKED", sorted(set(forked["environ"]) ^ set(fresh["environ"])))
+    same = {key: value for key, value in forked.items() if key not in ("pid", "ppid")}
+    assert same == {key: value for key, value in fresh.items() if key not in ("pid", "ppid")}
+
+
+def test_a_function_with_its_own_version_of_a_preloaded_module_gets_a_fresh_interpreter(
+        aws: Callable[[str], Any], deploy) -> None:
+    # six is among what boto3 brings into the template; a function shipping another six must see its own.
+    files = {"six.py": "VERSION = 'own'\n", "six-0.0.1.dist-info/METADATA": "Name: six\nVersion: 0.0.1\n"}
+    source = REPORT.replace('sys.modules.get("six_probe")', '__import__("six")')
+    report = _report(aws("lambda"), deploy(source, files=files))
+    assert report["six"].endswith("/six.py") and report["six"].startswith("/") and "runtimes" not in report["six"]
+    assert "zygote_server.py" not in _parent_command(report)
+    # The same version as the runtime's is the same code: forked.
+    same = {"six.py": "VERSION = 'same'\n", "six-1.17.0.dist-info/METADATA": "Name: six\nVersion: 1.17.0\n"}
+    assert "zygote_server.py" in _parent_command(_report(aws("lambda"), deploy(source, files=same)))
+
+
+def test_a_function_setting_a_python_variable_gets_a_fresh_interpreter(aws: Callable[[str], Any], deploy) -> None:
+    report = _report(aws("lambda"), deploy(REPORT, env={"PYTHONWARNINGS": "error"}))
+    assert "zygote_server.py" not in _parent_command(report)
+

@@ -10,8 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import psycopg
-
 from . import ledger
 from .records import Attempt, DecisionRecord, InvokeResult, LogLine, Message, QuarantineRecord
 
@@ -54,7 +52,7 @@ class StackObservations:
 
     def attempts(self) -> list[Attempt]:
         logical = {self.stack.function_name(name): name for name in ("orchestrator", "worker", "error_handler")}
-        with psycopg.connect(self.stack.database_url) as connection:
+        with self.stack.db.reading() as connection:  # the stack's one connection: this is read many times a second
             return ledger.attempts(connection, self.stack.schema, logical)
 
     def messages(self, topic: str) -> list[Message]:

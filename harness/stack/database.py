@@ -10,7 +10,8 @@ a person passes works exactly as with psql, and `sql.Identifier` quotes names fo
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from types import ModuleType
 from typing import Any
@@ -150,10 +151,16 @@ class PipelineDatabase:
         return sql.SQL("{}.{}").format(sql.Identifier(self.schema), sql.Identifier(table))
 
     def _query(self, statement: sql.Composed, params: Mapping[str, Any] | None = None) -> list[tuple[Any, ...]]:
+        with self.reading() as connection:
+            return connection.execute(statement, params).fetchall()
+
+    @contextmanager
+    def reading(self) -> Iterator[psycopg.Connection]:
+        """The stack's one connection (autocommit), for one reader at a time."""
         with self._lock:
             if self._connection is None or self._connection.closed or self._connection.broken:
                 self._connection = psycopg.connect(self.url, autocommit=True)
-            return self._connection.execute(statement, params).fetchall()
+            yield self._connection
 
     def rows_per_file(self) -> dict[str, int]:
         """Rows in the rows table per file ID (files without rows are absent)."""

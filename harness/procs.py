@@ -54,7 +54,7 @@ class Process(Protocol):
 
 
 def kill_group(proc: Process, timeout: float = 5.0) -> int | None:
-    """SIGKILL the process group ``proc`` leads (only ours: it was started in a new session)."""
+    """SIGKILL the process group ``proc`` leads (only ours: it was started in a group of its own)."""
     if proc.poll() is None:
         try:
             os.killpg(proc.pid, signal.SIGKILL)

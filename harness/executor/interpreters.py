@@ -21,8 +21,8 @@ SUPPORTED_RUNTIMES = ("python3.12", "python3.13")
 # What a runtime directory holds: AWS's Python runtimes ship boto3 next to the runtime client.
 RUNTIME_PACKAGES = ("awslambdaric", "boto3")
 # The ready marker's format. 2: the libraries are byte-compiled for the runtime's interpreter, as under AWS's
-# /var/runtime; a directory of format 1 (source only, so every cold start compiled boto3: 0.5 CPU-s) is
-# installed again.
+# /var/runtime; a directory of format 1 (source only: the first cold starts each compiled boto3, 0.5 CPU-s,
+# and wrote the same byte code at once) is installed again.
 RUNTIME_DIR_FORMAT = "2"
 
 

@@ -59,11 +59,17 @@ class RuntimeProcess:
             if template is not None and (refused := template.refuses(env, task_root)) is not None:
                 zygote.say_once(env.get("AWS_LAMBDA_FUNCTION_NAME", ""), f"starts a fresh interpreter: {refused}")
                 template = None
-        self.forked = template is not None
-        self.proc: subprocess.Popen | zygote.ForkedProcess
+        forked = None
         if template is not None:
-            # The same command, forked from the runtime's template, which has boto3 imported.
-            self.proc = template.fork(["-m", handler], "awslambdaric", env, task_root, log_path)
+            try:
+                # The same command, forked from the runtime's template, which has boto3 imported.
+                forked = template.fork(["-m", handler], "awslambdaric", env, task_root, log_path)
+            except OSError as error:  # the template ended meanwhile: this one starts from nothing
+                zygote.LOG.warning("harness: a fresh interpreter for %s: %s",
+                                   env.get("AWS_LAMBDA_FUNCTION_NAME"), error)
+        self.proc: subprocess.Popen | zygote.ForkedProcess
+        if forked is not None:
+            self.proc = forked
         else:
             with open(log_path, "ab", buffering=0) as log:
                 # -S: the function must not see the interpreter's own site-packages, only its code

@@ -6,8 +6,8 @@ pays that once per environment too, but here every environment of every scenario
 machine shared with LocalStack. So each runtime's interpreter is started once as a template
 (`zygote_server.py`), with boto3 imported, and an environment's runtime process is a fork of it that goes
 on as ``python -S -m awslambdaric HANDLER`` would: its own process group, dying with its parent, the
-function's environment, working directory, sys.path, stdout and
-stderr, and the same init, invocations, timeouts, memory watch and exit statuses.
+function's environment, working directory, sys.path, stdout and stderr, and the same init, invocations,
+timeouts, memory watch and exit statuses.
 
 What differs from a fresh interpreter, and when the harness starts a fresh one instead:
 - modules of the runtime directory (boto3, botocore and their dependencies) are imported before the
@@ -31,7 +31,6 @@ import subprocess
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any
 
 from harness import procs
 
@@ -90,32 +89,32 @@ class Template:
             )
         finally:
             theirs.close()
-        self._answers = self._channel.makefile("r")
         self._send_lock = threading.Lock()
         self._state_lock = threading.Lock()
         self._next_id = 0
         self._waiting: dict[int, tuple[threading.Event, list[ForkedProcess]]] = {}
         self._running: dict[int, ForkedProcess] = {}
         self._gone = False
-        ready: dict[str, Any] = {}
-        reader = threading.Thread(target=lambda: ready.update(json.loads(self._answers.readline() or "{}")),
-                                  daemon=True)
-        reader.start()
-        reader.join(START_TIMEOUT_S)
-        if "stdlib" not in ready:
+        self._ready = threading.Event()
+        self.stdlib: list[str] = []
+        self.preloaded: dict[str, tuple[str, str]] = {}
+        threading.Thread(target=self._read, name=f"harness-template-{self.process.pid}", daemon=True).start()
+        if not self._ready.wait(START_TIMEOUT_S) or self._gone:
             self.stop()
             raise RuntimeError(f"the template of {python} did not start; see {folder / 'template.log'}")
-        self.stdlib: list[str] = ready["stdlib"]
-        self.preloaded: dict[str, tuple[str, str]] = {name: (dist, version)
-                                                      for name, (dist, version) in ready["preloaded"].items()}
-        threading.Thread(target=self._read, name=f"harness-template-{self.process.pid}", daemon=True).start()
 
     def _read(self) -> None:
+        """The template's answers, in order: ready, then each fork's pid and, later, its exit status."""
         try:
-            for line in self._answers:
+            for line in self._channel.makefile("r"):
                 answer = json.loads(line)
                 with self._state_lock:
-                    if "id" in answer:
+                    if "stdlib" in answer:
+                        self.stdlib = answer["stdlib"]
+                        self.preloaded = {name: (dist, version)
+                                          for name, (dist, version) in answer["preloaded"].items()}
+                        self._ready.set()
+                    elif "id" in answer:
                         forked = self._running[answer["pid"]] = ForkedProcess(int(answer["pid"]))
                         event, slot = self._waiting.pop(answer["id"])
                         slot.append(forked)
@@ -126,6 +125,7 @@ class Template:
             pass
         with self._state_lock:  # the template is gone, and its children with it (their parent-death signal)
             self._gone = True
+            self._ready.set()
             for forked in self._running.values():
                 forked.ended(-9)
             self._running.clear()
@@ -217,6 +217,8 @@ def template_for(python: Path, runtime_dir: Path) -> Template | None:
             return template
         if key in _templates and template is None:
             return None
+        if template is not None:  # it ended (killed from outside): a new one
+            template.stop()
         folder = Path(tempfile.mkdtemp(prefix="template-", dir=os.environ.get("HARNESS_ENVIRONMENTS_DIR")))
         try:
             template = Template(python, runtime_dir, folder)

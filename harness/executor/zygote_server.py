@@ -120,6 +120,13 @@ def _child(request: dict, zygote_pid: int) -> None:
             status = 1
     finally:
         try:
+            # What a fresh interpreter does on its way out: wait for its non-daemon threads, run its atexit
+            # functions, flush. Then leave without returning into the template's loop.
+            import atexit
+            import threading
+
+            threading._shutdown()  # type: ignore[attr-defined]
+            atexit._run_exitfuncs()
             sys.stdout.flush()
             sys.stderr.flush()
         finally:

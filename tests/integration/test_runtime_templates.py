@@ -12,6 +12,7 @@ import psutil
 
 from harness.localstack import EmbeddedLocalStack
 from harness.stack.lambda_api import wait_active, zip_sources
+from harness.waiting import wait_for
 from tests.integration.conftest import TRUST_POLICY, invoke
 
 # What a runtime process is, as the function sees it. Not compared: whether boto3 is imported yet (the
@@ -94,3 +95,31 @@ def test_a_function_setting_a_python_variable_gets_a_fresh_interpreter(aws: Call
     report = _report(aws("lambda"), deploy(REPORT, env={"PYTHONWARNINGS": "error"}))
     assert "zygote_server.py" not in _parent_command(report)
 
+
+
+def test_a_forked_runtime_runs_its_atexit_functions_when_it_exits(aws: Callable[[str], Any], deploy,
+                                                                  tmp_path) -> None:
+    """As a fresh interpreter does on its way out (here: sys.exit in the handler)."""
+    marker = tmp_path / "atexit-ran"
+    name = deploy(f"""
+        import atexit, os, sys
+        def handler(event, context):
+            atexit.register(lambda: open({str(marker)!r}, "w").write(str(os.getppid())))
+            sys.exit(7)
+    """)
+    response, body = invoke(aws("lambda"), name)
+    assert body["errorType"] == "Runtime.ExitError" and "exit status 7" in body["errorMessage"]
+    wait_for(marker.exists, bool, deadline_s=10, what="the atexit function's file")
+    assert "zygote_server.py" in " ".join(psutil.Process(int(marker.read_text())).cmdline())
+
+
+def test_a_killed_template_is_replaced_and_its_runtimes_end_with_it(aws: Callable[[str], Any], deploy) -> None:
+    lam = aws("lambda")
+    first = _report(lam, deploy(REPORT))
+    template = psutil.Process(first["ppid"])
+    assert "zygote_server.py" in " ".join(template.cmdline())
+    template.kill()
+    wait_for(lambda: psutil.pid_exists(first["pid"]), lambda alive: not alive, deadline_s=10,
+             what="the killed template's runtime ended with it")
+    second = _report(lam, deploy(REPORT))
+    assert second["ppid"] != first["ppid"] and "zygote_server.py" in _parent_command(second)

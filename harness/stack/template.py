@@ -15,6 +15,9 @@ import copy
 import hashlib
 import json
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -316,6 +319,10 @@ def sweep(cloudformation: Any, stack_id: str, client: Callable[[str], Any]) -> l
 
 
 def _wait(cloudformation: Any, stack_id: str, deadline_s: float) -> dict[str, Any]:
+    """The stack once it is no longer in progress. In the harness's LocalStack the wait is one request that
+    LocalStack answers when the status changes (`/_harness/stacks`); elsewhere, DescribeStacks every POLL_S."""
+    _wait_in_localstack(cloudformation, stack_id, deadline_s)
+
     def probe() -> dict[str, Any]:
         try:
             stack: dict[str, Any] = cloudformation.describe_stacks(StackName=stack_id)["Stacks"][0]
@@ -330,6 +337,25 @@ def _wait(cloudformation: Any, stack_id: str, deadline_s: float) -> dict[str, An
                         deadline_s=deadline_s, interval_s=POLL_S, what=f"stack {stack_id}")
     except DeadlineExceeded as exceeded:
         raise TemplateError(str(exceeded)) from exceeded
+
+
+def _wait_in_localstack(cloudformation: Any, stack_id: str, deadline_s: float) -> None:
+    """Return when the harness's LocalStack says the stack is no longer in progress, or gone; at once when the
+    LocalStack has no such route (another LocalStack: the caller polls), and at the deadline."""
+    from harness.localstack.control_plane import STACK_WAIT_MAX_S, STACKS_ROUTE
+
+    give_up = time.monotonic() + deadline_s
+    url = (f"{cloudformation.meta.endpoint_url.rstrip('/')}{STACKS_ROUTE}/{urllib.parse.quote(stack_id, safe=':/')}"
+           f"?region={urllib.parse.quote(cloudformation.meta.region_name or 'us-east-1')}")
+    while (left := give_up - time.monotonic()) > 0:
+        wait_s = min(left, STACK_WAIT_MAX_S)
+        try:
+            with urllib.request.urlopen(f"{url}&wait={wait_s:.3f}", timeout=wait_s + 10) as response:  # noqa: S310
+                status = json.loads(response.read())["status"]
+        except (urllib.error.URLError, OSError, ValueError, KeyError):
+            return  # no such route, or no answer: DescribeStacks decides
+        if status is None or not status.endswith("_IN_PROGRESS"):
+            return
 
 
 def outputs(stack: Mapping[str, Any]) -> dict[str, str]:

@@ -3,6 +3,7 @@ operations are routed (LocalStack 2026.3 answered such a request "501 no handler
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from types import SimpleNamespace
@@ -59,3 +60,114 @@ def test_localstacks_own_order_is_the_race(monkeypatch: pytest.MonkeyPatch) -> N
     """The test above can fail: unpatched, the second request passes before the routes are in."""
     router = _SlowRouter()
     assert not _second_request_finds_routes(ServiceLoader(_Manager(), router), router)  # type: ignore[arg-type]
+
+
+# -- a function's state from Lambda's store, not a GetFunction every 20 ms --------------------------------
+
+class _Recorder:
+    """Stands in for LocalStack's LambdaFunctionProvider.create: records the state it was called in."""
+
+    def __init__(self, state_of: Any) -> None:
+        self.state_of = state_of
+        self.seen: list[str] = []
+
+    def __call__(self, provider: Any, request: Any) -> str:
+        self.seen.append(self.state_of())
+        return "answer"
+
+
+def _function_in_store(name: str, state: str) -> SimpleNamespace:
+    from localstack.services.lambda_.invocation.models import lambda_stores
+
+    version = SimpleNamespace(config=SimpleNamespace(state=SimpleNamespace(state=state)))
+    function = SimpleNamespace(versions={"$LATEST": version})
+    lambda_stores["000000000000"]["us-east-1"].functions[name] = function  # type: ignore[assignment]
+    return version
+
+
+def _repeated_call(name: str) -> SimpleNamespace:
+    from localstack.services.lambda_.resource_providers.aws_lambda_function import REPEATED_INVOCATION
+
+    return SimpleNamespace(custom_context={REPEATED_INVOCATION: True}, desired_state={"FunctionName": name},
+                           account_id="000000000000", region_name="us-east-1")
+
+
+def test_cloudformations_poll_of_a_pending_function_waits_for_its_state_in_the_store(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from localstack.aws.api.lambda_ import State
+    from localstack.services.lambda_.invocation.models import lambda_stores
+    from localstack.services.lambda_.resource_providers.aws_lambda_function import LambdaFunctionProvider
+
+    name = "control-plane-test-fn"
+    version = _function_in_store(name, State.Pending)
+    recorder = _Recorder(lambda: str(version.config.state.state))
+    monkeypatch.setattr(LambdaFunctionProvider, "create", recorder)
+    monkeypatch.setattr(control_plane, "FUNCTION_WAIT_S", 60.0)  # the test's outcome must not hang on timing
+    control_plane._function_state_from_store()
+    try:
+        # Lambda makes the function Active a moment later, as its version manager does.
+        threading.Timer(0.2, lambda: setattr(version.config.state, "state", State.Active)).start()
+        assert LambdaFunctionProvider.create(None, _repeated_call(name)) == "answer"  # type: ignore[arg-type]
+        assert recorder.seen == [State.Active]  # asked once, when there was something new to see
+        # The first call (which creates the function) does not wait.
+        version.config.state.state = State.Pending
+        first = SimpleNamespace(**{**vars(_repeated_call(name)), "custom_context": {}})
+        LambdaFunctionProvider.create(None, first)  # type: ignore[arg-type]
+        assert recorder.seen[-1] == State.Pending
+    finally:
+        lambda_stores["000000000000"]["us-east-1"].functions.pop(name, None)
+
+
+def test_a_function_that_stays_pending_is_asked_again_after_the_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A function Lambda never makes Active stays LocalStack's to time out: each poll waits at most the cap."""
+    from localstack.aws.api.lambda_ import State
+    from localstack.services.lambda_.invocation.models import lambda_stores
+    from localstack.services.lambda_.resource_providers.aws_lambda_function import LambdaFunctionProvider
+
+    name = "control-plane-test-stuck"
+    version = _function_in_store(name, State.Pending)
+    recorder = _Recorder(lambda: str(version.config.state.state))
+    monkeypatch.setattr(LambdaFunctionProvider, "create", recorder)
+    monkeypatch.setattr(control_plane, "FUNCTION_WAIT_S", 0.05)
+    control_plane._function_state_from_store()
+    try:
+        LambdaFunctionProvider.create(None, _repeated_call(name))  # type: ignore[arg-type]
+        assert recorder.seen == [State.Pending]
+    finally:
+        lambda_stores["000000000000"]["us-east-1"].functions.pop(name, None)
+
+
+# -- Lambda's tasks: a new function's preparation does not queue behind stops -----------------------------
+
+def _prepared_while_stops_block(service: Any) -> bool:
+    """Fill Lambda's task pool with stops that block (an event manager waiting for its poller's long
+    poll), then submit a version's preparation: does it run before the stops end?"""
+    stops_end = threading.Event()
+    try:
+        # More stops than LocalStack's pool has threads (cores + 4): a teardown of a few stacks stops an event
+        # manager and a version manager per function.
+        for _ in range((os.cpu_count() or 1) + 6):
+            service.task_executor.submit(stops_end.wait, 30)
+        prepared = service.task_executor.submit(lambda: "prepared")
+        try:
+            return prepared.result(timeout=5) == "prepared"
+        except TimeoutError:
+            return False
+    finally:
+        stops_end.set()
+        service.task_executor.shutdown(wait=True)
+
+
+def test_a_new_functions_preparation_does_not_wait_for_stops(monkeypatch: pytest.MonkeyPatch) -> None:
+    from localstack.services.lambda_.invocation.lambda_service import LambdaService
+
+    monkeypatch.setattr(LambdaService, "__init__", LambdaService.__init__)  # restored afterwards
+    control_plane._lambda_tasks_not_behind_stops()
+    assert _prepared_while_stops_block(LambdaService())
+
+
+def test_localstacks_own_pool_queues_it_behind_them() -> None:
+    """The test above can fail: LocalStack's pool (cores + 4 threads) is the cause."""
+    from localstack.services.lambda_.invocation.lambda_service import LambdaService
+
+    assert not _prepared_while_stops_block(LambdaService())

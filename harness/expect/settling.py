@@ -23,9 +23,10 @@ from .text import offset, request_text
 RETRY_SLACK_SECONDS = 2.0
 # An async invoke, a dead letter or an SNS delivery shows up within this long, or not at all.
 HANDOFF_WAIT_SECONDS = 3.0
-# Once the platform says it does nothing more for the stack, the last observation must be this old: what
-# it did last (a tap message, a ledger row) has reached the harness.
-EVIDENCE_QUIET_SECONDS = 0.25
+# Once the platform says it does nothing more for the stack, no quiet window is needed: a snapshot reads
+# that count first and every other source after it (each tap to its end), so what the platform did before
+# it said so is in the same snapshot (`Snapshot.__init__`, `StackObservations.messages`).
+EVIDENCE_QUIET_SECONDS = 0.0
 
 _FAILED = ("error", "killed")
 _DEAD_LETTERED = DEAD_LETTERED_FUNCTION
@@ -132,8 +133,8 @@ class Settling:
             self._platform_busy_at = snapshot.now  # what it finishes is a change too
         if self._platform_busy_at is not None:
             last = max(last, self._platform_busy_at)
-        # Where the platform counts its own work (the embedded LocalStack), its count is the evidence, and
-        # the quiet only covers a reply on its way to the harness; elsewhere the quiet window is all there is.
+        # Where the platform counts its own work (the embedded LocalStack), its count is the evidence;
+        # elsewhere the quiet window is all there is.
         quiet = self.quiet_seconds if snapshot.activity is None else min(self.quiet_seconds, EVIDENCE_QUIET_SECONDS)
         if snapshot.now - last < quiet:
             return [f"last observation {snapshot.now - last:.2f} s ago"]

@@ -34,6 +34,9 @@ class Snapshot:
         self.observations = observations
         self.now = now
         self._messages: dict[str, list[Message]] = {}
+        # The platform's count is read before any other source: whatever it finished before it said it was
+        # idle (a ledger row, a tap message) is then in this snapshot's reads, which come after.
+        _ = self.activity
 
     @property
     def started_at(self) -> float:

@@ -44,6 +44,8 @@ import types
 from collections import Counter, OrderedDict
 from typing import Any
 
+from harness.localstack import tapping
+
 LOG = logging.getLogger(__name__)
 
 ROUTE = "/_harness/clock"
@@ -448,7 +450,11 @@ def _install_route() -> None:
 
     def endpoint(request: Any, prefix: str) -> Response:
         if request.method == "GET":
-            return reply({"offset": offset_for(prefix), "busy": busy(prefix)})
+            # The count first, then the taps: a message delivered before the count said idle is in a tap.
+            activity = busy(prefix)
+            return reply({"offset": offset_for(prefix), "busy": activity,
+                          "waiting": tapping.waiting(prefix, request.args.get("account", "000000000000"),
+                                                     request.args.get("region", "us-east-1"))})
         if request.method == "DELETE":
             forget(prefix)
             return Response(status=204)

@@ -42,6 +42,17 @@ def tap_queue_name(prefix: str, topic_name: str) -> str | None:
     return f"{prefix}-tap-{topic_name.removeprefix(f'{prefix}-')}"[:80]
 
 
+def waiting(prefix: str, account: str, region: str) -> dict[str, int]:
+    """Messages visible in each tap queue of `prefix` now, by queue name: what a receive would find."""
+    from localstack.services.sqs.models import sqs_stores
+
+    queues = sqs_stores[account][region].queues
+    with _LOCK:
+        names = [name for name in _TAP_QUEUES if name.startswith(f"{prefix}-tap-")]
+    return {name: int(queue.approximate_number_of_messages) for name in names
+            if (queue := queues.get(name)) is not None}
+
+
 def registered_prefix(topic_name: str) -> str | None:
     with _LOCK:
         matches = [prefix for prefix in _PREFIXES if topic_name.startswith(f"{prefix}-")]

@@ -33,11 +33,17 @@ class StackObservations:
     invoke_results: list[InvokeResult] = field(default_factory=list)
     _seen: dict[str, list[Message]] = field(default_factory=dict)
     clock_offset: float = 0.0
+    _waiting: dict[str, int] = field(default_factory=dict)
+    """Messages in each tap queue when the platform last gave its count; each used once (`messages`)."""
 
     def activity(self) -> list[str] | None:
         if not self.platform.virtual_clock:
             return None
-        return self.stack.activity()
+        answer = self.stack.activity()
+        if answer is None:
+            return None
+        busy, self._waiting = answer
+        return busy
 
     def advance_clock(self, seconds: float, *, stop_at_change: bool) -> dict[str, Any] | None:
         if not self.platform.virtual_clock:
@@ -56,8 +62,14 @@ class StackObservations:
             return ledger.attempts(connection, self.stack.schema, logical)
 
     def messages(self, topic: str) -> list[Message]:
+        """Every message of the topic so far. A tap the platform just counted empty is not asked (most
+        polls: nothing new); any other is read to its end, so that once the platform has said it is idle, one
+        read holds everything it delivered (a receive returns at most 10)."""
         seen = self._seen.setdefault(topic, [])
-        for tapped in self.stack.taps[topic].poll(wait_s=0):
+        tap = self.stack.taps[topic]
+        if self._waiting.pop(tap.queue_name, None) == 0:
+            return list(seen)
+        for tapped in tap.drain():
             seen.append(Message(topic=topic, subject=tapped.subject, body=tapped.message,
                                 attributes={k: v for k in _ATTRIBUTES if (v := tapped.attribute(k)) is not None},
                                 received_at=tapped.received_at))

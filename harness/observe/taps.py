@@ -46,6 +46,9 @@ def _parse(raw: dict[str, Any]) -> TappedMessage:
     return TappedMessage(body=body, attributes=attributes, received_at=time.time(), sns=sns)
 
 
+DRAIN_RECEIVES = 100
+
+
 @dataclass
 class QueueTap:
     """A tap's queue. By default each message is received once and deleted (a scenario's own stack).
@@ -83,6 +86,21 @@ class QueueTap:
                          for i, m in enumerate(response["Messages"])],
             )
         self.messages.extend(fresh)
+        return fresh
+
+    @property
+    def queue_name(self) -> str:
+        return self.url.rstrip("/").rsplit("/", 1)[-1]
+
+    def drain(self) -> list[TappedMessage]:
+        """Receive until a receive finds nothing: everything the queue holds now (at most DRAIN_RECEIVES
+        receives, should messages keep coming faster than they are read)."""
+        fresh: list[TappedMessage] = []
+        for _ in range(DRAIN_RECEIVES):
+            batch = self.poll(wait_s=0)
+            if not batch:
+                break
+            fresh.extend(batch)
         return fresh
 
     def release(self) -> None:

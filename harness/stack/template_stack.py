@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
@@ -152,11 +153,15 @@ class TemplateStack:
         answer = _harness_request(self.endpoint, CLOCK_ROUTE, "POST", self.prefix, body, timeout=30, answered=(409,))
         return None if answer is None else dict(answer)
 
-    def activity(self) -> list[str] | None:
+    def activity(self) -> tuple[list[str], dict[str, int]] | None:
         """What the LocalStack is still doing for this stack, by its own count (`harness.localstack.clock`),
-        or None when it has no such count."""
-        answer = _harness_request(self.endpoint, CLOCK_ROUTE, "GET", self.prefix)
-        return None if answer is None else [str(reason) for reason in answer["busy"]]
+        and then how many messages wait in each of its tap queues (by queue name); None when it has no such
+        count."""
+        answer = _harness_request(self.endpoint, CLOCK_ROUTE, "GET", self.prefix,
+                                  query={"region": self.client("sqs").meta.region_name})
+        if answer is None:
+            return None
+        return [str(reason) for reason in answer["busy"]], {str(k): int(v) for k, v in answer["waiting"].items()}
 
     # -- teardown --------------------------------------------------------------------------------------
     def teardown(self) -> None:
@@ -189,13 +194,13 @@ class TemplateStack:
 
 
 def _harness_request(endpoint: Endpoint, route: str, method: str, name: str, body: Any = None, *,
-                     timeout: float = 10, answered: tuple[int, ...] = ()) -> Any:
+                     timeout: float = 10, answered: tuple[int, ...] = (), query: dict[str, str] | None = None) -> Any:
     """A request to the harness's own routes in its LocalStack process: register (PUT) or remove (DELETE)
     a function's fault plan (`harness.executor.injection`) or a prefix whose topics are tapped
     (`harness.localstack.tapping`); read (GET) or move (POST) a stack's clock (`harness.localstack.clock`).
     Returns the JSON answer, also that of an error status listed in `answered`; None when there is none,
     or when the route is missing (except for a PUT, which then fails: the LocalStack is not the harness's)."""
-    url = f"{endpoint.url.rstrip('/')}{route}/{name}"
+    url = f"{endpoint.url.rstrip('/')}{route}/{name}" + (f"?{urllib.parse.urlencode(query)}" if query else "")
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
     try:

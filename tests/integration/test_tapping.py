@@ -47,3 +47,35 @@ def test_a_tap_queue_has_no_sqs_metrics_while_an_own_queue_keeps_them(harness_en
         assert sqs_metrics(cloudwatch, tap_name) == set()
     finally:
         _harness_request(harness_endpoint, ROUTE, "DELETE", prefix)
+
+
+def _clock_answer(endpoint: Endpoint, prefix: str) -> dict[str, Any]:
+    from harness.localstack.clock import ROUTE as CLOCK_ROUTE
+
+    answer: dict[str, Any] = _harness_request(endpoint, CLOCK_ROUTE, "GET", prefix, query={"region": "us-east-1"})
+    return answer
+
+
+def test_the_stacks_count_says_how_many_messages_wait_in_each_tap_and_a_drain_reads_them_all(
+        harness_endpoint: Endpoint, aws: Callable[[str], Any]) -> None:
+    """Once LocalStack says a stack is idle, a snapshot reads every message it delivered: the count names
+    what waits in each tap queue, and a drain reads a queue to its end (a receive returns at most 10)."""
+    prefix = f"waiting-{uuid.uuid4().hex[:8]}"
+    sns, sqs = aws("sns"), aws("sqs")
+    _harness_request(harness_endpoint, ROUTE, "PUT", prefix)
+    try:
+        topic_arn = sns.create_topic(Name=f"{prefix}-alerts")["TopicArn"]
+        tap_name = tap_queue_name(prefix, f"{prefix}-alerts")
+        assert _clock_answer(harness_endpoint, prefix)["waiting"] == {tap_name: 0}
+        for index in range(25):
+            sns.publish(TopicArn=topic_arn, Subject=f"m{index}", Message="m")
+        answer = wait_for(lambda: _clock_answer(harness_endpoint, prefix),
+                          lambda answer: answer["busy"] == [] and answer["waiting"][tap_name] == 25,
+                          deadline_s=20, interval_s=0.05, what="25 messages delivered to the tap")
+        assert answer["waiting"] == {tap_name: 25}
+        tap = QueueTap(sqs, sqs.get_queue_url(QueueName=tap_name)["QueueUrl"], "alerts tap")
+        assert tap.queue_name == tap_name
+        assert sorted(m.subject for m in tap.drain()) == sorted(f"m{index}" for index in range(25))
+        assert _clock_answer(harness_endpoint, prefix)["waiting"] == {tap_name: 0}
+    finally:
+        _harness_request(harness_endpoint, ROUTE, "DELETE", prefix)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -221,6 +222,48 @@ def test_where_the_platform_counts_its_work_an_exact_count_settles_on_that_evide
     assert report.passed, report.render()
     last_end = max(a.ended_at for a in observations.attempts()) - observations.started_at
     assert last_end + EVIDENCE_QUIET_SECONDS <= report.outcomes[0].decided_at <= last_end + 0.5
+
+
+def test_once_the_platform_is_idle_an_exact_count_is_decided_at_the_next_poll(tmp_path: Path) -> None:
+    # No quiet window on top of the platform's own count: the snapshot that finds it idle decides.
+    report, observations, _ = evaluate_scripted(scenario(tmp_path, "dlq: {count: 0}"), _recovers_with(lambda t: []),
+                                                poll_interval=0.1)
+    assert report.passed, report.render()
+    last_end = max(a.ended_at for a in observations.attempts()) - observations.started_at
+    assert report.outcomes[0].decided_at <= last_end + 0.1 + 1e-6
+
+
+class _OrderedObservations(FakeObservations):
+    """Records which source each snapshot read, in order."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.reads: list[str] = []
+
+    def activity(self) -> list[str] | None:
+        self.reads.append("activity")
+        return super().activity()
+
+    def attempts(self):  # type: ignore[no-untyped-def]
+        self.reads.append("attempts")
+        return super().attempts()
+
+    def messages(self, topic: str):  # type: ignore[no-untyped-def]
+        self.reads.append("messages")
+        return super().messages(topic)
+
+
+def test_a_snapshot_reads_the_platforms_count_before_any_evidence(tmp_path: Path) -> None:
+    """Evidence read before the count could miss what the platform finished in between, and then be taken
+    for complete: the count comes first."""
+    the_scenario = scenario(tmp_path, "dlq: {count: 0}")
+    clock = FakeClock()
+    observations = _OrderedObservations(clock, started_at=clock.now)
+    _recovers_with(lambda t: [])(observations)
+    snapshot = Snapshot(the_scenario, observations, clock.now + 5)
+    Settling(the_scenario).pending(snapshot)
+    snapshot.messages("dlq")
+    assert observations.reads[0] == "activity" and {"attempts", "messages"} <= set(observations.reads)
 
 
 def test_what_the_platform_still_does_keeps_an_exact_count_open(tmp_path: Path) -> None:

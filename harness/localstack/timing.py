@@ -188,3 +188,50 @@ def _compress_alarms(scale: float) -> None:
 
     alarm_scheduler.Scheduler = CompressedScheduler  # type: ignore[misc]  # patching LocalStack's module
     alarm_scheduler.collect_metric_data = collect_metric_data
+    client_for_alarm = alarm_scheduler.get_cloudwatch_client_for_region_of_alarm
+
+    def get_cloudwatch_client_for_region_of_alarm(alarm_arn: str) -> Any:
+        from localstack.utils.aws import arns
+
+        parsed = arns.parse_arn(alarm_arn)
+        return ProviderMetrics(client_for_alarm(alarm_arn), parsed["account"], parsed["region"])
+
+    alarm_scheduler.get_cloudwatch_client_for_region_of_alarm = get_cloudwatch_client_for_region_of_alarm
+
+
+class ProviderMetrics:
+    """The alarm scheduler's CloudWatch client, whose GetMetricData goes straight to CloudWatch's provider.
+
+    An evaluation queries EvaluationPeriods + 2 periods, one GetMetricData each, through LocalStack's
+    in-memory client: a request built, signed and parsed again by the gateway, then the answer serialized
+    and parsed back, around a SQLite query. The provider's own get_metric_data gives the same answer without
+    that. Everything else (DescribeAlarms, SetAlarmState, whose effects LocalStack's handlers see) goes
+    through the client as before."""
+
+    def __init__(self, client: Any, account_id: str, region: str, provider: Any = None) -> None:
+        self._client = client
+        self._account_id = account_id
+        self._region = region
+        self._provider = provider
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    def get_metric_data(self, **kwargs: Any) -> Any:
+        provider = self._provider or _cloudwatch_provider()
+        if provider is None:
+            return self._client.get_metric_data(**kwargs)
+        from localstack.aws.api import RequestContext
+
+        context = RequestContext(None)
+        context.account_id, context.region = self._account_id, self._region
+        return provider.get_metric_data(context, kwargs["MetricDataQueries"], kwargs["StartTime"],
+                                        kwargs["EndTime"])
+
+
+def _cloudwatch_provider() -> Any:
+    """The running CloudWatch provider; None if there is none (then the client is asked)."""
+    from localstack.services.plugins import SERVICE_PLUGINS
+
+    service = SERVICE_PLUGINS.get_service("cloudwatch")
+    return getattr(service, "_provider", None) if service is not None else None

@@ -86,3 +86,32 @@ def test_an_event_counts_as_its_stacks_activity_from_its_send_until_its_poller_t
     client.send_message(QueueUrl="q", MessageBody=body("r3"))
     clock.event_taken("m-2")
     assert clock.busy("actstack") == []
+
+
+class _Calls:
+    """A stand-in for a client or the provider: records each call."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, Any, Any]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        def call(*args: Any, **kwargs: Any) -> str:
+            self.calls.append((name, args, kwargs))
+            return name
+
+        return call
+
+
+def test_an_alarm_evaluation_reads_metric_data_from_the_provider_and_the_rest_through_the_client() -> None:
+    from harness.localstack.timing import ProviderMetrics
+
+    client, provider = _Calls(), _Calls()
+    metrics = ProviderMetrics(client, "000000000000", "eu-west-1", provider=provider)
+    queries = [{"Id": "m1", "MetricStat": {"Metric": {"MetricName": "Errors"}, "Period": 1, "Stat": "Sum"}}]
+    assert metrics.get_metric_data(MetricDataQueries=queries, StartTime="start", EndTime="end") == "get_metric_data"
+    (name, args, _), = provider.calls
+    context = args[0]
+    assert (name, context.account_id, context.region, args[1:]) == (
+        "get_metric_data", "000000000000", "eu-west-1", (queries, "start", "end"))
+    assert metrics.describe_alarms(AlarmNames=["a"]) == "describe_alarms"  # the rest: through the client
+    assert [call[0] for call in client.calls] == ["describe_alarms"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import psutil
@@ -71,3 +72,37 @@ def test_the_runtime_libraries_are_byte_compiled_for_their_interpreter(harness_e
         missing = [source for source in sources
                    if not (source.parent / "__pycache__" / f"{source.stem}.{tag}.pyc").exists()]
         assert missing == [], f"{runtime}: {len(missing)} of {len(sources)} modules not compiled, e.g. {missing[:3]}"
+
+
+_SHARED_CODE = {
+    "handler.py": """
+import importlib.util
+import os
+
+HELPER = os.path.join(os.path.dirname(__file__), "helper.py")
+COMPILED_BEFORE = os.path.exists(importlib.util.cache_from_source(HELPER))
+
+import helper  # noqa: E402
+
+
+def handler(event, context):
+    return {"task_root": os.environ["LAMBDA_TASK_ROOT"], "compiled_before": COMPILED_BEFORE,
+            "value": helper.VALUE}
+""",
+    "helper.py": "VALUE = 42\n",
+}
+
+
+def test_functions_with_the_same_zip_run_from_one_folder_and_share_its_bytecode(aws, deploy):
+    """The second function (another stack's, say) finds the bytecode the first one's cold start wrote,
+    rather than compiling the same modules again."""
+    helper = _SHARED_CODE["helper.py"] + f"# {uuid.uuid4()}: content no other test deploys\n"
+    first = deploy(_SHARED_CODE["handler.py"], files={"helper.py": helper})
+    _, answer = invoke(aws("lambda"), first)
+    assert answer["value"] == 42 and not answer["compiled_before"]
+    second = deploy(_SHARED_CODE["handler.py"], files={"helper.py": helper})
+    _, again = invoke(aws("lambda"), second)
+    assert again == {**answer, "compiled_before": True}  # the same folder, its bytecode already there
+    other = deploy(_SHARED_CODE["handler.py"], files={"helper.py": "VALUE = 7\n"})
+    _, changed = invoke(aws("lambda"), other)
+    assert changed["value"] == 7 and changed["task_root"] != answer["task_root"]  # other content, own folder

@@ -79,9 +79,9 @@ def test_nothing_is_left_when_the_parent_is_killed(tmp_path):
     try:
         assert parent.stdout.readline().strip() == "READY"
         alive = processes_under(run_root)
-        # A runtime process works in its function's code; forked from its runtime's template, it has the
-        # template's command line (harness.executor.zygote).
-        assert any(line.endswith("/code)") for line in alive), alive
+        # A runtime process works in its function's code (a folder per zip content); forked from its runtime's
+        # template, it has the template's command line (harness.executor.zygote).
+        assert any("/environments/.code/" in line for line in alive), alive
         assert any("harness.localstack.launch" in line for line in alive), alive
         parent.send_signal(signal.SIGKILL)
         parent.wait(10)

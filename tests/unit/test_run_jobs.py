@@ -36,6 +36,8 @@ class Stage:
     """What the fake run_scenario saw: how many ran at once, and the order they finished in."""
 
     delays: dict[str, float]
+    started: set[str] = field(default_factory=set)
+    second_done: threading.Event = field(default_factory=threading.Event)
     running: int = 0
     most: int = 0
     finished: list[str] = field(default_factory=list)
@@ -85,11 +87,16 @@ def stage(monkeypatch: pytest.MonkeyPatch) -> Stage:
             stage.running += 1
             stage.most = max(stage.most, stage.running)
             stage.threads.add(threading.current_thread().name)
+            stage.started.add(scenario.name)
         try:
             progress("deploying")
             time.sleep(stage.delays[scenario.name] / 2)
             progress("running the job")
             time.sleep(stage.delays[scenario.name] / 2)
+            if scenario.name == NAMES[0] and NAMES[1] in stage.started:
+                # Running beside the second, the first finishes after it: out of list order for sure, not
+                # only when the sleeps above are not stretched by a busy machine.
+                stage.second_done.wait(timeout=10)
             if scenario.name == "s5-foxtrot":
                 raise RuntimeError("LocalStack said no")  # an infrastructure error fails this scenario only
             if scenario.name in FAILING:
@@ -100,6 +107,8 @@ def stage(monkeypatch: pytest.MonkeyPatch) -> Stage:
             with stage.lock:
                 stage.running -= 1
                 stage.finished.append(scenario.name)
+            if scenario.name == NAMES[1]:
+                stage.second_done.set()
 
     FakeResources.made = []
     monkeypatch.setattr(resources, "Resources", FakeResources)

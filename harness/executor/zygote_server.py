@@ -44,6 +44,75 @@ def _preload() -> None:
 
     for name in PRELOADED:
         importlib.import_module(name)
+    try:
+        _parse_botocore_data()
+    except Exception:  # noqa: BLE001 - without it each child parses its data itself, as before
+        pass
+
+
+# botocore's data files a client needs (its endpoints, partitions and defaults, and these services' models),
+# parsed once here. A boto3 client's first creation took 45 ms of a cold start's CPU, most of it parsing
+# those JSON files and listing botocore's 400 service folders. Each child gets each parsed file at most once,
+# as the object its own parse would have made (after the fork its memory is its own); a second load of a
+# file, and every file not parsed here, is read from disk as before.
+WARM_SERVICES = ("sns", "lambda", "sqs", "s3", "sts", "cloudwatch", "logs", "dynamodb")
+
+
+def _parse_botocore_data() -> None:
+    from botocore import loaders, session
+
+    original_load = loaders.JSONFileLoader.load_file
+    original_list = loaders.Loader.list_available_services
+    used: list[str] = []
+    listings: dict[tuple[tuple[str, ...], str], tuple[tuple[int | None, ...], list[str]]] = {}
+
+    def recording(self: loaders.JSONFileLoader, file_path: str) -> object:
+        data = original_load(self, file_path)
+        if data is not None:
+            used.append(file_path)
+        return data
+
+    def listing(self: loaders.Loader, type_name: str) -> list[str]:
+        found: list[str] = original_list(self, type_name)
+        listings[(tuple(self.search_paths), type_name)] = (_stamps(self.search_paths), list(found))
+        return found
+
+    loaders.JSONFileLoader.load_file = recording  # type: ignore[method-assign]
+    loaders.Loader.list_available_services = listing  # type: ignore[method-assign]
+    try:
+        warm = session.Session()
+        for service in WARM_SERVICES:
+            warm.create_client(service, region_name="us-east-1", aws_access_key_id="warm",
+                               aws_secret_access_key="warm")
+    finally:
+        loaders.JSONFileLoader.load_file = original_load  # type: ignore[method-assign]
+        loaders.Loader.list_available_services = original_list  # type: ignore[method-assign]
+    reader = loaders.JSONFileLoader()
+    parsed = {path: original_load(reader, path) for path in dict.fromkeys(used)}  # untouched by any client
+
+    def load_file(self: loaders.JSONFileLoader, file_path: str) -> object:
+        data = parsed.pop(file_path, None)
+        if data is not None and self.exists(file_path):  # (.json or .json.gz, as botocore ships it)
+            load_file.handed_out += 1  # type: ignore[attr-defined]
+            loaders.logger.debug("Loading JSON file: %s", file_path)
+            return data
+        return original_load(self, file_path)
+
+    def list_available_services(self: loaders.Loader, type_name: str) -> list[str]:
+        known = listings.get((tuple(self.search_paths), type_name))
+        if known is not None and known[0] == _stamps(self.search_paths):
+            return list(known[1])
+        return original_list(self, type_name)  # type: ignore[no-any-return]
+
+    load_file.handed_out = 0  # type: ignore[attr-defined]
+    loaders.JSONFileLoader.load_file = load_file  # type: ignore[method-assign]
+    loaders.Loader.list_available_services = list_available_services  # type: ignore[method-assign]
+
+
+def _stamps(paths: list[str]) -> tuple[int | None, ...]:
+    """Each search folder's modification time: a service folder added to one changes it (the listing is
+    then made again)."""
+    return tuple(os.stat(path).st_mtime_ns if os.path.isdir(path) else None for path in paths)
 
 
 def _stdlib_path() -> list[str]:

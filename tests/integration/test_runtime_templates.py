@@ -15,14 +15,29 @@ from harness.stack.lambda_api import wait_active, zip_sources
 from harness.waiting import wait_for
 from tests.integration.conftest import TRUST_POLICY, invoke
 
-# What a runtime process is, as the function sees it. Not compared: whether boto3 is imported yet (the
-# documented difference) and values that name this environment's own folders.
+# What a runtime process is, as the function sees it. Not compared: whether boto3 is imported yet and how
+# many of botocore's data files came parsed from the template (the documented differences), and values that
+# name this environment's own folders.
 REPORT = """
 import os, sys, time
 
+def _botocore():
+    import boto3, botocore.loaders, botocore.session
+    client = boto3.client("sns", region_name="us-east-1")
+    first, second = (botocore.session.Session().get_component("data_loader").load_service_model("sns", "service-2")
+                     for _ in range(2))
+    return {
+        "operations": client.meta.service_model.operation_names,
+        "services": botocore.session.Session().get_available_services(),
+        "model_per_loader": first == second and first is not second,
+    }, getattr(botocore.loaders.JSONFileLoader.load_file, "handed_out", None)
+
 def handler(event, context):
     code = os.environ["LAMBDA_TASK_ROOT"]
+    botocore_data, handed_out = _botocore() if event.get("botocore") else (None, None)
     return {
+        "botocore": botocore_data,
+        "handed_out": handed_out,
         "pid": os.getpid(), "ppid": os.getppid(),
         "own_group": os.getpgid(0) == os.getpid(),
         "cwd_is_code": os.getcwd() == code,
@@ -40,8 +55,8 @@ def handler(event, context):
 """
 
 
-def _report(lam: Any, name: str) -> dict[str, Any]:
-    response, body = invoke(lam, name)
+def _report(lam: Any, name: str, event: dict[str, Any] | None = None) -> dict[str, Any]:
+    response, body = invoke(lam, name, event)
     assert "FunctionError" not in response, body
     return body
 
@@ -60,7 +75,7 @@ def test_a_runtime_process_is_forked_from_its_runtimes_template(aws: Callable[[s
 
 def test_a_forked_runtime_is_the_process_a_fresh_interpreter_would_be(aws: Callable[[str], Any], deploy) -> None:
     env = {"TZ": "Asia/Tokyo"}  # the function's own TZ, which the template's start never saw
-    forked = _report(aws("lambda"), deploy(REPORT, env=env))
+    forked = _report(aws("lambda"), deploy(REPORT, env=env), {"botocore": True})
     assert "zygote_server.py" in _parent_command(forked)
     with EmbeddedLocalStack(quiet=True, extra_env={"HARNESS_FORK_RUNTIMES": "0"}) as endpoint:
         lam, iam = endpoint.client("lambda"), endpoint.client("iam")
@@ -70,12 +85,14 @@ def test_a_forked_runtime_is_the_process_a_fresh_interpreter_would_be(aws: Calla
                             Code={"ZipFile": zip_sources({"handler.py": REPORT})},
                             Environment={"Variables": env})
         wait_active(lam, "fresh")
-        fresh = _report(lam, "fresh")
+        fresh = _report(lam, "fresh", {"botocore": True})
         assert "harness.localstack.launch" in _parent_command(fresh)
     assert forked["tz"] == fresh["tz"] == [9 * 3600, "Asia/Tokyo"]
     print("FORKED", sorted(set(forked["environ"]) ^ set(fresh["environ"])))
-    same = {key: value for key, value in forked.items() if key not in ("pid", "ppid")}
-    assert same == {key: value for key, value in fresh.items() if key not in ("pid", "ppid")}
+    assert forked["handed_out"] > 0 and fresh["handed_out"] is None  # botocore's data, parsed in the template
+    assert forked["botocore"]["model_per_loader"] and len(forked["botocore"]["services"]) > 300
+    same = {key: value for key, value in forked.items() if key not in ("pid", "ppid", "handed_out")}
+    assert same == {key: value for key, value in fresh.items() if key not in ("pid", "ppid", "handed_out")}
 
 
 def test_a_function_with_its_own_version_of_a_preloaded_module_gets_a_fresh_interpreter(

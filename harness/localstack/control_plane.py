@@ -111,15 +111,15 @@ def _function_state_from_store() -> None:
 
 
 def stack_status(account: str, region: str, name: str) -> str | None:
-    """The status of the stack with the ID (or the live stack named) `name`, from CloudFormation's store
-    (as DescribeStacks finds it); None if there is none."""
+    """The status of the stack with the ID (or the live stack named) `name`, found as DescribeStacks finds
+    it; None if there is none."""
     from localstack.services.cloudformation.models import get_cloudformation_store
+    from localstack.services.cloudformation.v2.provider import find_stack_v2
 
-    stacks = get_cloudformation_store(account, region).stacks_v2
-    stack = stacks.get(name)
-    if stack is None:
-        stack = next((s for s in list(stacks.values())
-                      if s.stack_name == name and s.status != "DELETE_COMPLETE"), None)
+    try:
+        stack = find_stack_v2(get_cloudformation_store(account, region), name)
+    except KeyError:  # an ID it does not know (a name it does not know gives None)
+        return None
     return None if stack is None else str(stack.status)
 
 

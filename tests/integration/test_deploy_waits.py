@@ -97,3 +97,4 @@ def test_the_route_finds_a_stack_by_id_or_name_and_answers_none_for_no_stack(
     name = aws("cloudformation").describe_stacks(StackName=stack_id)["Stacks"][0]["StackName"]
     assert _route(harness_endpoint, name) == "CREATE_COMPLETE"
     assert _route(harness_endpoint, unique_name("no-such-stack")) is None
+    assert _route(harness_endpoint, stack_id.rsplit("/", 1)[0] + "/00000000-0000-0000-0000-000000000000") is None

@@ -27,6 +27,12 @@ thread pool of cores + 4 threads, and stopping a function's event manager holds 
 function Pending for 0.9 s; with several stacks tearing down at once, longer. The pool has
 `LAMBDA_TASK_THREADS` threads instead (threads that wait cost no CPU).
 
+5b. The poller of a deleted function stops at once: its long poll of the event queue is interrupted by
+the queue's own `InterruptibleQueue.shutdown`, as SQS does before it deletes a queue, instead of running out
+its 2 s; the queue is deleted next. A stop that keeps the queue for the function's next poller (an update)
+is left as it was: a queue shut down refuses new events. Before, the pending stops of a run's last teardown
+held LocalStack's own stop for up to 2 s, at the end of every `harness run` and every pytest worker.
+
 5. `/_harness/stacks/<name>?wait=S` answers a stack's status once it is no longer in progress (or after S
 seconds), so the harness waits for a deploy with one request instead of a DescribeStacks every 20 ms.
 
@@ -58,6 +64,7 @@ def install(interval_s: float = POLL_INTERVAL_S) -> None:
     _routes_before_loaded()
     _function_state_from_store()
     _lambda_tasks_not_behind_stops()
+    _pollers_stop_at_once()
     _stack_status_route()
 
 
@@ -78,6 +85,39 @@ def _lambda_tasks_not_behind_stops() -> None:
 
     __init__.harness_pool = True  # type: ignore[attr-defined]
     LambdaService.__init__ = __init__  # type: ignore[method-assign]
+
+
+def _event_queue(poller: Any) -> Any:
+    """The queue object a Lambda event poller receives from (Lambda's internal queues, not SQS's stores);
+    None when it is gone."""
+    from localstack.services.lambda_.invocation.internal_sqs_queue import get_fake_sqs_client
+
+    name = getattr(poller, "event_queue_url", None)  # the internal queue's URL is its name
+    return get_fake_sqs_client().queue_manager.queues.get(name) if name else None
+
+
+def _pollers_stop_at_once() -> None:
+    from localstack.services.lambda_.invocation.event_manager import LambdaEventManager, Poller
+
+    original_stop, original_poller_stop = LambdaEventManager.stop, Poller.stop
+    if getattr(original_stop, "harness_interrupts", False):
+        return
+
+    def stop(self: Any) -> None:
+        poller = self.poller
+        if poller is not None:
+            poller.harness_final = True  # its queue is deleted once it has stopped
+        original_stop(self)
+
+    def poller_stop(self: Any) -> None:
+        original_poller_stop(self)
+        if getattr(self, "harness_final", False):
+            visible = getattr(_event_queue(self), "visible", None)
+            if visible is not None:
+                visible.shutdown()  # wakes the poller's receive, which returns empty; it then sees its stop
+
+    stop.harness_interrupts = True  # type: ignore[attr-defined]
+    LambdaEventManager.stop, Poller.stop = stop, poller_stop  # type: ignore[method-assign]
 
 
 def _function_state_from_store() -> None:

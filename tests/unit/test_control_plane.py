@@ -171,3 +171,69 @@ def test_localstacks_own_pool_queues_it_behind_them() -> None:
     from localstack.services.lambda_.invocation.lambda_service import LambdaService
 
     assert not _prepared_while_stops_block(LambdaService())
+
+
+def _event_manager() -> Any:
+    from localstack.services.lambda_.invocation.event_manager import LambdaEventManager
+
+    function_id = SimpleNamespace(function_name=f"fn-{os.getpid()}-{time.monotonic_ns()}", qualifier="$LATEST",
+                                  account="000000000000", region="us-east-1",
+                                  qualified_arn=lambda: "arn:aws:lambda:us-east-1:000000000000:function:fn")
+    version = SimpleNamespace(id=function_id, config=SimpleNamespace(timeout=3),
+                              qualified_arn="arn:aws:lambda:us-east-1:000000000000:function:fn:$LATEST")
+    manager = LambdaEventManager(SimpleNamespace(function_version=version,  # type: ignore[arg-type]
+                                                 function=SimpleNamespace(instance_id=str(time.monotonic_ns()))))
+    manager.start()
+    return manager
+
+
+def _seconds_to_stop(manager: Any, stop: str) -> tuple[float, Any]:
+    """Wait until the event manager's poller is inside its 2 s long poll, then stop the manager (`stop`, or
+    `stop_for_update`): the seconds that took, and the queue object (the poller's thread has ended)."""
+    from localstack.services.lambda_.invocation.internal_sqs_queue import get_fake_sqs_client
+
+    queue = get_fake_sqs_client().queue_manager.queues[manager.event_queue_url]
+    thread = manager.poller_thread
+    deadline = time.monotonic() + 5
+    while not queue.visible.not_empty._waiters:  # the poller is not yet waiting in its receive
+        assert time.monotonic() < deadline, "the poller never started its long poll"
+        time.sleep(0.005)
+    started = time.monotonic()
+    getattr(manager, stop)()
+    took = time.monotonic() - started
+    thread.join(3.0)
+    return took, queue
+
+
+def _patched(monkeypatch: pytest.MonkeyPatch) -> None:
+    from localstack.services.lambda_.invocation.event_manager import LambdaEventManager, Poller
+
+    monkeypatch.setattr(Poller, "stop", Poller.stop)  # restored afterwards
+    monkeypatch.setattr(LambdaEventManager, "stop", LambdaEventManager.stop)
+    control_plane._pollers_stop_at_once()
+
+
+def test_a_deleted_functions_poller_stops_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    _patched(monkeypatch)
+    took, _ = _seconds_to_stop(_event_manager(), "stop")
+    assert took < 0.5, f"stopping the event manager took {took:.2f} s"
+
+
+def test_localstacks_own_stop_waits_out_the_long_poll() -> None:
+    """The test above can fail: unpatched, stopping the manager waits for its poller's poll (up to 2 s)."""
+    took, _ = _seconds_to_stop(_event_manager(), "stop")
+    assert took >= 0.9
+
+
+def test_a_stop_that_keeps_the_queue_leaves_it_taking_events(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An update stops the poller but keeps its queue for the next one: the queue must not be shut."""
+    from localstack.services.lambda_.invocation.internal_sqs_queue import get_fake_sqs_client
+
+    _patched(monkeypatch)
+    manager = _event_manager()
+    _, queue = _seconds_to_stop(manager, "stop_for_update")
+    client = get_fake_sqs_client()
+    client.send_message(QueueUrl=queue.name, MessageBody="{}")
+    received = client.receive_message(QueueUrl=queue.name, WaitTimeSeconds=1, MaxNumberOfMessages=1)
+    assert len(received.get("Messages", [])) == 1
+    client.delete_queue(QueueUrl=queue.name)

@@ -222,3 +222,55 @@ def test_a_stacks_reads_share_one_connection_until_its_schema_is_dropped(postgre
     db.drop()
     assert backends() == before
     assert "shared_connection" not in schemas(postgres.url)
+
+
+def _system_identifier(server: EmbeddedPostgres) -> int:
+    """What initdb gave the data folder: a copy has its template's, a fresh initdb a new one."""
+    with psycopg.connect(server.url) as connection:
+        row = connection.execute("SELECT system_identifier FROM pg_control_system()").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+@pytest.fixture
+def cache_dir(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    root = Path(tempfile.mkdtemp(prefix="harness-unit-cache-"))
+    monkeypatch.setenv("HARNESS_CACHE_DIR", str(root))
+    yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def _templates(cache_dir: Path) -> list[Path]:
+    return [path for path in (cache_dir / "postgres").iterdir() if not path.name.startswith(".")]
+
+
+def test_a_new_server_starts_from_a_copy_of_the_data_initdb_made_before(data_root: Path, cache_dir: Path) -> None:
+    with EmbeddedPostgres(data_root=data_root) as first:
+        made = _system_identifier(first)
+    [template] = _templates(cache_dir)
+    assert (template / "PG_VERSION").is_file() and not (template / "postmaster.pid").exists()
+    with EmbeddedPostgres(data_root=data_root) as second, EmbeddedPostgres(data_root=data_root) as third:
+        assert _system_identifier(second) == _system_identifier(third) == made
+    assert [p.name for p in (cache_dir / "postgres").iterdir()] == [template.name]  # nothing staged is left
+
+
+def test_a_template_that_does_not_start_is_replaced_by_a_fresh_initdb(data_root: Path, cache_dir: Path) -> None:
+    with EmbeddedPostgres(data_root=data_root) as first:
+        made = _system_identifier(first)
+    [template] = _templates(cache_dir)
+    shutil.rmtree(template / "global")  # the cluster's control file and catalogs: postgres refuses to start
+    with EmbeddedPostgres(data_root=data_root) as server:
+        fresh = _system_identifier(server)
+    assert fresh != made
+    assert (template / "global" / "pg_control").is_file()
+    with EmbeddedPostgres(data_root=data_root) as server:
+        assert _system_identifier(server) == fresh
+
+
+def test_a_start_that_fails_for_its_own_settings_keeps_the_template(data_root: Path, cache_dir: Path) -> None:
+    with EmbeddedPostgres(data_root=data_root) as first:
+        made = _system_identifier(first)
+    with pytest.raises(DatabaseStartError, match="max_connections"):
+        EmbeddedPostgres(data_root=data_root, max_connections=-5).start()
+    with EmbeddedPostgres(data_root=data_root) as server:
+        assert _system_identifier(server) == made

@@ -5,7 +5,11 @@ Deadlines come from the invoked function as deployed: its Timeout and MaximumRet
 platform's retry delay (attempt n ends by n Timeouts and the delays between), plus slack for cold starts
 and deliveries; `within_seconds` overrides one, and `max_wait_seconds` caps all. Counts that must be exact
 are decided once the evidence settles: every attempt in the ledger has ended, the last one succeeded or
-was the last Lambda makes, and nothing new has been seen for a second.
+was the last Lambda makes, and the platform does nothing more for the stack. The embedded LocalStack counts
+its own work for the stack (running invocations, held retries, queued events, SNS deliveries); each poll
+reads that count first and every source after it, each to its end, so no quiet window is needed. Against
+another LocalStack, nothing new must have been seen for a second (`harness.expect.settling.quiet_window`,
+as for pipeline scenarios).
 """
 
 from __future__ import annotations
@@ -21,8 +25,9 @@ import psycopg
 
 from harness import faults as fault_injection
 from harness.expect.checks.verdict import Verdict, count_holds, count_text
-from harness.expect.deadlines import ALARM_SLACK_SECONDS, DEADLINE_SLACK_SECONDS, QUIET_SECONDS
+from harness.expect.deadlines import ALARM_SLACK_SECONDS, DEADLINE_SLACK_SECONDS
 from harness.expect.report import Outcome, Report
+from harness.expect.settling import quiet_window
 from harness.expect.text import offset
 from harness.model.platform import Platform
 from harness.observe import ledger
@@ -79,11 +84,16 @@ class _Observed:
     """Alarm logical ID -> the states it entered, oldest first (its CloudWatch history)."""
     last_change: float = 0.0
     timeline: list[tuple[float, str]] = field(default_factory=list)
+    platform_busy: list[str] | None = None
+    """What the platform still does for the stack by its own count, read at the start of the last poll;
+    None where it has no such count."""
 
 
 class _Watch:
-    def __init__(self, stack: TemplateStack, scenario: TemplateScenario, started: float) -> None:
+    def __init__(self, stack: TemplateStack, scenario: TemplateScenario, started: float,
+                 counted: bool = False) -> None:
         self.stack, self.scenario, self.started = stack, scenario, started
+        self.counted = counted  # the platform counts its work for the stack (`TemplateStack.activity`)
         self.observed = _Observed(last_change=time.monotonic())
         self.sources: dict[str, QueueTap] = {}
         sqs = stack.client("sqs")
@@ -115,8 +125,13 @@ class _Watch:
 
     def poll(self) -> None:
         now = time.monotonic()
+        # The platform's count first: whatever it finished before it said idle is in the sources read next.
+        answer = self.stack.activity() if self.counted else None
+        self.observed.platform_busy = answer[0] if answer is not None else None
+        if self.observed.platform_busy:
+            self.observed.last_change = now  # what it finishes is a change too
         for name, source in self.sources.items():
-            fresh = source.poll(wait_s=0)
+            fresh = source.drain()  # to its end: a receive returns at most 10
             if fresh:
                 self.observed.messages.setdefault(name, []).extend(fresh)
                 self.observed.last_change = now
@@ -141,8 +156,11 @@ class _Watch:
     def settled(self, max_attempts: int, timeout_s: float) -> bool:
         """The invoked function has started, every attempt ended (an attempt the wrapper could not see end,
         killed by a timeout or a crash, is over once the function's Timeout has passed), no retry is to
-        come, and a second of quiet."""
-        if time.monotonic() - self.observed.last_change < QUIET_SECONDS:
+        come, and the platform is idle for the stack by its count (else a second of quiet)."""
+        if self.observed.platform_busy:
+            return False
+        quiet = quiet_window(self.observed.platform_busy is not None)
+        if time.monotonic() - self.observed.last_change < quiet:
             return False
         # The invocation was submitted: until its first attempt is in the ledger (an event can wait in
         # Lambda's queue, and a cold start under load takes more than the quiet second), nothing is settled.
@@ -313,7 +331,7 @@ def run_template_scenario(scenario: TemplateScenario, resources: Resources,
         deadlines = _deadlines(scenario, stack, platform, deadline)
         if isinstance(deadlines, str):
             return deadlines
-        watch = _Watch(stack, scenario, deployed)
+        watch = _Watch(stack, scenario, deployed, counted=platform.virtual_clock)
         progress("invoking")
         response = _invoke(stack, scenario)
         watch.observed.timeline.append((time.monotonic() - deployed, f"invoked {scenario.invoke.function}: "

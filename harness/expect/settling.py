@@ -28,6 +28,16 @@ HANDOFF_WAIT_SECONDS = 3.0
 # it said so is in the same snapshot (`Snapshot.__init__`, `StackObservations.messages`).
 EVIDENCE_QUIET_SECONDS = 0.0
 
+
+
+def quiet_window(counted: bool, quiet_seconds: float = QUIET_SECONDS) -> float:
+    """How long nothing new must have been seen before an exact count is decided: where the platform counts
+    its own work for the stack (`counted`, the embedded LocalStack), no time at all once that count, read
+    before the evidence, says idle; elsewhere the quiet window is all there is. For pipeline and template
+    scenarios alike."""
+    return min(quiet_seconds, EVIDENCE_QUIET_SECONDS) if counted else quiet_seconds
+
+
 _FAILED = ("error", "killed")
 _DEAD_LETTERED = DEAD_LETTERED_FUNCTION
 _ERROR_HANDLER = "error_handler"
@@ -135,7 +145,7 @@ class Settling:
             last = max(last, self._platform_busy_at)
         # Where the platform counts its own work (the embedded LocalStack), its count is the evidence;
         # elsewhere the quiet window is all there is.
-        quiet = self.quiet_seconds if snapshot.activity is None else min(self.quiet_seconds, EVIDENCE_QUIET_SECONDS)
+        quiet = quiet_window(snapshot.activity is not None, self.quiet_seconds)
         if snapshot.now - last < quiet:
             return [f"last observation {snapshot.now - last:.2f} s ago"]
         return []

@@ -5,14 +5,21 @@ from __future__ import annotations
 import time
 from types import SimpleNamespace
 
+import psycopg
+
+from harness.observe import ledger
 from harness.observe.records import Attempt
+from harness.observe.taps import QueueTap
+from harness.stack.database import EmbeddedPostgres
 from harness.template_runner import _Observed, _Watch
 
 
-def _watch(*attempts: Attempt, quiet_for: float = 2.0) -> _Watch:
+def _watch(*attempts: Attempt, quiet_for: float = 2.0, platform_busy: list[str] | None = None) -> _Watch:
+    """platform_busy: what the platform's own count says it still does for the stack (None: no count)."""
     watch = _Watch.__new__(_Watch)
     watch.scenario = SimpleNamespace(invoke=SimpleNamespace(function="Fn"))  # type: ignore[assignment]
-    watch.observed = _Observed(attempts=list(attempts), last_change=time.monotonic() - quiet_for)
+    watch.observed = _Observed(attempts=list(attempts), last_change=time.monotonic() - quiet_for,
+                               platform_busy=platform_busy)
     return watch
 
 
@@ -43,3 +50,58 @@ def test_an_attempt_without_an_end_is_running_until_its_timeout_has_passed() -> 
     assert _watch(_attempt(1, None, started_ago=4.0)).settled(max_attempts=1, timeout_s=3)
     # Killed (a timeout) with retries left: the retry is still to come.
     assert not _watch(_attempt(1, None, started_ago=4.0)).settled(max_attempts=3, timeout_s=3)
+
+
+def test_where_the_platform_counts_its_work_and_says_idle_no_quiet_second_is_needed() -> None:
+    assert _watch(_attempt(1, "ok"), quiet_for=0.0, platform_busy=[]).settled(max_attempts=3, timeout_s=3)
+    # Without the platform's count, the quiet second still applies.
+    assert not _watch(_attempt(1, "ok"), quiet_for=0.0).settled(max_attempts=3, timeout_s=3)
+
+
+def test_while_the_platform_counts_work_for_the_stack_nothing_is_settled() -> None:
+    busy = ["1 event of Fn queued or being handled"]
+    assert not _watch(_attempt(1, "ok"), quiet_for=5.0, platform_busy=busy).settled(max_attempts=3, timeout_s=3)
+
+
+class _Log(list):  # type: ignore[type-arg]
+    pass
+
+
+class _Sqs:
+    """A queue of `count` messages; a receive returns at most 10, as SQS's does."""
+
+    def __init__(self, count: int, log: _Log) -> None:
+        self.bodies = [f'{{"n": {n}}}' for n in range(count)]
+        self.log = log
+
+    def receive_message(self, **_: object) -> dict[str, object]:
+        self.log.append("receive")
+        batch, self.bodies = self.bodies[:10], self.bodies[10:]
+        return {"Messages": [{"Body": body, "ReceiptHandle": body} for body in batch]}
+
+    def delete_message_batch(self, **_: object) -> None:
+        pass
+
+
+def test_a_poll_reads_the_platforms_count_first_and_then_each_source_to_its_end(postgres: EmbeddedPostgres) -> None:
+    schema = "template_settling_poll"
+    with psycopg.connect(postgres.url, autocommit=True) as connection:
+        connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        connection.execute(f'CREATE SCHEMA "{schema}"')
+        ledger.create(connection, schema)
+    log = _Log()
+
+    def activity() -> tuple[list[str], dict[str, int]]:
+        log.append("activity")
+        return [], {}
+
+    watch = _Watch.__new__(_Watch)
+    watch.stack = SimpleNamespace(activity=activity, database_url=postgres.url, schema=schema,  # type: ignore[assignment]
+                                  client=lambda service: None)
+    watch.started, watch.counted, watch.alarms, watch.names = time.monotonic(), True, [], {}
+    watch.sources = {"queue Q": QueueTap(_Sqs(25, log), "http://queue", "Q")}
+    watch.observed = _Observed()
+    watch.poll()
+    assert log[0] == "activity" and log.count("activity") == 1
+    assert len(watch.observed.messages["queue Q"]) == 25
+    assert watch.observed.platform_busy == []

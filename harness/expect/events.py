@@ -2,7 +2,8 @@
 
 Each event has an `id` (unique within the report), a `type` (run, attempt, message, alarm, decision), a
 `lane` (a function, a topic, or `alarm:<name>`) and `t`, seconds from the job's start. An attempt also
-has `end` (for a killed attempt that left no end: its start plus the function's Timeout), `timeout_at`,
+has `end` (for a killed attempt that left no end, `Snapshot.failed_at`: a crash when its retry or dead
+letter says, a timeout at its Timeout), `timeout_at`,
 `status` (ok, error, killed, timeout, running) and `log`: the function's log lines of that attempt, from
 CloudWatch Logs, START to REPORT (empty when Lambda had not delivered them yet). A re-shard decision
 names the first attempts of its children in `child_attempts`, the arrows of the fan-out.

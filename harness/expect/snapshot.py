@@ -133,17 +133,35 @@ class Snapshot:
 
     def _dead_lettered_since(self, attempt: Attempt) -> bool:
         # A dead letter of the attempt's event proves its last attempt is over, well before the grace.
+        return self._dead_letter_since(attempt) is not None
+
+    def _dead_letter_since(self, attempt: Attempt) -> Message | None:
+        """The first dead letter of the attempt's event received after it started."""
         files = set(attempt.file_ids)
-        return any(
-            message.received_at >= attempt.started_at and set(event_files(message_body(message))) == files
-            for message in self.messages("dlq")
-        )
+        return next((message for message in self.messages("dlq")
+                     if message.received_at >= attempt.started_at and set(event_files(message_body(message))) == files),
+                    None)
 
     def failed_at(self, attempt: Attempt) -> float:
-        """When a failed attempt ended; a killed one that left no end is dated by its timeout."""
+        """When a failed attempt ended. A killed attempt leaves no end in the ledger. A timeout ended at its
+        Timeout. A crash (out of memory, an exit) ended sooner, and what followed it says when: Lambda
+        started its retry the retry delay after the failure (on time here: `harness.localstack.timing`), or,
+        after the last attempt, sent its event to the dead-letter topic. Without either, its timeout."""
         if attempt.ended_at is not None:
             return attempt.ended_at
-        return attempt.started_at + self.timeout_of(attempt.function)
+        timed_out = attempt.started_at + self.timeout_of(attempt.function)
+        following = self._attempts_by_number.get((attempt.function, attempt.request_id, attempt.attempt + 1))
+        if following is not None:
+            followed = following.started_at - self.platform.retry_delay(attempt.attempt)
+        elif attempt.function == DEAD_LETTERED_FUNCTION and (letter := self._dead_letter_since(attempt)):
+            followed = letter.received_at
+        else:
+            return timed_out
+        return max(attempt.started_at, min(timed_out, followed))
+
+    @cached_property
+    def _attempts_by_number(self) -> dict[tuple[str, str, int], Attempt]:
+        return {(a.function, a.request_id, a.attempt): a for a in self.attempts}
 
     def alarm_transitions(self, alarm: str) -> list[AlarmTransition]:
         """Transitions of one alarm (logical name like job_failed), in the order CloudWatch made them."""

@@ -278,3 +278,32 @@ def test_what_the_platform_still_does_keeps_an_exact_count_open(tmp_path: Path) 
     clock.now = observations.started_at + 5.0
     pending = Settling(the_scenario).pending(Snapshot(the_scenario, observations, clock.now))
     assert "LocalStack: 1 event(s) of worker being handled" in pending
+
+
+def test_a_crashed_attempt_ends_when_its_retry_or_dead_letter_says_and_a_timeout_at_its_timeout(
+        tmp_path: Path) -> None:
+    """A killed attempt leaves no end in the ledger. A crash ends long before its timeout: its retry came
+    the retry delay after it, and the last attempt's dead letter right after it."""
+    the_scenario = scenario(tmp_path, "dlq: {count: 1}", fault="attempts: [1, 2, 3]")
+    clock = FakeClock()
+    observations = FakeObservations(clock)
+    orchestrated(observations)
+    # Crashes 0.1 s into each attempt (worker timeout 3 s); retries 1 s and 2 s after each crash.
+    for number, at in ((1, 0.2), (2, 1.3), (3, 3.4)):
+        observations.add_attempt("worker", "crash-0000-4000-8000-000000000000", number, at=at, took=0.1,
+                                 outcome=None, fault="crash", event=SHARD)
+    observations.add_dead_letter(SHARD, at=3.55, error_message="Runtime exited with error")
+    # A timeout: killed at its Timeout. Its retry landed 0.5 s late (as on another LocalStack), which does
+    # not move its end past its Timeout.
+    for number, at in ((1, 0.2), (2, 4.7)):
+        observations.add_attempt("worker", "tout-0000-4000-8000-000000000000", number, at=at, took=3.0,
+                                 outcome=None, fault="timeout", event={**SHARD, "shard_id": "0001"})
+    clock.now = observations.started_at + 10
+    snapshot = Snapshot(the_scenario, observations, clock.now)
+    ends = {(a.request_id[:4], a.attempt): snapshot.since_start(snapshot.failed_at(a)) for a in snapshot.attempts
+            if a.function == "worker"}
+    assert ends[("cras", 1)] == pytest.approx(0.3)
+    assert ends[("cras", 2)] == pytest.approx(1.4)
+    assert ends[("cras", 3)] == pytest.approx(3.55)  # its dead letter
+    assert ends[("tout", 1)] == pytest.approx(3.2)
+    assert ends[("tout", 2)] == pytest.approx(7.7)  # nothing after it: its timeout

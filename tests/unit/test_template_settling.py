@@ -11,7 +11,7 @@ from harness.observe import ledger
 from harness.observe.records import Attempt
 from harness.observe.taps import QueueTap
 from harness.stack.database import EmbeddedPostgres
-from harness.template_runner import _Observed, _Watch
+from harness.template_runner import _Observed, _Watch, counted_by_name
 
 
 def _watch(*attempts: Attempt, quiet_for: float = 2.0, platform_busy: list[str] | None = None) -> _Watch:
@@ -105,3 +105,23 @@ def test_a_poll_reads_the_platforms_count_first_and_then_each_source_to_its_end(
     assert log[0] == "activity" and log.count("activity") == 1
     assert len(watch.observed.messages["queue Q"]) == 25
     assert watch.observed.platform_busy == []
+
+
+def _stack(functions: dict[str, str], topics: dict[str, str]) -> SimpleNamespace:
+    return SimpleNamespace(prefix="invalid-order-dead-lettered-0a1b2c3d", physical=functions, topic_arns=topics,
+                           template=SimpleNamespace(functions=lambda: functions), client=lambda service: None)
+
+
+def test_the_platforms_count_is_trusted_only_when_every_function_and_topic_carries_the_stacks_prefix() -> None:
+    topic = {"AlertsTopic": "arn:aws:sns:us-east-1:000000000000:invalid-order-dead-lettered-0a1b2c3d-AlertsTopic-1"}
+    named = {"Fn": "invalid-order-dead-lettered-0a1b2c3d-Fn-12345678"}
+    assert counted_by_name(_stack(named, topic))  # type: ignore[arg-type]
+    # CloudFormation cut the stack's name short in a generated name: that function's work is not counted.
+    cut = {**named, "OrderHandlerFunction": "invalid-order-dead-lettered-0a1b2-OrderHandlerFunction-12345678"}
+    assert not counted_by_name(_stack(cut, topic))  # type: ignore[arg-type]
+    assert not counted_by_name(_stack(named, {"T": "arn:aws:sns:us-east-1:000000000000:alerts"}))  # type: ignore[arg-type]
+    # A watch on such a stack keeps the quiet second, even on a platform that counts its work.
+    scenario = SimpleNamespace(expect=[])
+    assert _Watch(_stack(named, topic), scenario, 0.0, counted=True).counted  # type: ignore[arg-type]
+    assert not _Watch(_stack(cut, topic), scenario, 0.0, counted=True).counted  # type: ignore[arg-type]
+    assert not _Watch(_stack(named, topic), scenario, 0.0, counted=False).counted  # type: ignore[arg-type]

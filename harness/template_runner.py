@@ -9,7 +9,7 @@ was the last Lambda makes, and the platform does nothing more for the stack. The
 its own work for the stack (running invocations, held retries, queued events, SNS deliveries); each poll
 reads that count first and every source after it, each to its end, so no quiet window is needed. Against
 another LocalStack, or when a function's or topic's generated name does not carry the stack's prefix (by
-which that count goes: `counted_by_name`), nothing new must have been seen for a second
+which that count goes: `TemplateStack.counted_by_name`), nothing new must have been seen for a second
 (`harness.expect.settling.quiet_window`, as for pipeline scenarios).
 """
 
@@ -94,8 +94,7 @@ class _Watch:
     def __init__(self, stack: TemplateStack, scenario: TemplateScenario, started: float,
                  counted: bool = False) -> None:
         self.stack, self.scenario, self.started = stack, scenario, started
-        # The platform counts its work for the stack (`TemplateStack.activity`), and can see all of it.
-        self.counted = counted and counted_by_name(stack)
+        self.counted = counted  # the platform counts its work for the stack (`TemplateStack.activity`)
         self.observed = _Observed(last_change=time.monotonic())
         self.sources: dict[str, QueueTap] = {}
         sqs = stack.client("sqs")
@@ -177,19 +176,6 @@ class _Watch:
             if running or (attempt.outcome != "ok" and attempt.attempt < max_attempts):
                 return False
         return True
-
-
-def counted_by_name(stack: TemplateStack) -> bool:
-    """Whether LocalStack's count of the stack's work can see all of it. It goes by the names of the
-    stack's functions and topics, which must carry the stack's prefix (`harness.localstack.clock.belongs`).
-    A name CloudFormation generated from a long stack name and logical ID is cut short and does not carry
-    it (`OrderHandlerFunction` keeps 33 characters of the stack's name); that function's work would go
-    uncounted, so then the quiet second decides."""
-    from harness.localstack.clock import belongs
-
-    functions = [stack.physical[logical] for logical in (stack.template.functions() if stack.template else {})]
-    topics = [arn.rsplit(":", 1)[-1] for arn in stack.topic_arns.values()]
-    return all(belongs(name, stack.prefix) for name in functions + topics)
 
 
 def _fields_match(message: TappedMessage, fields: dict[str, Any]) -> bool:

@@ -25,6 +25,7 @@ from harness import faults as fault_injection
 from harness.executor.injection import ROUTE as FAULTS_ROUTE
 from harness.localstack import Endpoint
 from harness.localstack.clock import ROUTE as CLOCK_ROUTE
+from harness.localstack.clock import belongs
 from harness.localstack.tapping import ROUTE as TAPS_ROUTE
 from harness.localstack.tapping import tap_queue_name
 from harness.observe import ledger
@@ -156,12 +157,25 @@ class TemplateStack:
     def activity(self) -> tuple[list[str], dict[str, int]] | None:
         """What the LocalStack is still doing for this stack, by its own count (`harness.localstack.clock`),
         and then how many messages wait in each of its tap queues (by queue name); None when it has no such
-        count."""
+        count, or when that count cannot see all of the stack (`counted_by_name`)."""
+        if not self.counted_by_name():
+            return None
         answer = _harness_request(self.endpoint, CLOCK_ROUTE, "GET", self.prefix,
                                   query={"region": self.client("sqs").meta.region_name})
         if answer is None:
             return None
         return [str(reason) for reason in answer["busy"]], {str(k): int(v) for k, v in answer["waiting"].items()}
+
+    def counted_by_name(self) -> bool:
+        """Whether LocalStack's count of the stack's work can see all of it. It goes by the names of the
+        stack's functions and topics, which must carry the stack's prefix (`harness.localstack.clock.belongs`).
+        A name CloudFormation generated from a long stack name and logical ID is cut short and does not carry
+        it (`OrderHandlerFunction` keeps 33 characters of the stack's name): that function's work would go
+        uncounted, and a count that says idle would mean nothing."""
+        functions = [self.physical[logical] for logical in (self.template.functions() if self.template else {})
+                     if logical in self.physical]
+        topics = [arn.rsplit(":", 1)[-1] for arn in self.topic_arns.values()]
+        return all(belongs(name, self.prefix) for name in functions + topics)
 
     # -- teardown --------------------------------------------------------------------------------------
     def teardown(self) -> None:

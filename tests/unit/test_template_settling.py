@@ -6,12 +6,15 @@ import time
 from types import SimpleNamespace
 
 import psycopg
+import pytest
 
 from harness.observe import ledger
 from harness.observe.records import Attempt
 from harness.observe.taps import QueueTap
+from harness.stack import template_stack
 from harness.stack.database import EmbeddedPostgres
-from harness.template_runner import _Observed, _Watch, counted_by_name
+from harness.stack.template_stack import TemplateStack
+from harness.template_runner import _Observed, _Watch
 
 
 def _watch(*attempts: Attempt, quiet_for: float = 2.0, platform_busy: list[str] | None = None) -> _Watch:
@@ -107,21 +110,32 @@ def test_a_poll_reads_the_platforms_count_first_and_then_each_source_to_its_end(
     assert watch.observed.platform_busy == []
 
 
-def _stack(functions: dict[str, str], topics: dict[str, str]) -> SimpleNamespace:
-    return SimpleNamespace(prefix="invalid-order-dead-lettered-0a1b2c3d", physical=functions, topic_arns=topics,
-                           template=SimpleNamespace(functions=lambda: functions), client=lambda service: None)
+def _stack(functions: dict[str, str], topics: dict[str, str]) -> TemplateStack:
+    stack = TemplateStack.__new__(TemplateStack)
+    stack.prefix, stack.physical, stack.topic_arns = "invalid-order-dead-lettered-0a1b2c3d", functions, topics
+    stack.template = SimpleNamespace(functions=lambda: functions)  # type: ignore[assignment]
+    stack.endpoint = SimpleNamespace(url="http://127.0.0.1:1")  # type: ignore[assignment]
+    stack.client = lambda service: SimpleNamespace(meta=SimpleNamespace(region_name="us-east-1"))  # type: ignore[method-assign]
+    return stack
 
 
-def test_the_platforms_count_is_trusted_only_when_every_function_and_topic_carries_the_stacks_prefix() -> None:
+def test_the_platforms_count_is_used_only_when_every_function_and_topic_carries_the_stacks_prefix(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    asked: list[str] = []
+
+    def harness_request(endpoint: object, route: str, method: str, prefix: str, *args: object,
+                        **kwargs: object) -> dict[str, object]:
+        asked.append(prefix)
+        return {"busy": [], "waiting": {}}
+
+    monkeypatch.setattr(template_stack, "_harness_request", harness_request)
     topic = {"AlertsTopic": "arn:aws:sns:us-east-1:000000000000:invalid-order-dead-lettered-0a1b2c3d-AlertsTopic-1"}
     named = {"Fn": "invalid-order-dead-lettered-0a1b2c3d-Fn-12345678"}
-    assert counted_by_name(_stack(named, topic))  # type: ignore[arg-type]
-    # CloudFormation cut the stack's name short in a generated name: that function's work is not counted.
+    assert _stack(named, topic).activity() == ([], {})
+    # CloudFormation cut the stack's name short in a generated name: that function's work is not counted,
+    # so there is no count (the quiet second decides), and LocalStack is not even asked.
     cut = {**named, "OrderHandlerFunction": "invalid-order-dead-lettered-0a1b2-OrderHandlerFunction-12345678"}
-    assert not counted_by_name(_stack(cut, topic))  # type: ignore[arg-type]
-    assert not counted_by_name(_stack(named, {"T": "arn:aws:sns:us-east-1:000000000000:alerts"}))  # type: ignore[arg-type]
-    # A watch on such a stack keeps the quiet second, even on a platform that counts its work.
-    scenario = SimpleNamespace(expect=[])
-    assert _Watch(_stack(named, topic), scenario, 0.0, counted=True).counted  # type: ignore[arg-type]
-    assert not _Watch(_stack(cut, topic), scenario, 0.0, counted=True).counted  # type: ignore[arg-type]
-    assert not _Watch(_stack(named, topic), scenario, 0.0, counted=False).counted  # type: ignore[arg-type]
+    asked.clear()
+    assert _stack(cut, topic).activity() is None
+    assert _stack(named, {"T": "arn:aws:sns:us-east-1:000000000000:alerts"}).activity() is None
+    assert asked == []

@@ -29,7 +29,6 @@ HANDOFF_WAIT_SECONDS = 3.0
 EVIDENCE_QUIET_SECONDS = 0.0
 
 
-
 def quiet_window(counted: bool, quiet_seconds: float = QUIET_SECONDS) -> float:
     """How long nothing new must have been seen before an exact count is decided: where the platform counts
     its own work for the stack (`counted`, the embedded LocalStack), no time at all once that count, read

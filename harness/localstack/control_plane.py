@@ -27,14 +27,14 @@ thread pool of cores + 4 threads, and stopping a function's event manager holds 
 function Pending for 0.9 s; with several stacks tearing down at once, longer. The pool has
 `LAMBDA_TASK_THREADS` threads instead (threads that wait cost no CPU).
 
-5b. The poller of a deleted function stops at once: its long poll of the event queue is interrupted by
+5. `/_harness/stacks/<name>?wait=S` answers a stack's status once it is no longer in progress (or after S
+seconds), so the harness waits for a deploy with one request instead of a DescribeStacks every 20 ms.
+
+6. The poller of a deleted function stops at once: its long poll of the event queue is interrupted by
 the queue's own `InterruptibleQueue.shutdown`, as SQS does before it deletes a queue, instead of running out
 its 2 s; the queue is deleted next. A stop that keeps the queue for the function's next poller (an update)
 is left as it was: a queue shut down refuses new events. Before, the pending stops of a run's last teardown
 held LocalStack's own stop for up to 2 s, at the end of every `harness run` and every pytest worker.
-
-5. `/_harness/stacks/<name>?wait=S` answers a stack's status once it is no longer in progress (or after S
-seconds), so the harness waits for a deploy with one request instead of a DescribeStacks every 20 ms.
 
 This module runs inside the LocalStack process (`harness.localstack.launch`), before LocalStack starts.
 """

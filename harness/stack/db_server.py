@@ -278,14 +278,19 @@ def _data_template(server: Any) -> Path:
     return paths.cache_dir() / "postgres" / hashlib.sha256(key.encode()).hexdigest()[:16]
 
 
+def _copy_tree(source: str, target: str) -> bool:
+    """`cp -a`: owners and modes as they are (initdb's, for the `pgserver` user when run as root), which
+    shutil's copies do not keep."""
+    return subprocess.run(["cp", "-a", source, target], stdin=subprocess.DEVNULL, capture_output=True,
+                          check=False).returncode == 0
+
+
 def _copy_data(template: Path, pgdata: Path) -> bool:
-    """Fill the empty `pgdata` with a copy of the kept data folder (owners and modes as `initdb` left
-    them); False when there is none or it cannot be copied (then `pgdata` is empty again)."""
+    """Fill the empty `pgdata` with a copy of the kept data folder; False when there is none or it cannot
+    be copied (then `pgdata` is empty again)."""
     if not (template / "PG_VERSION").is_file():
         return False
-    copied = subprocess.run(["cp", "-a", f"{template}/.", str(pgdata)], stdin=subprocess.DEVNULL,
-                            capture_output=True, check=False)
-    if copied.returncode == 0:
+    if _copy_tree(f"{template}/.", str(pgdata)):
         return True
     shutil.rmtree(pgdata, ignore_errors=True)
     pgdata.mkdir()
@@ -299,12 +304,12 @@ def _stage_data(pgdata: Path, template: Path) -> Path | None:
     try:
         template.parent.mkdir(parents=True, exist_ok=True)
         shutil.rmtree(staged, ignore_errors=True)
-        subprocess.run(["cp", "-a", str(pgdata), str(staged)], stdin=subprocess.DEVNULL, capture_output=True,
-                       check=True)
-    except (OSError, subprocess.CalledProcessError):
-        shutil.rmtree(staged, ignore_errors=True)
-        return None
-    return staged
+        if _copy_tree(str(pgdata), str(staged)):
+            return staged
+    except OSError:
+        pass
+    shutil.rmtree(staged, ignore_errors=True)
+    return None
 
 
 def _keep_data(staged: Path, template: Path) -> None:

@@ -26,8 +26,8 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness.executor import interpreters  # noqa: E402
-from harness.localstack import EmbeddedLocalStack  # noqa: E402
+from harness import runtimes as interpreters  # noqa: E402
+from harness.services import EmbeddedLocalStack  # noqa: E402
 from harness.stack.lambda_api import wait_active, zip_sources  # noqa: E402
 
 TRIVIAL = "def handler(event, context):\n    return 1\n"

@@ -30,7 +30,7 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness.localstack import EmbeddedLocalStack  # noqa: E402
+from harness.services import EmbeddedLocalStack  # noqa: E402
 from harness.stack.database import EmbeddedPostgres  # noqa: E402
 from harness.stack.lambda_api import wait_active, zip_sources  # noqa: E402
 from harness.stack.pipeline import PipelineStack, StackConfig, unique_prefix  # noqa: E402

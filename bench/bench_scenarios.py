@@ -29,9 +29,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from harness.expect import floor_seconds  # noqa: E402
-from harness.localstack.embedded import default_retry_base_delay  # noqa: E402
 from harness.model.platform import embedded  # noqa: E402
 from harness.scenario import load_scenarios  # noqa: E402
+from harness.services.embedded import default_retry_base_delay  # noqa: E402
 
 
 def one_run(run: int, tree: Path = REPO) -> tuple[float, dict[str, float]]:

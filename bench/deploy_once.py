@@ -15,7 +15,7 @@ import time
 
 sys.path.insert(0, os.environ["TREE"])
 
-from harness.localstack import EmbeddedLocalStack  # noqa: E402
+from harness.services import EmbeddedLocalStack  # noqa: E402
 from harness.stack.database import EmbeddedPostgres  # noqa: E402
 from harness.stack.pipeline import PipelineStack, StackConfig, unique_prefix  # noqa: E402
 

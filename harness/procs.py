@@ -44,7 +44,7 @@ def spawn(args: list[str], **popen_kwargs: Any) -> subprocess.Popen:
 
 class Process(Protocol):
     """What the group helpers need of a process: a `subprocess.Popen`, or a runtime forked from a template
-    (`harness.executor.zygote.ForkedProcess`), which also leads a process group of its own."""
+    (`harness.localstack.executor.zygote.ForkedProcess`), which also leads a process group of its own."""
 
     pid: int
 

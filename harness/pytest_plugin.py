@@ -25,7 +25,7 @@ from harness.paths import SCENARIO_SUFFIXES
 if TYPE_CHECKING:
     from _pytest._code.code import TerminalRepr
 
-    from harness.localstack import Endpoint
+    from harness.services import Endpoint
 
 _RESOURCES = pytest.StashKey[Any]()
 
@@ -68,8 +68,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    from harness.localstack.embedded import default_retry_base_delay
     from harness.model import platform
+    from harness.services.embedded import default_retry_base_delay
 
     endpoint = config.getoption("--harness-endpoint")
     if endpoint:

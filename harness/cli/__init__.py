@@ -24,8 +24,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         from harness.cli.docker_up import cmd_up_docker
 
         return cmd_up_docker(args)
-    from harness.localstack.embedded import EmbeddedLocalStack, default_retry_base_delay
     from harness.model.platform import ENV_ALARM_TIME_SCALE, ENV_RETRY_BASE_DELAY, time_scale
+    from harness.services.embedded import EmbeddedLocalStack, default_retry_base_delay
 
     if args.retry_base_delay is None:
         args.retry_base_delay = default_retry_base_delay()  # HARNESS_RETRY_BASE_DELAY, else 1 s
@@ -160,11 +160,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     import time
 
     from harness.expect import evaluate
-    from harness.localstack import Endpoint
     from harness.model import platform
     from harness.observe.live import StackObservations
     from harness.runner import stack_config
     from harness.scenario import Scenario, ScenarioError, load_scenario
+    from harness.services import Endpoint
     from harness.stack.pipeline import DeployError, PipelineStack
 
     try:
@@ -203,7 +203,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_logs(args: argparse.Namespace) -> int:
     """A function's log lines from CloudWatch Logs, as Lambda wrote them; with --follow, until Ctrl-C."""
-    from harness.localstack import Endpoint
+    from harness.services import Endpoint
 
     url = args.endpoint or os.environ.get("HARNESS_ENDPOINT")
     if not url:
@@ -237,7 +237,7 @@ def cmd_logs(args: argparse.Namespace) -> int:
 
 
 def cmd_setup_runtimes(_args: argparse.Namespace) -> int:
-    from harness.localstack.embedded import ensure_runtimes
+    from harness.services.embedded import ensure_runtimes
 
     served = ensure_runtimes(lambda message: print(message, file=sys.stderr, flush=True))
     for runtime in served:

@@ -145,7 +145,7 @@ class Snapshot:
     def failed_at(self, attempt: Attempt) -> float:
         """When a failed attempt ended. A killed attempt leaves no end in the ledger. A timeout ended at its
         Timeout. A crash (out of memory, an exit) ended sooner, and what followed it says when: Lambda
-        started its retry the retry delay after the failure (on time here: `harness.localstack.timing`), or,
+        started its retry the retry delay after the failure (on time here: `harness.localstack.retries`), or,
         after the last attempt, sent its event to the dead-letter topic. Without either, its timeout."""
         if attempt.ended_at is not None:
             return attempt.ended_at

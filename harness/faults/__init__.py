@@ -3,7 +3,7 @@
 The harness registers a fault plan per deployed function with its executor (`registration`, sent by
 `harness.stack.pipeline`); the executor starts the function's runtime process with the wrapper module
 (``lambda_wrapper.py``, as ``harness_fault_wrapper.py``) as its handler and the plan in that process's
-environment (`harness.executor.injection`); the function's own handler runs underneath. Neither the
+environment (`harness.localstack.executor.injection`); the function's own handler runs underneath. Neither the
 function's code nor its deployed configuration changes: the same deployment runs clean in one scenario
 and broken in the next.
 """
@@ -91,7 +91,7 @@ def fault_plan(faults: list[Any], function: str) -> list[dict[str, Any]]:
 
 
 def registration(plan: list[dict[str, Any]], ledger_url: str, schema: str) -> dict[str, Any]:
-    """What the harness registers with the executor for one function (`harness.executor.injection`)."""
+    """What the harness registers with the executor for one function (`harness.localstack.executor.injection`)."""
     return {"faults": plan, "ledger_url": ledger_url, "ledger_table": f"{schema}.{LEDGER_TABLE}"}
 
 

@@ -1,6 +1,6 @@
 """Virtual time for a stack's alarms: idle days pass in milliseconds, and CloudWatch still decides.
 
-The embedded LocalStack runs alarms compressed (`harness.localstack.timing`, 1 min = 1 s), which makes a
+The embedded LocalStack runs alarms compressed (`harness.localstack.retries`, 1 min = 1 s), which makes a
 1-day period 1,440 s: too long to wait for. A stack's alarms therefore run on the stack's own clock, which
 is the wall clock plus an offset. While the stack works, its clock runs with the wall clock. Once it is
 idle, the harness may move the clock forward (`POST /_harness/clock/<stack>`), as a test server with time
@@ -44,7 +44,7 @@ import types
 from collections import Counter, OrderedDict
 from typing import Any
 
-from harness.localstack import tapping
+from harness.localstack import taps as tapping
 
 LOG = logging.getLogger(__name__)
 
@@ -273,7 +273,7 @@ def advance(prefix: str, seconds: float, *, stop_at_change: bool, region: str, a
     Raises `Busy` when the stack is not idle."""
     from localstack.aws.connect import connect_to
 
-    from harness.localstack.timing import compressed_period, configured_scale
+    from harness.localstack.retries import compressed_period, configured_scale
     from harness.model.alarms import lookback_count
     from harness.model.platform import compress
 

@@ -3,7 +3,7 @@
 LocalStack 2026.3.0's twisted gateway ignores the host of ``GATEWAY_LISTEN`` for IPv4 and listens on
 every interface. We bind to loopback only, so the IPv4 endpoint is given the configured interface
 before LocalStack starts, and Lambda's async retries are started when their delay runs out
-(`harness.localstack.timing`).
+(`harness.localstack.retries`).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def _bind_to_configured_interface() -> None:
 
 def main() -> None:
     _bind_to_configured_interface()
-    from harness.localstack import timing
+    from harness.localstack import retries as timing
     from harness.model.platform import env_alarm_time_scale
 
     timing.install(env_alarm_time_scale())
@@ -39,10 +39,10 @@ def main() -> None:
     from harness.localstack import control_plane
 
     control_plane.install()  # deploys without idle waits
-    from harness.executor import injection
+    from harness.localstack.executor import injection
 
     injection.install_route()  # where the harness registers fault plans for the executor
-    from harness.localstack import tapping
+    from harness.localstack import taps as tapping
 
     tapping.install()  # topics tapped as they are created
     from localstack.runtime.main import main as localstack_main

@@ -3,7 +3,7 @@
 Read by the deadlines (when an evaluation can see a cause) and by the unit tests' scripted stand-in.
 
 LocalStack evaluates a metric alarm at its creation and then every Period x EvaluationPeriods seconds
-(the embedded one, compressed: Period / `Platform.alarm_time_scale`, see `harness/localstack/timing.py`).
+(the embedded one, compressed: Period / `Platform.alarm_time_scale`, see `harness/localstack/retries.py`).
 Each evaluation looks back EvaluationPeriods + max(EvaluationPeriods // 3, 2) periods ending at that
 moment (`alarm_scheduler.collect_metric_data`): when every period is empty, TreatMissingData decides
 (breaching: ALARM, notBreaching: OK, missing: INSUFFICIENT_DATA, ignore: no change) and the reason says

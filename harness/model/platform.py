@@ -97,14 +97,14 @@ def env_retry_base_delay() -> float | None:
 
 def embedded(retry_base_delay_s: float) -> Platform:
     """The embedded LocalStack, which the harness starts with this retry base delay, and whose alarms it
-    runs at the same compression (`harness.localstack.timing`): one time scale."""
+    runs at the same compression (`harness.localstack.retries`): one time scale."""
     return Platform(float(retry_base_delay_s), f"embedded LocalStack, {ENV_RETRY_BASE_DELAY} sets it",
                     alarm_time_scale=time_scale(retry_base_delay_s), virtual_clock=True)
 
 
 def compress(aws_seconds: float, scale: float) -> float:
     """`aws_seconds` at a time scale `scale` times faster than AWS: here and in the LocalStack process
-    (`harness.localstack.timing`), one computation."""
+    (`harness.localstack.retries`), one computation."""
     return aws_seconds / scale
 
 

@@ -185,7 +185,7 @@ class LogLine:
     message: str
 
 
-# Lambda opens every invocation's lines with this (harness/executor/lambda_logs.py writes AWS's format).
+# Lambda opens every invocation's lines with this (harness/localstack/executor/lambda_logs.py writes AWS's format).
 _START = "START RequestId: "
 
 

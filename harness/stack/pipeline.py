@@ -23,9 +23,9 @@ import psycopg
 from botocore.exceptions import ClientError
 
 from harness import faults as fault_injection
-from harness.localstack import Endpoint
 from harness.observe import ledger
 from harness.scenario.catalog import TOPICS
+from harness.services import Endpoint
 from harness.stack import template as templates
 from harness.stack.database import PipelineDatabase, PipelineNames
 from harness.stack.packaging import FUNCTIONS, build_directory_zip_path, build_function_zip_path

@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from harness.localstack import EmbeddedLocalStack, Endpoint, endpoint_from_env
 from harness.model import platform
 from harness.model.platform import Platform
+from harness.services import EmbeddedLocalStack, Endpoint, endpoint_from_env
 from harness.stack.database import start_database
 
 

@@ -2,8 +2,8 @@
 
 Around the stack: a PostgreSQL schema holding the attempt ledger (the fault wrapper writes one row per
 invocation attempt), a tap on every topic (made by the LocalStack process as the topic is created:
-`harness.localstack.tapping`), and a fault plan per function registered with the harness's executor
-(`harness.executor.injection`), never a change to the template or the code. `PipelineStack` is this
+`harness.localstack.taps`), and a fault plan per function registered with the harness's executor
+(`harness.localstack.executor.injection`), never a change to the template or the code. `PipelineStack` is this
 with the seed pipeline's database and names; `TemplateStack` itself serves any template.
 """
 
@@ -22,14 +22,14 @@ from botocore.exceptions import ClientError
 from psycopg import sql
 
 from harness import faults as fault_injection
-from harness.executor.injection import ROUTE as FAULTS_ROUTE
-from harness.localstack import Endpoint
 from harness.localstack.clock import ROUTE as CLOCK_ROUTE
 from harness.localstack.clock import belongs
-from harness.localstack.tapping import ROUTE as TAPS_ROUTE
-from harness.localstack.tapping import tap_queue_name
+from harness.localstack.executor.injection import ROUTE as FAULTS_ROUTE
+from harness.localstack.taps import ROUTE as TAPS_ROUTE
+from harness.localstack.taps import tap_queue_name
 from harness.observe import ledger
 from harness.observe.taps import QueueTap
+from harness.services import Endpoint
 from harness.stack import template as templates
 from harness.stack.packaging import build_directory_zip_path
 
@@ -210,8 +210,8 @@ class TemplateStack:
 def _harness_request(endpoint: Endpoint, route: str, method: str, name: str, body: Any = None, *,
                      timeout: float = 10, answered: tuple[int, ...] = (), query: dict[str, str] | None = None) -> Any:
     """A request to the harness's own routes in its LocalStack process: register (PUT) or remove (DELETE)
-    a function's fault plan (`harness.executor.injection`) or a prefix whose topics are tapped
-    (`harness.localstack.tapping`); read (GET) or move (POST) a stack's clock (`harness.localstack.clock`).
+    a function's fault plan (`harness.localstack.executor.injection`) or a prefix whose topics are tapped
+    (`harness.localstack.taps`); read (GET) or move (POST) a stack's clock (`harness.localstack.clock`).
     Returns the JSON answer, also that of an error status listed in `answered`; None when there is none,
     or when the route is missing (except for a PUT, which then fails: the LocalStack is not the harness's)."""
     url = f"{endpoint.url.rstrip('/')}{route}/{name}" + (f"?{urllib.parse.urlencode(query)}" if query else "")

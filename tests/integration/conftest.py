@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from harness.localstack import Endpoint
+from harness.services import Endpoint
 from harness.stack.lambda_api import wait_active, zip_sources
 
 pytestmark = pytest.mark.integration

@@ -197,7 +197,7 @@ def handler(event, context):
 def test_retries_start_one_and_two_base_delays_after_the_failure_within_10_percent_or_50_ms(
         aws, deploy, queue, harness_resources):
     # Not at the next tick of SQS's 1 s delayed-message poll, as LocalStack alone has it: retries came up to
-    # 1 s late (harness/localstack/timing.py).
+    # 1 s late (harness/localstack/retries.py).
     if harness_resources.attached:
         pytest.skip("the retry timer is part of the embedded LocalStack; an attached one polls as it likes")
     base = harness_resources.platform().retry_base_delay_s

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from harness.localstack import Endpoint
 from harness.localstack.control_plane import STACKS_ROUTE
-from harness.localstack.embedded import free_port
+from harness.services import Endpoint
+from harness.services.embedded import free_port
 from harness.stack import template as templates
 from tests.integration.conftest import unique_name
 

@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import psutil
 
-from harness.executor import interpreters
-from harness.localstack import EmbeddedLocalStack
+from harness import runtimes as interpreters
+from harness.services import EmbeddedLocalStack
 from harness.stack.lambda_api import wait_active, zip_sources
 from harness.waiting import wait_for
 from tests.integration.conftest import TRUST_POLICY, invoke

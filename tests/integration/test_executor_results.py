@@ -34,7 +34,7 @@ def test_handler_result_and_clean_environment(aws, deploy):
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+", env["AWS_ENDPOINT_URL"])
     assert body["path"][0] == env["LAMBDA_TASK_ROOT"]
     # The function's code: its zip's content, unpacked in a folder named after that content (functions
-    # with the same zip share it, and the bytecode written in it; harness.executor.executor.share_code).
+    # with the same zip share it, and the bytecode written in it; harness.localstack.executor.executor.share_code).
     assert "/.code/" in env["LAMBDA_TASK_ROOT"]
     # Nothing of the harness's own process environment leaks in.
     leaked = [k for k in env if k.startswith(("HARNESS_", "VIRTUAL_ENV", "PYTEST", "GATEWAY_", "LOCALSTACK_RUNTIME"))]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.localstack import EmbeddedLocalStack
-from harness.localstack.embedded import CATALOG_GLOB, catalog_store
+from harness.services import EmbeddedLocalStack
+from harness.services.embedded import CATALOG_GLOB, catalog_store
 
 
 def _start_and_look(run: list[Path]) -> tuple[list[str], list[str]]:

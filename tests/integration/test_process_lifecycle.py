@@ -63,7 +63,7 @@ def test_nothing_is_left_when_the_parent_is_killed(tmp_path):
     script = textwrap.dedent("""
         import json, sys, time
         from harness.stack.lambda_api import wait_active, zip_sources
-        from harness.localstack import EmbeddedLocalStack
+        from harness.services import EmbeddedLocalStack
         endpoint = EmbeddedLocalStack(quiet=True).start()
         lam, iam = endpoint.client("lambda"), endpoint.client("iam")
         role = iam.create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
@@ -80,7 +80,7 @@ def test_nothing_is_left_when_the_parent_is_killed(tmp_path):
         assert parent.stdout.readline().strip() == "READY"
         alive = processes_under(run_root)
         # A runtime process works in its function's code (a folder per zip content); forked from its runtime's
-        # template, it has the template's command line (harness.executor.zygote).
+        # template, it has the template's command line (harness.localstack.executor.zygote).
         assert any("/environments/.code/" in line for line in alive), alive
         assert any("harness.localstack.launch" in line for line in alive), alive
         parent.send_signal(signal.SIGKILL)
@@ -93,7 +93,7 @@ def test_nothing_is_left_when_the_parent_is_killed(tmp_path):
 
 
 def test_a_session_pointed_at_a_missing_localstack_fails_instead_of_passing(tmp_path):
-    from harness.localstack.embedded import free_port
+    from harness.services.embedded import free_port
 
     (tmp_path / "test_inner.py").write_text(SESSION_TEST)
     env = _env(tmp_path / "runs")

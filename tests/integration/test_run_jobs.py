@@ -13,8 +13,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from harness.localstack import Endpoint
-from harness.localstack.embedded import default_retry_base_delay
+from harness.services import Endpoint
+from harness.services.embedded import default_retry_base_delay
 
 REPO = Path(__file__).resolve().parents[2]
 # Quick ones (no retry delay or alarm period to wait for), given in an order that is not the alphabet's.

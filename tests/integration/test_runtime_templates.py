@@ -1,4 +1,4 @@
-"""Runtime processes forked from their runtime's template (`harness.executor.zygote`): a forked runtime is
+"""Runtime processes forked from their runtime's template (`harness.localstack.executor.zygote`): a forked runtime is
 the process a fresh ``python -S -m awslambdaric`` would be, and a function that would notice the
 difference gets a fresh interpreter."""
 
@@ -10,7 +10,7 @@ from typing import Any
 
 import psutil
 
-from harness.localstack import EmbeddedLocalStack
+from harness.services import EmbeddedLocalStack
 from harness.stack.lambda_api import wait_active, zip_sources
 from harness.waiting import wait_for
 from tests.integration.conftest import TRUST_POLICY, invoke

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from harness.localstack import Endpoint
 from harness.localstack.clock import ROUTE
+from harness.services import Endpoint
 from harness.waiting import wait_for
 from tests.integration.conftest import invoke
 

@@ -1,4 +1,4 @@
-"""Taps in the embedded LocalStack (`harness.localstack.tapping`): a topic created under a registered prefix
+"""Taps in the embedded LocalStack (`harness.localstack.taps`): a topic created under a registered prefix
 has its tap queue from the start, and a tap queue, being the harness's instrument, puts no SQS metrics into
 CloudWatch, while the user's own queues keep theirs."""
 
@@ -8,9 +8,9 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from harness.localstack import Endpoint
-from harness.localstack.tapping import ROUTE, tap_queue_name
+from harness.localstack.taps import ROUTE, tap_queue_name
 from harness.observe.taps import QueueTap
+from harness.services import Endpoint
 from harness.stack.template_stack import _harness_request
 from harness.waiting import wait_for
 from tests.support.taps import wait_for_count

@@ -8,7 +8,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from harness.localstack import Endpoint
+from harness.services import Endpoint
 from tests.integration.test_process_lifecycle import processes_under
 from tests.support.up import harness_up, read_lines_until_ready
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from harness.executor.interpreters import runtimes_root
+from harness.runtimes import runtimes_root
 from tests.unit.test_plugin_imports import heavy, imported_after, probe_pytest
 
 pytestmark = pytest.mark.integration

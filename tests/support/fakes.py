@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from harness.executor import lambda_logs
 from harness.expect.engine import evaluate
 from harness.expect.report import Report
+from harness.localstack.executor import lambda_logs
 from harness.model.platform import Platform
 from harness.observe.records import (
     Attempt,

@@ -1,4 +1,4 @@
-"""harness/localstack/timing.py's alarms: LocalStack's own scheduler and evaluation, with every
+"""harness/localstack/retries.py's alarms: LocalStack's own scheduler and evaluation, with every
 Period x EvaluationPeriods evaluated `scale` times sooner and each looked-back period `scale` times shorter.
 The modules are LocalStack's, patched in this process as the embedded LocalStack patches its own."""
 
@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from localstack.services.cloudwatch import alarm_scheduler
 
-from harness.localstack import timing
+from harness.localstack import retries as timing
 
 
 @pytest.fixture

@@ -98,7 +98,7 @@ def test_run_in_a_log_writes_whole_lines(tmp_path: Path) -> None:
 
 def test_up_refuses_an_alarm_period_the_time_scale_cannot_run_before_starting_anything(
         monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    from harness.localstack import embedded
+    from harness.services import embedded
 
     def no_start(*_args: object, **_kwargs: object) -> None:
         raise AssertionError("LocalStack must not start for a refused period")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.localstack.endpoint import Endpoint, UnsafeEndpoint, check_endpoint
+from harness.services.endpoint import Endpoint, UnsafeEndpoint, check_endpoint
 
 
 @pytest.mark.parametrize(

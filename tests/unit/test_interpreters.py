@@ -1,4 +1,4 @@
-"""Finding a runtime's interpreter (`harness.executor.interpreters`): asked once per interpreter file, not at
+"""Finding a runtime's interpreter (`harness.runtimes`): asked once per interpreter file, not at
 every cold start; the runtime directory's ready marker says which format it has."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.executor import interpreters
+from harness import runtimes as interpreters
 
 
 @pytest.fixture

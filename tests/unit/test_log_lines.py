@@ -3,7 +3,7 @@ retry keeps its request ID, so the k-th invocation started with one request ID i
 
 from __future__ import annotations
 
-from harness.executor import lambda_logs
+from harness.localstack.executor import lambda_logs
 from harness.observe.records import LogLine, lines_by_attempt
 
 

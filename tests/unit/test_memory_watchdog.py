@@ -1,4 +1,4 @@
-"""The executor's memory watchdog (harness/executor/memory.py) polls an active runtime every INTERVAL_S, no
+"""The executor's memory watchdog (harness/localstack/executor/memory.py) polls an active runtime every INTERVAL_S, no
 more often: it shares the LocalStack process with everything else, and it once spun on an event that
 stayed set, taking 45% of a core per active runtime."""
 
@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from harness.executor import memory
+from harness.localstack.executor import memory
 
 
 def test_an_active_runtime_is_polled_every_interval_not_in_a_spin(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,4 +1,4 @@
-"""harness/localstack/timing.py: a retry's delay is kept by a timer that counts from the failure, and the
+"""harness/localstack/retries.py: a retry's delay is kept by a timer that counts from the failure, and the
 event is then sent undelayed (so no 1 s SQS delayed-message poll); other sends are untouched."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ import threading
 import time
 from typing import Any
 
-from harness.localstack import timing
+from harness.localstack import retries as timing
 
 
 class FakeSqs:
@@ -103,7 +103,7 @@ class _Calls:
 
 
 def test_an_alarm_evaluation_reads_metric_data_from_the_provider_and_the_rest_through_the_client() -> None:
-    from harness.localstack.timing import ProviderMetrics
+    from harness.localstack.retries import ProviderMetrics
 
     client, provider = _Calls(), _Calls()
     metrics = ProviderMetrics(client, "000000000000", "eu-west-1", provider=provider)

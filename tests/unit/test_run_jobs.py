@@ -269,7 +269,7 @@ def test_ctrl_c_starts_nothing_new_and_waits_for_running_scenarios_to_tear_down(
 
 
 def test_one_endpoint_gives_clients_to_many_threads_at_once() -> None:
-    from harness.localstack.endpoint import Endpoint
+    from harness.services.endpoint import Endpoint
 
     endpoint = Endpoint("http://127.0.0.1:4566")
     start = threading.Barrier(8)

@@ -1,4 +1,4 @@
-"""Which function code the executor runs from a folder shared by content (`harness.executor.executor`)."""
+"""Which function code the executor runs from a folder shared by content (`harness.localstack.executor.executor`)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from localstack.services.lambda_.invocation.lambda_models import HotReloadingCode, S3Code
 
-from harness.executor.executor import shared_code_dir
+from harness.localstack.executor.executor import shared_code_dir
 
 
 def _zip(sha: str) -> S3Code:

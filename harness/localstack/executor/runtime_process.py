@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness import procs
-from harness.executor import zygote
-from harness.executor.memory import WATCHDOG
-from harness.executor.runtime_api import RuntimeApiServer
+from harness.localstack.executor import zygote
+from harness.localstack.executor.memory import WATCHDOG
+from harness.localstack.executor.runtime_api import RuntimeApiServer
 
 
 class Ended(enum.Enum):

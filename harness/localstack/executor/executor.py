@@ -27,15 +27,17 @@ from localstack.services.lambda_.invocation.runtime_executor import (
     RuntimeExecutor,
 )
 
-from harness.executor import injection, interpreters, lambda_logs, zygote
-from harness.executor.runtime_process import (
+from harness import runtimes as interpreters
+from harness.localstack import clock
+from harness.localstack import retries as timing
+from harness.localstack.executor import injection, lambda_logs, zygote
+from harness.localstack.executor.runtime_process import (
     Ended,
     RuntimeProcess,
     StartupFailed,
     exit_error_payload,
     read_new_output,
 )
-from harness.localstack import clock, timing
 
 LOG = logging.getLogger(__name__)
 
@@ -142,7 +144,7 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
             LAMBDA_RUNTIME_DIR=str(self._interpreter.runtime_dir),
             PYTHONPATH=":".join(python_path),
             PATH=zygote.TEMPLATE_ENV["PATH"],
-            LANG=zygote.TEMPLATE_ENV["LANG"],  # a runtime's template starts with the same (harness.executor.zygote)
+            LANG=zygote.TEMPLATE_ENV["LANG"],  # a runtime's template starts with the same (zygote.py)
             TMPDIR=str(tmp),
             AWS_EXECUTION_ENV=f"AWS_Lambda_{cfg.runtime}",
         )

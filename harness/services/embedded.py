@@ -22,11 +22,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness import procs
-from harness.executor import interpreters
+from harness import runtimes as interpreters
 from harness.model.platform import ENV_ALARM_TIME_SCALE, embedded, env_retry_base_delay, time_scale
 
 if TYPE_CHECKING:
-    from harness.localstack.endpoint import Endpoint
+    from harness.services.endpoint import Endpoint
 
 SERVICES = "lambda,sqs,sns,cloudwatch,logs,iam,sts,s3,cloudformation"
 READY_MARKER = "Ready."
@@ -182,7 +182,7 @@ class EmbeddedLocalStack:
             AWS_SECRET_ACCESS_KEY="test",
             AWS_DEFAULT_REGION="us-east-1",
         )
-        # Alarms at the same compression as the retries (harness/localstack/timing.py).
+        # Alarms at the same compression as the retries (harness/localstack/retries.py).
         env[ENV_ALARM_TIME_SCALE] = repr(time_scale(self.retry_base_delay_s))
         if self.keepalive_ms is not None:
             env["LAMBDA_KEEPALIVE_MS"] = str(self.keepalive_ms)
@@ -228,7 +228,7 @@ class EmbeddedLocalStack:
             _keep_catalog(self.run_dir / "filesystem")
         except OSError as error:  # only the next start's time depends on it
             self._say(f"harness: could not keep LocalStack's service catalog in {catalog_store()}: {error}")
-        from harness.localstack.endpoint import Endpoint
+        from harness.services.endpoint import Endpoint
 
         self.endpoint = Endpoint(self.url)
         threading.Thread(target=self._warm_providers, name="harness-localstack-warmup", daemon=True).start()
@@ -238,7 +238,7 @@ class EmbeddedLocalStack:
         """LocalStack loads a service's provider on its first request (about 1 s for Lambda); asking each
         service something cheap now overlaps that with whatever the caller does next (PostgreSQL, zips)."""
         # Its own Endpoint: a boto3 session must not be shared across threads while creating clients.
-        from harness.localstack.endpoint import Endpoint
+        from harness.services.endpoint import Endpoint
 
         endpoint = Endpoint(self.url)
         try:

@@ -8,8 +8,8 @@ class ProcessRuntimeExecutorPlugin(RuntimeExecutorPlugin):
     name = "process"
 
     def load(self, *args, **kwargs):
-        from harness.executor.executor import ProcessRuntimeExecutor
-        from harness.executor.metrics import install_zero_errors_on_success
+        from harness.localstack.executor.executor import ProcessRuntimeExecutor
+        from harness.localstack.executor.metrics import install_zero_errors_on_success
 
         install_zero_errors_on_success()
         return ProcessRuntimeExecutor

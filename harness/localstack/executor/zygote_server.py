@@ -3,7 +3,7 @@ already imported, which forks one child per execution environment instead of sta
 
 This file runs under the runtime's own interpreter (``python -S zygote_server.py FD``, the runtime
 directory on PYTHONPATH): it imports nothing of the harness package, only the standard library and what
-AWS's runtime directory holds. ``harness.executor.zygote`` starts it and talks to it over one end of a
+AWS's runtime directory holds. ``harness.localstack.executor.zygote`` starts it and talks to it over one end of a
 socket pair (FD), JSON lines; the template ends when the harness closes its end:
   <- {"stdlib": [...], "preloaded": {...}}          once, when ready
   -> {"id": N, "argv": [...], "module": "...", "env": {...}, "cwd": "...", "log": "...", "path": [...]}

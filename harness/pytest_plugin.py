@@ -69,12 +69,11 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_report_header(config: pytest.Config) -> str:
     from harness.model import platform
-    from harness.services.embedded import default_retry_base_delay
 
     endpoint = config.getoption("--harness-endpoint")
     if endpoint:
         return f"harness: LocalStack at {endpoint}; {platform.attached(endpoint).describe()}"
-    timing = platform.embedded(default_retry_base_delay()).describe()
+    timing = platform.embedded().describe()
     return f"harness: an embedded LocalStack per worker, started on first use; {timing}"
 
 

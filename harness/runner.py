@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.expect import Report, evaluate
-from harness.model.platform import Platform
+from harness.expect import Report, evaluate, while_running
 from harness.observe.live import StackObservations
 from harness.observe.records import InvokeResult
 from harness.scenario import Scenario
@@ -18,7 +18,6 @@ from harness.stack.pipeline import AlarmConfig, FunctionConfig, PipelineStack, S
 from harness.stack.resources import Resources
 from harness.stack.template import PIPELINE_TEMPLATE, parameter_values
 from harness.stack.template_stack import TemplateStack
-from harness.waiting import wait_for
 
 
 def stack_config(scenario: Scenario, prefix: str) -> StackConfig:
@@ -81,7 +80,7 @@ def run_scenario(scenario: Scenario | TemplateScenario, resources: Resources,
         result: ScenarioResult = run_template_scenario(scenario, resources, progress, keep_stack, template)
         return result
     started = time.monotonic()
-    problems = alarm_period_problems(scenario, resources.platform())
+    problems: list[str] = []
     if template is None and scenario.stack.template is not None and not template_path(scenario).is_file():
         problems.append(f"{scenario.location('stack', 'template')}: stack.template: no such file "
                         f"{template_path(scenario)}")
@@ -92,7 +91,7 @@ def run_scenario(scenario: Scenario | TemplateScenario, resources: Resources,
 
     def exercise(deployed: float) -> Report | str:
         observations = StackObservations(stack, resources.platform())
-        observations.started_at = time.time()
+        observations.started_at = observations.reading().now
         error = _run_job(scenario, stack, observations, progress)
         if error is not None:
             return error
@@ -127,20 +126,6 @@ def run_on_stack(scenario: Scenario | TemplateScenario, stack: TemplateStack, de
             stack.teardown()
 
 
-def alarm_period_problems(scenario: Scenario, platform: Platform) -> list[str]:
-    """The scenario's alarm periods that cannot run at the platform's time scale, each with its place."""
-    problems = []
-    for name in ("job_not_run", "job_failed"):
-        period = scenario.stack.alarm(name).period_seconds or 60  # type: ignore[arg-type]
-        problem = platform.alarm_period_problem(period)
-        if problem is None:
-            continue
-        own = getattr(scenario.stack.alarms, name).period_seconds is not None
-        place = ("stack", "alarms", name, "period_seconds") if own else ("stack", "alarm_period_seconds")
-        problems.append(f"{scenario.location(*place)}: {'.'.join(place)}: {problem}")
-    return sorted(set(problems))
-
-
 def _run_job(scenario: Scenario, stack: PipelineStack, observations: StackObservations,
              progress: Callable[[str], None]) -> str | None:
     """Submit every run of the job; returns why the scenario cannot go on, or None."""
@@ -154,11 +139,14 @@ def _run_job(scenario: Scenario, stack: PipelineStack, observations: StackObserv
             _wait_before_run(scenario, stack, observations, progress)
         progress(f"running the job ({len(job['file_ids'])} files)" + (f", run {run}" if run > 1 else ""))
         stack.mark_run(run)
-        observations.run_started_at.append(time.time())
-        answer = stack.run_job(job, scenario.job.invocation)
+        now = observations.reading().now
+        if run == 1:
+            observations.started_at = now
+        observations.run_started_at.append(now)
+        answer = while_running(observations, functools.partial(stack.run_job, job, scenario.job.invocation))
         observations.invoke_results.append(InvokeResult(run=run, status=answer["status"],
                                                         function_error=answer["function_error"],
-                                                        body=answer["body"], at=time.time()))
+                                                        body=answer["body"], at=observations.now()))
         if answer["function_error"] and not checks_result:
             return (f"the orchestrator failed on run {run}: {json.dumps(answer['body'])[:1000]} "
                     "(if the scenario means it to, expect it with `- result: {succeeded: false}`)")
@@ -179,16 +167,15 @@ def _pausing(progress: Callable[[str], None], step: str) -> Callable[[float], No
 def _wait_before_run(scenario: Scenario, stack: PipelineStack, observations: StackObservations,
                      progress: Callable[[str], None]) -> None:
     from harness.expect import wait_until_settled
-    from harness.expect.deadlines import between_runs_seconds, pipeline_deadline_seconds
+    from harness.expect.deadlines import between_runs_seconds
+    from harness.expect.engine import wait_for_alarm
 
-    wait_until_settled(scenario, observations, timeout=min(pipeline_deadline_seconds(scenario, observations.platform),
-                                                           scenario.max_wait_seconds),
+    wait_until_settled(scenario, observations, timeout=scenario.max_wait_seconds,
                        sleep=_pausing(progress, f"waiting for run {len(observations.run_started_at)} to settle"))
     condition = scenario.job.next_run_when if scenario.job else None
     if condition is None:
         return
-    wait_for(lambda: stack.alarm_state(condition.alarm), lambda state: state == condition.state,
-             deadline_s=min(between_runs_seconds(scenario, observations.platform), scenario.max_wait_seconds),
-             interval_s=0.2,
-             what=f"alarm {condition.alarm} in {condition.state} before run {len(observations.run_started_at) + 1} "
-                  f"({scenario.location('job', 'next_run_when')})")
+    wait_for_alarm(observations, lambda: stack.alarm_state(condition.alarm) == condition.state,
+                   until=observations.now() + between_runs_seconds(scenario, observations.platform),
+                   what=f"alarm {condition.alarm} in {condition.state} before run "
+                        f"{len(observations.run_started_at) + 1} ({scenario.location('job', 'next_run_when')})")

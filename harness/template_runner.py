@@ -15,6 +15,7 @@ which that count goes: `TemplateStack.counted_by_name`), nothing new must have b
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Callable
@@ -27,12 +28,12 @@ import psycopg
 from harness import faults as fault_injection
 from harness.expect.checks.verdict import Verdict, count_holds, count_text
 from harness.expect.deadlines import ALARM_SLACK_SECONDS, DEADLINE_SLACK_SECONDS
+from harness.expect.engine import move_clock, while_running
 from harness.expect.report import Outcome, Report
 from harness.expect.settling import quiet_window
 from harness.expect.text import offset
-from harness.model.platform import Platform
 from harness.observe import ledger
-from harness.observe.records import Attempt
+from harness.observe.records import Attempt, ClockReading
 from harness.observe.taps import QueueTap, TappedMessage
 from harness.scenario.template_scenario import (
     TemplateAlarm,
@@ -48,6 +49,7 @@ from harness.stack import template as templates
 from harness.stack.pipeline import unique_prefix
 from harness.stack.resources import Resources
 from harness.stack.template_stack import DeployError, TemplateStack
+from harness.wire import StackTime
 
 KIND_TYPES = {"function": templates.FUNCTION_TYPES, "queue": ("AWS::SQS::Queue",), "topic": ("AWS::SNS::Topic",),
               "alarm": ("AWS::CloudWatch::Alarm",)}
@@ -88,13 +90,16 @@ class _Observed:
     platform_busy: list[str] | None = None
     """What the platform still does for the stack by its own count, read at the start of the last poll;
     None where it has no such count."""
+    reading: ClockReading | None = None
+    """The stack's clock at the last poll."""
 
 
 class _Watch:
     def __init__(self, stack: TemplateStack, scenario: TemplateScenario, started: float,
                  counted: bool = False) -> None:
         self.stack, self.scenario, self.started = stack, scenario, started
-        self.counted = counted  # the platform counts its work for the stack (`TemplateStack.activity`)
+        self.counted = counted  # the platform counts its work for the stack and has its clock
+        self.time = StackTime()
         self.observed = _Observed(last_change=time.monotonic())
         self.sources: dict[str, QueueTap] = {}
         sqs = stack.client("sqs")
@@ -124,11 +129,21 @@ class _Watch:
                 return self.stack.taps[key]
         raise DeployError(f"function {function}'s dead-letter topic {target} is not one of the template's topics")
 
+    def reading(self) -> ClockReading:
+        state = self.stack.clock_state() if self.counted else None
+        if state is None:
+            return ClockReading(now=time.time(), busy=None)
+        self.time = StackTime.of(state)
+        return ClockReading(now=float(state["now"]), busy=list(state["busy"]), wakeups=list(state.get("timers") or []))
+
+    def advance_clock(self, until: float, *, stop_at_change: bool) -> dict[str, Any] | None:
+        return self.stack.advance_clock(until, stop_at_change=stop_at_change) if self.counted else None
+
     def poll(self) -> None:
         now = time.monotonic()
         # The platform's count first: whatever it finished before it said idle is in the sources read next.
-        answer = self.stack.activity() if self.counted else None
-        self.observed.platform_busy = answer[0] if answer is not None else None
+        self.observed.reading = self.reading()
+        self.observed.platform_busy = self.observed.reading.busy
         if self.observed.platform_busy:
             self.observed.last_change = now  # what it finishes is a change too
         for name, source in self.sources.items():
@@ -148,7 +163,9 @@ class _Watch:
                 self.observed.timeline += [(now - self.started, f"alarm {alarm} entered {state}") for state in fresh]
                 self.observed.alarm_states[alarm] = states
         with psycopg.connect(self.stack.database_url, autocommit=True) as connection:
-            attempts = ledger.attempts(connection, self.stack.schema, self.names)
+            attempts = [dataclasses.replace(a, started_at=self.time.at(a.started_at),
+                                            ended_at=None if a.ended_at is None else self.time.at(a.ended_at))
+                        for a in ledger.attempts(connection, self.stack.schema, self.names)]
         if [(a.request_id, a.attempt, a.outcome) for a in attempts] != \
                 [(a.request_id, a.attempt, a.outcome) for a in self.observed.attempts]:
             self.observed.last_change = now
@@ -158,7 +175,7 @@ class _Watch:
         """The invoked function has started, every attempt ended (an attempt the wrapper could not see end,
         killed by a timeout or a crash, is over once the function's Timeout has passed), no retry is to
         come, and the platform is idle for the stack by its count (else a second of quiet)."""
-        if self.observed.platform_busy:
+        if self.observed.platform_busy or (self.observed.reading and self.observed.reading.owed()):
             return False
         quiet = quiet_window(self.observed.platform_busy is not None)
         if time.monotonic() - self.observed.last_change < quiet:
@@ -172,7 +189,9 @@ class _Watch:
             if attempt.request_id not in last or attempt.attempt > last[attempt.request_id].attempt:
                 last[attempt.request_id] = attempt
         for attempt in last.values():
-            running = attempt.outcome is None and time.time() < attempt.started_at + timeout_s + 0.5
+            now = self.observed.reading.now if self.observed.reading else time.time()
+            running = attempt.outcome is None and now < attempt.started_at + timeout_s + 0.5 and \
+                self.observed.platform_busy is None
             if running or (attempt.outcome != "ok" and attempt.attempt < max_attempts):
                 return False
         return True
@@ -256,7 +275,7 @@ def _deadline(scenario: TemplateScenario, stack: TemplateStack,
             retries = 2
     attempts = 1 + retries
     walk = attempts * (timeout + 1.0) + sum(n * retry_base_delay_s for n in range(1, attempts))
-    return min(scenario.max_wait_seconds, walk + DEADLINE_SLACK_SECONDS + 2.0), attempts, timeout
+    return walk + DEADLINE_SLACK_SECONDS + 2.0, attempts, timeout
 
 
 def alarm_topics(template: templates.Template) -> dict[str, str]:
@@ -274,27 +293,22 @@ def alarm_topics(template: templates.Template) -> dict[str, str]:
     return found
 
 
-def _deadlines(scenario: TemplateScenario, stack: TemplateStack, platform: Platform,
-               deadline: float) -> list[float] | str:
-    """Each expectation's deadline: its within_seconds, else the invocation's walk; an alarm's adds one
-    evaluation interval per state to enter and one more, at the platform's alarm time scale. A str: an
-    alarm Period that the time scale cannot run, with its place."""
+def _deadlines(scenario: TemplateScenario, stack: TemplateStack, deadline: float) -> list[float]:
+    """Each expectation's deadline on the stack's clock: its within_seconds, else the invocation's walk; an
+    alarm's adds one evaluation interval per state to enter and one more."""
     deadlines = []
     cloudwatch = stack.client("cloudwatch")
     notified = alarm_topics(stack.template) if stack.template else {}
-    for index, expectation in enumerate(scenario.expect):
+    for expectation in scenario.expect:
         derived = deadline
         alarm_id = expectation.alarm if isinstance(expectation, TemplateAlarm) else \
             notified.get(expectation.topic) if isinstance(expectation, TemplateSns) else None
         if alarm_id is not None:
             [alarm] = cloudwatch.describe_alarms(AlarmNames=[stack.physical[alarm_id]])["MetricAlarms"]
-            problem = platform.alarm_period_problem(int(alarm["Period"]))
-            if problem:
-                return f"{scenario.location('expect', index)}: alarm {alarm_id}: {problem}"
-            interval = platform.alarm_seconds(alarm["Period"]) * int(alarm["EvaluationPeriods"])
+            interval = float(alarm["Period"]) * int(alarm["EvaluationPeriods"])
             states = len(expectation.transitions) if isinstance(expectation, TemplateAlarm) else 1
             derived = deadline + (states + 1) * interval + ALARM_SLACK_SECONDS
-        deadlines.append(min(expectation.within_seconds or derived, scenario.max_wait_seconds))
+        deadlines.append(expectation.within_seconds or derived)
     return deadlines
 
 
@@ -329,16 +343,14 @@ def run_template_scenario(scenario: TemplateScenario, resources: Resources,
         clocked = set(alarm_topics(loaded))
         platform = resources.platform()
         deadline, max_attempts, timeout_s = _deadline(scenario, stack, platform.retry_base_delay_s)
-        deadlines = _deadlines(scenario, stack, platform, deadline)
-        if isinstance(deadlines, str):
-            return deadlines
+        deadlines = _deadlines(scenario, stack, deadline)
         watch = _Watch(stack, scenario, deployed, counted=platform.virtual_clock)
         progress("invoking")
-        response = _invoke(stack, scenario)
-        watch.observed.timeline.append((time.monotonic() - deployed, f"invoked {scenario.invoke.function}: "
-                                        f"status {response['status']}"))
+        started = watch.reading().now
+        response = while_running(watch, lambda: _invoke(stack, scenario))
+        watch.observed.timeline.append((0.0, f"invoked {scenario.invoke.function}: status {response['status']}"))
         progress("checking expectations")
-        return _evaluate(scenario, watch, response, deadlines, max_attempts, timeout_s, deployed, clocked)
+        return _evaluate(scenario, watch, response, deadlines, max_attempts, timeout_s, started, clocked)
 
     return run_on_stack(scenario, stack, deploy, exercise, progress, keep_stack, started)
 
@@ -358,9 +370,12 @@ def _invoke(stack: TemplateStack, scenario: TemplateScenario) -> dict[str, Any]:
 def _evaluate(scenario: TemplateScenario, watch: _Watch, response: dict[str, Any], deadlines: list[float],
               max_attempts: int, timeout_s: float, started: float, alarm_clocked: set[str]) -> Report:
     decided: dict[int, tuple[Verdict, float, str]] = {}
+    wall_started = time.monotonic()
     while True:
         watch.poll()
-        now = time.monotonic() - started
+        reading = watch.observed.reading
+        assert reading is not None  # poll() read it
+        now = reading.now - started
         settled = watch.settled(max_attempts, timeout_s)
         for index, expectation in enumerate(scenario.expect):
             if index in decided:
@@ -382,7 +397,14 @@ def _evaluate(scenario: TemplateScenario, watch: _Watch, response: dict[str, Any
                 decided[index] = (verdict, now, "settled: nothing more was on its way")
         if len(decided) == len(scenario.expect):
             break
-        time.sleep(POLL_S)
+        if time.monotonic() - wall_started >= scenario.max_wait_seconds:
+            for index in range(len(scenario.expect)):
+                decided.setdefault(index, (_verdict(scenario.expect[index], watch, response), now,
+                                           "after max_wait_seconds of wall time"))
+            break
+        horizon = min(deadlines[index] for index in range(len(scenario.expect)) if index not in decided)
+        if not move_clock(watch, reading, started + horizon):
+            time.sleep(POLL_S)
     outcomes = []
     for index, expectation in enumerate(scenario.expect):
         verdict, at, note = decided[index]
@@ -390,9 +412,10 @@ def _evaluate(scenario: TemplateScenario, watch: _Watch, response: dict[str, Any
                                 verdict.expected, verdict.observed, deadline=deadlines[index], decided_at=at,
                                 note=f"{note}, {offset(at)}"))
     timeline = sorted([*watch.observed.timeline,
-                       *((a.started_at - (time.time() - (time.monotonic() - started)),
+                       *((a.started_at - started,
                           f"{a.function} attempt {a.attempt} ({a.request_id[:8]}): "
                           f"{'fault ' + a.fault if a.fault else 'no fault'}, {a.outcome or 'killed or running'}")
                          for a in watch.observed.attempts)])
     return Report(scenario.name, outcomes, timeline=[f"{offset(t):>9}  {text}" for t, text in timeline],
-                  elapsed=max((at for _, at, _ in decided.values()), default=0.0))
+                  elapsed=max((at for _, at, _ in decided.values()), default=0.0),
+                  wall_seconds=time.monotonic() - wall_started)

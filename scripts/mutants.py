@@ -181,7 +181,7 @@ def check_copy_is_used(root: Path, python: str) -> str | None:
     The harness is installed editable; its finder is appended to `sys.meta_path`, so PYTHONPATH wins. A
     future install mode that put the repository first would make every mutant survive: this says so.
     """
-    probe = ("import harness, harness.stack.packaging as p, harness.stack as s; "
+    probe = ("import harness, harness.packaging as p, harness.stack as s; "
              "print(harness.__file__); print(p.LAMBDAS_DIR); print(s.__file__)")
     result = subprocess.run([python, "-c", probe], cwd=root, env=copy_environment(root),
                             capture_output=True, text=True, timeout=120, check=False)

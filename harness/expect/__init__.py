@@ -8,7 +8,7 @@ timeline of events). Deadlines come from the scenario's own timeouts, retry dela
 """
 
 from .deadlines import deadline_seconds, floor_seconds, job_floor_seconds
-from .engine import evaluate, wait_until_settled
+from .engine import evaluate, wait_until_settled, while_running
 from .report import Outcome, Report
 
 __all__ = [
@@ -19,4 +19,5 @@ __all__ = [
     "floor_seconds",
     "job_floor_seconds",
     "wait_until_settled",
+    "while_running",
 ]

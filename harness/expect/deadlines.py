@@ -1,11 +1,11 @@
 """Deadlines and floors, derived from the scenario's own timeouts, retry delays and alarm periods.
 
-Both come from the one model of the pipeline (`harness.model.walk`), at the platform's timing (its retry
-delay, `harness.model.platform`): the *floor* walks it at the optimistic pace, what the scenario cannot go
-below; a *deadline* walks it at the pessimistic pace and adds slack: long enough for a healthy run, and
-no longer, since a failing test waits all of it. No deadline exceeds the scenario's `max_wait_seconds`:
-a derived deadline can be huge (a 1-day alarm period), and a wrong expectation must then fail at the cap,
-saying so, instead of hanging.
+Both come from the one model of the pipeline (`harness.model.walk`), at AWS's timing (retries 1 and 2
+minutes after a failure): the *floor* walks it at the optimistic pace, what the scenario cannot go below; a
+*deadline* walks it at the pessimistic pace and adds slack. All are on the stack's clock, which skips
+whatever idle time is left before a deadline, so a generous deadline costs no waiting; `max_wait_seconds`
+bounds the wall time a scenario may take instead (`harness.expect.engine`). On a LocalStack without stack
+clocks, time is real and the deadlines are capped by `max_wait_seconds`.
 """
 
 from __future__ import annotations
@@ -69,8 +69,7 @@ class Deadline:
 
 
 def job_floor_seconds(scenario: Scenario, platform: Platform) -> float:
-    """The part of the floor that is the job's own retry delays and timeouts: wall time on any platform (a
-    stack's clock skips idle time for its alarms, not for its invocations)."""
+    """The part of the floor that is the job's own retry delays and timeouts."""
     runs = scenario.job.runs if scenario.job else 0
     return runs * slowest_run(scenario, platform, OPTIMISTIC).done
 
@@ -90,7 +89,7 @@ def floor_seconds(scenario: Scenario, platform: Platform) -> float:
 
     def alarm_floor(alarm: AlarmName, states: int) -> float:
         # CloudWatch sees the first error at its next evaluation; each further state costs an interval.
-        interval = scenario.stack.evaluation_interval(alarm, platform.alarm_time_scale)
+        interval = scenario.stack.evaluation_interval(alarm)
         cause = trigger if alarm == "job_failed" else 0.0
         return max(1, math.ceil(cause / interval - 1e-9)) * interval + (states - 1) * interval
 
@@ -130,8 +129,8 @@ def between_runs_seconds(scenario: Scenario, platform: Platform) -> float:
         settings = scenario.stack.alarm(alarm)
         # An evaluation looks back several periods, so a state caused by earlier datapoints can outlast
         # them by that much, then the next evaluation changes it.
-        wait += lookback_periods(settings) * platform.alarm_seconds(float(settings.period_seconds or 0)) + \
-            scenario.stack.evaluation_interval(alarm, platform.alarm_time_scale)
+        wait += lookback_periods(settings) * float(settings.period_seconds or 0) + \
+            scenario.stack.evaluation_interval(alarm)
     return wait
 
 
@@ -151,7 +150,7 @@ def pipeline_deadline_seconds(scenario: Scenario, platform: Platform) -> float:
 def alarm_deadline_seconds(scenario: Scenario, platform: Platform, alarm: AlarmName, transitions: int) -> float:
     """CloudWatch evaluates every interval from the alarm's creation, which may be up to an interval before
     or after its cause: a state change is seen within two intervals of its cause, one more per state."""
-    interval = scenario.stack.evaluation_interval(alarm, platform.alarm_time_scale)
+    interval = scenario.stack.evaluation_interval(alarm)
     trigger = 0.0
     if scenario.job is not None:
         runs = scenario.job.runs
@@ -161,8 +160,7 @@ def alarm_deadline_seconds(scenario: Scenario, platform: Platform, alarm: AlarmN
             trigger = pipeline_busy_seconds(scenario, platform)
     # A state entered after another can wait for the datapoints behind the first to leave the look-back.
     settings = scenario.stack.alarm(alarm)
-    lookback = lookback_periods(settings) * platform.alarm_seconds(float(settings.period_seconds or 60)) \
-        if transitions > 1 else 0.0
+    lookback = lookback_periods(settings) * float(settings.period_seconds or 60) if transitions > 1 else 0.0
     return trigger + (transitions + 1) * interval + lookback + ALARM_SLACK_SECONDS
 
 

@@ -1,10 +1,16 @@
-"""The polling loop: check every expectation until each has a verdict.
+"""The polling loop: check every expectation until each has a verdict, moving the stack's clock over idle time.
 
 An expectation passes once it holds and the system has settled (nothing more can change an exact
 count), or, for an ordered alarm sequence, as soon as it holds. It fails when its deadline passes without
-it holding, or earlier when the pipeline has stayed settled for a while and it still does not hold. At
-its deadline a holding expectation passes even if the system never settled: waiting longer than the
-semantics need is what deadlines are there to prevent.
+it holding, or as soon as the pipeline has settled and it still does not hold (a time-driven expectation,
+decided by the alarms' clock, waits for its deadline). At its deadline a holding expectation passes even if
+the system never settled.
+
+Everything is on the stack's clock (`harness.localstack.clock`). Whenever the platform says none of the
+stack's code runs, the engine moves the clock to the next moment that matters: the platform's next wake-up
+(a retry, the end of an injected wait, an alarm evaluation that can change a state), or the first moment at
+which an undecided expectation is decided by time alone (its deadline). A retry 2 minutes away or a 1-day
+alarm period costs no waiting; running code is never skipped. `max_wait_seconds` bounds the wall time.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ from collections.abc import Callable
 
 from harness.model.platform import Platform
 from harness.observe import Observations
+from harness.observe.records import ClockReading
 from harness.scenario import ALARMS, Expectation, Scenario
 
 from .checks import Verdict, check
@@ -25,9 +32,13 @@ from .snapshot import Snapshot
 from .text import offset
 from .timeline import build_timeline
 
-# An idle pipeline must stay idle this long before an unmet expectation fails ahead of its deadline,
-# so a hand-off that is merely slow (a loaded machine) is not mistaken for one that never comes.
+# Where the platform does not count its own work for the stack, an idle pipeline must stay idle this long
+# before an unmet expectation fails ahead of its deadline, so that a slow hand-off is not taken for one that
+# never comes. Where it does, its count is the evidence, and no grace is needed.
 FAIL_GRACE_SECONDS = 2.0
+# While the stack runs code, the engine asks again after at most this long (the platform answers at once
+# when the stack goes idle: `Observations.reading` may wait for that).
+POLL_SECONDS = 0.1
 
 
 class _Tracker:
@@ -38,14 +49,13 @@ class _Tracker:
         self.started_at = started_at
         self.limit = deadline(scenario, expectation, platform)
         self.deadline = started_at + self.limit.seconds
-        # On a stack clock, the deadline is on that clock, and max_wait_seconds bounds the wall time.
-        self.real_deadline = started_at + scenario.max_wait_seconds
+        self.max_wait_seconds = scenario.max_wait_seconds
         self.outcome: Outcome | None = None
 
-    def poll(self, snapshot: Snapshot, settled_since: float | None, real_now: float | None = None) -> None:
+    def poll(self, snapshot: Snapshot, settled_since: float | None, out_of_wall_time: bool = False,
+             grace: float = FAIL_GRACE_SECONDS) -> None:
         verdict = check(self.expectation, snapshot)
         moment = snapshot.now
-        out_of_wall_time = real_now is not None and real_now >= self.real_deadline
         if verdict.holds and self.expectation.needs_whole_window:
             if moment >= self.deadline:
                 self._decide(verdict, moment, True, "")
@@ -65,13 +75,12 @@ class _Tracker:
             self._decide(verdict, moment, False, note)
         elif out_of_wall_time:
             self._decide(verdict, moment, False,
-                         f"after max_wait_seconds={self.real_deadline - self.started_at:g} s of wall time, at "
-                         f"{offset(moment - self.started_at)} on the stack's clock (the stack never stayed idle "
-                         "long enough for its clock to be moved on)")
+                         f"after max_wait_seconds={self.max_wait_seconds:g} s of wall time, at "
+                         f"{offset(moment - self.started_at)} on the stack's clock (the stack kept running code)")
         elif (
             settled_since is not None
             and not self.expectation.time_driven
-            and moment - settled_since >= FAIL_GRACE_SECONDS
+            and moment - settled_since >= grace
         ):
             self._decide(
                 verdict,
@@ -79,6 +88,13 @@ class _Tracker:
                 False,
                 f"settled since {offset(settled_since - self.started_at)}: nothing more was on its way",
             )
+
+    def decides_by(self, settled_since: float | None, grace: float) -> float:
+        """The moment on the stack's clock by which time alone decides it (its deadline, or the end of the
+        grace after the system settled)."""
+        if settled_since is not None and not self.expectation.time_driven and not self.expectation.needs_whole_window:
+            return min(self.deadline, settled_since + grace)
+        return self.deadline
 
     def _decide(self, verdict: Verdict, moment: float, passed: bool, note: str) -> None:
         self.outcome = Outcome(
@@ -97,51 +113,39 @@ def evaluate(
     scenario: Scenario,
     observations: Observations,
     *,
-    clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
-    poll_interval: float = 0.1,
-    wall_clock: Callable[[], float] = time.time,
+    poll_interval: float = POLL_SECONDS,
+    wall_clock: Callable[[], float] = time.monotonic,
 ) -> Report:
     """Poll `observations` until every expectation of `scenario` has a verdict; return the report.
 
-    Deadlines count from `observations.started_at` (epoch seconds). `wall_clock` is read once, to place
-    `clock` (which drives the waiting) on the observations' epoch time scale.
-    """
-    anchor_wall, anchor_clock = wall_clock(), clock()
-
-    def real_now() -> float:
-        return anchor_wall + (clock() - anchor_clock)
-
-    def now() -> float:
-        """The stack's clock: the wall clock plus the idle time skipped (`Observations.advance_clock`)."""
-        return real_now() + observations.clock_offset
-
+    Deadlines count from `observations.started_at`, on the stack's clock, which the observations read
+    (`Observations.reading`); `wall_clock` and `sleep` pace the polling and bound it by max_wait_seconds."""
     started_at = observations.started_at
+    wall_started = wall_clock()
     trackers = [_Tracker(scenario, index, expectation, started_at, observations.platform)
                 for index, expectation in enumerate(scenario.expect)]
     settling = Settling(scenario)
     settled_since: float | None = None
-    skip = _Skipping(observations)
     while True:
-        snapshot = Snapshot(scenario, observations, now())
+        snapshot = Snapshot(scenario, observations)
         pending = settling.pending(snapshot)
         if pending:
             settled_since = None
         elif settled_since is None:
             settled_since = snapshot.now
+        grace = 0.0 if snapshot.activity is not None else FAIL_GRACE_SECONDS
+        out_of_wall_time = wall_clock() - wall_started >= scenario.max_wait_seconds
         undecided = [tracker for tracker in trackers if tracker.outcome is None]
-        if skip.delivering(snapshot, real_now()):
-            sleep(poll_interval)  # no verdict before the alarm notifications of a skip have arrived
-            continue
         for tracker in undecided:
-            tracker.poll(snapshot, settled_since, real_now())
+            tracker.poll(snapshot, settled_since, out_of_wall_time, grace)
         undecided = [tracker for tracker in undecided if tracker.outcome is None]
         if not undecided:
             break
-        next_deadline = min(tracker.deadline for tracker in undecided)
-        if skip.advance(undecided, snapshot, settled_since, next_deadline, real_now()):
+        moment = min(tracker.decides_by(settled_since, grace) for tracker in undecided)
+        if move_clock(observations, snapshot.clock, moment):
             continue
-        sleep(max(0.0, min(poll_interval, next_deadline - now())))
+        sleep(poll_interval)
     outcomes = [tracker.outcome for tracker in trackers if tracker.outcome is not None]
     return Report(
         scenario=scenario.name,
@@ -151,64 +155,63 @@ def evaluate(
         pending=pending,
         events=build_events(snapshot),
         timing=timing_text(scenario, observations.platform),
+        wall_seconds=wall_clock() - wall_started,
     )
 
 
-# Idle time shorter than this is waited out on the wall clock rather than skipped.
-MIN_SKIP_SECONDS = 1.0
-# The alarm notifications of a skip normally arrive within milliseconds; past this, verdicts go ahead
-# without them (a missing notification then shows as what it is).
-SKIP_DELIVERY_SECONDS = 5.0
+def move_clock(observations: Observations, reading: ClockReading, until: float) -> bool:
+    """Move an idle stack's clock towards `until`, from wake-up to wake-up, stopping at an alarm's state
+    change or where its code runs again; whether it moved (or has something to show)."""
+    if not reading.idle or until <= reading.now:
+        return False
+    answer = observations.advance_clock(until, stop_at_change=True)
+    if not answer or "now" not in answer:
+        return False  # no stack clock, or its code runs again already
+    return bool(answer.get("fired")) or float(answer["now"]) > reading.now
 
 
-class _Skipping:
-    """Moves the stack's clock over idle time while only alarm evaluations can decide what is left.
+def while_running[T](observations: Observations, call: Callable[[], T], *, sleep: Callable[[float], None] = time.sleep,
+                     poll_interval: float = POLL_SECONDS) -> T:
+    """`call()` (the harness's synchronous invoke of a function), with the stack's clock moved meanwhile to
+    what the platform owes the invocation when none of its code runs: the function may wait on the clock
+    (an injected timeout, a 900 s Timeout) while the caller waits for its answer. Only owed wake-ups: while
+    the call is on its way to LocalStack, the stack is idle too, and its alarms must not move on before it."""
+    import concurrent.futures
 
-    It skips when the pipeline has settled (the settling rules' evidence), every undecided expectation is
-    decided by the alarms' clock, and the next deadline is more than `MIN_SKIP_SECONDS` away; it stops at
-    each alarm state change, so an expectation is decided at the moment that decides it. The stack's
-    LocalStack refuses a skip while it still does anything for the stack (`harness.localstack.clock.busy`).
-    """
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="harness-invoke") as pool:
+        future = pool.submit(call)
+        while True:
+            try:
+                return future.result(timeout=poll_interval)
+            except concurrent.futures.TimeoutError:
+                pass
+            reading = observations.reading()
+            owed = [float(wakeup["due"]) for wakeup in reading.owed()]
+            if owed:
+                move_clock(observations, reading, min(owed))
 
-    def __init__(self, observations: Observations) -> None:
-        self.observations = observations
-        self.awaited_messages: int | None = None
-        self.deliver_by = 0.0
 
-    def delivering(self, snapshot: Snapshot, real_now: float) -> bool:
-        if self.awaited_messages is None:
-            return False
-        if len(snapshot.messages("alarms")) >= self.awaited_messages or real_now >= self.deliver_by:
-            self.awaited_messages = None
-            return False
-        return True
+def wait_for_alarm(observations: Observations, condition: Callable[[], bool], *, until: float, what: str,
+                   sleep: Callable[[float], None] = time.sleep, poll_interval: float = POLL_SECONDS,
+                   wall_seconds: float = 120.0, wall_clock: Callable[[], float] = time.monotonic) -> None:
+    """Until `condition()` holds (an alarm in a state), moving the idle stack's clock from one alarm state
+    change to the next, up to `until` on its clock; raises `DeadlineExceeded` naming `what` past it."""
+    from harness.waiting import DeadlineExceeded
 
-    def advance(self, undecided: list[_Tracker], snapshot: Snapshot, settled_since: float | None,
-                next_deadline: float, real_now: float) -> bool:
-        """Skip towards `next_deadline` when nothing but the alarms' clock can decide; whether it moved."""
-        if settled_since is None or not all(t.expectation.time_driven for t in undecided):
-            return False
-        seconds = next_deadline - snapshot.now
-        if seconds <= MIN_SKIP_SECONDS:
-            return False
-        answer = self.observations.advance_clock(seconds, stop_at_change=True)
-        if not answer or answer.get("busy"):
-            return False
-        if answer.get("notifications"):
-            self.awaited_messages = len(snapshot.messages("alarms")) + int(answer["notifications"])
-            self.deliver_by = real_now + SKIP_DELIVERY_SECONDS
-        return float(answer.get("advanced", 0.0)) > 0
+    started = wall_clock()
+    while not condition():
+        reading = observations.reading()
+        if reading.now >= until or wall_clock() - started >= wall_seconds:
+            raise DeadlineExceeded(f"{what}: not by {offset(until - observations.started_at)} on the stack's clock")
+        if not move_clock(observations, reading, until):
+            sleep(poll_interval)
 
 
 def timing_text(scenario: Scenario, platform: Platform) -> str:
-    """The time scale and each alarm's period in AWS's seconds with the wall time it took here, like
-    "1 min = 1 s, 1 day = 1440 s; alarm periods: job_not_run 60 s (1 s here), job_failed 60 s (1 s here)"."""
-    periods = []
-    for alarm in ALARMS:
-        period = float(scenario.stack.alarm(alarm).period_seconds or 60)
-        periods.append(f"{alarm} {aws_duration(period)} ({platform.alarm_seconds(period):g} s here)")
-    clock = f"; {platform.clock_text()}" if platform.clock_text() else ""
-    return f"{platform.scale_text()}{clock}; alarm periods: {', '.join(periods)}"
+    """How time ran and each alarm's period in AWS's units, like "each stack runs on its own clock ...;
+    alarm periods: job_not_run 1 day, job_failed 60 s"."""
+    periods = [f"{alarm} {aws_duration(float(scenario.stack.alarm(alarm).period_seconds or 60))}" for alarm in ALARMS]
+    return f"{platform.describe()}; alarm periods: {', '.join(periods)}"
 
 
 def aws_duration(seconds: float) -> str:
@@ -225,20 +228,22 @@ def wait_until_settled(
     observations: Observations,
     *,
     timeout: float,
-    clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
-    poll_interval: float = 0.1,
-    wall_clock: Callable[[], float] = time.time,
+    poll_interval: float = POLL_SECONDS,
+    wall_clock: Callable[[], float] = time.monotonic,
 ) -> list[str]:
-    """Wait until the runs started so far have settled (say, before submitting the next run).
+    """Wait until the runs started so far have settled (say, before submitting the next run), moving the
+    stack's clock over idle time to what the platform still owes it (a retry, the end of a wait).
 
-    Returns [] once settled, or what was still pending when `timeout` seconds had passed.
-    """
-    anchor_wall, anchor_clock = wall_clock(), clock()
+    Returns [] once settled, or what was still pending after `timeout` seconds of wall time."""
+    started = wall_clock()
     settling = Settling(scenario, expect_all_runs=False)
     while True:
-        elapsed = clock() - anchor_clock
-        pending = settling.pending(Snapshot(scenario, observations, anchor_wall + elapsed))
-        if not pending or elapsed >= timeout:
+        snapshot = Snapshot(scenario, observations)
+        pending = settling.pending(snapshot)
+        if not pending or wall_clock() - started >= timeout:
             return pending
-        sleep(max(0.0, min(poll_interval, timeout - elapsed)))
+        owed = [float(wakeup["due"]) for wakeup in snapshot.clock.owed()]
+        if owed and move_clock(observations, snapshot.clock, min(owed)):
+            continue
+        sleep(poll_interval)

@@ -59,7 +59,9 @@ class Report:
     events: list[dict[str, Any]] = field(default_factory=list)
     """The same events as data (`events.build_events`), for the HTML report and its JSON."""
     timing: str = ""
-    """The time scale the scenario ran at and its alarm periods in AWS's units (`timing_text`)."""
+    """How time ran (the stack's clock) and the alarm periods in AWS's units (`timing_text`)."""
+    wall_seconds: float = 0.0
+    """Wall seconds the evaluation took, beside `elapsed` on the stack's clock."""
 
     @property
     def passed(self) -> bool:
@@ -72,12 +74,14 @@ class Report:
     def render(self) -> str:
         """Plain text: a headline, every outcome (failures with expected/observed), then the timeline."""
         total = len(self.outcomes)
+        took = f" (stack's clock; {self.wall_seconds:.1f} s of wall time)" if self.wall_seconds else ""
         if self.passed:
-            headline = f"scenario {self.scenario} passed: {total} of {total} expectations met by {offset(self.elapsed)}"
+            headline = (f"scenario {self.scenario} passed: {total} of {total} expectations met by "
+                        f"{offset(self.elapsed)}{took}")
         else:
             headline = (
                 f"scenario {self.scenario} FAILED: {len(self.failures)} of {total} expectations not met "
-                f"(evaluated until {offset(self.elapsed)})"
+                f"(evaluated until {offset(self.elapsed)}{took})"
             )
         lines = [headline] + ([f"time: {self.timing}"] if self.timing else []) + [""]
         lines += [outcome.render() for outcome in self.outcomes]

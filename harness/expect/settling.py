@@ -1,9 +1,15 @@
 """Has the system settled? Exact counts (`count: 3`, `count: 0`) mean something only once nothing more can
 happen, so the engine declares them passed only when no rule below still expects something.
 
-Each rule names a follow-up the pipeline owes (a running attempt's end, a retry, a dead letter, the error
-handler's decision, a re-shard's children) and waits for it only for as long as the platform takes to
-deliver it, so a model that is wrong about the pipeline costs seconds, never the whole deadline.
+Where the platform counts its own work for the stack (the harness's LocalStack, `harness.localstack.clock`),
+that count is the evidence: the stack has settled when none of its code runs and the platform owes it no
+wake-up of its own (a retry, the end of an injected wait); its alarms' clock is not the pipeline's. Every
+poll reads that count before any other source, so what the platform did before it said so is in the reads.
+
+Elsewhere (a LocalStack without stack clocks), each rule below names a follow-up the pipeline owes (a
+running attempt's end, a retry, a dead letter, the error handler's decision, a re-shard's children) and
+waits for it only for as long as the platform takes to deliver it, so a model that is wrong about the
+pipeline costs seconds, never the whole deadline.
 """
 
 from __future__ import annotations
@@ -56,9 +62,10 @@ class Settling:
 
     def pending(self, snapshot: Snapshot) -> list[str]:
         """What may still happen, in words; [] once the system has settled."""
+        if snapshot.activity is not None:
+            return self._runs(snapshot) + _platform_activity(snapshot) + _platform_owes(snapshot)
         rules: list[Callable[[Snapshot], list[str]]] = [
             self._runs,
-            _platform_activity,
             _running,
             self._retries,
             self._root_shards,
@@ -213,6 +220,11 @@ def _is_root(event: Any) -> bool:
 
 def _platform_activity(snapshot: Snapshot) -> list[str]:
     return [f"LocalStack: {reason}" for reason in snapshot.activity or []]
+
+
+def _platform_owes(snapshot: Snapshot) -> list[str]:
+    return [f"LocalStack: {wakeup['what']} at {offset(snapshot.since_start(float(wakeup['due'])))}"
+            for wakeup in snapshot.clock.owed()]
 
 
 def _fingerprint(snapshot: Snapshot) -> tuple[Any, ...]:

@@ -15,6 +15,7 @@ from harness.observe import Observations
 from harness.observe.records import (
     AlarmTransition,
     Attempt,
+    ClockReading,
     InvokeResult,
     Message,
     alarm_transition,
@@ -29,14 +30,15 @@ KILL_GRACE_SECONDS = 2.0
 
 
 class Snapshot:
-    def __init__(self, scenario: Scenario, observations: Observations, now: float) -> None:
+    def __init__(self, scenario: Scenario, observations: Observations, reading: ClockReading | None = None) -> None:
         self.scenario = scenario
         self.observations = observations
-        self.now = now
+        # The platform's clock and count are read before any other source: whatever it finished before it
+        # said it was idle (a ledger row, a tap message) is then in this snapshot's reads, which come after.
+        self.clock = reading if reading is not None else observations.reading()
+        self.now = self.clock.now
+        """The stack's clock at this poll, epoch seconds; every time of the observations is on it."""
         self._messages: dict[str, list[Message]] = {}
-        # The platform's count is read before any other source: whatever it finished before it said it was
-        # idle (a ledger row, a tap message) is then in this snapshot's reads, which come after.
-        _ = self.activity
 
     @property
     def started_at(self) -> float:
@@ -47,10 +49,10 @@ class Snapshot:
         """The timing of the LocalStack the observations come from (its retry delay)."""
         return self.observations.platform
 
-    @cached_property
+    @property
     def activity(self) -> list[str] | None:
         """What the platform says it is still doing for the stack; None when it cannot tell."""
-        return self.observations.activity()
+        return self.clock.busy
 
     @cached_property
     def run_started_at(self) -> list[float]:
@@ -179,8 +181,7 @@ class Snapshot:
             if transition is None:
                 continue
             alarm = names.get(transition.alarm_name, transition.alarm_name)
-            scale = self.platform.alarm_time_scale
-            interval = self.scenario.stack.evaluation_interval(alarm, scale) if alarm in ALARMS else 0.0  # type: ignore[arg-type]
+            interval = self.scenario.stack.evaluation_interval(alarm) if alarm in ALARMS else 0.0  # type: ignore[arg-type]
             found.append((alarm, transition, bool(interval and transition.is_initial(interval))))
         return found
 

@@ -1,127 +1,182 @@
-"""Virtual time for a stack's alarms: idle days pass in milliseconds, and CloudWatch still decides.
+"""Stack clocks: one clock per stack, on which everything a stack waits for happens, and which skips ahead
+whenever none of the stack's code runs.
 
-The embedded LocalStack runs alarms compressed (`harness.localstack.retries`, 1 min = 1 s), which makes a
-1-day period 1,440 s: too long to wait for. A stack's alarms therefore run on the stack's own clock, which
-is the wall clock plus an offset. While the stack works, its clock runs with the wall clock. Once it is
-idle, the harness may move the clock forward (`POST /_harness/clock/<stack>`), as a test server with time
-skipping does: nothing of the stack can happen in the skipped time, except CloudWatch evaluating its
-alarms, and those evaluations are made here, by LocalStack's own `calculate_alarm_state`, each at its
-moment on the skipped clock.
+A scenario is a discrete-event simulation around real code. A stack's clock is the wall clock plus an
+offset. While any code of the stack runs (an invocation, a cold start, LocalStack handing an event, a
+message or a datapoint on), the clock runs with the wall clock. When none does, the harness may move it
+(`advance`) to the next wake-up: a timer (a Lambda retry falling due, an alarm evaluation that can change
+a state) or the end of a wait (an invocation's Timeout, an injected delay). Real computation is never
+skipped: `advance` refuses while the stack is `busy`.
 
-Which evaluations: an alarm evaluates every Period x EvaluationPeriods on a grid from its creation (on
-the stack's clock, that grid moves with each skip: LocalStack's scheduler keeps the wall clock's); its
-state can only change at an evaluation that sees different data than the one before,
-that is, the first one after a datapoint moved from one looked-back period to the next or out of the
-look-back, or the first one at all. So a skip of four days evaluates a 1-day alarm a handful of times and
-a 60 s alarm a few times too, not 5,760 times.
+What counts as the stack's code running is counted here, by tokens (`begin`/`end`) that the patches of
+`harness.localstack.patches` hold around each piece of work of a stack: an invocation running, an event
+queued or being handled, a Lambda call being served, an SNS delivery, a metric being recorded. A token
+names its function (or topic) and, when it serves one invocation, that invocation's request ID. A wait
+that `suspend`s (an injected fault blocked on the clock) takes its invocation's tokens out of the count
+until the wait ends, or until any wait of that invocation falls due (its Timeout): then the invocation
+runs again, and the count says so before the clock moves any further.
 
-What the stack's clock changes (for names owned by the stack: its functions, and its alarms by name or by
-their FunctionName dimension): the timestamps of its metrics when stored, the "now" of its alarms'
-evaluations, and the StateChangeTime and history of its alarms' state changes. Everything else in the
-LocalStack (Lambda, SQS, SNS, logs, other stacks) keeps the wall clock.
+The offset only grows while the stack is idle, so every moment the stack records in wall time is on one
+side of each step of the offset's history, which `history` gives (`harness.wire.StackTime` converts).
 
-The clock cannot move while the stack is busy, by the LocalStack's own count (`busy`): an invocation of
-one of its functions is running, a retry is held by a timer, an event is on a function's event queue or
-being handled (the invocation, then its retry or dead letter), or an SNS message of one of its topics is
-on its way. The same count is the settling evidence of the harness (`harness.expect.settling`), which
-moves the clock only once that evidence, and its own, say the pipeline has settled
-(`harness.expect.engine`).
-
-This module runs inside the LocalStack process (`harness.localstack.launch`).
+Pure standard library: the LocalStack-specific parts are in the modules that patch it. Names belong to a
+stack when they are registered with it (`register_name`, at deploy) or start with its prefix and a dash.
 """
 
 from __future__ import annotations
 
-import datetime as _datetime
+import bisect
+import contextlib
+import heapq
 import itertools
-import json
 import logging
-import math
-import sqlite3
 import threading
 import time
-import types
 from collections import Counter, OrderedDict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
-
-from harness.localstack import taps as tapping
 
 LOG = logging.getLogger(__name__)
 
-ROUTE = "/_harness/clock"
-
 _LOCK = threading.RLock()
-_ADVANCING = threading.Lock()
-_OFFSETS: dict[str, float] = {}
-"""Stack prefix -> seconds its clock is ahead of the wall clock."""
-_ALIASES: dict[str, str] = {}
-"""Alarm name -> the stack prefix that owns it (an alarm whose name does not start with the prefix)."""
-_LOCAL = threading.local()
+_CHANGED = threading.Condition(_LOCK)
+"""Notified when a clock moves, a timer is added or a token ends: waiters and the scheduler look again."""
 
 
-# -- what a name belongs to, and its clock -----------------------------------------------------------------
+@dataclass
+class _Stack:
+    prefix: str
+    offset: float = 0.0
+    history: list[tuple[float, float]] = field(default_factory=list)
+    """(wall moment, offset from then on), oldest first."""
+    advancing: threading.Lock = field(default_factory=threading.Lock)
+
+
+_STACKS: dict[str, _Stack] = {}
+_NAMES: dict[str, str] = {}
+"""Physical name (function, topic, queue, alarm) -> the prefix of the stack that deployed it."""
+_DEPLOYING = threading.local()
+
+
+# -- which stack a name belongs to ----------------------------------------------------------------------
 
 def belongs(name: str, prefix: str) -> bool:
-    """Whether `name` (a function, topic or alarm) is of the stack `prefix`: the harness names them so."""
+    """Whether `name` carries the stack's prefix, as the harness names what it deploys."""
     return name == prefix or name.startswith(prefix + "-")
 
 
+def register(prefix: str) -> None:
+    """A stack the harness is about to deploy: its names run on its own clock from now on."""
+    with _LOCK:
+        _STACKS.setdefault(prefix, _Stack(prefix))
+
+
+def register_name(name: str, prefix: str) -> None:
+    """A resource of the stack `prefix` whose name may not carry the prefix (CloudFormation generated it)."""
+    with _LOCK:
+        if prefix in _STACKS and name:
+            _NAMES[name] = prefix
+
+
+def is_registered(prefix: str) -> bool:
+    with _LOCK:
+        return prefix in _STACKS
+
+
+def forget(prefix: str) -> None:
+    """The stack is gone: its clock, names and timers go too."""
+    with _CHANGED:
+        _STACKS.pop(prefix, None)
+        for name in [name for name, owned in _NAMES.items() if owned == prefix]:
+            del _NAMES[name]
+        for timer in _TIMERS.pop(prefix, []):
+            timer.cancelled = True
+        _CHANGED.notify_all()
+
+
+@contextlib.contextmanager
+def deploying(prefix: str | None) -> Iterator[None]:
+    """Within it, in this thread, a name of no known stack belongs to `prefix` (CloudFormation creating the
+    stack's resources: an alarm is scheduled before its name can be registered)."""
+    previous = getattr(_DEPLOYING, "prefix", None)
+    _DEPLOYING.prefix = prefix
+    try:
+        yield
+    finally:
+        _DEPLOYING.prefix = previous
+
+
 def owner(name: str) -> str | None:
-    """The registered stack prefix that `name` (a function or an alarm) belongs to, or None."""
+    """The registered stack `name` belongs to, or None (then it runs on the wall clock)."""
     with _LOCK:
-        if name in _ALIASES:
-            return _ALIASES[name]
-        found = [prefix for prefix in _OFFSETS if belongs(name, prefix)]
-    return max(found, key=len) if found else None
+        if name in _NAMES:
+            return _NAMES[name]
+        found = [prefix for prefix in _STACKS if belongs(name, prefix)]
+    if found:
+        return max(found, key=len)
+    deploying = getattr(_DEPLOYING, "prefix", None)
+    return deploying if deploying is not None and is_registered(deploying) else None
 
 
-def offset_for(name: str) -> float:
-    """Seconds the clock of `name`'s stack is ahead of the wall clock (0 for a name of no stack)."""
-    prefix = owner(name)
+# -- reading a clock --------------------------------------------------------------------------------------
+
+def offset_of(prefix: str | None) -> float:
     with _LOCK:
-        return _OFFSETS.get(prefix, 0.0) if prefix is not None else 0.0
+        stack = _STACKS.get(prefix) if prefix is not None else None
+        return stack.offset if stack is not None else 0.0
 
 
-class _StackDatetime(_datetime.datetime):
-    """`datetime` whose now() is the clock of the stack being evaluated in this thread (`_LOCAL.offset`)."""
-
-    @classmethod
-    def now(cls, tz: _datetime.tzinfo | None = None) -> Any:
-        return _datetime.datetime.now(tz) + _datetime.timedelta(seconds=getattr(_LOCAL, "offset", 0.0))
-
-    @classmethod
-    def utcnow(cls) -> Any:
-        return cls.now(_datetime.UTC).replace(tzinfo=None)
+def now_of(prefix: str | None) -> float:
+    """The clock of stack `prefix` (the wall clock for None or a stack not registered), epoch seconds."""
+    return time.time() + offset_of(prefix)
 
 
-class _OnStackClock:
-    """Within it, this thread's "now" (in the patched CloudWatch modules) is the clock of `name`'s stack."""
-
-    def __init__(self, name: str) -> None:
-        self.offset = offset_for(name)
-
-    def __enter__(self) -> None:
-        self.previous = getattr(_LOCAL, "offset", 0.0)
-        _LOCAL.offset = self.offset
-
-    def __exit__(self, *exc: object) -> None:
-        _LOCAL.offset = self.previous
+def now(name: str) -> float:
+    """The clock of the stack `name` belongs to."""
+    return now_of(owner(name))
 
 
-# -- what keeps a clock from moving: the stack's activity ----------------------------------------------
+def stack_time(prefix: str | None, wall: float) -> float:
+    """Wall moment `wall` on the stack's clock (at the offset that held then)."""
+    with _LOCK:
+        stack = _STACKS.get(prefix) if prefix is not None else None
+        if stack is None or not stack.history:
+            return wall
+        index = bisect.bisect_right(stack.history, (wall, float("inf"))) - 1
+        return wall + (stack.history[index][1] if index >= 0 else 0.0)
 
-# A queued event is picked up by its function's poller within milliseconds; one still unclaimed after this
-# long was consumed elsewhere (a deleted function), and is no longer counted.
+
+def history(prefix: str) -> list[list[float]]:
+    with _LOCK:
+        stack = _STACKS.get(prefix)
+        return [[wall, offset] for wall, offset in stack.history] if stack is not None else []
+
+
+# -- what the stack is doing: tokens ------------------------------------------------------------------------
+
 QUEUED_FOR_AT_MOST_S = 10.0
+"""A queued event is picked up by its function's poller within milliseconds; one still unclaimed after this
+long was consumed elsewhere (a deleted function) and is no longer counted."""
 _WORDS = {
+    "invoking": "call(s) of {name} being served",
     "running": "invocation(s) of {name} running",
-    "held": "retry(ies) of {name} due",
     "queued": "event(s) for {name} queued",
     "handling": "event(s) of {name} being handled",
     "delivering": "message(s) of topic {name} being delivered",
+    "recording": "metric(s) of {name} being recorded",
 }
-_ACTIVITY: dict[int, tuple[str, str, float]] = {}
-"""Token -> (kind, function or topic name, since): what the LocalStack is doing for some stack now."""
+
+
+@dataclass
+class _Token:
+    kind: str
+    name: str
+    since: float
+    request: str | None
+
+
+_ACTIVITY: dict[int, _Token] = {}
 _TOKENS = itertools.count()
 _QUEUED: dict[str, int] = {}
 """Event-queue message ID -> its "queued" token, until the function's poller takes the message."""
@@ -129,18 +184,26 @@ _TAKEN_EARLY: OrderedDict[str, bool] = OrderedDict()
 """Message IDs the poller took before their sender had recorded them."""
 
 
-def begin(kind: str, name: str) -> int:
-    """Something of `name` (a function or topic) is now under way; `end` the token when it is over."""
+def begin(kind: str, name: str, request: str | None = None) -> int:
+    """Something of `name` (a function or topic) is now under way, for invocation `request` if one; `end`
+    the token when it is over."""
     token = next(_TOKENS)
     with _LOCK:
-        _ACTIVITY[token] = (kind, name, time.monotonic())
+        _ACTIVITY[token] = _Token(kind, name, time.monotonic(), request)
     return token
+
+
+def notify() -> None:
+    """Something a waiter may be waiting for happened (a result arrived, a process ended): look again."""
+    with _CHANGED:
+        _CHANGED.notify_all()
 
 
 def end(token: int | None) -> None:
     if token is not None:
-        with _LOCK:
+        with _CHANGED:
             _ACTIVITY.pop(token, None)
+            _CHANGED.notify_all()
 
 
 def event_queued(message_id: str, token: int) -> None:
@@ -165,178 +228,176 @@ def event_taken(message_id: str) -> None:
 
 
 def busy(prefix: str) -> list[str]:
-    """Why the stack `prefix` cannot have its clock moved now, in words; [] when it is idle: none of its
-    invocations runs, no retry of one is due, no event of one is queued or being handled (an event's
-    retries and dead letter are handled in the same step), and no message of its topics is on its way."""
-    now = time.monotonic()
+    """Why the stack cannot have its clock moved now, in words; [] when none of its code runs."""
+    moment = time.monotonic()
     counts: Counter[tuple[str, str]] = Counter()
     with _LOCK:
-        for token, (kind, name, since) in list(_ACTIVITY.items()):
-            if kind == "queued" and now - since > QUEUED_FOR_AT_MOST_S:
+        suspended = {wait.request for wait in _WAITS if wait.suspends and not wait.lifted and wait.request}
+        for token, activity in list(_ACTIVITY.items()):
+            if activity.kind == "queued" and moment - activity.since > QUEUED_FOR_AT_MOST_S:
                 del _ACTIVITY[token]  # consumed elsewhere: see QUEUED_FOR_AT_MOST_S
-            elif belongs(name, prefix):
-                counts[(kind, name)] += 1
+            elif activity.request not in suspended and owner(activity.name) == prefix:
+                counts[(activity.kind, activity.name)] += 1
     order = list(_WORDS)
     return [f"{count} " + _WORDS[kind].format(name=name)
             for (kind, name), count in sorted(counts.items(), key=lambda item: (order.index(item[0][0]), item[0][1]))]
 
 
-# -- moving a clock ---------------------------------------------------------------------------------------
+# -- timers -----------------------------------------------------------------------------------------------
 
-def _epoch(value: Any) -> float:
-    if isinstance(value, _datetime.datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=_datetime.UTC)).timestamp()
-    return float(value)
+@dataclass(order=True)
+class Timer:
+    due: float
+    seq: int
+    prefix: str | None = field(compare=False)
+    kind: str = field(compare=False)
+    what: str = field(compare=False)
+    callback: Callable[[], dict[str, Any] | None] = field(compare=False, repr=False)
+    cancelled: bool = field(default=False, compare=False)
 
-
-def evaluation_points(*, now: float, until: float, grid_from: float, interval: float, period: float,
-                      looked_back: int, datapoints: list[float]) -> list[float]:
-    """The moments in (now, until] at which an alarm evaluated every `interval` seconds on the grid through
-    `grid_from` can change state: its first evaluation after `now`; the first after each datapoint moved
-    into the next of its `looked_back` periods of `period` seconds, or out of them; and the last one.
-
-    LocalStack's evaluation at t looks at [t - (k + 1) period, t - k period) for k < looked_back, in whole
-    seconds (the metric store truncates both ends), so a datapoint at whole second d is in period k when
-    floor(t) is in (d + k period, d + (k + 1) period]: it moves on at the first t >= d + k period + 1.
-    """
-    if until <= now or interval <= 0:
-        return []
-
-    def steps(moment: float) -> float:
-        # How many intervals from grid_from, a whole number when it is within rounding of one.
-        count = (moment - grid_from) / interval
-        return float(round(count)) if abs(count - round(count)) < 1e-6 else count
-
-    def first_after(moment: float) -> float:
-        return grid_from + (math.floor(steps(moment)) + 1) * interval
-
-    def first_from(moment: float) -> float:
-        return grid_from + math.ceil(steps(moment)) * interval
-
-    points = {first_after(now)}
-    last = first_after(until) - interval
-    if last > now:
-        points.add(last)
-    for datapoint in datapoints:
-        for k in range(1, looked_back + 1):
-            crossing = datapoint + k * period + 1
-            if now <= crossing <= until:
-                points.add(first_from(crossing))
-    return sorted(point for point in points if steps(now) < steps(point) <= steps(until))
+    def describe(self) -> dict[str, Any]:
+        return {"due": self.due, "kind": self.kind, "what": self.what}
 
 
-def _owned_alarms(client: Any, prefix: str) -> list[dict[str, Any]]:
-    found = []
-    for page in client.get_paginator("describe_alarms").paginate(AlarmTypes=["MetricAlarm"]):
-        for alarm in page.get("MetricAlarms", []):
-            name = alarm["AlarmName"]
-            functions = [d.get("Value", "") for d in alarm.get("Dimensions", []) if d.get("Name") == "FunctionName"]
-            if belongs(name, prefix):
-                found.append(alarm)
-            elif any(belongs(function, prefix) for function in functions):
-                with _LOCK:
-                    _ALIASES[name] = prefix
-                found.append(alarm)
-    return found
+_TIMERS: dict[str | None, list[Timer]] = {}
+_SEQ = itertools.count()
+_SCHEDULER: threading.Thread | None = None
 
 
-def _datapoint_times(alarm: dict[str, Any], account: str, region: str, start: float, end: float) -> list[float]:
-    """The whole-second times at which the alarm's metric has datapoints in [start, end), read from
-    LocalStack's metric store with the filter its GetMetricData uses. (GetMetricData itself would need one
-    query per second: 3 s for a 1-day look-back.)"""
-    from localstack.services.cloudwatch.cloudwatch_database_helper import CloudwatchDatabase
-
-    database = CloudwatchDatabase
-    dimensions = [dict(d) for d in alarm.get("Dimensions") or []]
-    params: list[Any] = [account, region, alarm.get("Namespace"), alarm["MetricName"]]
-    dimension_filter = "AND dimensions is null"
-    if dimensions:
-        dimension_filter = "AND dimensions LIKE ?"
-        params.append(database._get_ordered_dimensions_with_separator(database, dimensions, for_search=True))  # type: ignore[arg-type]
-    query = " UNION ".join(
-        f"SELECT DISTINCT timestamp FROM {table} WHERE account_id = ? AND region = ? AND namespace = ? "
-        f"AND metric_name = ? {dimension_filter} AND timestamp >= ? AND timestamp < ?"
-        for table in (database.TABLE_SINGLE_METRICS, database.TABLE_AGGREGATED_METRICS))
-    bounds = [int(start), int(end) + 1]
-    try:
-        with sqlite3.connect(database.METRICS_DB_READ_ONLY, uri=True) as connection:
-            rows = connection.execute(query, (params + bounds) * 2).fetchall()
-    except sqlite3.OperationalError:
-        return []  # no metric stored yet: no database file
-    return sorted(float(row[0]) for row in rows)
+def schedule(name: str, due: float, callback: Callable[[], dict[str, Any] | None], *, kind: str,
+             what: str) -> Timer:
+    """Call `callback` when the clock of `name`'s stack reaches `due`: in real time by the clock's thread, or
+    at once by an `advance` that reaches it. A name of no stack is timed on the wall clock."""
+    return schedule_on(owner(name), due, callback, kind=kind, what=what)
 
 
-def advance(prefix: str, seconds: float, *, stop_at_change: bool, region: str, account: str) -> dict[str, Any]:
-    """Move the clock of stack `prefix` forward by `seconds`, evaluating its alarms on the way (see the
-    module's text); with `stop_at_change`, stop at the first evaluation that changes an alarm's state.
+def schedule_on(prefix: str | None, due: float, callback: Callable[[], dict[str, Any] | None], *, kind: str,
+                what: str) -> Timer:
+    global _SCHEDULER
+    timer = Timer(due, next(_SEQ), prefix, kind, what, callback)
+    with _CHANGED:
+        heapq.heappush(_TIMERS.setdefault(prefix, []), timer)
+        if _SCHEDULER is None or not _SCHEDULER.is_alive():
+            _SCHEDULER = threading.Thread(target=_run_timers, name="harness-stack-clock", daemon=True)
+            _SCHEDULER.start()
+        _CHANGED.notify_all()
+    return timer
 
-    Raises `Busy` when the stack is not idle."""
-    from localstack.aws.connect import connect_to
 
-    from harness.localstack.retries import compressed_period, configured_scale
-    from harness.model.alarms import lookback_count
-    from harness.model.platform import compress
-
-    with _ADVANCING:
-        reasons = busy(prefix)
-        if reasons:
-            raise Busy(reasons)
-        client = connect_to(region_name=region, aws_access_key_id=account).cloudwatch
-        scale = configured_scale()
+def cancel(timer: Timer | None) -> None:
+    if timer is not None:
         with _LOCK:
-            _OFFSETS.setdefault(prefix, 0.0)
-            start_offset = _OFFSETS[prefix]
-        now = time.time() + start_offset
-        until = now + seconds
-        alarms = _owned_alarms(client, prefix)
-        plan: list[tuple[float, str]] = []
-        for alarm in alarms:
-            period = float(compressed_period(alarm["Period"], scale))
-            interval = compress(float(alarm["Period"]) * alarm["EvaluationPeriods"], scale)
-            looked_back = lookback_count(alarm["EvaluationPeriods"])
-            # The scheduler evaluates every interval from the alarm's creation on the wall clock: on the
-            # stack's clock, that grid is shifted by the offset.
-            grid_from = _epoch(alarm["AlarmConfigurationUpdatedTimestamp"]) + start_offset
-            datapoints = _datapoint_times(alarm, account, region, now - (looked_back + 1) * period, now)
-            points = evaluation_points(now=now, until=until, grid_from=grid_from, interval=interval,
-                                       period=period, looked_back=looked_back, datapoints=datapoints)
-            plan += [(point, alarm["AlarmArn"]) for point in points]
-        plan.sort()
-        changes: list[dict[str, Any]] = []
-        reached = until
-        from localstack.services.cloudwatch import alarm_scheduler
-
-        for moment, arn in plan:
-            name = arn.split(":alarm:", 1)[1]
-            before = _state(client, name)
-            _move(prefix, moment)
-            alarm_scheduler.calculate_alarm_state(arn)
-            after = _state(client, name)
-            if after is not None and after["StateValue"] != (before or {}).get("StateValue"):
-                actions = {"OK": "OKActions", "ALARM": "AlarmActions"}.get(after["StateValue"],
-                                                                           "InsufficientDataActions")
-                notifies = bool(after.get("ActionsEnabled", True) and after.get(actions))
-                changes.append({"alarm": name, "state": after["StateValue"], "at": moment, "notifies": notifies})
-                if stop_at_change:
-                    reached = moment
-                    break
-        offset = _move(prefix, reached)
-        return {"offset": offset, "advanced": time.time() + offset - now, "changes": changes,
-                "notifications": sum(1 for change in changes if change["notifies"])}
+            timer.cancelled = True
 
 
-def _move(prefix: str, moment: float) -> float:
-    """Set the stack's clock to `moment`, or leave it where it is if it is there already (evaluating took
-    wall time): a clock never goes back. The new offset."""
+def _pop_due(prefix: str | None, moment: float) -> list[Timer]:
+    """The timers of `prefix` due by `moment` (its clock), taken off; call with the lock held."""
+    heap = _TIMERS.get(prefix, [])
+    due = []
+    while heap and (heap[0].cancelled or heap[0].due <= moment):
+        timer = heapq.heappop(heap)
+        if not timer.cancelled:
+            due.append(timer)
+    return due
+
+
+def _fire(timer: Timer) -> dict[str, Any] | None:
+    try:
+        return timer.callback()
+    except Exception:  # noqa: BLE001 - a timer's failure is its owner's to report; the clock goes on
+        LOG.exception("harness: the stack clock's timer %s failed", timer.what)
+        return None
+
+
+def _run_timers() -> None:
+    """Fire timers as their clocks reach them in real time (a clock that is not being advanced runs with the
+    wall clock)."""
+    while True:
+        with _CHANGED:
+            due: list[Timer] = []
+            sleep = 1.0
+            for prefix in list(_TIMERS):
+                moment = now_of(prefix)
+                due += _pop_due(prefix, moment)
+                heap = _TIMERS.get(prefix)
+                if heap:
+                    sleep = min(sleep, heap[0].due - moment)
+            if not due:
+                _CHANGED.wait(max(0.001, sleep))
+                continue
+        for timer in due:
+            _fire(timer)
+
+
+def pending(prefix: str) -> list[dict[str, Any]]:
+    """The stack's wake-ups, earliest first: its timers and the ends of its waits."""
     with _LOCK:
-        _OFFSETS[prefix] = max(_OFFSETS.get(prefix, 0.0), moment - time.time())
-        return _OFFSETS[prefix]
+        timers = [timer.describe() for timer in _TIMERS.get(prefix, []) if not timer.cancelled]
+        waits = [{"due": wait.due, "kind": "wait", "what": wait.what} for wait in _WAITS
+                 if wait.prefix == prefix and not wait.woken]
+    return sorted(timers + waits, key=lambda entry: entry["due"])
 
 
-def _state(client: Any, name: str) -> dict[str, Any] | None:
-    alarms = client.describe_alarms(AlarmNames=[name]).get("MetricAlarms", [])
-    return alarms[0] if alarms else None
+# -- waits ------------------------------------------------------------------------------------------------
 
+@dataclass(eq=False)
+class _Wait:
+    prefix: str | None
+    due: float
+    request: str | None
+    suspends: bool
+    what: str
+    woken: bool = False
+    lifted: bool = False
+
+
+_WAITS: set[_Wait] = set()
+
+
+def _wake(wait: _Wait) -> None:
+    """The wait fell due: its invocation counts as running again, all its suspensions lifted (lock held)."""
+    wait.woken = True
+    for other in _WAITS:
+        if wait.request is not None and other.request == wait.request:
+            other.lifted = True
+    wait.lifted = True
+
+
+def wait_until(name: str, due: float, *, request: str | None = None, suspend: bool = False,
+               stop: Callable[[], bool] | None = None, what: str = "", poll_s: float = 0.05) -> bool:
+    """Block until the clock of `name`'s stack reaches `due` (True), or `stop()` says so (False; it is asked
+    with the clock's lock held, so it must be quick, like `Event.is_set`).
+
+    With `suspend`, invocation `request` does not count as running meanwhile: the stack may go idle, and its
+    clock move on to this wait's end or to an earlier wake-up."""
+    prefix = owner(name)
+    wait = _Wait(prefix, due, request, suspend, what or f"{name} waits")
+    with _CHANGED:
+        _WAITS.add(wait)
+        _CHANGED.notify_all()
+    try:
+        with _CHANGED:
+            while True:
+                if stop is not None and stop():
+                    return False
+                remaining = due - now_of(prefix)
+                if wait.woken or remaining <= 0:
+                    _wake(wait)
+                    return True
+                _CHANGED.wait(min(poll_s, remaining))
+    finally:
+        with _CHANGED:
+            _WAITS.discard(wait)
+            _CHANGED.notify_all()
+
+
+def sleep(name: str, seconds: float, *, request: str | None = None, stop: Callable[[], bool] | None = None) -> bool:
+    """`seconds` on the clock of `name`'s stack, during which invocation `request` is not running code."""
+    return wait_until(name, now(name) + seconds, request=request, suspend=True, stop=stop,
+                      what=f"{name} waits {seconds:g} s")
+
+
+# -- moving a clock ------------------------------------------------------------------------------------------
 
 class Busy(Exception):
     def __init__(self, reasons: list[str]) -> None:
@@ -344,132 +405,72 @@ class Busy(Exception):
         self.reasons = reasons
 
 
-def forget(prefix: str) -> None:
-    """The stack is gone: drop its clock."""
+class UnknownStack(Exception):
+    pass
+
+
+def _move(stack: _Stack, moment: float) -> None:
+    """Set the stack's clock to `moment` if that is ahead of it (lock held): a clock never goes back."""
+    wall = time.time()
+    if moment - wall > stack.offset:
+        stack.offset = moment - wall
+        stack.history.append((wall, stack.offset))
+        _CHANGED.notify_all()
+
+
+def _next_wakeup(prefix: str) -> float | None:
+    timers = [timer.due for timer in _TIMERS.get(prefix, []) if not timer.cancelled]
+    waits = [wait.due for wait in _WAITS if wait.prefix == prefix and not wait.woken]
+    return min(timers + waits, default=None)
+
+
+MAX_STEPS = 100_000
+"""Wake-ups one advance goes through at most: a timer that keeps scheduling itself at the same moment must not
+hold the clock forever."""
+
+
+def advance(prefix: str, until: float, *, stop_at_change: bool = False) -> dict[str, Any]:
+    """Move the clock of the idle stack `prefix` from wake-up to wake-up, firing what falls due, until it
+    reaches `until` (epoch seconds on its clock), its code runs again (`busy`), or, with `stop_at_change`, a
+    timer reports a change (an alarm state). Raises `Busy` if the stack is not idle to begin with."""
     with _LOCK:
-        _OFFSETS.pop(prefix, None)
-        for alarm in [name for name, owned in _ALIASES.items() if owned == prefix]:
-            del _ALIASES[alarm]
+        stack = _STACKS.get(prefix)
+    if stack is None:
+        raise UnknownStack(prefix)
+    with stack.advancing:
+        reasons = busy(prefix)
+        if reasons:
+            raise Busy(reasons)
+        fired: list[dict[str, Any]] = []
+        changes: list[dict[str, Any]] = []
+        for _ in range(MAX_STEPS):
+            with _CHANGED:
+                wakeup = _next_wakeup(prefix)
+                if wakeup is None or wakeup > until:
+                    _move(stack, until)
+                    break
+                _move(stack, wakeup)
+                moment = now_of(prefix)
+                due = _pop_due(prefix, moment)
+                for wait in [wait for wait in _WAITS if wait.prefix == prefix and wait.due <= moment]:
+                    _wake(wait)
+                    fired.append({"due": wait.due, "kind": "wait", "what": wait.what})
+                _CHANGED.notify_all()
+            for timer in due:
+                fired.append(timer.describe())
+                change = _fire(timer)
+                if change:
+                    changes.append(change)
+            if busy(prefix) or (stop_at_change and changes):
+                break
+        else:
+            LOG.warning("harness: advancing %s stopped after %d wake-ups short of %s", prefix, MAX_STEPS, until)
+        return {"now": now_of(prefix), "offset": stack.offset, "fired": fired, "changes": changes,
+                "busy": busy(prefix)}
 
 
-# -- installation ----------------------------------------------------------------------------------------
-
-def install() -> None:
-    """Put CloudWatch's alarm evaluation, alarm state changes and metric storage on the stacks' clocks, and
-    serve ``/_harness/clock/<stack>`` (GET: offset and busy reasons; POST {"seconds", "stop_at_change",
-    "region", "account"}: advance; DELETE: forget)."""
-    from localstack.services.cloudwatch import alarm_scheduler, provider_v2
-    from localstack.services.cloudwatch.cloudwatch_database_helper import CloudwatchDatabase
-
-    alarm_scheduler.datetime = _StackDatetime  # type: ignore[misc]  # its now() is read for the look-back
-    shim = types.SimpleNamespace(**{name: getattr(_datetime, name) for name in dir(_datetime)
-                                    if not name.startswith("__")})
-    shim.datetime = _StackDatetime
-    provider_v2.datetime = shim  # type: ignore[assignment]  # StateUpdatedTimestamp, history
-
-    calculate = alarm_scheduler.calculate_alarm_state
-
-    def calculate_alarm_state(alarm_arn: str) -> None:
-        with _OnStackClock(alarm_arn.split(":alarm:", 1)[-1]):
-            calculate(alarm_arn)
-
-    alarm_scheduler.calculate_alarm_state = calculate_alarm_state
-
-    set_state = provider_v2.CloudwatchProvider.set_alarm_state
-
-    def set_alarm_state(self: Any, context: Any, alarm_name: str, *args: Any, **kwargs: Any) -> Any:
-        with _OnStackClock(alarm_name):
-            return set_state(self, context, alarm_name, *args, **kwargs)
-
-    provider_v2.CloudwatchProvider.set_alarm_state = set_alarm_state  # type: ignore[method-assign]
-
-    add = CloudwatchDatabase.add_metric_data
-
-    def add_metric_data(self: Any, account_id: str, region: str, namespace: str, metric_data: Any) -> Any:
-        timed: Any = [_on_stack_clock(metric) for metric in metric_data or []]
-        return add(self, account_id, region, namespace, timed)
-
-    CloudwatchDatabase.add_metric_data = add_metric_data  # type: ignore[method-assign]
-    _track_events_and_deliveries()
-    _install_route()
-
-
-def _track_events_and_deliveries() -> None:
-    """Count the Lambda event-queue steps and the SNS deliveries of each stack as its activity."""
-    from localstack.services.lambda_.invocation.event_manager import Poller
-    from localstack.services.sns.publisher import PublishDispatcher
-
-    handle = Poller.handle_message
-
-    def handle_message(self: Any, message: dict[str, Any]) -> None:
-        token = begin("handling", self.version_manager.function_version.id.function_name)
-        event_taken(str(message.get("MessageId", "")))
-        try:
-            handle(self, message)
-        finally:
-            end(token)
-
-    Poller.handle_message = handle_message  # type: ignore[method-assign]
-
-    submit = PublishDispatcher._submit_notification
-
-    def _submit_notification(self: Any, notifier: Any, ctx: Any, subscriber: Any) -> None:
-        token = begin("delivering", str(subscriber.get("TopicArn", "")).rsplit(":", 1)[-1])
-
-        def publish(*args: Any, **kwargs: Any) -> Any:
-            try:
-                return notifier.publish(*args, **kwargs)
-            finally:
-                end(token)
-
-        try:
-            submit(self, types.SimpleNamespace(publish=publish), ctx, subscriber)
-        except BaseException:
-            end(token)
-            raise
-
-    PublishDispatcher._submit_notification = _submit_notification  # type: ignore[method-assign]
-
-
-def _on_stack_clock(metric: dict[str, Any]) -> dict[str, Any]:
-    """A datum of a stack's function, timed on that stack's clock."""
-    functions = [d.get("Value", "") for d in metric.get("Dimensions") or [] if d.get("Name") == "FunctionName"]
-    offset = max((offset_for(function) for function in functions), default=0.0)
-    if not offset:
-        return metric
-    stamp = metric.get("Timestamp") or _datetime.datetime.now(_datetime.UTC)
-    return {**metric, "Timestamp": stamp + _datetime.timedelta(seconds=offset)}
-
-
-def _install_route() -> None:
-    from localstack.services.edge import ROUTER
-    from rolo import Response
-
-    def reply(body: Any, status: int = 200) -> Response:
-        return Response(json.dumps(body), status=status, mimetype="application/json")
-
-    def endpoint(request: Any, prefix: str) -> Response:
-        if request.method == "GET":
-            # The count first, then the taps: a message delivered before the count said idle is in a tap.
-            activity = busy(prefix)
-            return reply({"offset": offset_for(prefix), "busy": activity,
-                          "waiting": tapping.waiting(prefix, request.args.get("account", "000000000000"),
-                                                     request.args.get("region", "us-east-1"))})
-        if request.method == "DELETE":
-            forget(prefix)
-            return Response(status=204)
-        try:
-            body = json.loads(request.get_data() or b"{}")
-            seconds = float(body["seconds"])
-            if seconds < 0:
-                raise ValueError("seconds must be 0 or more: a clock only moves forward")
-        except (ValueError, KeyError, TypeError) as error:
-            return reply({"error": f"give {{\"seconds\": N}}: {error}"}, 400)
-        try:
-            return reply(advance(prefix, seconds, stop_at_change=bool(body.get("stop_at_change")),
-                                 region=str(body.get("region") or "us-east-1"),
-                                 account=str(body.get("account") or "000000000000")))
-        except Busy as error:
-            return reply({"busy": error.reasons}, 409)
-
-    ROUTER.add(f"{ROUTE}/<prefix>", endpoint=endpoint, methods=["GET", "POST", "DELETE"])
+def state(prefix: str) -> dict[str, Any]:
+    """The clock of `prefix` as `harness.wire.ClockState` has it (but for `waiting`, the taps' part)."""
+    activity = busy(prefix)
+    return {"now": now_of(prefix), "offset": offset_of(prefix), "history": history(prefix), "busy": activity,
+            "timers": pending(prefix)}

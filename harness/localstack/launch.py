@@ -1,22 +1,27 @@
 """Entry point of the embedded LocalStack process: ``python -m harness.localstack.launch``.
 
-LocalStack 2026.3.0's twisted gateway ignores the host of ``GATEWAY_LISTEN`` for IPv4 and listens on
-every interface. We bind to loopback only, so the IPv4 endpoint is given the configured interface
-before LocalStack starts, and Lambda's async retries are started when their delay runs out
-(`harness.localstack.retries`).
+It checks that the installed LocalStack is the one the harness pins, applies the harness's one list of
+patches (`harness.localstack.patches`), and runs LocalStack. A mismatch stops it before LocalStack starts,
+with one line on stderr and exit status 3.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from typing import Any
+
+MISMATCH_EXIT_STATUS = 3
 
 
-def _bind_to_configured_interface() -> None:
+def loopback_endpoint_patch() -> Any:
+    """LocalStack 2026.3.0's twisted gateway ignores the host of ``GATEWAY_LISTEN`` for IPv4 and listens on
+    every interface: the IPv4 endpoint is given the configured interface (loopback) instead."""
+    from localstack.utils.patch import Patch
     from twisted.internet import endpoints
 
     class LoopbackTCP4ServerEndpoint(endpoints.TCP4ServerEndpoint):
-        def __init__(self, reactor, port, backlog=50, interface=""):
+        def __init__(self, reactor: Any, port: int, backlog: int = 50, interface: str = "") -> None:
             if not interface:
                 from localstack import config
 
@@ -24,27 +29,17 @@ def _bind_to_configured_interface() -> None:
                 interface = hosts.pop() if len(hosts) == 1 else "127.0.0.1"
             super().__init__(reactor, port, backlog, interface)
 
-    endpoints.TCP4ServerEndpoint = LoopbackTCP4ServerEndpoint  # type: ignore[misc]  # patching twisted's class
+    return Patch(endpoints, "TCP4ServerEndpoint", LoopbackTCP4ServerEndpoint)
 
 
 def main() -> None:
-    _bind_to_configured_interface()
-    from harness.localstack import retries as timing
-    from harness.model.platform import env_alarm_time_scale
+    from harness.localstack import patches
 
-    timing.install(env_alarm_time_scale())
-    from harness.localstack import clock
-
-    clock.install()  # each stack's alarms on its own clock, which the harness moves over idle time
-    from harness.localstack import control_plane
-
-    control_plane.install()  # deploys without idle waits
-    from harness.localstack.executor import injection
-
-    injection.install_route()  # where the harness registers fault plans for the executor
-    from harness.localstack import taps as tapping
-
-    tapping.install()  # topics tapped as they are created
+    try:
+        patches.install()
+    except patches.Mismatch as mismatch:
+        print(str(mismatch), file=sys.stderr, flush=True)
+        sys.exit(MISMATCH_EXIT_STATUS)
     from localstack.runtime.main import main as localstack_main
 
     try:

@@ -2,8 +2,8 @@
 
 Read by the deadlines (when an evaluation can see a cause) and by the unit tests' scripted stand-in.
 
-LocalStack evaluates a metric alarm at its creation and then every Period x EvaluationPeriods seconds
-(the embedded one, compressed: Period / `Platform.alarm_time_scale`, see `harness/localstack/retries.py`).
+LocalStack evaluates a metric alarm at its creation and then every Period x EvaluationPeriods seconds (on
+the stack's clock: `harness.localstack.alarms` makes the evaluations that can change a state, at their moment).
 Each evaluation looks back EvaluationPeriods + max(EvaluationPeriods // 3, 2) periods ending at that
 moment (`alarm_scheduler.collect_metric_data`): when every period is empty, TreatMissingData decides
 (breaching: ALARM, notBreaching: OK, missing: INSUFFICIENT_DATA, ignore: no change) and the reason says
@@ -16,11 +16,10 @@ differs from the current one, which is why an alarm that starts in ALARM (missin
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from harness.model.platform import compress
+from harness import wire
 from harness.scenario import AlarmSettings
 
 MISSING_DATA_REASON = "Threshold Crossed: no datapoints were received for {n} period(s) and {n} missing " \
@@ -33,10 +32,9 @@ _COMPARE: dict[str, Callable[[float, float], bool]] = {
 }
 
 
-def evaluation_interval(settings: AlarmSettings, scale: float) -> float:
-    """Wall seconds between two evaluations of the alarm: LocalStack evaluates every Period x EvaluationPeriods,
-    `scale` times faster than AWS (`Platform.alarm_time_scale`)."""
-    return compress(float(settings.period_seconds or 60) * settings.evaluation_periods, scale)
+def evaluation_interval(settings: AlarmSettings) -> float:
+    """Seconds between two evaluations of the alarm: LocalStack evaluates every Period x EvaluationPeriods."""
+    return float(settings.period_seconds or 60) * settings.evaluation_periods
 
 
 def lookback_periods(settings: AlarmSettings) -> int:
@@ -44,10 +42,7 @@ def lookback_periods(settings: AlarmSettings) -> int:
     return lookback_count(settings.evaluation_periods)
 
 
-def lookback_count(evaluation_periods: int) -> int:
-    """How many periods an evaluation of an alarm with `evaluation_periods` looks back (LocalStack's
-    `collect_metric_data`: a few more than EvaluationPeriods)."""
-    return evaluation_periods + max(math.floor(evaluation_periods / 3), 2)
+lookback_count = wire.lookback_count
 
 
 @dataclass(frozen=True)
@@ -65,12 +60,11 @@ def alarm_transitions(
     *,
     created: float,
     until: float,
-    scale: float = 1.0,
 ) -> list[ModelTransition]:
     """The transitions of an alarm created at `created`, evaluated until `until`, over `datapoints`
-    (time, value) of its metric; times in wall seconds, with the alarm running `scale` times faster than AWS."""
-    period = compress(float(settings.period_seconds or 60), scale)
-    interval = evaluation_interval(settings, scale)
+    (time, value) of its metric; times in seconds of the stack's clock."""
+    period = float(settings.period_seconds or 60)
+    interval = evaluation_interval(settings)
     looked_back = lookback_periods(settings)
     compare = _COMPARE[comparison]
     state, transitions = "INSUFFICIENT_DATA", []

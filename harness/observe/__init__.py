@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .records import Attempt, DecisionRecord, InvokeResult, LogLine, Message, QuarantineRecord
+from .records import Attempt, ClockReading, DecisionRecord, InvokeResult, LogLine, Message, QuarantineRecord
 
 if TYPE_CHECKING:
     from harness.model.platform import Platform
@@ -26,28 +26,24 @@ class Observations(Protocol):
     """What can be seen of one scenario's stack, as of now."""
 
     started_at: float
-    """Epoch seconds when the (first) job run started."""
+    """When the (first) job run started, on the stack's clock (epoch seconds), as every time here is."""
     run_started_at: list[float]
     """Start time of each run of the job (job.runs), in order."""
     platform: Platform
-    """The timing of the LocalStack the stack runs on (its retry delay), for deadlines and settling."""
-    clock_offset: float
-    """Seconds the stack's clock is ahead of the wall clock: the idle time skipped so far
-    (`advance_clock`). Alarm times are on the stack's clock; the pipeline's happened before any skip."""
+    """The LocalStack the stack runs on, for reports."""
 
-    def advance_clock(self, seconds: float, *, stop_at_change: bool) -> dict[str, Any] | None:
-        """Move the stack's clock forward over idle time, its alarms evaluated on the way
-        (`harness.localstack.clock`); None where the platform has no such clock. The answer has `advanced`,
-        `changes` and `notifications`, or `busy` with the reasons the stack is not idle."""
+    def reading(self) -> ClockReading:
+        """The stack's clock now, what the platform still does for the stack, and its pending wake-ups; read
+        before anything else in a poll, so that what the platform finished before it said so is in the reads
+        that follow. Where the platform has no stack clock: the wall clock, and `busy` None."""
+        ...
+
+    def advance_clock(self, until: float, *, stop_at_change: bool) -> dict[str, Any] | None:
+        """Move the idle stack's clock from wake-up to wake-up up to `until` (`harness.wire.Advance`, or
+        `{"busy": [...]}`); None where the platform has no stack clock."""
         ...
 
     def attempts(self) -> list[Attempt]: ...
-
-    def activity(self) -> list[str] | None:
-        """What the platform is still doing for the stack, in words, by its own count (an invocation running,
-        a retry due, an event queued or being handled, a message on its way); [] when nothing; None when the
-        platform cannot tell (then only a quiet window says the stack has settled)."""
-        ...
 
     def messages(self, topic: str) -> list[Message]: ...
 

@@ -2,16 +2,22 @@
 
 Attempts come from the ledger, messages from the topics' taps, rows, decisions and quarantined files
 from the stack's database, the orchestrator's answers from what the runner records as it invokes, and
-log lines from CloudWatch Logs on the LocalStack.
+log lines from CloudWatch Logs on the LocalStack. Every time is on the stack's clock: what the platform
+recorded in wall time (the ledger, an SQS message's SentTimestamp, a decision's row, a log line) is turned
+into it with the history of the clock's offset (`harness.wire.StackTime`) that each `reading` brings.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from harness.wire import StackTime
+
 from . import ledger
-from .records import Attempt, DecisionRecord, InvokeResult, LogLine, Message, QuarantineRecord
+from .records import Attempt, ClockReading, DecisionRecord, InvokeResult, LogLine, Message, QuarantineRecord, epoch
 
 if TYPE_CHECKING:
     from harness.model.platform import Platform
@@ -32,26 +38,28 @@ class StackObservations:
     run_started_at: list[float] = field(default_factory=list)
     invoke_results: list[InvokeResult] = field(default_factory=list)
     _seen: dict[str, list[Message]] = field(default_factory=dict)
-    clock_offset: float = 0.0
     _waiting: dict[str, int] = field(default_factory=dict)
     """Messages in each tap queue when the platform last gave its count; each used once (`messages`)."""
+    time: StackTime = field(default_factory=StackTime)
+    """Wall moments to the stack's clock, from the last reading."""
 
-    def activity(self) -> list[str] | None:
+    def reading(self) -> ClockReading:
+        state = self.stack.clock_state() if self.platform.virtual_clock else None
+        if state is None:
+            return ClockReading(now=time.time(), busy=None)
+        self.time = StackTime.of(state)
+        self._waiting = {str(k): int(v) for k, v in (state.get("waiting") or {}).items()}
+        return ClockReading(now=float(state["now"]), busy=[str(b) for b in state["busy"]],
+                            wakeups=list(state.get("timers") or []))
+
+    def now(self) -> float:
+        """The stack's clock now, without asking the platform (what the last reading's history gives)."""
+        return self.time.at(time.time())
+
+    def advance_clock(self, until: float, *, stop_at_change: bool) -> dict[str, Any] | None:
         if not self.platform.virtual_clock:
             return None
-        answer = self.stack.activity()
-        if answer is None:
-            return None
-        busy, self._waiting = answer
-        return busy
-
-    def advance_clock(self, seconds: float, *, stop_at_change: bool) -> dict[str, Any] | None:
-        if not self.platform.virtual_clock:
-            return None
-        answer = self.stack.advance_clock(seconds, stop_at_change=stop_at_change)
-        if answer is not None and "offset" in answer:
-            self.clock_offset = float(answer["offset"])
-        return answer
+        return self.stack.advance_clock(until, stop_at_change=stop_at_change)
 
     def results(self) -> list[InvokeResult]:
         return list(self.invoke_results)
@@ -59,7 +67,11 @@ class StackObservations:
     def attempts(self) -> list[Attempt]:
         logical = {self.stack.function_name(name): name for name in ("orchestrator", "worker", "error_handler")}
         with self.stack.db.reading() as connection:  # the stack's one connection: this is read many times a second
-            return ledger.attempts(connection, self.stack.schema, logical)
+            found = ledger.attempts(connection, self.stack.schema, logical)
+        at = self.time.at
+        return [dataclasses.replace(attempt, started_at=at(attempt.started_at),
+                                    ended_at=None if attempt.ended_at is None else at(attempt.ended_at))
+                for attempt in found]
 
     def messages(self, topic: str) -> list[Message]:
         """Every message of the topic so far. A tap the platform just counted empty is not asked (most
@@ -72,7 +84,7 @@ class StackObservations:
         for tapped in tap.drain():
             seen.append(Message(topic=topic, subject=tapped.subject, body=tapped.message,
                                 attributes={k: v for k in _ATTRIBUTES if (v := tapped.attribute(k)) is not None},
-                                received_at=tapped.received_at))
+                                received_at=self.time.at(tapped.received_at)))
         return list(seen)
 
     def alarm_name(self, alarm: str) -> str:
@@ -85,7 +97,8 @@ class StackObservations:
         return self.stack.db.duplicate_rows()
 
     def decisions(self) -> list[DecisionRecord]:
-        return self.stack.db.decisions()
+        return [dataclasses.replace(decision, decided_at=self.time.at(epoch(decision.decided_at, time.time())))
+                for decision in self.stack.db.decisions()]
 
     def quarantine(self) -> list[QuarantineRecord]:
         return self.stack.db.quarantine()
@@ -96,7 +109,7 @@ class StackObservations:
         try:
             pages = client.get_paginator("filter_log_events").paginate(logGroupName=group)
             return [LogLine(function=function, stream=str(event.get("logStreamName", "")),
-                            timestamp=event["timestamp"] / 1000.0, message=str(event.get("message", "")))
+                            timestamp=self.time.at(event["timestamp"] / 1000.0), message=str(event.get("message", "")))
                     for page in pages for event in page.get("events", [])]
         except client.exceptions.ResourceNotFoundException:
             return []  # the function never ran, so Lambda made no log group

@@ -14,6 +14,28 @@ from typing import Any
 
 
 @dataclass(frozen=True)
+class ClockReading:
+    """The stack's clock as the platform gives it, read first in every poll (`harness.wire.ClockState`)."""
+
+    now: float
+    """The stack's clock, epoch seconds: the wall clock plus the idle time skipped so far."""
+    busy: list[str] | None
+    """What the platform still does for the stack, in words ([]: none of its code runs); None when the
+    platform cannot tell (then only a quiet window says the stack has settled)."""
+    wakeups: list[dict[str, Any]] = field(default_factory=list)
+    """Its pending wake-ups, earliest first: `{due, kind, what}` (kind: retry, alarm, wait)."""
+
+    @property
+    def idle(self) -> bool:
+        """The platform counts the stack's work and none of it runs: its clock may be moved."""
+        return self.busy is not None and not self.busy
+
+    def owed(self) -> list[dict[str, Any]]:
+        """Wake-ups of the stack's own invocations (a retry, the end of a wait), not of its alarms' clock."""
+        return [wakeup for wakeup in self.wakeups if wakeup.get("kind") != "alarm"]
+
+
+@dataclass(frozen=True)
 class Attempt:
     """One row of the attempt ledger (one per invocation attempt, recorded by the fault wrapper)."""
 

@@ -34,7 +34,9 @@ class TappedMessage:
 
 
 def _parse(raw: dict[str, Any]) -> TappedMessage:
+    """A received SQS message; its time is when the queue got it (SentTimestamp, wall clock)."""
     attributes = {k: v.get("StringValue") for k, v in (raw.get("MessageAttributes") or {}).items()}
+    sent = (raw.get("Attributes") or {}).get("SentTimestamp")
     body = raw["Body"]
     sns = None
     try:
@@ -43,7 +45,8 @@ def _parse(raw: dict[str, Any]) -> TappedMessage:
             sns = decoded
     except ValueError:
         pass
-    return TappedMessage(body=body, attributes=attributes, received_at=time.time(), sns=sns)
+    return TappedMessage(body=body, attributes=attributes, received_at=int(sent) / 1000 if sent else time.time(),
+                         sns=sns)
 
 
 DRAIN_RECEIVES = 100
@@ -54,7 +57,7 @@ class QueueTap:
     """A tap's queue. By default each message is received once and deleted (a scenario's own stack).
     With `consume=False` (`harness check` on a stack someone else owns) nothing is deleted: a message stays
     hidden for `hide_s` so that a check reads each one once, and `release()` shows them again for the next
-    check; a message's time is then when the tap queue got it rather than when it was read."""
+    check. A message's time is when the tap queue got it (its SentTimestamp), not when it was read."""
 
     sqs: Any
     url: str
@@ -66,19 +69,14 @@ class QueueTap:
 
     def poll(self, wait_s: float = 0.0) -> list[TappedMessage]:
         """Receive what is there now (long-polling up to ``wait_s``), keep it, and delete it from SQS."""
-        options: dict[str, Any] = {} if self.consume else {"VisibilityTimeout": self.hide_s,
-                                                            "AttributeNames": ["SentTimestamp"]}
+        options: dict[str, Any] = {} if self.consume else {"VisibilityTimeout": self.hide_s}
         response = self.sqs.receive_message(
             QueueUrl=self.url, MaxNumberOfMessages=10, WaitTimeSeconds=int(wait_s),
-            MessageAttributeNames=["All"], **options,
+            MessageAttributeNames=["All"], AttributeNames=["SentTimestamp"], **options,
         )
         fresh = [_parse(raw) for raw in response.get("Messages", [])]
         if not self.consume:
             self._held += [raw["ReceiptHandle"] for raw in response.get("Messages", [])]
-            for raw, message in zip(response.get("Messages", []), fresh, strict=True):
-                sent = (raw.get("Attributes") or {}).get("SentTimestamp")
-                if sent:
-                    message.received_at = int(sent) / 1000
         elif response.get("Messages"):
             self.sqs.delete_message_batch(
                 QueueUrl=self.url,

@@ -138,12 +138,10 @@ class StackSettings(ScenarioModel):
             return settings.model_copy(update={"period_seconds": self.alarm_period_seconds})
         return settings
 
-    def evaluation_interval(self, name: AlarmName, scale: float) -> float:
-        """Wall seconds between two evaluations of the alarm (LocalStack: Period x EvaluationPeriods), at a
-        platform running alarms `scale` times faster than AWS (`Platform.alarm_time_scale`)."""
-        from harness.model.alarms import evaluation_interval
-
-        return evaluation_interval(self.alarm(name), scale)
+    def evaluation_interval(self, name: AlarmName) -> float:
+        """Seconds between two evaluations of the alarm (LocalStack: Period x EvaluationPeriods)."""
+        settings = self.alarm(name)
+        return float(settings.period_seconds or 60) * settings.evaluation_periods
 
 
 class NextRunCondition(ScenarioModel):

@@ -23,28 +23,20 @@ from typing import TYPE_CHECKING
 
 from harness import procs
 from harness import runtimes as interpreters
-from harness.model.platform import ENV_ALARM_TIME_SCALE, embedded, env_retry_base_delay, time_scale
+from harness.model.platform import embedded
 
 if TYPE_CHECKING:
     from harness.services.endpoint import Endpoint
 
 SERVICES = "lambda,sqs,sns,cloudwatch,logs,iam,sts,s3,cloudformation"
 READY_MARKER = "Ready."
+MISMATCH_EXIT_STATUS = 3
+"""The launcher's exit status when the installed LocalStack is not the pinned one (`harness.localstack.launch`)."""
 EXECUTOR_FALLBACK_MARKER = "Invalid specified plugin name"
 
 
 class LocalStackError(Exception):
     """LocalStack did not start, or stopped working; the message carries the tail of its log."""
-
-
-def default_retry_base_delay() -> int:
-    """The embedded LocalStack's retry base delay: HARNESS_RETRY_BASE_DELAY, else 1 s (time compressed)."""
-    value = env_retry_base_delay()
-    if value is None:
-        return 1
-    if not value.is_integer():
-        raise ValueError(f"HARNESS_RETRY_BASE_DELAY={value:g}: LocalStack takes whole seconds")
-    return int(value)
 
 
 def free_port() -> int:
@@ -130,7 +122,6 @@ def ensure_runtimes(progress=print) -> list[str]:
 
 @dataclass
 class EmbeddedLocalStack:
-    retry_base_delay_s: int = field(default_factory=default_retry_base_delay)
     keepalive_ms: int | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
     quiet: bool = False
@@ -177,13 +168,10 @@ class EmbeddedLocalStack:
             # deliveries to SQS and Lambda) go straight to its gateway instead of over HTTP to its own port:
             # a deploy costs 0.49 s of LocalStack CPU instead of 0.69 s, a teardown 0.15 s instead of 0.22 s.
             IN_MEMORY_CLIENT="1",
-            LAMBDA_RETRY_BASE_DELAY=str(self.retry_base_delay_s),
             AWS_ACCESS_KEY_ID="test",
             AWS_SECRET_ACCESS_KEY="test",
             AWS_DEFAULT_REGION="us-east-1",
         )
-        # Alarms at the same compression as the retries (harness/localstack/retries.py).
-        env[ENV_ALARM_TIME_SCALE] = repr(time_scale(self.retry_base_delay_s))
         if self.keepalive_ms is not None:
             env["LAMBDA_KEEPALIVE_MS"] = str(self.keepalive_ms)
         env.update(self.extra_env)
@@ -208,7 +196,7 @@ class EmbeddedLocalStack:
             (self.run_dir / sub).mkdir()
         _seed_catalog(self.run_dir / "filesystem")
         self.port = self.port or free_port()
-        self._say(f"harness: {embedded(self.retry_base_delay_s).describe()}")
+        self._say(f"harness: {embedded().describe()}")
         started = time.monotonic()
         with open(self.run_dir / "localstack.log", "ab") as log:
             self.process = procs.spawn(
@@ -263,6 +251,8 @@ class EmbeddedLocalStack:
         log_path = self.run_dir / "localstack.log"
         while True:
             if self.process.poll() is not None:
+                if self.process.returncode == MISMATCH_EXIT_STATUS:  # its one line says why
+                    raise LocalStackError(self.log_tail(1))
                 raise LocalStackError(
                     f"LocalStack exited with status {self.process.returncode} before it was ready:\n"
                     f"{self.log_tail()}"
@@ -274,6 +264,7 @@ class EmbeddedLocalStack:
                     f"installed in {sys.executable}'s environment):\n{self.log_tail()}"
                 )
             if READY_MARKER in text and self._healthy():
+                self._check_patches()
                 return
             if time.monotonic() > deadline:
                 raise LocalStackError(f"LocalStack was not ready within the deadline:\n{self.log_tail()}")
@@ -287,6 +278,15 @@ class EmbeddedLocalStack:
         except (urllib.error.URLError, OSError):
             return False
         return '"lambda": "available"' in body or '"lambda": "running"' in body
+
+    def _check_patches(self) -> None:
+        """Every provider the harness patched is the one LocalStack loaded (`harness.localstack.patches`)."""
+        from harness import wire
+
+        health = wire.call(self.url, wire.HEALTH) or {}
+        if health.get("problems"):
+            raise LocalStackError("harness: LocalStack " + str(health.get("localstack")) + " does not serve what "
+                                  "the harness patched: " + "; ".join(health["problems"]))
 
     def stop(self) -> None:
         if self.process is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.stack.packaging import zip_bytes
+from harness.packaging import zip_bytes
 from harness.waiting import DeadlineExceeded, wait_for
 
 

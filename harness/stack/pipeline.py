@@ -24,11 +24,11 @@ from botocore.exceptions import ClientError
 
 from harness import faults as fault_injection
 from harness.observe import ledger
+from harness.packaging import FUNCTIONS, build_directory_zip_path, build_function_zip_path
 from harness.scenario.catalog import TOPICS
 from harness.services import Endpoint
 from harness.stack import template as templates
 from harness.stack.database import PipelineDatabase, PipelineNames
-from harness.stack.packaging import FUNCTIONS, build_directory_zip_path, build_function_zip_path
 from harness.stack.template_stack import DeployError, TemplateStack
 
 __all__ = ["AlarmConfig", "DeployError", "FunctionConfig", "PipelineStack", "StackConfig", "unique_prefix"]

@@ -48,7 +48,7 @@ class Resources:
         with self._lock:
             if self._platform is None:
                 if self._localstack is not None:
-                    self._platform = platform.embedded(self._localstack.retry_base_delay_s)
+                    self._platform = platform.embedded()
                 else:
                     self._platform = platform.attached(endpoint.url)
             return self._platform

@@ -342,10 +342,10 @@ def _wait(cloudformation: Any, stack_id: str, deadline_s: float) -> dict[str, An
 def _wait_in_localstack(cloudformation: Any, stack_id: str, deadline_s: float) -> None:
     """Return when the harness's LocalStack says the stack is no longer in progress, or gone; at once when the
     LocalStack has no such route (another LocalStack: the caller polls), and at the deadline."""
-    from harness.localstack.control_plane import STACK_WAIT_MAX_S, STACKS_ROUTE
+    from harness.wire import STACK_WAIT_MAX_S, STACKS
 
     give_up = time.monotonic() + deadline_s
-    url = (f"{cloudformation.meta.endpoint_url.rstrip('/')}{STACKS_ROUTE}/{urllib.parse.quote(stack_id, safe=':/')}"
+    url = (f"{cloudformation.meta.endpoint_url.rstrip('/')}{STACKS}/{urllib.parse.quote(stack_id, safe=':/')}"
            f"?region={urllib.parse.quote(cloudformation.meta.region_name or 'us-east-1')}")
     while (left := give_up - time.monotonic()) > 0:
         wait_s = min(left, STACK_WAIT_MAX_S)

@@ -1,18 +1,15 @@
 """One template deployed as one CloudFormation stack under a prefix, with what the harness observes it by.
 
 Around the stack: a PostgreSQL schema holding the attempt ledger (the fault wrapper writes one row per
-invocation attempt), a tap on every topic (made by the LocalStack process as the topic is created:
-`harness.localstack.taps`), and a fault plan per function registered with the harness's executor
-(`harness.localstack.executor.injection`), never a change to the template or the code. `PipelineStack` is this
-with the seed pipeline's database and names; `TemplateStack` itself serves any template.
+invocation attempt), a tap on every topic (made by the LocalStack process as the topic is created), a clock
+of the stack's own (registered before the deploy, so that everything CloudFormation creates runs on it),
+and a fault plan per function registered with the harness's executor, never a change to the template or the
+code; all through the routes of `harness.wire`. `PipelineStack` is this with the seed pipeline's database and
+names; `TemplateStack` itself serves any template.
 """
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -22,16 +19,12 @@ from botocore.exceptions import ClientError
 from psycopg import sql
 
 from harness import faults as fault_injection
-from harness.localstack.clock import ROUTE as CLOCK_ROUTE
-from harness.localstack.clock import belongs
-from harness.localstack.executor.injection import ROUTE as FAULTS_ROUTE
-from harness.localstack.taps import ROUTE as TAPS_ROUTE
-from harness.localstack.taps import tap_queue_name
+from harness import wire
 from harness.observe import ledger
 from harness.observe.taps import QueueTap
+from harness.packaging import build_directory_zip_path
 from harness.services import Endpoint
 from harness.stack import template as templates
-from harness.stack.packaging import build_directory_zip_path
 
 
 class DeployError(Exception):
@@ -81,11 +74,8 @@ class TemplateStack:
         """The schema, then the stack with every topic tapped as CloudFormation creates it (an alarm's first
         notification comes within milliseconds of the alarm), then the check of its delivery targets."""
         self._step("database schema", self._deploy_schema)
-        _harness_request(self.endpoint, TAPS_ROUTE, "PUT", self.prefix)
-        try:
-            self._step("stack from the template", self._deploy_template)
-        finally:
-            _harness_request(self.endpoint, TAPS_ROUTE, "DELETE", self.prefix)
+        self._route(wire.STACKS, "PUT", self.prefix)
+        self._step("stack from the template", self._deploy_template)
 
     def _step(self, what: str, action: Any) -> Any:
         try:
@@ -122,7 +112,7 @@ class TemplateStack:
     def find_tap(self, key: str, topic_arn: str, consume: bool = True) -> None:
         """The tap of the topic `topic_arn`, kept as `self.taps[key]`."""
         sqs = self.client("sqs")
-        name = tap_queue_name(self.prefix, topic_arn.rsplit(":", 1)[-1])
+        name = wire.tap_queue_name(self.prefix, topic_arn.rsplit(":", 1)[-1])
         try:
             if name is None:
                 raise DeployError(f"stack {self.prefix}: topic {topic_arn} is not named after the stack, so it "
@@ -139,50 +129,34 @@ class TemplateStack:
     def register_faults(self, plans: Mapping[str, list[dict[str, Any]]]) -> None:
         """Give the executor each function's fault plan (by deployed name) and this stack's ledger."""
         for name, plan in plans.items():
-            _harness_request(self.endpoint, FAULTS_ROUTE, "PUT", name,
-                             fault_injection.registration(plan, self.database_url, self.schema))
+            self._route(wire.FAULTS, "PUT", name, fault_injection.registration(plan, self.database_url, self.schema))
             self._registered.append(name)
 
     # -- the stack's clock ---------------------------------------------------------------------------
-    def advance_clock(self, seconds: float, *, stop_at_change: bool) -> dict[str, Any] | None:
-        """Move this stack's clock `seconds` forward over idle time (`harness.localstack.clock`), its alarms
-        evaluated on the way. The answer has the new `offset`, the seconds `advanced`, the state `changes`
-        and how many `notifications` they send; or `busy` (why the stack is not idle). None when the
-        LocalStack has no clock route."""
-        body = {"seconds": seconds, "stop_at_change": stop_at_change,
-                "region": self.client("cloudwatch").meta.region_name}
-        answer = _harness_request(self.endpoint, CLOCK_ROUTE, "POST", self.prefix, body, timeout=30, answered=(409,))
-        return None if answer is None else dict(answer)
+    def clock_state(self) -> wire.ClockState | None:
+        """The stack's clock (`harness.wire.ClockState`): now, its history, what keeps it from moving, its
+        wake-ups, and the messages waiting in its taps; None when the LocalStack has no stack clocks."""
+        answer = self._route(wire.CLOCK, "GET", self.prefix, query={"region": self.client("sqs").meta.region_name})
+        return None if answer is None else answer  # type: ignore[no-any-return]
 
-    def activity(self) -> tuple[list[str], dict[str, int]] | None:
-        """What the LocalStack is still doing for this stack, by its own count (`harness.localstack.clock`),
-        and then how many messages wait in each of its tap queues (by queue name); None when it has no such
-        count, or when that count cannot see all of the stack (`counted_by_name`)."""
-        if not self.counted_by_name():
-            return None
-        answer = _harness_request(self.endpoint, CLOCK_ROUTE, "GET", self.prefix,
-                                  query={"region": self.client("sqs").meta.region_name})
-        if answer is None:
-            return None
-        return [str(reason) for reason in answer["busy"]], {str(k): int(v) for k, v in answer["waiting"].items()}
+    def advance_clock(self, until: float, *, stop_at_change: bool = False) -> dict[str, Any]:
+        """Move the idle stack's clock from wake-up to wake-up up to `until` (`harness.wire.Advance`), or
+        `{"busy": [...]}` when its code runs."""
+        body = {"until": until, "stop_at_change": stop_at_change, "region": self.client("sqs").meta.region_name}
+        return dict(self._route(wire.CLOCK, "POST", self.prefix, body, answered=(409,), timeout=60))
 
-    def counted_by_name(self) -> bool:
-        """Whether LocalStack's count of the stack's work can see all of it. It goes by the names of the
-        stack's functions and topics, which must carry the stack's prefix (`harness.localstack.clock.belongs`).
-        A name CloudFormation generated from a long stack name and logical ID is cut short and does not carry
-        it (`OrderHandlerFunction` keeps 33 characters of the stack's name): that function's work would go
-        uncounted, and a count that says idle would mean nothing."""
-        functions = [self.physical[logical] for logical in (self.template.functions() if self.template else {})
-                     if logical in self.physical]
-        topics = [arn.rsplit(":", 1)[-1] for arn in self.topic_arns.values()]
-        return all(belongs(name, self.prefix) for name in functions + topics)
+    def _route(self, route: str, method: str, name: str, body: Any = None, **options: Any) -> Any:
+        try:
+            return wire.call(self.endpoint.url, route, method, name, body, **options)
+        except wire.WireError as error:
+            raise DeployError(str(error)) from error
 
     # -- teardown --------------------------------------------------------------------------------------
     def teardown(self) -> None:
         sns, sqs = self.client("sns"), self.client("sqs")
-        _harness_request(self.endpoint, CLOCK_ROUTE, "DELETE", self.prefix)
+        self._route(wire.STACKS, "DELETE", self.prefix)  # its clock and timers (a retry still due) go first
         for name in self._registered:
-            _harness_request(self.endpoint, FAULTS_ROUTE, "DELETE", name)
+            self._route(wire.FAULTS, "DELETE", name)
         self._registered.clear()
         for key in self.tap_urls:
             for subscription in sns.list_subscriptions_by_topic(TopicArn=self.topic_arns[key])["Subscriptions"]:
@@ -207,30 +181,3 @@ class TemplateStack:
         self._drop_schema()
 
 
-def _harness_request(endpoint: Endpoint, route: str, method: str, name: str, body: Any = None, *,
-                     timeout: float = 10, answered: tuple[int, ...] = (), query: dict[str, str] | None = None) -> Any:
-    """A request to the harness's own routes in its LocalStack process: register (PUT) or remove (DELETE)
-    a function's fault plan (`harness.localstack.executor.injection`) or a prefix whose topics are tapped
-    (`harness.localstack.taps`); read (GET) or move (POST) a stack's clock (`harness.localstack.clock`).
-    Returns the JSON answer, also that of an error status listed in `answered`; None when there is none,
-    or when the route is missing (except for a PUT, which then fails: the LocalStack is not the harness's)."""
-    url = f"{endpoint.url.rstrip('/')}{route}/{name}" + (f"?{urllib.parse.urlencode(query)}" if query else "")
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (the stack's endpoint)
-            raw = response.read()
-            return json.loads(raw) if raw else None
-    except urllib.error.HTTPError as error:
-        if error.code in answered:
-            return json.loads(error.read())
-        if error.code == 404 and method == "PUT":
-            raise DeployError(
-                f"the LocalStack at {endpoint.url} does not run the harness's launcher and Lambda executor (no "
-                f"{route} route): faults, the attempt ledger and the taps need them. Let the harness start "
-                "LocalStack, or attach to one started by `harness up`.") from error
-        if error.code == 404:
-            return None
-        raise DeployError(f"{method} {url}: {error.code} {error.read().decode(errors='replace')}") from error
-    except urllib.error.URLError as error:
-        raise DeployError(f"{method} {url}: {error.reason}") from error

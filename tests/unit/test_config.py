@@ -5,7 +5,7 @@ from pipeline_common import config
 from pipeline_common.errors import ConfigError
 
 from harness.stack.database import PipelineNames
-from harness.stack.packaging import FUNCTIONS
+from harness.packaging import FUNCTIONS
 
 WORKER_ENV = {
     "DATABASE_URL": "postgresql://u@h/db",

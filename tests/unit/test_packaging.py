@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.stack import packaging
+from harness import packaging
 
 
 @pytest.fixture(scope="session")

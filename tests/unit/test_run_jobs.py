@@ -25,7 +25,7 @@ from harness.cli import main
 from harness.cli import run as run_command
 from harness.model.platform import Platform, embedded
 from harness.scenario import Scenario
-from harness.stack import packaging, resources
+from harness import packaging, resources
 
 NAMES = [f"s{index}-{word}" for index, word in enumerate(["alpha", "bravo", "charlie", "delta", "echo", "foxtrot"])]
 FAILING = {"s1-bravo", "s4-echo"}

@@ -180,7 +180,7 @@ def _sns_expected(expectation: SnsExpectation) -> str:
 def check_alarm(expectation: AlarmExpectation, snapshot: Snapshot) -> Verdict:
     scenario = snapshot.scenario
     name = snapshot.observations.alarm_name(expectation.alarm)
-    interval = scenario.stack.evaluation_interval(expectation.alarm, snapshot.platform.alarm_time_scale)
+    interval = scenario.stack.evaluation_interval(expectation.alarm)
     since = expectation.since or ("job" if scenario.job is not None else "creation")
     transitions = snapshot.alarm_transitions(expectation.alarm)
 

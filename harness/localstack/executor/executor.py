@@ -28,8 +28,7 @@ from localstack.services.lambda_.invocation.runtime_executor import (
 )
 
 from harness import runtimes as interpreters
-from harness.localstack import clock
-from harness.localstack import retries as timing
+from harness.localstack import clock, retries
 from harness.localstack.executor import injection, lambda_logs, zygote
 from harness.localstack.executor.runtime_process import (
     Ended,
@@ -199,6 +198,7 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
             task_root=Path(self._env["LAMBDA_TASK_ROOT"]),
             log_path=self._log_path,
             memory_limit_mb=int(cfg.memory_size),
+            clock_name=self.function_version.id.function_name,
         )
         self._runtime = runtime
         try:
@@ -222,7 +222,8 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
 
     # -- invocation --------------------------------------------------------------------------------
     def invoke(self, payload: dict[str, str]) -> InvocationResult:
-        running = clock.begin("running", self.function_version.id.function_name)  # its stack is busy
+        # Its stack is busy, unless the invocation waits on the clock (`RuntimeProcess.invoke`).
+        running = clock.begin("running", self.function_version.id.function_name, payload["invoke-id"])
         try:
             return self._invoke(payload)
         finally:
@@ -245,7 +246,7 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
                     logs += lambda_logs.end_and_report(request_id, 0.0, int(cfg.memory_size), 0, None,
                                                        status="error", error_type="Runtime.InitError")
                     self._pending_init = None
-                    timing.note_failure(request_id)
+                    retries.note_failure(request_id, self.function_version.id.function_name)
                     return InvocationResult(request_id, failure.payload, is_error=True, logs=logs)
             runtime = self._runtime
             assert runtime is not None  # alive, or just started (a failed start returned above)
@@ -282,7 +283,8 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
             logs += lambda_logs.end_and_report(request_id, outcome.duration_ms, int(cfg.memory_size),
                                                memory_used, init_ms, status=status, error_type=error_type)
             if is_error:
-                timing.note_failure(request_id)  # an async retry's delay counts from here
+                # An async retry's delay counts from here.
+                retries.note_failure(request_id, self.function_version.id.function_name)
             return InvocationResult(request_id, result_body, is_error=is_error, logs=logs)
 
     def _restart_in_background(self) -> None:

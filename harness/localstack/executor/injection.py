@@ -2,10 +2,9 @@
 function's runtime process: the deployed function (code, Handler, Environment, everything its template
 says) is never changed.
 
-The harness registers a plan per function name over HTTP, on a route of the LocalStack it talks to:
-``PUT /_harness/faults/<function name>`` with ``{"faults": [...], "ledger_url": ..., "ledger_table": ...}``
-(``DELETE`` removes it; ``GET`` reads it back). This module runs in the LocalStack process, next to the
-executor, which asks `runtime_for` when it starts a runtime. For a registered function the runtime
+The harness registers a plan per function name over HTTP (``/_harness/faults/<function name>``, a
+`harness.wire.Registration`, served by `harness.localstack.routes`). This module runs in the LocalStack
+process, next to the executor, which asks `runtime_for` when it starts a runtime. For a registered function the runtime
 process gets the fault wrapper (`harness/faults/lambda_wrapper.py`) as its handler, the function's own
 handler in ``HARNESS_ORIGINAL_HANDLER``, the plan and the ledger's address in its environment, and the
 wrapper's own modules on ``PYTHONPATH`` *after* the runtime's, so the function's code and its own
@@ -18,14 +17,12 @@ A function nobody registered runs exactly as deployed.
 
 from __future__ import annotations
 
-import json
 import shutil
 import tempfile
 import threading
 from pathlib import Path
 from typing import Any
 
-ROUTE = "/_harness/faults"
 _PLANS: dict[str, dict[str, Any]] = {}
 _LOCK = threading.Lock()
 _SUPPORT: list[str] = []
@@ -65,7 +62,7 @@ def support_path() -> list[str]:
     with _LOCK:
         if not _SUPPORT:
             from harness import faults, paths
-            from harness.stack.packaging import vendor_dir
+            from harness.packaging import vendor_dir
 
             root = Path(tempfile.mkdtemp(prefix="harness-injection-"))
             for name, content in faults.wrapper_files().items():
@@ -89,26 +86,3 @@ def runtime_for(function_name: str, handler: str, env: dict[str, str]) -> tuple[
                                               str(found["ledger_table"])))
     wrapped["PYTHONPATH"] = ":".join(part for part in (env.get("PYTHONPATH", ""), *support_path()) if part)
     return faults.WRAPPER_HANDLER, wrapped
-
-
-def install_route() -> None:
-    """Serve ``/_harness/faults/<function>`` on LocalStack's gateway (loopback only, as the gateway is)."""
-    from localstack.services.edge import ROUTER
-    from rolo import Response
-
-    def endpoint(request: Any, function: str) -> Response:
-        if request.method == "GET":
-            found = registration(function)
-            if found is None:
-                return Response(status=404)
-            return Response(json.dumps(found), status=200, mimetype="application/json")
-        if request.method == "DELETE":
-            unregister(function)
-            return Response(status=204)
-        try:
-            register(function, json.loads(request.get_data() or b"null"))
-        except (ValueError, RegistrationError) as error:
-            return Response(json.dumps({"error": str(error)}), status=400, mimetype="application/json")
-        return Response(status=204)
-
-    ROUTER.add(f"{ROUTE}/<function>", endpoint=endpoint, methods=["GET", "PUT", "DELETE"])

@@ -9,7 +9,5 @@ class ProcessRuntimeExecutorPlugin(RuntimeExecutorPlugin):
 
     def load(self, *args, **kwargs):
         from harness.localstack.executor.executor import ProcessRuntimeExecutor
-        from harness.localstack.executor.metrics import install_zero_errors_on_success
 
-        install_zero_errors_on_success()
         return ProcessRuntimeExecutor

@@ -4,6 +4,11 @@
 or ``.../error``; a failed init posts ``/runtime/init/error``. Serving this from a thread of the
 LocalStack process (one small server per environment) keeps each environment down to a single child
 process: the runtime itself.
+
+Two more routes serve the harness's fault wrapper in that process (`harness/faults/lambda_wrapper.py`):
+``POST /_harness/sleep`` with ``{"seconds": S}`` waits S seconds on the stack's clock, during which the
+invocation runs no code (an injected delay or timeout: the clock may skip it), and ``GET /_harness/now``
+answers the stack's clock.
 """
 
 from __future__ import annotations
@@ -15,7 +20,11 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+from harness.localstack import clock
+
 PREFIX = "/2018-06-01/runtime"
+HARNESS_SLEEP = "/_harness/sleep"
+HARNESS_NOW = "/_harness/now"
 
 
 @dataclass
@@ -35,6 +44,7 @@ class PendingInvocation:
             return False
         self.result, self.is_error, self.error_type = body, is_error, error_type
         self.done.set()
+        clock.notify()  # the invoking thread waits on the clock for this
         return True
 
 
@@ -73,6 +83,11 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def do_GET(self) -> None:  # noqa: N802 - stdlib naming
+        if self.path == HARNESS_NOW:
+            name = self.server.clock_name
+            now = {"now": clock.now(name), "offset": clock.offset_of(clock.owner(name))}
+            self._reply(200, json.dumps(now).encode())
+            return
         if self.path != f"{PREFIX}/invocation/next":
             self._reply(404)
             return
@@ -105,6 +120,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:  # noqa: N802 - stdlib naming
         body = self._body()
         state = self.server.state
+        if self.path == HARNESS_SLEEP:
+            self._sleep(body)
+            return
         if self.path == f"{PREFIX}/init/error":
             state.init_error = body or json.dumps(
                 {"errorType": "Runtime.Unknown", "errorMessage": "init failed"}
@@ -127,13 +145,28 @@ class _Handler(BaseHTTPRequestHandler):
         self._reply(202, b'{"status":"OK"}')
 
 
+    def _sleep(self, body: bytes) -> None:
+        """The wrapper waits on the stack's clock; meanwhile its invocation runs no code."""
+        try:
+            seconds = float(json.loads(body or b"{}")["seconds"])
+        except (ValueError, KeyError, TypeError):
+            self._reply(400, json.dumps({"error": 'give {"seconds": S}'}).encode())
+            return
+        state, name = self.server.state, self.server.clock_name
+        current = state.current
+        ended = clock.sleep(name, seconds, request=current.request_id if current else None, stop=state.closed.is_set)
+        self._reply(200, json.dumps({"now": clock.now(name), "slept": ended}).encode())
+
+
 class RuntimeApiServer(ThreadingHTTPServer):
     daemon_threads = True
     # One runtime client talks to this server; a small backlog is plenty.
     request_queue_size = 16
 
-    def __init__(self) -> None:
+    def __init__(self, clock_name: str = "") -> None:
         self.state = RuntimeApiState()
+        self.clock_name = clock_name
+        """The function this environment runs: its stack's clock is the one its waits are on."""
         super().__init__(("127.0.0.1", 0), _Handler)
         self._thread = threading.Thread(
             target=self.serve_forever, kwargs={"poll_interval": 0.25}, name="harness-runtime-api", daemon=True

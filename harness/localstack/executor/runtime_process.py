@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness import procs
+from harness.localstack import clock
 from harness.localstack.executor import zygote
 from harness.localstack.executor.memory import WATCHDOG
 from harness.localstack.executor.runtime_api import RuntimeApiServer
@@ -45,8 +46,10 @@ class StartupFailed(Exception):
 
 class RuntimeProcess:
     def __init__(self, python: Path, handler: str, env: dict[str, str], task_root: Path, log_path: Path,
-                 memory_limit_mb: int, command_prefix: list[str] | None = None) -> None:
-        self.server = RuntimeApiServer()
+                 memory_limit_mb: int, command_prefix: list[str] | None = None, clock_name: str = "") -> None:
+        self.clock_name = clock_name
+        """The function whose stack's clock times its invocations (`harness.localstack.clock`)."""
+        self.server = RuntimeApiServer(clock_name)
         self.memory_limit_mb = memory_limit_mb
         self.oom_killed = threading.Event()
         self.exited = threading.Event()
@@ -90,6 +93,7 @@ class RuntimeProcess:
         self.proc.wait()
         WATCHDOG.unwatch(self.pid)
         self.exited.set()
+        clock.notify()  # an invocation waiting on the clock for this process sees it end
 
     def _on_memory_exceeded(self) -> None:
         self.oom_killed.set()
@@ -128,25 +132,22 @@ class RuntimeProcess:
         return (time.perf_counter() - self.started_at) * 1000
 
     def invoke(self, request_id: str, payload: bytes, arn: str, trace_id: str, timeout_s: float) -> Outcome:
-        started = time.perf_counter()
+        """Hand the runtime one invocation and wait, on the stack's clock, for its answer, its death, or its
+        Timeout. While the runtime computes, that clock runs with the wall clock, so real code is killed
+        after Timeout seconds of wall time; while it waits on the clock (an injected fault), the clock may
+        skip to the Timeout. The duration is the stack clock's."""
+        started = clock.now(self.clock_name)
         WATCHDOG.set_active(self.pid, True)
         pending = self.server.submit(request_id, payload, arn, trace_id, timeout_s)
-        deadline = time.monotonic() + timeout_s
-        finished = False
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            # Sliced so that a runtime which dies before taking the invocation is noticed too.
-            if pending.done.wait(min(remaining, 0.05)) or self.exited.is_set():
-                finished = True
-                break
-        duration_ms = (time.perf_counter() - started) * 1000
+        timed_out = clock.wait_until(self.clock_name, started + timeout_s, request=request_id,
+                                     stop=lambda: pending.done.is_set() or self.exited.is_set(),
+                                     what=f"{self.clock_name} {request_id[:8]}: its Timeout")
+        duration_ms = (clock.now(self.clock_name) - started) * 1000
         WATCHDOG.set_active(self.pid, False)
         if pending.result is not None:
             return Outcome(Ended.ERROR if pending.is_error else Ended.RESPONSE, pending.result,
-                           duration_ms=duration_ms)
-        if not finished:
+                           duration_ms=min(duration_ms, timeout_s * 1000))
+        if timed_out:
             self.kill()
             return Outcome(Ended.TIMEOUT, duration_ms=timeout_s * 1000)
         # Woken without a result: the process is gone.

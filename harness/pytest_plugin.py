@@ -212,17 +212,20 @@ def harness_database_url(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 def pipeline_stack(harness_endpoint: Endpoint, harness_database_url: str) -> Iterator[Callable[..., Any]]:
-    """Deploy the seed pipeline under a fresh prefix: ``pipeline_stack(faults=[...], alarm_period_seconds=10)``.
+    """Deploy the seed pipeline under a fresh prefix: ``pipeline_stack("hint", faults=[...],
+    alarm_period_seconds=60, worker={"timeout_seconds": 10})``: the keys of a scenario's `stack:` (omitted ones
+    are the template's defaults) and its faults.
 
     Every stack made here is torn down after the test.
     """
-    from harness.stack.pipeline import PipelineStack, StackConfig, unique_prefix
+    from harness.scenario import StackSettings
+    from harness.stack.pipeline import PipelineStack, unique_prefix
 
     stacks: list[PipelineStack] = []
 
-    def deploy(hint: str = "test", **settings: Any) -> PipelineStack:
-        stack = PipelineStack(harness_endpoint, harness_database_url,
-                              StackConfig(prefix=unique_prefix(hint), **settings)).deploy()
+    def deploy(hint: str = "test", faults: list[Any] | None = None, **settings: Any) -> PipelineStack:
+        stack = PipelineStack(harness_endpoint, harness_database_url, unique_prefix(hint),
+                              StackSettings.model_validate(settings, strict=False), faults or []).deploy()
         stacks.append(stack)
         return stack
 

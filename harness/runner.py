@@ -14,30 +14,10 @@ from harness.observe.live import StackObservations
 from harness.observe.records import InvokeResult
 from harness.scenario import Scenario
 from harness.scenario.template_scenario import TemplateScenario
-from harness.stack.pipeline import AlarmConfig, FunctionConfig, PipelineStack, StackConfig, unique_prefix
+from harness.stack.pipeline import PipelineStack, unique_prefix
 from harness.stack.resources import Resources
-from harness.stack.template import PIPELINE_TEMPLATE, parameter_values
+from harness.stack.template import PIPELINE_TEMPLATE
 from harness.stack.template_stack import TemplateStack
-
-
-def stack_config(scenario: Scenario, prefix: str) -> StackConfig:
-    settings = scenario.stack
-    return StackConfig(
-        prefix=prefix,
-        functions={name: FunctionConfig(timeout_seconds=s.timeout_seconds, memory_mb=s.memory_mb,
-                                        max_retry_attempts=s.max_retry_attempts)
-                   for name in ("orchestrator", "worker", "error_handler") if (s := settings.function(name))},
-        alarms={name: AlarmConfig(period_seconds=design.period_seconds or settings.alarm_period_seconds,
-                                  evaluation_periods=design.evaluation_periods, threshold=design.threshold,
-                                  treat_missing_data=design.treat_missing_data)
-                for name in ("job_not_run", "job_failed") if (design := settings.alarm(name))},
-        max_shard_size=settings.max_shard_size,
-        reshard_factor=settings.reshard_factor,
-        max_reshard_depth=settings.max_reshard_depth,
-        faults=list(scenario.faults),
-        worker_on_error=settings.worker.on_error.as_env(),
-        parameters=parameter_values(settings.parameters),
-    )
 
 
 def template_path(scenario: Scenario, override: Path | None = None) -> Path:
@@ -86,8 +66,8 @@ def run_scenario(scenario: Scenario | TemplateScenario, resources: Resources,
                         f"{template_path(scenario)}")
     if problems:
         return ScenarioResult(scenario, None, 0.0, error="\n".join(problems))
-    stack = PipelineStack(resources.endpoint(), resources.database_url(),
-                          stack_config(scenario, unique_prefix(scenario.name)), template_path(scenario, template))
+    stack = PipelineStack(resources.endpoint(), resources.database_url(), unique_prefix(scenario.name),
+                          scenario.stack, scenario.faults, template_path(scenario, template))
 
     def exercise(deployed: float) -> Report | str:
         observations = StackObservations(stack, resources.platform())

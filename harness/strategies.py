@@ -34,7 +34,7 @@ Example, a property of your own, on the model of the pipeline::
     @given(scenarios(job=jobs(max_files=6, runs=(1, 1)), stack=stack_settings(reshard_depths=(0, 2)),
                      functions=["worker"], kinds=["timeout", "exception", "bad_table"]))
     def test_a_quarantined_file_is_never_loaded(scenario):
-        [run] = walk_runs(scenario, Platform(1.0, "my property"), OPTIMISTIC)
+        [run] = walk_runs(scenario, Platform("my property"), OPTIMISTIC)
         assert not run.loaded & run.quarantined
 
 This repository's own properties are in `tests/properties/`; its `soak` profile
@@ -309,7 +309,7 @@ def predicted_expectations(scenario: Scenario) -> list[dict[str, Any]]:
 
     loaded: set[str] = set()
     quarantined: set[str] = set()
-    for timing in walk_runs(scenario, Platform(1.0, "harness.strategies"), OPTIMISTIC):
+    for timing in walk_runs(scenario, Platform("harness.strategies"), OPTIMISTIC):
         loaded |= timing.loaded
         quarantined |= timing.quarantined
     ids = scenario.file_ids()
@@ -356,7 +356,7 @@ def predicted_notifications(scenario: Scenario) -> list[dict[str, Any]]:
     ids = scenario.file_ids()
     if scenario.job is None:
         return []
-    walk = Walk(scenario, Platform(1.0, "harness.strategies"), OPTIMISTIC)
+    walk = Walk(scenario, Platform("harness.strategies"), OPTIMISTIC)
     events = [event for run in range(1, scenario.job.runs + 1) for event in walk.run(run, 0.0)]
     inserted = [file_id for event in events if isinstance(event, Committed) and event.complete
                 for file_id in event.new_file_ids]

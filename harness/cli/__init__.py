@@ -24,52 +24,18 @@ def cmd_up(args: argparse.Namespace) -> int:
         from harness.cli.docker_up import cmd_up_docker
 
         return cmd_up_docker(args)
-    from harness.model.platform import ENV_ALARM_TIME_SCALE, ENV_RETRY_BASE_DELAY, time_scale
-    from harness.services.embedded import EmbeddedLocalStack, default_retry_base_delay
-
-    if args.retry_base_delay is None:
-        args.retry_base_delay = default_retry_base_delay()  # HARNESS_RETRY_BASE_DELAY, else 1 s
-
     scenario: Any = None  # a seed-pipeline Scenario once loaded
     if args.scenario:
-        from harness.scenario import Scenario, ScenarioError, load_scenario
-
-        try:
-            loaded = load_scenario(args.scenario)
-        except ScenarioError as error:
-            print(str(error), file=sys.stderr)
+        scenario = _pipeline_scenario(args.scenario, "harness up --scenario")
+        if scenario is None:
             return 2
-        if _template_scenario(loaded, "harness up --scenario") or not isinstance(loaded, Scenario):
-            return 2
-        scenario = loaded
         args.deploy = True
-    if args.deploy:
-        # Refused before anything starts: an alarm period the time scale cannot run.
-        from harness.model.platform import embedded
-        from harness.runner import alarm_period_problems
-
-        timing = embedded(args.retry_base_delay)
-        if scenario is not None:
-            problems = alarm_period_problems(scenario, timing)
-        else:
-            problem = timing.alarm_period_problem(args.alarm_period)
-            problems = [f"--alarm-period: {problem}"] if problem else []
-        if problems:
-            print("\n".join(f"harness up: {problem}" for problem in problems), file=sys.stderr)
-            return 2
-
     stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    from harness.services.embedded import EmbeddedLocalStack
 
-    def on_signal(signum: int, _frame: object) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
-    localstack = EmbeddedLocalStack(
-        retry_base_delay_s=args.retry_base_delay,
-        keepalive_ms=args.keepalive_ms,
-        port=args.port or 0,
-    )
+    localstack = EmbeddedLocalStack(keepalive_ms=args.keepalive_ms, port=args.port or 0)
     database = None
     try:
         try:
@@ -82,39 +48,57 @@ def cmd_up(args: argparse.Namespace) -> int:
             print(f"harness up: {error}", file=sys.stderr)
             return 1
         _print_line("HARNESS_ENDPOINT", endpoint.url)
-        # What an attached harness must know of this LocalStack's time scale (harness.model.platform.attached).
-        _print_line(ENV_RETRY_BASE_DELAY, f"{args.retry_base_delay:g}")
-        _print_line(ENV_ALARM_TIME_SCALE, f"{time_scale(args.retry_base_delay):g}")
         if database is not None:
             _print_line("DATABASE_URL", database.url)
         if args.deploy:
-            from harness.stack.pipeline import PipelineStack, StackConfig
-
             assert database is not None  # started above for --deploy
-            from harness.runner import stack_config
-
-            if scenario is not None:
-                config = stack_config(scenario, args.prefix)
-            else:
-                config = StackConfig(prefix=args.prefix, alarm_period_seconds=args.alarm_period)
-            stack = PipelineStack(endpoint, database.url, config)
-            stack.deploy()
-            for name, value in stack.outputs().items():
-                _print_line(name, value)
-            if scenario is not None:
-                _print_trigger(args, scenario, stack, endpoint.url, database.url)
+            _deploy_for_up(args, scenario, endpoint, database.url)
         print("harness up: ready; Ctrl-C (SIGINT) or SIGTERM stops everything started here", file=sys.stderr,
               flush=True)
-        while not stop.wait(0.5):
-            if localstack.process is None or localstack.process.poll() is not None:
-                print(f"harness up: LocalStack exited unexpectedly:\n{localstack.log_tail()}", file=sys.stderr)
-                return 1
+        return _serve_until_stopped(localstack, stop)
     finally:
         if database is not None:
             database.stop()
         localstack.stop()
+
+
+def _deploy_for_up(args: argparse.Namespace, scenario: Any, endpoint: Any, database_url: str) -> None:
+    """Deploy the pipeline (with the scenario's settings and faults, if one) and print its names."""
+    from harness.scenario import StackSettings
+    from harness.stack.pipeline import PipelineStack
+
+    if scenario is not None:
+        stack = PipelineStack(endpoint, database_url, args.prefix, scenario.stack, scenario.faults)
+    else:
+        stack = PipelineStack(endpoint, database_url, args.prefix, StackSettings())
+    stack.deploy()
+    for name, value in stack.outputs().items():
+        _print_line(name, value)
+    if scenario is not None:
+        _print_trigger(args, scenario, stack, endpoint.url, database_url)
+
+
+def _serve_until_stopped(localstack: Any, stop: threading.Event) -> int:
+    while not stop.wait(0.5):
+        if localstack.process is None or localstack.process.poll() is not None:
+            print(f"harness up: LocalStack exited unexpectedly:\n{localstack.log_tail()}", file=sys.stderr)
+            return 1
     print("harness up: stopped", file=sys.stderr, flush=True)
     return 0
+
+
+def _pipeline_scenario(path: str, command: str) -> Any:
+    """The seed-pipeline scenario in `path`, or None having said why not (invalid, or on a template)."""
+    from harness.scenario import Scenario, ScenarioError, load_scenario
+
+    try:
+        loaded = load_scenario(path)
+    except ScenarioError as error:
+        print(str(error), file=sys.stderr)
+        return None
+    if _template_scenario(loaded, command) or not isinstance(loaded, Scenario):
+        return None
+    return loaded
 
 
 def _template_scenario(scenario: Any, command: str) -> bool:
@@ -133,8 +117,6 @@ def _print_trigger(args: argparse.Namespace, scenario: Any, stack: Any, endpoint
     import json
     import shlex
 
-    from harness.model.platform import ENV_ALARM_TIME_SCALE, ENV_RETRY_BASE_DELAY, time_scale
-
     event = json.dumps(scenario.job_event())
     function = stack.function_name("orchestrator")
     invocation = "Event" if scenario.job is not None and scenario.job.invocation == "event" else "RequestResponse"
@@ -144,8 +126,7 @@ def _print_trigger(args: argparse.Namespace, scenario: Any, stack: Any, endpoint
         f"lambda invoke --function-name {function} --invocation-type {invocation} "
         f"--cli-binary-format raw-in-base64-out --payload {shlex.quote(event)} /dev/stdout"))
     _print_line("CHECK", (
-        f"{ENV_RETRY_BASE_DELAY}={args.retry_base_delay:g} {ENV_ALARM_TIME_SCALE}="
-        f"{time_scale(args.retry_base_delay):g} harness check {shlex.quote(str(args.scenario))} "
+        f"harness check {shlex.quote(str(args.scenario))} "
         f"--endpoint {endpoint} --prefix {args.prefix} --database-url {shlex.quote(database_url)}"))
     print("harness up: the scenario's faults are armed. Trigger the job with TRIGGER_AWS_CLI, or in Python:\n"
           f"  import boto3, json\n"
@@ -156,30 +137,23 @@ def _print_trigger(args: argparse.Namespace, scenario: Any, stack: Any, endpoint
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    """Evaluate a scenario's expectations against what happened on a stack that is already up."""
-    import time
-
+    """Evaluate a scenario's expectations against what happened on a stack that is already up (moving its
+    clock over idle time, as a scenario run does, so that what is due comes)."""
     from harness.expect import evaluate
     from harness.model import platform
     from harness.observe.live import StackObservations
-    from harness.runner import stack_config
-    from harness.scenario import Scenario, ScenarioError, load_scenario
     from harness.services import Endpoint
     from harness.stack.pipeline import DeployError, PipelineStack
 
-    try:
-        scenario = load_scenario(args.path)
-    except ScenarioError as error:
-        print(str(error), file=sys.stderr)
-        return 2
-    if _template_scenario(scenario, "harness check") or not isinstance(scenario, Scenario):
+    scenario = _pipeline_scenario(args.path, "harness check")
+    if scenario is None:
         return 2
     database_url = args.database_url or os.environ.get("DATABASE_URL")
     if not database_url:
         print("harness check: give --database-url or DATABASE_URL (harness up --deploy prints it)", file=sys.stderr)
         return 2
     endpoint = Endpoint(args.endpoint, allow_remote=args.allow_remote_endpoint or None)
-    stack = PipelineStack(endpoint, database_url, stack_config(scenario, args.prefix))
+    stack = PipelineStack(endpoint, database_url, args.prefix, scenario.stack, scenario.faults)
     try:
         stack.attach()
     except DeployError as error:
@@ -188,8 +162,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     timing = platform.attached(endpoint.url)
     print(f"harness: {timing.describe()}", file=sys.stderr)
     observations = StackObservations(stack, timing)
+    now = observations.reading().now
     # The job started when its first attempt did (the ledger has it), or now if it has not run yet.
-    first = min((attempt.started_at for attempt in observations.attempts()), default=time.time())
+    first = min((attempt.started_at for attempt in observations.attempts()), default=now)
     observations.started_at = first
     observations.run_started_at.append(first)
     try:
@@ -286,13 +261,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     up = sub.add_parser("up", help="start the embedded LocalStack in the foreground and print its endpoint")
     up.add_argument("--port", type=int, default=None, help="gateway port on 127.0.0.1 (default: a free one)")
-    up.add_argument(
-        "--retry-base-delay",
-        type=int,
-        default=None,
-        help="seconds before Lambda's first async retry (default: HARNESS_RETRY_BASE_DELAY, else 1; AWS: 60); "
-             "the second waits twice as long",
-    )
     up.add_argument("--keepalive-ms", type=int, default=None,
                     help="idle execution environments are stopped after this long (LocalStack default 600000)")
     up.add_argument("--database", action="store_true",
@@ -300,8 +268,6 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--deploy", action="store_true",
                     help="also start PostgreSQL and deploy the seed pipeline; print every name and ARN")
     up.add_argument("--prefix", default="pipeline", help="name prefix of the deployed stack (default: pipeline)")
-    up.add_argument("--alarm-period", type=int, default=60,
-                    help="period of both alarms in AWS's seconds (a multiple of 60; runs at 1 min = 1 s)")
     up.add_argument("--scenario", default=None,
                     help="deploy with this scenario file's stack settings and faults armed (implies --deploy), and "
                          "print the job's event and the commands that trigger it and check it")

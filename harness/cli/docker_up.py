@@ -280,7 +280,7 @@ def no_engine_message(error: DockerUnavailable, plan: ComposePlan) -> str:
 def _refused(args: argparse.Namespace) -> str | None:
     given = [option for option, value in (("--deploy", args.deploy), ("--scenario", args.scenario),
                                           ("--port", args.port is not None),
-                                          ("--retry-base-delay", args.retry_base_delay is not None),
+                                          ("--retry-base-delay", getattr(args, "retry_base_delay", None) is not None),
                                           ("--keepalive-ms", args.keepalive_ms is not None)) if value]
     if not given:
         return None

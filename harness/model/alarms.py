@@ -34,12 +34,12 @@ _COMPARE: dict[str, Callable[[float, float], bool]] = {
 
 def evaluation_interval(settings: AlarmSettings) -> float:
     """Seconds between two evaluations of the alarm: LocalStack evaluates every Period x EvaluationPeriods."""
-    return float(settings.period_seconds or 60) * settings.evaluation_periods
+    return float(settings.period_seconds or 60) * int(settings.evaluation_periods or 1)
 
 
 def lookback_periods(settings: AlarmSettings) -> int:
     """How many periods one evaluation looks back (`alarm_scheduler.collect_metric_data`)."""
-    return lookback_count(settings.evaluation_periods)
+    return lookback_count(int(settings.evaluation_periods or 1))
 
 
 lookback_count = wire.lookback_count
@@ -85,7 +85,7 @@ def alarm_transitions(
 def _evaluate(
     settings: AlarmSettings, compare: Callable[[float, float], bool], sums: list[float | None]
 ) -> tuple[str | None, str]:
-    treat, periods = settings.treat_missing_data, settings.evaluation_periods
+    treat, periods = settings.treat_missing_data, int(settings.evaluation_periods or 1)
     if all(value is None for value in sums):
         how = {"breaching": "Breaching", "notBreaching": "NonBreaching", "missing": "Missing"}.get(treat)
         state = {"breaching": "ALARM", "notBreaching": "OK", "missing": "INSUFFICIENT_DATA"}.get(treat)
@@ -93,7 +93,6 @@ def _evaluate(
     collected: list[float | None] = [value for value in sums if value is not None]
     if treat in ("breaching", "notBreaching"):
         collected += [None] * max(0, periods - len(collected))
-    breaching = sum(
-        1 for value in collected if (treat == "breaching" if value is None else compare(value, settings.threshold))
-    )
+    threshold = float(settings.threshold or 0)
+    breaching = sum(1 for value in collected if (treat == "breaching" if value is None else compare(value, threshold)))
     return ("ALARM" if breaching >= periods else "OK"), DATAPOINTS_REASON

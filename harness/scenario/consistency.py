@@ -86,7 +86,7 @@ def _job_size_problems(scenario: Scenario, job: Job) -> Problems:
             return [(("job", "shard_size"), f"a shard of {job.shard_size} files is a worker event of {largest:,} "
                                             f"bytes, {over_async}; no setting raises it: use a smaller shard_size")]
     shards = -(-count // job.shard_size)
-    timeout = stack.orchestrator.timeout_seconds
+    timeout = int(stack.function("orchestrator").timeout_seconds or 0)
     if shards > timeout * ORCHESTRATOR_MAX_INVOKES_PER_SECOND:
         needed = -(-shards // ORCHESTRATOR_MAX_INVOKES_PER_SECOND)
         return [(at, f"{count} files in shards of {job.shard_size} make {shards} worker invokes, more than the "
@@ -334,12 +334,12 @@ def _reshard_problems(scenario: Scenario, at: Loc, expectation: ReshardExpectati
     # The walk of the pipeline says which files get quarantined when every timeout names its files and
     # draws no chance: a file that is loaded first, or that no timeout reaches, is a mistake in the file.
     if timeouts and all(fault.files for fault in timeouts):
-        from harness.model.platform import AWS_RETRY_BASE_DELAY_S, Platform
+        from harness.model.platform import MODEL
         from harness.model.walk import OPTIMISTIC, PESSIMISTIC, walk_runs
 
         # Whatever chance decides, a file is quarantined in the walk that draws as the wrapper does or in
         # the one where every draw fires. What happens does not depend on when: any platform timing will do.
-        platform = Platform(AWS_RETRY_BASE_DELAY_S, "the validator, which reads no times")
+        platform = MODEL
         quarantined = set()
         for pace in (OPTIMISTIC, PESSIMISTIC):
             for timing in walk_runs(scenario, platform, pace):

@@ -21,21 +21,37 @@ from .common import FileId, Loc, ScenarioModel, ScenarioProblems, Slug, SourceLo
 from .consistency import consistency_problems
 from .expectations import Expectation
 from .faults import Fault
+from .pipeline_template import default
+
+# The template's logical IDs' prefixes for its per-function and per-alarm parameters.
+FUNCTION_PARAMETERS: dict[str, str] = {"orchestrator": "Orchestrator", "worker": "Worker",
+                                       "error_handler": "ErrorHandler"}
+ALARM_PARAMETERS: dict[str, str] = {"job_not_run": "JobNotRun", "job_failed": "JobFailed"}
 
 
 class FunctionSettings(ScenarioModel):
-    """Lambda settings of one function. Defaults are AWS's own."""
+    """Lambda settings of one function. Omitted: the template's defaults (lambdas/template.yaml)."""
 
-    timeout_seconds: int = Field(default=3, ge=1, le=900)
-    """Timeout: an invocation still running after this is killed (`Task timed out after`)."""
-    memory_mb: int = Field(default=128, ge=128, le=10240)
-    """MemorySize: an invocation that grows past it is killed."""
-    max_retry_attempts: int = Field(default=2, ge=0, le=MAX_RETRY_ATTEMPTS_LIMIT)
-    """MaximumRetryAttempts for asynchronous invocation (0..2): an event gets 1 + this many attempts."""
+    timeout_seconds: int | None = Field(default=None, ge=1, le=900)
+    """Timeout: an invocation still running after this is killed (`Task timed out after`). Omitted: the
+    template's (orchestrator 60 s, worker 900 s, error handler 60 s)."""
+    memory_mb: int | None = Field(default=None, ge=128, le=10240)
+    """MemorySize: an invocation that grows past it is killed. Omitted: the template's (128 MB)."""
+    max_retry_attempts: int | None = Field(default=None, ge=0, le=MAX_RETRY_ATTEMPTS_LIMIT)
+    """MaximumRetryAttempts for asynchronous invocation (0..2): an event gets 1 + this many attempts.
+    Omitted: the template's (2)."""
 
     @property
     def max_attempts(self) -> int:
-        return 1 + self.max_retry_attempts
+        return 1 + (self.max_retry_attempts if self.max_retry_attempts is not None else 2)
+
+    def resolved(self, function: str) -> FunctionSettings:
+        """These settings with every omitted one taken from the template's defaults for `function`."""
+        prefix = FUNCTION_PARAMETERS[function]
+        defaults = {"timeout_seconds": f"{prefix}Timeout", "memory_mb": f"{prefix}MemorySize",
+                    "max_retry_attempts": f"{prefix}MaxRetryAttempts"}
+        return self.model_copy(update={key: int(default(parameter)) for key, parameter in defaults.items()
+                                       if getattr(self, key) is None})
 
 
 class ErrorPolicy(ScenarioModel):
@@ -43,11 +59,11 @@ class ErrorPolicy(ScenarioModel):
     the invocation ends normally: no retry, no dead letter) or `raise` (Lambda retries and dead-letters,
     and the error handler reports). Defaults are the seed design's."""
 
-    logical: ErrorAction = "report"
+    logical: ErrorAction = default("OnErrorLogical")
     """A wrong table or field name, bad data (PostgreSQL SQLSTATE classes 42, 22)."""
-    programmatic: ErrorAction = "report"
+    programmatic: ErrorAction = default("OnErrorProgrammatic")
     """An exception from the function's own code."""
-    transient: ErrorAction = "raise"
+    transient: ErrorAction = default("OnErrorTransient")
     """A refused or lost connection, SQLSTATE classes 08, 40, 53, 57, throttling."""
 
     def action(self, failure_class: str) -> str:
@@ -66,16 +82,29 @@ class WorkerSettings(FunctionSettings):
 
 
 class AlarmSettings(ScenarioModel):
-    """One alarm's design. Defaults are the seed design's: threshold 1, one period, missing data breaching."""
+    """One alarm's design. Omitted: the template's defaults, the seed design's (JOB NOT RUN over 1 day, JOB
+    FAILED over 60 s; threshold 1, one period, missing data breaching)."""
 
     period_seconds: int | None = None
-    """Period: 10, 30 or a multiple of 60 seconds. Omitted: the stack's alarm_period_seconds."""
-    evaluation_periods: int = Field(default=1, ge=1, le=10)
+    """Period: 10, 30 or a multiple of 60 seconds. Omitted: the stack's alarm_period_seconds, else the
+    template's (job_not_run 86400, job_failed 60)."""
+    evaluation_periods: int | None = Field(default=None, ge=1, le=10)
     """EvaluationPeriods: how many periods are evaluated (all must breach to alarm)."""
-    threshold: float = Field(default=1, ge=0)
+    threshold: float | None = Field(default=None, ge=0)
     """job_not_run: ALARM when Invocations < threshold; job_failed: ALARM when Errors >= threshold."""
-    treat_missing_data: TreatMissingData = "breaching"
+    treat_missing_data: TreatMissingData | None = None
     """TreatMissingData: breaching (the seed design: an idle period alarms), notBreaching, missing, ignore."""
+
+    def resolved(self, alarm: str, period_seconds: int | None = None) -> AlarmSettings:
+        """These settings with every omitted one taken from `period_seconds` (the stack's shorthand) or the
+        template's defaults for `alarm`."""
+        prefix = ALARM_PARAMETERS[alarm]
+        return self.model_copy(update={
+            "period_seconds": self.period_seconds or period_seconds or int(default(f"{prefix}Period")),
+            "evaluation_periods": self.evaluation_periods or int(default(f"{prefix}EvaluationPeriods")),
+            "threshold": self.threshold if self.threshold is not None else float(default(f"{prefix}Threshold")),
+            "treat_missing_data": self.treat_missing_data or default(f"{prefix}TreatMissingData"),
+        })
 
     @field_validator("period_seconds")
     @classmethod
@@ -108,35 +137,34 @@ class StackSettings(ScenarioModel):
     orchestrator: FunctionSettings = FunctionSettings()
     worker: WorkerSettings = WorkerSettings()
     error_handler: FunctionSettings = FunctionSettings()
-    max_shard_size: int = Field(default=100, ge=1)
+    max_shard_size: int = Field(default=default("MaxShardSize"), ge=1)
     """The orchestrator rejects a job whose shard_size is larger (its MAX_SHARD_SIZE)."""
-    reshard_factor: int = Field(default=2, ge=2)
+    reshard_factor: int = Field(default=default("ReshardFactor"), ge=2)
     """The error handler splits a timed-out shard into this many parts (2: halves)."""
-    max_reshard_depth: int = Field(default=10, ge=0)
+    max_reshard_depth: int = Field(default=default("MaxReshardDepth"), ge=0)
     """How many times a shard's descendants may be split again before the error handler gives up."""
-    alarm_period_seconds: int = 60
-    """Period of both alarms unless `alarms` sets one, in AWS's seconds: 10, 30 or a multiple of 60
-    (CloudWatch's rule). The embedded LocalStack runs it compressed, 60 s in 1 s (`harness run` says)."""
+    alarm_period_seconds: int | None = None
+    """Period of both alarms unless `alarms` sets one, in seconds: 10, 30 or a multiple of 60 (CloudWatch's
+    rule). Omitted: each alarm's own period from the template (JOB NOT RUN 1 day, JOB FAILED 60 s)."""
     alarms: AlarmsSettings = AlarmsSettings()
     """Each alarm's period, evaluation periods, threshold and TreatMissingData."""
 
     @field_validator("alarm_period_seconds")
     @classmethod
-    def _check_alarm_period(cls, value: int) -> int:
-        if not is_valid_alarm_period(value):
+    def _check_alarm_period(cls, value: int | None) -> int | None:
+        if value is not None and not is_valid_alarm_period(value):
             raise ValueError(f"an alarm period must be 10, 30 or a multiple of 60 seconds, got {value}")
         return value
 
     def function(self, name: FunctionName) -> FunctionSettings:
+        """The function's settings, every omitted one the template's default."""
         settings: FunctionSettings = getattr(self, name)
-        return settings
+        return settings.resolved(name)
 
     def alarm(self, name: AlarmName) -> AlarmSettings:
-        """The alarm's settings with its period resolved (never None)."""
+        """The alarm's settings, every omitted one resolved (never None)."""
         settings: AlarmSettings = getattr(self.alarms, name)
-        if settings.period_seconds is None:
-            return settings.model_copy(update={"period_seconds": self.alarm_period_seconds})
-        return settings
+        return settings.resolved(name, self.alarm_period_seconds)
 
     def evaluation_interval(self, name: AlarmName) -> float:
         """Seconds between two evaluations of the alarm (LocalStack: Period x EvaluationPeriods)."""

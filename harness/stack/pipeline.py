@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,70 +26,36 @@ from harness import faults as fault_injection
 from harness.observe import ledger
 from harness.packaging import FUNCTIONS, build_directory_zip_path, build_function_zip_path
 from harness.scenario.catalog import TOPICS
+from harness.scenario.model import ALARM_PARAMETERS, FUNCTION_PARAMETERS, StackSettings
 from harness.services import Endpoint
 from harness.stack import template as templates
 from harness.stack.database import PipelineDatabase, PipelineNames
+from harness.stack.template import parameter_values
 from harness.stack.template_stack import DeployError, TemplateStack
 
-__all__ = ["AlarmConfig", "DeployError", "FunctionConfig", "PipelineStack", "StackConfig", "unique_prefix"]
+__all__ = ["DeployError", "PipelineStack", "unique_prefix"]
 
 # The template's names for the pipeline's parts (its logical IDs and parameter prefixes).
-FUNCTION_IDS = {"orchestrator": "Orchestrator", "worker": "Worker", "error_handler": "ErrorHandler"}
+FUNCTION_IDS = FUNCTION_PARAMETERS
 TOPIC_OUTPUTS = {"notifications": "NotificationsTopicArn", "dlq": "DlqTopicArn", "alarms": "AlarmTopicArn",
                  "error_handler_dlq": "ErrorHandlerDlqTopicArn"}
-ALARM_IDS = {"job_not_run": "JobNotRun", "job_failed": "JobFailed"}
-ON_ERROR_PARAMETERS = {"ON_ERROR_LOGICAL": "OnErrorLogical", "ON_ERROR_PROGRAMMATIC": "OnErrorProgrammatic",
-                       "ON_ERROR_TRANSIENT": "OnErrorTransient"}
-
-
-@dataclass
-class FunctionConfig:
-    timeout_seconds: int = 3
-    memory_mb: int = 128
-    max_retry_attempts: int = 2
-
-
-@dataclass
-class AlarmConfig:
-    """One alarm's design; the defaults are the seed design's."""
-
-    period_seconds: int = 60
-    evaluation_periods: int = 1
-    threshold: float = 1
-    treat_missing_data: str = "breaching"
-
-
-@dataclass
-class StackConfig:
-    prefix: str
-    functions: dict[str, FunctionConfig] = field(
-        default_factory=lambda: {name: FunctionConfig() for name in FUNCTIONS})
-    alarms: dict[str, AlarmConfig] = field(
-        default_factory=lambda: {"job_not_run": AlarmConfig(), "job_failed": AlarmConfig()})
-    max_shard_size: int = 100
-    reshard_factor: int = 2
-    max_reshard_depth: int = 10
-    faults: list[Any] = field(default_factory=list)
-    alarm_period_seconds: int | None = None
-    """Shorthand: the period of both alarms (overrides `alarms`' periods when given)."""
-    worker_on_error: dict[str, str] = field(default_factory=dict)
-    """The worker's error policy as ON_ERROR_* variables; empty: the pipeline's defaults."""
-    parameters: dict[str, str] = field(default_factory=dict)
-    """More template parameters (none of those the settings above give)."""
-
-    def __post_init__(self) -> None:
-        if self.alarm_period_seconds is not None:
-            for settings in self.alarms.values():
-                settings.period_seconds = self.alarm_period_seconds
-        if not re.fullmatch(r"[a-z][a-z0-9-]{0,39}", self.prefix):
-            raise ValueError(f"stack prefix {self.prefix!r} must be 1-40 of a-z, 0-9 and '-', starting with a letter")
+ALARM_IDS = ALARM_PARAMETERS
+ON_ERROR_PARAMETERS = {"logical": "OnErrorLogical", "programmatic": "OnErrorProgrammatic",
+                       "transient": "OnErrorTransient"}
+_PREFIX = re.compile(r"[a-z][a-z0-9-]{0,39}")
 
 
 class PipelineStack(TemplateStack):
-    def __init__(self, endpoint: Endpoint, database_url: str, config: StackConfig,
-                 template_path: Path = templates.PIPELINE_TEMPLATE) -> None:
-        super().__init__(endpoint, database_url, config.prefix, template_path)
-        self.config = config
+    """The seed pipeline deployed with a scenario's stack settings and faults (the template's parameters are
+    the settings, every one the scenario omits the template's own default)."""
+
+    def __init__(self, endpoint: Endpoint, database_url: str, prefix: str, settings: StackSettings | None = None,
+                 faults: Sequence[Any] = (), template_path: Path = templates.PIPELINE_TEMPLATE) -> None:
+        if not _PREFIX.fullmatch(prefix):
+            raise ValueError(f"stack prefix {prefix!r} must be 1-40 of a-z, 0-9 and '-', starting with a letter")
+        super().__init__(endpoint, database_url, prefix, template_path)
+        self.settings = settings if settings is not None else StackSettings()
+        self.faults = list(faults)
         self.names = PipelineNames()
         self.db = PipelineDatabase(database_url, self.schema, self.names)
         self.function_arns: dict[str, str] = {}
@@ -126,31 +92,32 @@ class PipelineStack(TemplateStack):
     def parameters(self) -> dict[str, str]:
         """The template's parameters for this stack's settings (every one the template declares and the
         scenario varies; the rest keep the template's defaults)."""
-        config, names = self.config, self.names
+        settings, names = self.settings, self.names
         values: dict[str, Any] = {
             "DatabaseUrl": self.database_url, "DbSchema": self.schema,
             "FilesTable": names.files_table, "RowsTable": names.rows_table,
             "DecisionsTable": names.decisions_table, "QuarantineTable": names.quarantine_table,
-            "MaxShardSize": config.max_shard_size, "ReshardFactor": config.reshard_factor,
-            "MaxReshardDepth": config.max_reshard_depth,
+            "MaxShardSize": settings.max_shard_size, "ReshardFactor": settings.reshard_factor,
+            "MaxReshardDepth": settings.max_reshard_depth,
         }
         for logical, prefix in FUNCTION_IDS.items():
-            settings = config.functions[logical]
-            values.update({f"{prefix}Timeout": settings.timeout_seconds, f"{prefix}MemorySize": settings.memory_mb,
-                           f"{prefix}MaxRetryAttempts": settings.max_retry_attempts})
+            function = settings.function(logical)  # type: ignore[arg-type]
+            values.update({f"{prefix}Timeout": function.timeout_seconds, f"{prefix}MemorySize": function.memory_mb,
+                           f"{prefix}MaxRetryAttempts": function.max_retry_attempts})
         for alarm, prefix in ALARM_IDS.items():
-            design = config.alarms[alarm]
+            design = settings.alarm(alarm)  # type: ignore[arg-type]
             values.update({f"{prefix}Period": design.period_seconds,
                            f"{prefix}EvaluationPeriods": design.evaluation_periods,
                            f"{prefix}Threshold": f"{design.threshold:g}",
                            f"{prefix}TreatMissingData": design.treat_missing_data})
-        for variable, value in config.worker_on_error.items():
-            values[ON_ERROR_PARAMETERS[variable]] = value
-        clashing = sorted(set(config.parameters) & set(values))
+        for failure_class, parameter in ON_ERROR_PARAMETERS.items():
+            values[parameter] = settings.worker.on_error.action(failure_class)
+        extra = parameter_values(settings.parameters)
+        clashing = sorted(set(extra) & set(values))
         if clashing:
             raise DeployError(f"stack {self.prefix}: parameter(s) {', '.join(clashing)} come from the stack "
                               "settings (timeouts, retries, alarms, ...); set them there")
-        values.update(config.parameters)
+        values.update(extra)
         return {key: str(value) for key, value in values.items()}
 
     def _read_outputs(self, outputs: dict[str, str]) -> None:
@@ -167,7 +134,7 @@ class PipelineStack(TemplateStack):
 
     def fault_registration(self, logical: str) -> dict[str, Any]:
         """What the executor gets for one function: its fault plan and where its attempt ledger is."""
-        plan = fault_injection.fault_plan(self.config.faults, logical)
+        plan = fault_injection.fault_plan(self.faults, logical)
         return fault_injection.registration(plan, self.database_url, self.schema)
 
     # -- attach ----------------------------------------------------------------------------------------

@@ -31,7 +31,7 @@ from harness.scenario import Scenario
 
 _reshard = paths.pipeline_common("reshard")
 RESHARD, QUARANTINE, REPORT = _reshard.RESHARD, _reshard.QUARANTINE, _reshard.REPORT
-PLATFORM = Platform(1.0, "the pure properties (timing plays no part in them)")
+PLATFORM = Platform("the pure properties (timing plays no part in them)")
 
 # How a file ends, in one run of the job.
 LOADED = "loaded"

@@ -20,6 +20,7 @@ from harness.localstack.executor import lambda_logs
 from harness.model.platform import Platform
 from harness.observe.records import (
     Attempt,
+    ClockReading,
     DecisionRecord,
     InvokeResult,
     LogLine,
@@ -33,7 +34,8 @@ START = 1_700_000_000.0
 
 
 class FakeClock:
-    """Both clocks `evaluate` takes (`clock=clock, wall_clock=clock, sleep=clock.sleep`)."""
+    """The wall clock `evaluate` takes (`wall_clock=clock, sleep=clock.sleep`); the stack's clock of
+    `FakeObservations` is this plus what its `advance_clock` skipped."""
 
     def __init__(self, now: float = START) -> None:
         self.now = now
@@ -62,7 +64,7 @@ class FakeObservations:
     started_at: float = START
     runs: list[float] = field(default_factory=lambda: [0.0])
     alarm_prefix: str = "stack-"
-    platform: Platform = field(default_factory=lambda: Platform(1.0, "fake observations"))
+    platform: Platform = field(default_factory=lambda: Platform("fake observations", virtual_clock=False))
     _attempts: list[_Scripted] = field(default_factory=list)
     _messages: list[Message] = field(default_factory=list)
     _decisions: list[DecisionRecord] = field(default_factory=list)
@@ -82,32 +84,41 @@ class FakeObservations:
         return self.started_at + offset
 
     def _visible(self, moment: float) -> bool:
-        return moment <= self.clock.now + self.clock_offset
+        return moment <= self.now
 
-    def activity(self) -> list[str] | None:
+    @property
+    def now(self) -> float:
+        """The stack's clock."""
+        return self.clock.now + self.clock_offset
+
+    def reading(self) -> ClockReading:
         if self.platform_activity is None:
-            return None
-        return self.platform_activity(self.clock.now + self.clock_offset - self.started_at)
+            return ClockReading(now=self.now, busy=None)
+        return ClockReading(now=self.now, busy=self.platform_activity(self.now - self.started_at))
 
-    def advance_clock(self, seconds: float, *, stop_at_change: bool) -> dict[str, Any] | None:
-        """As the embedded LocalStack's stack clock does (`harness.localstack.clock`), when the platform
-        has one: refused while an attempt runs; else moved to the next scripted alarm notification
-        (`stop_at_change`) or by `seconds`."""
+    def _scripted_moments(self) -> list[float]:
+        moments = [moment for s in self._attempts for moment in (s.attempt.started_at, s.ends_at) if moment]
+        moments += [m.received_at for m in self._messages] + [r.at for r in self._results]
+        moments += [d.decided_at for d in self._decisions] + [moment for moment, _, _ in self._rows]
+        return sorted(moments)
+
+    def advance_clock(self, until: float, *, stop_at_change: bool) -> dict[str, Any] | None:
+        """As the harness's LocalStack does (`harness.localstack.clock.advance`), when the platform has a stack
+        clock: refused while an attempt runs; else moved to the next scripted moment (what the platform would
+        have woken up for), or to `until`."""
         if not self.platform.virtual_clock:
             return None
-        now = self.clock.now + self.clock_offset
+        now = self.now
         running = [s.attempt for s in self._attempts if s.attempt.started_at <= now < (s.ends_at or float("inf"))]
         if running:
             answer: dict[str, Any] = {"busy": [f"{a.function} attempt {a.attempt} running" for a in running]}
             self.advances.append(answer)
             return answer
-        scripted = [alarm_transition(m) for m in self._messages if m.topic == "alarms"]
-        changes = sorted(t.at for t in scripted if t is not None and now < t.at <= now + seconds)
-        target = changes[0] if stop_at_change and changes else now + seconds
-        notified = [change for change in changes if change <= target]
-        self.clock_offset += target - now
-        answer = {"offset": self.clock_offset, "advanced": target - now, "changes": notified,
-                  "notifications": len(notified)}
+        target = min([moment for moment in self._scripted_moments() if now < moment <= until] + [until])
+        changes = [t.at for t in (alarm_transition(m) for m in self._messages if m.topic == "alarms")
+                   if t is not None and now < t.at <= target]
+        self.clock_offset += max(0.0, target - now)
+        answer = {"now": self.now, "offset": self.clock_offset, "fired": [], "changes": changes, "busy": []}
         self.advances.append(answer)
         return answer
 
@@ -351,9 +362,7 @@ def evaluate_scripted(
     clock = FakeClock()
     observations = FakeObservations(clock, started_at=clock.now)
     script(observations)
-    report = evaluate(
-        scenario, observations, clock=clock, wall_clock=clock, sleep=clock.sleep, poll_interval=poll_interval
-    )
+    report = evaluate(scenario, observations, wall_clock=clock, sleep=clock.sleep, poll_interval=poll_interval)
     return report, observations, clock
 
 

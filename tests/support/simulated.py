@@ -11,11 +11,10 @@ It lets the engine's verdicts and timing be tested on every shipped scenario wit
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from harness.model.alarms import alarm_transitions
-from harness.model.platform import Platform, embedded
+from harness.model.platform import Platform
 from harness.model.walk import (
     SCRIPTED,
     Answered,
@@ -33,8 +32,8 @@ from harness.stack.database import expected_row_counts
 
 from .fakes import FakeObservations
 
-# The retry delay the unit tests' platform uses: the embedded LocalStack's default.
-PLATFORM = replace(embedded(1.0), source="the scripted stand-in of the unit tests, timed as the embedded LocalStack")
+# The unit tests' platform: a stack clock, AWS's retry delays.
+PLATFORM = Platform("the scripted stand-in of the unit tests, timed as the harness's LocalStack")
 # Before the first run, the alarms are created; between runs, the harness waits for the system to settle.
 ALARM_CREATED_BEFORE_START = 0.5
 SETTLE_BETWEEN_RUNS = 1.5
@@ -75,7 +74,7 @@ class _Pipeline:
                 for event in self.walk.run(run, start):
                     self._render(event)
         self.obs.runs = runs or [0.0]
-        self._alarms(until=self.last_event + 60 * max(self._interval(a) for a in ("job_not_run", "job_failed")))
+        self._alarms(until=self.last_event + 4 * max(self._interval(a) for a in ("job_not_run", "job_failed")))
         return self.last_event
 
     def _render(self, event: Any) -> None:
@@ -207,15 +206,15 @@ class _Pipeline:
         self._note(at + PUBLISH)
 
     def _interval(self, alarm: str) -> float:
-        return self.scenario.stack.evaluation_interval(alarm, self.platform.alarm_time_scale)  # type: ignore[arg-type]
+        return self.scenario.stack.evaluation_interval(alarm)  # type: ignore[arg-type]
 
     def _transitions(self, alarm: str, until: float) -> list[Any]:
         stack = self.scenario.stack
         if alarm == "job_not_run":
             return alarm_transitions(stack.alarm("job_not_run"), "LessThanThreshold", self.invocations,
-                                     created=self._created, until=until, scale=self.platform.alarm_time_scale)
+                                     created=self._created, until=until)
         return alarm_transitions(stack.alarm("job_failed"), "GreaterThanOrEqualToThreshold", self.errors,
-                                 created=self._created, until=until, scale=self.platform.alarm_time_scale)
+                                 created=self._created, until=until)
 
     @property
     def _created(self) -> float:
@@ -223,7 +222,7 @@ class _Pipeline:
 
     def _alarm_reaches(self, alarm: str, state: str, after: float) -> float:
         """When the alarm is first in `state` at or after `after`, given the datapoints so far."""
-        horizon = after + 100 * self._interval(alarm)
+        horizon = after + 4 * self._interval(alarm)
         transitions = self._transitions(alarm, horizon)
         current = "INSUFFICIENT_DATA"
         for transition in transitions:

@@ -1,4 +1,5 @@
-"""Runs one scenario on a real stack: deploy, run the job, evaluate every expectation, tear down."""
+"""Runs one scenario on a real stack, whichever its profile: deploy, run the job (the seed pipeline's runs, or
+the one invocation a template scenario makes), evaluate every expectation on the stack's clock, tear down."""
 
 from __future__ import annotations
 
@@ -9,30 +10,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from harness.expect import Report, evaluate, while_running
+from harness.expect import Report, evaluate, wait_until_settled, while_running
+from harness.expect.deadlines import between_runs_seconds
+from harness.expect.engine import wait_for_alarm
+from harness.model.platform import Platform
 from harness.observe.live import StackObservations
-from harness.observe.records import InvokeResult
-from harness.scenario import Scenario
-from harness.scenario.template_scenario import TemplateScenario
+from harness.records import InvokeResult
+from harness.scenario import AnyScenario, Scenario
+from harness.services import Endpoint
 from harness.stack.pipeline import PipelineStack, unique_prefix
 from harness.stack.resources import Resources
-from harness.stack.template import PIPELINE_TEMPLATE
+from harness.stack.template import parameter_values
 from harness.stack.template_stack import TemplateStack
-
-
-def template_path(scenario: Scenario, override: Path | None = None) -> Path:
-    """The template the scenario's stack deploys: `override` (`harness run --template`), else its
-    `stack.template` (relative to the scenario's file), else lambdas/template.yaml."""
-    if override is not None:
-        return override.resolve()
-    if scenario.stack.template is None:
-        return PIPELINE_TEMPLATE
-    return scenario.relative_path(scenario.stack.template)
 
 
 @dataclass
 class ScenarioResult:
-    scenario: Scenario | TemplateScenario
+    scenario: AnyScenario
     report: Report | None
     seconds: float
     error: str | None = None
@@ -51,28 +45,34 @@ class ScenarioResult:
         return self.error or (self.report.render() if self.report is not None else "no report")
 
 
-def run_scenario(scenario: Scenario | TemplateScenario, resources: Resources,
-                 progress: Callable[[str], None] = lambda _: None, keep_stack: bool = False,
-                 template: Path | None = None) -> ScenarioResult:
-    if isinstance(scenario, TemplateScenario):
-        from harness.template_runner import run_template_scenario
+def build_stack_at(scenario: AnyScenario, endpoint: Endpoint, database_url: str, prefix: str,
+                   template: Path | None = None) -> TemplateStack:
+    """The stack the scenario deploys: the seed pipeline with its settings, or its own template."""
+    path = scenario.template_path(template)
+    if isinstance(scenario, Scenario):
+        return PipelineStack(endpoint, database_url, prefix, scenario.stack, scenario.faults, path)
+    return TemplateStack(endpoint, database_url, prefix, path, parameter_values(scenario.parameters), scenario.faults)
 
-        result: ScenarioResult = run_template_scenario(scenario, resources, progress, keep_stack, template)
-        return result
+
+def observe_stack(scenario: AnyScenario, stack: TemplateStack, platform: Platform) -> StackObservations:
+    return StackObservations(stack, platform, {alarm: scenario.alarm_interval(alarm) for alarm in scenario.alarms()})
+
+
+def run_scenario(scenario: AnyScenario, resources: Resources, progress: Callable[[str], None] = lambda _: None,
+                 keep_stack: bool = False, template: Path | None = None) -> ScenarioResult:
     started = time.monotonic()
-    problems: list[str] = []
-    if template is None and scenario.stack.template is not None and not template_path(scenario).is_file():
-        problems.append(f"{scenario.location('stack', 'template')}: stack.template: no such file "
-                        f"{template_path(scenario)}")
-    if problems:
-        return ScenarioResult(scenario, None, 0.0, error="\n".join(problems))
-    stack = PipelineStack(resources.endpoint(), resources.database_url(), unique_prefix(scenario.name),
-                          scenario.stack, scenario.faults, template_path(scenario, template))
+    path = scenario.template_path(template)
+    if not path.is_file():
+        place = scenario.location("template") if not isinstance(scenario, Scenario) else \
+            scenario.location("stack", "template")
+        return ScenarioResult(scenario, None, 0.0, error=f"{place}: no such template {path}")
+    stack = build_stack_at(scenario, resources.endpoint(), resources.database_url(), unique_prefix(scenario.name),
+                           template)
 
     def exercise(deployed: float) -> Report | str:
-        observations = StackObservations(stack, resources.platform())
+        observations = observe_stack(scenario, stack, resources.platform())
         observations.started_at = observations.reading().now
-        error = _run_job(scenario, stack, observations, progress)
+        error = _trigger(scenario, stack, observations, progress)
         if error is not None:
             return error
         progress("checking expectations")
@@ -81,7 +81,7 @@ def run_scenario(scenario: Scenario | TemplateScenario, resources: Resources,
     return run_on_stack(scenario, stack, stack.deploy, exercise, progress, keep_stack, started)
 
 
-def run_on_stack(scenario: Scenario | TemplateScenario, stack: TemplateStack, deploy: Callable[[], object],
+def run_on_stack(scenario: AnyScenario, stack: TemplateStack, deploy: Callable[[], object],
                  exercise: Callable[[float], Report | str], progress: Callable[[str], None], keep_stack: bool,
                  started: float) -> ScenarioResult:
     """Deploy, exercise (the job or the invocation, then the verdicts: a report, or an error), tear down
@@ -106,28 +106,35 @@ def run_on_stack(scenario: Scenario | TemplateScenario, stack: TemplateStack, de
             stack.teardown()
 
 
-def _run_job(scenario: Scenario, stack: PipelineStack, observations: StackObservations,
+def trigger_call(scenario: AnyScenario) -> tuple[str, object, str]:
+    """What the harness invokes for one run: (function, event, sync or event)."""
+    if isinstance(scenario, Scenario):
+        assert scenario.job is not None  # only called when a job runs
+        return "orchestrator", scenario.job_event(), scenario.job.invocation
+    return scenario.invoke.function, scenario.invoke.event, scenario.invoke.invocation
+
+
+def _trigger(scenario: AnyScenario, stack: TemplateStack, observations: StackObservations,
              progress: Callable[[str], None]) -> str | None:
-    """Submit every run of the job; returns why the scenario cannot go on, or None."""
-    if scenario.job is None:
-        return None
-    job = scenario.job_event()
+    """Make every run (the seed pipeline's job, or a template scenario's one invocation); returns why the
+    scenario cannot go on, or None."""
     checks_result = any(expectation.kind == "result" for expectation in scenario.expect)
-    for run in range(1, scenario.job.runs + 1):
+    for run in range(1, scenario.runs() + 1):
         if run > 1:
             progress(f"waiting for run {run - 1} to settle")
             _wait_before_run(scenario, stack, observations, progress)
-        progress(f"running the job ({len(job['file_ids'])} files)" + (f", run {run}" if run > 1 else ""))
+        function, event, invocation = trigger_call(scenario)
+        progress(f"invoking {function}" + (f", run {run}" if run > 1 else ""))
         stack.mark_run(run)
         now = observations.reading().now
         if run == 1:
             observations.started_at = now
         observations.run_started_at.append(now)
-        answer = while_running(observations, functools.partial(stack.run_job, job, scenario.job.invocation))
+        answer = while_running(observations, functools.partial(stack.invoke, function, event, invocation))
         observations.invoke_results.append(InvokeResult(run=run, status=answer["status"],
                                                         function_error=answer["function_error"],
                                                         body=answer["body"], at=observations.now()))
-        if answer["function_error"] and not checks_result:
+        if answer["function_error"] and not checks_result and isinstance(scenario, Scenario):
             return (f"the orchestrator failed on run {run}: {json.dumps(answer['body'])[:1000]} "
                     "(if the scenario means it to, expect it with `- result: {succeeded: false}`)")
     return None
@@ -144,16 +151,12 @@ def _pausing(progress: Callable[[str], None], step: str) -> Callable[[float], No
     return pause
 
 
-def _wait_before_run(scenario: Scenario, stack: PipelineStack, observations: StackObservations,
+def _wait_before_run(scenario: AnyScenario, stack: TemplateStack, observations: StackObservations,
                      progress: Callable[[str], None]) -> None:
-    from harness.expect import wait_until_settled
-    from harness.expect.deadlines import between_runs_seconds
-    from harness.expect.engine import wait_for_alarm
-
     wait_until_settled(scenario, observations, timeout=scenario.max_wait_seconds,
                        sleep=_pausing(progress, f"waiting for run {len(observations.run_started_at)} to settle"))
-    condition = scenario.job.next_run_when if scenario.job else None
-    if condition is None:
+    condition = getattr(scenario, "job", None) and scenario.job.next_run_when  # type: ignore[union-attr]
+    if not condition:
         return
     wait_for_alarm(observations, lambda: stack.alarm_state(condition.alarm) == condition.state,
                    until=observations.now() + between_runs_seconds(scenario, observations.platform),

@@ -47,19 +47,21 @@ import string
 from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
+from hypothesis import reject
 from hypothesis import strategies as st
 from hypothesis.errors import InvalidArgument
 from pydantic import TypeAdapter
 
-from harness.faults import MISCONFIGURABLE
-from harness.scenario import FAULT_KINDS, FUNCTIONS, Fault, Job, Scenario, StackSettings
-from harness.scenario.catalog import (
+from harness.format.catalog import (
     ATTEMPTS_LIMIT,
     DATABASE_FUNCTIONS,
     DEFAULT_MAX_WAIT_SECONDS,
     MAX_RETRY_ATTEMPTS_LIMIT,
     RUNS_LIMIT,
 )
+from harness.format.faults import KINDS
+from harness.scenario import FAULT_KINDS, FUNCTIONS, Fault, Job, Scenario, ScenarioError, StackSettings
+from harness.scenario.validate import validate
 
 __all__ = [
     "DEPLOYMENT_KINDS",
@@ -159,7 +161,7 @@ def jobs(
 
 def stack_settings(
     *,
-    worker_timeouts: tuple[int, int] = (1, 2),
+    worker_timeouts: tuple[int, int] = (60, 900),
     retry_attempts: tuple[int, int] = (0, MAX_RETRY_ATTEMPTS_LIMIT),
     reshard_factors: tuple[int, int] = (2, 3),
     reshard_depths: tuple[int, int] = (0, 3),
@@ -209,10 +211,23 @@ def _max_attempts(job: Job, stack: StackSettings, function: str) -> int:
 
 def _can_strike(function: str, kind: str) -> bool:
     """Whether the scenario format lets `kind` strike `function`: a database fault only where there is a
-    database, a wrong table or field name only where the function has such a setting (`MISCONFIGURABLE`)."""
+    database, a wrong table or field name only where the function has such a setting (the fault table's
+    `overrides`)."""
     if kind in _DATABASE_KINDS and function not in DATABASE_FUNCTIONS:
         return False
-    return kind not in MISCONFIGURABLE or function in MISCONFIGURABLE[kind]
+    overrides = KINDS[kind].overrides
+    return overrides is None or function in overrides
+
+
+def _fails(kind: str, function: str, stack: StackSettings, exception: str = "RuntimeError") -> bool:
+    """Whether an attempt with this fault fails at the Lambda level, so that the next attempt happens (the
+    worker reports the failure classes its policy reports; a delay fails nothing)."""
+    row = KINDS[kind]
+    if row.lasts == "delay":
+        return False
+    failure_class = "transient" if kind == "exception" and exception in ("ConnectionError", "TimeoutError") \
+        else row.failure_class
+    return failure_class == "platform" or function != "worker" or stack.worker.on_error.action(failure_class) == "raise"
 
 
 def _kinds_by_function(functions: Collection[str], kinds: Collection[str] | None) -> dict[str, tuple[str, ...]]:
@@ -279,7 +294,10 @@ def fault_plans(
             if "files" in targeting:
                 drawn["files"] = draw(_some(ids, 3))
             if "attempts" in targeting:
-                drawn["attempts"] = draw(_some(attempts, 2))
+                # An attempt happens only when the one before it fails: a fault that fails takes the first
+                # attempts (1, or 1 and 2, ...), one that does not only the first.
+                last = draw(st.integers(1, len(attempts))) if attempts else 1
+                drawn["attempts"] = draw(st.none() | st.just(list(range(1, last + 1))))
             if "min_shard_size" in targeting:
                 drawn["min_shard_size"] = draw(st.none() | st.integers(1, job.shard_size))
             if "probability" in targeting and draw(st.booleans()):
@@ -288,6 +306,9 @@ def fault_plans(
         document.update({key: value for key, value in drawn.items() if value is not None})
         if kind == "exception":
             document["exception"] = {"type": draw(st.sampled_from(EXCEPTION_TYPES)), "message": _MESSAGE}
+        exception = document.get("exception", {}).get("type", "RuntimeError")
+        if drawn.get("attempts") and not _fails(kind, function, stack, exception):
+            document["attempts"] = [1]
         if kind == "crash":
             document["exit_status"] = draw(st.sampled_from((0, 1, 2)))
         return _FAULT.validate_python(document)
@@ -304,12 +325,12 @@ def predicted_expectations(scenario: Scenario) -> list[dict[str, Any]]:
     Example: `predicted_expectations(scenario)` ->
     `[{"database": {"loaded_exactly_once": ["f-0000", "f-0002"]}}, {"reshard": {"quarantined": ["f-0001"]}}]`.
     """
-    from harness.model.platform import Platform
+    from harness.model.platform import MODEL
     from harness.model.walk import OPTIMISTIC, walk_runs
 
     loaded: set[str] = set()
     quarantined: set[str] = set()
-    for timing in walk_runs(scenario, Platform("harness.strategies"), OPTIMISTIC):
+    for timing in walk_runs(scenario, MODEL, OPTIMISTIC):
         loaded |= timing.loaded
         quarantined |= timing.quarantined
     ids = scenario.file_ids()
@@ -349,14 +370,14 @@ def predicted_notifications(scenario: Scenario) -> list[dict[str, Any]]:
     {"files_inserted": 1, "rows_inserted": 7}}}, {"sns": {..., "subject": "JOB FAILED", "count": 1}},
     {"sns": {..., "subject": "JOB FAILED", "field_patterns": {"file_ids": '"f-0001"'}, "count": 1}}]`.
     """
-    from harness.model.platform import Platform
+    from harness.model.content import expected_row_counts
+    from harness.model.platform import MODEL
     from harness.model.walk import OPTIMISTIC, QUARANTINE, RESHARD, Committed, Decided, Reported, Walk
-    from harness.stack.database import expected_row_counts
 
     ids = scenario.file_ids()
     if scenario.job is None:
         return []
-    walk = Walk(scenario, Platform("harness.strategies"), OPTIMISTIC)
+    walk = Walk(scenario, MODEL, OPTIMISTIC)
     events = [event for run in range(1, scenario.job.runs + 1) for event in walk.run(run, 0.0)]
     inserted = [file_id for event in events if isinstance(event, Committed) and event.complete
                 for file_id in event.new_file_ids]
@@ -460,11 +481,26 @@ def scenario_documents(
         document["job"] = _dump(drawn)
         if faults:
             document["faults"] = [_dump_fault(fault) for fault in faults]
-        sketch = Scenario.model_validate({**document, "expect": [_PLACEHOLDER]})
+        try:
+            sketch = checked({**document, "expect": [_PLACEHOLDER]})
+        except ScenarioError:
+            reject()  # a combination the scenario format refuses (a fault that can never strike, say)
         document["expect"] = expect(sketch)
         return document
 
     return draw_document()
+
+
+def checked(document: dict[str, Any]) -> Scenario:
+    """`document` validated as a scenario file is: its shape, then the validation pass; raises `ScenarioError`."""
+    from harness.scenario import Problem
+
+    scenario = Scenario.model_validate(document)
+    problems = validate(scenario)
+    if problems:
+        raise ScenarioError([Problem(file="<drawn>", line=None, column=None, field=".".join(map(str, loc)),
+                                     message=message) for loc, message in problems])
+    return scenario
 
 
 def with_expectations(
@@ -477,9 +513,9 @@ def with_expectations(
     Example: `with_expectations({**document, "faults": [*document["faults"], extra]}, live_predictions)`.
     """
     changed = {key: value for key, value in document.items() if key != "expect"}
-    sketch = Scenario.model_validate({**changed, "expect": [_PLACEHOLDER]})
+    sketch = checked({**changed, "expect": [_PLACEHOLDER]})
     changed["expect"] = expect(sketch)
-    Scenario.model_validate(changed)
+    checked(changed)
     return changed
 
 
@@ -530,4 +566,4 @@ def scenarios(
     """
     documents = scenario_documents(job=job, stack=stack, functions=functions, kinds=kinds, min_faults=min_faults,
                                    max_faults=max_faults, targeting=targeting, expect=expect)
-    return documents.map(Scenario.model_validate)
+    return documents.map(checked)

@@ -11,6 +11,7 @@ import os
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 
@@ -26,7 +27,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         return cmd_up_docker(args)
     scenario: Any = None  # a seed-pipeline Scenario once loaded
     if args.scenario:
-        scenario = _pipeline_scenario(args.scenario, "harness up --scenario")
+        scenario = _scenario(args.scenario)
         if scenario is None:
             return 2
         args.deploy = True
@@ -63,14 +64,14 @@ def cmd_up(args: argparse.Namespace) -> int:
 
 
 def _deploy_for_up(args: argparse.Namespace, scenario: Any, endpoint: Any, database_url: str) -> None:
-    """Deploy the pipeline (with the scenario's settings and faults, if one) and print its names."""
+    """Deploy the scenario's stack with its faults armed (the pipeline with its defaults when none) and print
+    its names and how to trigger and check it."""
+    from harness.runner import build_stack_at
     from harness.scenario import StackSettings
     from harness.stack.pipeline import PipelineStack
 
-    if scenario is not None:
-        stack = PipelineStack(endpoint, database_url, args.prefix, scenario.stack, scenario.faults)
-    else:
-        stack = PipelineStack(endpoint, database_url, args.prefix, StackSettings())
+    stack: Any = PipelineStack(endpoint, database_url, args.prefix, StackSettings()) if scenario is None else \
+        build_stack_at(scenario, endpoint, database_url, args.prefix)
     stack.deploy()
     for name, value in stack.outputs().items():
         _print_line(name, value)
@@ -87,52 +88,49 @@ def _serve_until_stopped(localstack: Any, stop: threading.Event) -> int:
     return 0
 
 
-def _pipeline_scenario(path: str, command: str) -> Any:
-    """The seed-pipeline scenario in `path`, or None having said why not (invalid, or on a template)."""
-    from harness.scenario import Scenario, ScenarioError, load_scenario
+def _scenario(path: str) -> Any:
+    """The scenario in `path`, or None having said why not."""
+    from harness.scenario import ScenarioError, load_scenario
 
     try:
-        loaded = load_scenario(path)
+        return load_scenario(path)
     except ScenarioError as error:
         print(str(error), file=sys.stderr)
         return None
-    if _template_scenario(loaded, command) or not isinstance(loaded, Scenario):
-        return None
-    return loaded
-
-
-def _template_scenario(scenario: Any, command: str) -> bool:
-    """True (having said so) for a scenario on a template of one's own, which `command` does not serve."""
-    from harness.scenario.template_scenario import TemplateScenario
-
-    if isinstance(scenario, TemplateScenario):
-        print(f"{command}: {scenario.source_file} is a scenario on a template of your own; {command} serves the "
-              "seed pipeline's scenarios. Run it with `harness run`.", file=sys.stderr)
-        return True
-    return False
 
 
 def _print_trigger(args: argparse.Namespace, scenario: Any, stack: Any, endpoint: str, database_url: str) -> None:
-    """The job's event and the exact commands that trigger it and check what followed."""
+    """The job's event and the exact commands that trigger it and check what followed, each a line that
+    works pasted into a shell with only the harness's environment on PATH (its own programs, by full path)."""
     import json
     import shlex
 
-    event = json.dumps(scenario.job_event())
-    function = stack.function_name("orchestrator")
-    invocation = "Event" if scenario.job is not None and scenario.job.invocation == "event" else "RequestResponse"
-    _print_line("JOB_EVENT", event)
-    _print_line("TRIGGER_AWS_CLI", (
-        f"AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test aws --endpoint-url {endpoint} --region us-east-1 "
-        f"lambda invoke --function-name {function} --invocation-type {invocation} "
-        f"--cli-binary-format raw-in-base64-out --payload {shlex.quote(event)} /dev/stdout"))
-    _print_line("CHECK", (
-        f"harness check {shlex.quote(str(args.scenario))} "
-        f"--endpoint {endpoint} --prefix {args.prefix} --database-url {shlex.quote(database_url)}"))
-    print("harness up: the scenario's faults are armed. Trigger the job with TRIGGER_AWS_CLI, or in Python:\n"
-          f"  import boto3, json\n"
+    from harness.runner import trigger_call
+
+    logical, event, how = trigger_call(scenario)
+    function = stack.function_name(logical)
+    invocation = "Event" if how == "event" else "RequestResponse"
+    payload = json.dumps(event)
+    programs = Path(sys.executable).parent
+    credentials = "AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_CONFIG_FILE=/dev/null " \
+        "AWS_SHARED_CREDENTIALS_FILE=/dev/null"
+    invoke = (f"lambda invoke --function-name {function} --invocation-type {invocation} "
+              f"--payload {shlex.quote(payload)} /dev/stdout")
+    _print_line("JOB_EVENT", payload)
+    # The AWS CLI the harness's environment installs (1.x, with LocalStack's lock) takes the payload as text;
+    # version 2 needs to be told so.
+    _print_line("TRIGGER_AWS_CLI", f"{credentials} {programs / 'aws'} --endpoint-url {endpoint} --region us-east-1 "
+                                   f"{invoke}")
+    _print_line("TRIGGER_AWS_CLI_V2", f"{credentials} aws --endpoint-url {endpoint} --region us-east-1 "
+                                      f"{invoke} --cli-binary-format raw-in-base64-out")
+    _print_line("CHECK", f"{programs / 'harness'} check {shlex.quote(str(Path(args.scenario).resolve()))} "
+                         f"--endpoint {endpoint} --prefix {args.prefix} --database-url {shlex.quote(database_url)}")
+    print("harness up: the scenario's faults are armed. Trigger it with TRIGGER_AWS_CLI (AWS CLI 1, in the "
+          "harness's environment; TRIGGER_AWS_CLI_V2 for version 2), or in Python:\n"
+          f"  import boto3\n"
           f"  boto3.client('lambda', endpoint_url='{endpoint}', region_name='us-east-1',\n"
           f"               aws_access_key_id='test', aws_secret_access_key='test').invoke(\n"
-          f"      FunctionName='{function}', InvocationType='{invocation}', Payload={event!r})\n"
+          f"      FunctionName='{function}', InvocationType='{invocation}', Payload={payload!r})\n"
           "then check what followed with the CHECK line.", file=sys.stderr, flush=True)
 
 
@@ -141,11 +139,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     clock over idle time, as a scenario run does, so that what is due comes)."""
     from harness.expect import evaluate
     from harness.model import platform
-    from harness.observe.live import StackObservations
     from harness.services import Endpoint
-    from harness.stack.pipeline import DeployError, PipelineStack
+    from harness.stack.template_stack import DeployError
 
-    scenario = _pipeline_scenario(args.path, "harness check")
+    scenario = _scenario(args.path)
     if scenario is None:
         return 2
     database_url = args.database_url or os.environ.get("DATABASE_URL")
@@ -153,7 +150,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         print("harness check: give --database-url or DATABASE_URL (harness up --deploy prints it)", file=sys.stderr)
         return 2
     endpoint = Endpoint(args.endpoint, allow_remote=args.allow_remote_endpoint or None)
-    stack = PipelineStack(endpoint, database_url, args.prefix, scenario.stack, scenario.faults)
+    from harness.runner import build_stack_at, observe_stack
+
+    stack = build_stack_at(scenario, endpoint, database_url, args.prefix)
     try:
         stack.attach()
     except DeployError as error:
@@ -161,7 +160,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         return 2
     timing = platform.attached(endpoint.url)
     print(f"harness: {timing.describe()}", file=sys.stderr)
-    observations = StackObservations(stack, timing)
+    observations = observe_stack(scenario, stack, timing)
     now = observations.reading().now
     # The job started when its first attempt did (the ledger has it), or now if it has not run yet.
     first = min((attempt.started_at for attempt in observations.attempts()), default=now)

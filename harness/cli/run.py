@@ -16,8 +16,7 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 from rich.table import Table
 
-from harness.scenario import Scenario, ScenarioError, load_scenarios, validate_paths
-from harness.scenario.template_scenario import TemplateScenario
+from harness.scenario import Scenario, ScenarioError, TemplateScenario, load_scenarios, validate_paths
 
 if TYPE_CHECKING:
     from harness.model.platform import Platform

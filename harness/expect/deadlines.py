@@ -13,14 +13,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from harness.model.alarms import lookback_periods
 from harness.model.platform import Platform
 from harness.model.walk import OPTIMISTIC, PESSIMISTIC, Pace, Timing, walk_runs
-from harness.scenario import (
-    AlarmName,
-    Expectation,
-    Scenario,
-)
+from harness.scenario import Expectation
+from harness.scenario import ScenarioDocument as Scenario
+from harness.wire import lookback_count
 
 # No new observation for this long is one of the signs that the system has settled.
 QUIET_SECONDS = 1.0
@@ -70,8 +67,7 @@ class Deadline:
 
 def job_floor_seconds(scenario: Scenario, platform: Platform) -> float:
     """The part of the floor that is the job's own retry delays and timeouts."""
-    runs = scenario.job.runs if scenario.job else 0
-    return runs * slowest_run(scenario, platform, OPTIMISTIC).done
+    return scenario.runs() * slowest_run(scenario, platform, OPTIMISTIC).done
 
 
 def floor_seconds(scenario: Scenario, platform: Platform) -> float:
@@ -87,14 +83,14 @@ def floor_seconds(scenario: Scenario, platform: Platform) -> float:
     if first_error is not None:
         trigger = (first_error[0] - 1) * timing.done + first_error[1]
 
-    def alarm_floor(alarm: AlarmName, states: int) -> float:
+    def alarm_floor(alarm: str, states: int) -> float:
         # CloudWatch sees the first error at its next evaluation; each further state costs an interval.
-        interval = scenario.stack.evaluation_interval(alarm)
+        interval = scenario.alarm_interval(alarm)
         cause = trigger if alarm == "job_failed" else 0.0
         return max(1, math.ceil(cause / interval - 1e-9)) * interval + (states - 1) * interval
 
     for expectation in scenario.expect:
-        awaited = expectation.awaited_alarms()
+        awaited = expectation.awaited_alarms(scenario)
         if awaited:
             candidates.append(min(alarm_floor(alarm, states) for alarm, states in awaited))
         if expectation.needs_whole_window:
@@ -107,7 +103,7 @@ def deadline(scenario: Scenario, expectation: Expectation, platform: Platform) -
     """How long after the job's start the expectation may take to hold, capped by max_wait_seconds."""
     if expectation.within_seconds is not None:
         derived = float(expectation.within_seconds)
-    elif awaited := expectation.awaited_alarms():
+    elif awaited := expectation.awaited_alarms(scenario):
         derived = max(alarm_deadline_seconds(scenario, platform, alarm, states) for alarm, states in awaited)
     else:
         derived = pipeline_deadline_seconds(scenario, platform)
@@ -123,21 +119,20 @@ def deadline_seconds(scenario: Scenario, expectation: Expectation, platform: Pla
 def between_runs_seconds(scenario: Scenario, platform: Platform) -> float:
     """The longest wait before a later run: settling, a hand-off, and the alarm state it may wait for."""
     wait = QUIET_SECONDS + PESSIMISTIC.handoff
-    job = scenario.job
+    job = getattr(scenario, "job", None)
     if job is not None and job.next_run_when is not None:
         alarm = job.next_run_when.alarm
-        settings = scenario.stack.alarm(alarm)
+        period, periods = scenario.alarm_timing(alarm)
         # An evaluation looks back several periods, so a state caused by earlier datapoints can outlast
         # them by that much, then the next evaluation changes it.
-        wait += lookback_periods(settings) * float(settings.period_seconds or 0) + \
-            scenario.stack.evaluation_interval(alarm)
+        wait += lookback_count(periods) * period + scenario.alarm_interval(alarm)
     return wait
 
 
 def pipeline_busy_seconds(scenario: Scenario, platform: Platform) -> float:
     """The pessimistic time until every run's chain of attempts, dead letters and re-shards is over."""
     timing = slowest_run(scenario, platform, PESSIMISTIC)
-    runs = scenario.job.runs if scenario.job else 0
+    runs = scenario.runs()
     return runs * timing.done + max(0, runs - 1) * between_runs_seconds(scenario, platform)
 
 
@@ -147,20 +142,20 @@ def pipeline_deadline_seconds(scenario: Scenario, platform: Platform) -> float:
     return busy * (1 + DEADLINE_SLACK_FRACTION) + QUIET_SECONDS + DEADLINE_SLACK_SECONDS
 
 
-def alarm_deadline_seconds(scenario: Scenario, platform: Platform, alarm: AlarmName, transitions: int) -> float:
+def alarm_deadline_seconds(scenario: Scenario, platform: Platform, alarm: str, transitions: int) -> float:
     """CloudWatch evaluates every interval from the alarm's creation, which may be up to an interval before
     or after its cause: a state change is seen within two intervals of its cause, one more per state."""
-    interval = scenario.stack.evaluation_interval(alarm)
+    interval = scenario.alarm_interval(alarm)
     trigger = 0.0
-    if scenario.job is not None:
-        runs = scenario.job.runs
+    if scenario.triggers():
+        runs = scenario.runs()
         if alarm == "job_failed" and runs == 1:
             trigger = walk_runs(scenario, platform, PESSIMISTIC)[0].first_error or 0.0
         else:
             trigger = pipeline_busy_seconds(scenario, platform)
     # A state entered after another can wait for the datapoints behind the first to leave the look-back.
-    settings = scenario.stack.alarm(alarm)
-    lookback = lookback_periods(settings) * float(settings.period_seconds or 60) if transitions > 1 else 0.0
+    period, periods = scenario.alarm_timing(alarm)
+    lookback = lookback_count(periods) * period if transitions > 1 else 0.0
     return trigger + (transitions + 1) * interval + lookback + ALARM_SLACK_SECONDS
 
 

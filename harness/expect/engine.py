@@ -17,19 +17,20 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 from harness.model.platform import Platform
 from harness.observe import Observations
-from harness.observe.records import ClockReading
-from harness.scenario import ALARMS, Expectation, Scenario
+from harness.records import ClockReading
+from harness.scenario import Expectation
+from harness.scenario import ScenarioDocument as Scenario
+from harness.text import offset
 
-from .checks import Verdict, check
 from .deadlines import deadline
 from .events import build_events
 from .report import Outcome, Report
 from .settling import Settling
 from .snapshot import Snapshot
-from .text import offset
 from .timeline import build_timeline
 
 # Where the platform does not count its own work for the stack, an idle pipeline must stay idle this long
@@ -45,6 +46,7 @@ class _Tracker:
     def __init__(self, scenario: Scenario, index: int, expectation: Expectation, started_at: float,
                  platform: Platform) -> None:
         self.expectation = expectation
+        self.time_driven = expectation.time_driven(scenario)
         self.location = scenario.location("expect", index)
         self.started_at = started_at
         self.limit = deadline(scenario, expectation, platform)
@@ -54,7 +56,7 @@ class _Tracker:
 
     def poll(self, snapshot: Snapshot, settled_since: float | None, out_of_wall_time: bool = False,
              grace: float = FAIL_GRACE_SECONDS) -> None:
-        verdict = check(self.expectation, snapshot)
+        verdict = self.expectation.check(snapshot)
         moment = snapshot.now
         if verdict.holds and self.expectation.needs_whole_window:
             if moment >= self.deadline:
@@ -79,7 +81,7 @@ class _Tracker:
                          f"{offset(moment - self.started_at)} on the stack's clock (the stack kept running code)")
         elif (
             settled_since is not None
-            and not self.expectation.time_driven
+            and not self.time_driven
             and moment - settled_since >= grace
         ):
             self._decide(
@@ -92,11 +94,11 @@ class _Tracker:
     def decides_by(self, settled_since: float | None, grace: float) -> float:
         """The moment on the stack's clock by which time alone decides it (its deadline, or the end of the
         grace after the system settled)."""
-        if settled_since is not None and not self.expectation.time_driven and not self.expectation.needs_whole_window:
+        if settled_since is not None and not self.time_driven and not self.expectation.needs_whole_window:
             return min(self.deadline, settled_since + grace)
         return self.deadline
 
-    def _decide(self, verdict: Verdict, moment: float, passed: bool, note: str) -> None:
+    def _decide(self, verdict: Any, moment: float, passed: bool, note: str) -> None:
         self.outcome = Outcome(
             expectation=self.expectation,
             location=self.location,
@@ -210,8 +212,8 @@ def wait_for_alarm(observations: Observations, condition: Callable[[], bool], *,
 def timing_text(scenario: Scenario, platform: Platform) -> str:
     """How time ran and each alarm's period in AWS's units, like "each stack runs on its own clock ...;
     alarm periods: job_not_run 1 day, job_failed 60 s"."""
-    periods = [f"{alarm} {aws_duration(float(scenario.stack.alarm(alarm).period_seconds or 60))}" for alarm in ALARMS]
-    return f"{platform.describe()}; alarm periods: {', '.join(periods)}"
+    periods = [f"{alarm} {aws_duration(scenario.alarm_timing(alarm)[0])}" for alarm in scenario.alarms()]
+    return f"{platform.describe()}" + (f"; alarm periods: {', '.join(periods)}" if periods else "")
 
 
 def aws_duration(seconds: float) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.observe.records import epoch
+from harness.records import epoch
 
 from .snapshot import Snapshot, event_files, message_body
 
@@ -31,7 +31,7 @@ def build_events(snapshot: Snapshot) -> list[dict[str, Any]]:
         events.append(_attempt_event(snapshot, attempt))
         if attempt.shard_id is not None:
             first_attempt_of_shard.setdefault((attempt.function, attempt.shard_id), len(events) - 1)
-    for topic in ("notifications", "dlq", "alarms", "error_handler_dlq"):
+    for topic in message_sources(snapshot):
         for message in snapshot.messages(topic):
             body = message_body(message)
             shard = body.get("shard_id") if isinstance(body, dict) else None
@@ -64,6 +64,11 @@ def build_events(snapshot: Snapshot) -> list[dict[str, Any]]:
 
 
 _RANK = {"run": 0, "attempt": 1, "message": 2, "alarm": 4, "decision": 5}
+
+
+def message_sources(snapshot: Snapshot) -> list[str]:
+    """Every topic and queue of the scenario's stack whose messages are events."""
+    return [*snapshot.scenario.topics(), *snapshot.scenario.queues()]
 
 
 def _attempt_event(snapshot: Snapshot, attempt: Any) -> dict[str, Any]:

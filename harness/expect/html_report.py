@@ -8,13 +8,14 @@ shows each attempt's function log lines, linked from its bar.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 from html import escape
 from pathlib import Path
 from typing import Any
 
-from harness.scenario import ALARMS, FUNCTIONS, TOPICS
+from harness.format.catalog import FUNCTIONS, TOPICS
 
 from .report import Outcome, Report
 
@@ -68,30 +69,17 @@ def scenario_data(name: str, report: Report | None, error: str | None = None, se
 
 
 def linked_events(outcome: Outcome, events: list[dict[str, Any]]) -> list[str]:
-    """IDs of the events an expectation is about, where that can be told from its kind."""
-    expectation: Any = outcome.expectation
-    kind = outcome.kind
-    if kind == "attempts":
-        wanted = {("attempt", expectation.function)}
-    elif kind == "dlq":
-        topic = "dlq" if getattr(expectation, "function", "worker") == "worker" else "error_handler_dlq"
-        wanted = {("message", topic)}
-    elif kind == "sns":
-        topic = expectation.topic
-        wanted = {("message", topic)} | ({("alarm", f"alarm:{a}") for a in ALARMS} if topic == "alarms" else set())
-    elif kind == "alarm":
-        wanted = {("alarm", f"alarm:{expectation.alarm}")}
-    elif kind == "reshard":
-        wanted = {("decision", "error_handler")}
-    elif kind == "result":
-        wanted = {("run", "job")}
-    else:
-        return []
-    return [event["id"] for event in events if (event["type"], event["lane"]) in wanted]
+    """IDs of the events an expectation is about, by the lanes its kind names (`report_lanes`)."""
+    wanted = outcome.expectation.report_lanes()
+    return [event["id"] for event in events
+            if any(event["type"] == kind and fnmatch.fnmatchcase(event["lane"], lane) for kind, lane in wanted)]
 
 
 def lanes(events: list[dict[str, Any]]) -> list[str]:
-    names = ["job", *FUNCTION_LANES, *TOPIC_LANES, *(f"alarm:{alarm}" for alarm in ALARMS)]
+    """The timeline's lanes: the job, then the seed pipeline's functions and topics in their order, then
+    every other lane as the events name them."""
+    names = ["job", *FUNCTION_LANES, *TOPIC_LANES]
+    names = [name for name in names if name == "job" or any(event["lane"] == name for event in events)]
     names += sorted({event["lane"] for event in events} - set(names))
     return names
 

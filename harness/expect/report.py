@@ -6,16 +6,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.scenario import Expectation
-from harness.scenario.template_scenario import TemplateExpectation
-
-from .text import offset
+from harness.text import offset
 
 
 @dataclass(frozen=True)
 class Outcome:
     """The verdict on one expectation, with what was expected and what was observed, in words."""
 
-    expectation: Expectation | TemplateExpectation
+    expectation: Expectation
     location: str
     """`file:line:col` of the expectation in its scenario file."""
     passed: bool

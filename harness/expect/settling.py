@@ -17,13 +17,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from harness.observe.records import Attempt, epoch
-from harness.scenario import FUNCTIONS, Scenario
-from harness.scenario.catalog import DEAD_LETTER_TOPICS, DEAD_LETTERED_FUNCTION
+from harness.format.catalog import DEAD_LETTERED_FUNCTION
+from harness.records import Attempt, epoch
+from harness.scenario import ScenarioDocument
+from harness.text import offset, request_text
 
 from .deadlines import QUIET_SECONDS
 from .snapshot import Snapshot
-from .text import offset, request_text
 
 # Retry n is scheduled n x the base delay after failure n; it lands up to about a second late.
 RETRY_SLACK_SECONDS = 2.0
@@ -52,7 +52,8 @@ _ORCHESTRATOR = "orchestrator"
 class Settling:
     """Follows the observations across polls; `pending(snapshot)` says what may still happen."""
 
-    def __init__(self, scenario: Scenario, *, expect_all_runs: bool = True, quiet_seconds: float = QUIET_SECONDS):
+    def __init__(self, scenario: ScenarioDocument, *, expect_all_runs: bool = True,
+                 quiet_seconds: float = QUIET_SECONDS):
         self.scenario = scenario
         self.expect_all_runs = expect_all_runs
         self.quiet_seconds = quiet_seconds
@@ -64,29 +65,23 @@ class Settling:
         """What may still happen, in words; [] once the system has settled."""
         if snapshot.activity is not None:
             return self._runs(snapshot) + _platform_activity(snapshot) + _platform_owes(snapshot)
-        rules: list[Callable[[Snapshot], list[str]]] = [
-            self._runs,
-            _running,
-            self._retries,
-            self._root_shards,
-            _dead_letters,
-            self._decisions,
-            _children,
-            self._quiet,
-        ]
+        rules: list[Callable[[Snapshot], list[str]]] = [self._runs, _running, self._retries, _dead_letters]
+        if self.scenario.is_pipeline:
+            rules += [self._root_shards, self._decisions, _children]
+        rules.append(self._quiet)
         return [reason for rule in rules for reason in rule(snapshot)]
 
     def _runs(self, snapshot: Snapshot) -> list[str]:
-        job = self.scenario.job
-        if job is None:
+        runs = self.scenario.runs()
+        if not runs:
             return []
         started = snapshot.run_started_at
         reasons = []
-        if self.expect_all_runs and len(started) < job.runs:
-            reasons.append(f"run {len(started) + 1} of {job.runs} has not started")
-        orchestrated = len(snapshot.requests(_ORCHESTRATOR))
+        if self.expect_all_runs and len(started) < runs:
+            reasons.append(f"run {len(started) + 1} of {runs} has not started")
+        orchestrated = len(snapshot.requests(self.scenario.invoked()))
         if started and orchestrated < len(started) and snapshot.now < started[-1] + HANDOFF_WAIT_SECONDS:
-            reasons.append(f"run {len(started)} has no {_ORCHESTRATOR} attempt yet")
+            reasons.append(f"run {len(started)} has no {self.scenario.invoked()} attempt yet")
         return reasons
 
     def _retries(self, snapshot: Snapshot) -> list[str]:
@@ -157,13 +152,13 @@ class Settling:
         return []
 
     def _max_attempts(self, function: str) -> int:
-        return self.scenario.max_attempts(function) if function in FUNCTIONS else 1  # type: ignore[arg-type]
+        return self.scenario.max_attempts(function)
 
 
 def _last_attempts(snapshot: Snapshot) -> list[tuple[str, str, Attempt]]:
     return [
         (function, request_id, group[-1])
-        for function in FUNCTIONS
+        for function in snapshot.scenario.functions()
         for request_id, group in snapshot.requests(function).items()
     ]
 
@@ -179,13 +174,16 @@ def _running(snapshot: Snapshot) -> list[str]:
 
 def _dead_letters(snapshot: Snapshot) -> list[str]:
     reasons = []
-    for function, topic in DEAD_LETTER_TOPICS.items():
+    for function in snapshot.scenario.functions():
+        topic = snapshot.scenario.dead_letter_source(function)
+        if topic is None:
+            continue
         exhausted = [
             last
             for name, _, last in _last_attempts(snapshot)
             if name == function
             and snapshot.status(last) in _FAILED
-            and last.attempt >= snapshot.scenario.max_attempts(function)  # type: ignore[arg-type]
+            and last.attempt >= snapshot.scenario.max_attempts(function)
         ]
         letters = snapshot.messages(topic)
         if not exhausted or len(letters) >= len(exhausted):
@@ -229,11 +227,11 @@ def _platform_owes(snapshot: Snapshot) -> list[str]:
 
 def _fingerprint(snapshot: Snapshot) -> tuple[Any, ...]:
     # Alarm notifications are left out: they follow CloudWatch's clock, not the pipeline's activity.
+    scenario = snapshot.scenario
+    sources = [topic for topic in scenario.topics() if not scenario.alarms_notifying(topic)] + scenario.queues()
     return (
         tuple((a.function, a.request_id, a.attempt, a.outcome, a.ended_at) for a in snapshot.attempts),
-        len(snapshot.messages("notifications")),
-        len(snapshot.messages("dlq")),
-        len(snapshot.messages("error_handler_dlq")),
+        tuple(len(snapshot.messages(source)) for source in sources),
         # Quarantine rows are written in the decision's transaction, so the decisions already tell.
         len(snapshot.decisions),
     )
@@ -245,8 +243,9 @@ def _activity_times(snapshot: Snapshot) -> list[float]:
         times.append(attempt.started_at)
         if attempt.ended_at is not None:
             times.append(attempt.ended_at)
-    for topic in ("notifications", "dlq", "error_handler_dlq"):
-        times += [message.received_at for message in snapshot.messages(topic)]
+    scenario = snapshot.scenario
+    for source in [topic for topic in scenario.topics() if not scenario.alarms_notifying(topic)] + scenario.queues():
+        times += [message.received_at for message in snapshot.messages(source)]
     times += [epoch(getattr(d, "decided_at", None), snapshot.started_at) for d in snapshot.decisions]
     return [moment for moment in times if moment <= snapshot.now]
 

@@ -1,7 +1,8 @@
 """One poll's view of the observations: each source read at most once, and derived views built on it.
 
 Every check and the settling rules of one poll read the same snapshot, so they agree with each other,
-and a source no pending expectation needs (say the rows table) is not queried at all.
+and a source no pending expectation needs (say the rows table) is not queried at all. It serves either
+profile: names are the scenario's logical names (the pipeline's `worker`, a template's `OrderHandlerFunction`).
 """
 
 from __future__ import annotations
@@ -12,25 +13,26 @@ from typing import Any
 
 from harness.model.platform import Platform
 from harness.observe import Observations
-from harness.observe.records import (
+from harness.records import (
     AlarmTransition,
     Attempt,
     ClockReading,
     InvokeResult,
     Message,
     alarm_transition,
+    event_files,
     lines_by_attempt,
     parse_json,
 )
-from harness.scenario import ALARMS, FUNCTIONS, Scenario
-from harness.scenario.catalog import DEAD_LETTERED_FUNCTION
+from harness.scenario import ScenarioDocument
 
 # A killed attempt leaves no end in the ledger; past its timeout plus this grace it is taken for dead.
 KILL_GRACE_SECONDS = 2.0
 
 
 class Snapshot:
-    def __init__(self, scenario: Scenario, observations: Observations, reading: ClockReading | None = None) -> None:
+    def __init__(self, scenario: ScenarioDocument, observations: Observations,
+                 reading: ClockReading | None = None) -> None:
         self.scenario = scenario
         self.observations = observations
         # The platform's clock and count are read before any other source: whatever it finished before it
@@ -39,6 +41,7 @@ class Snapshot:
         self.now = self.clock.now
         """The stack's clock at this poll, epoch seconds; every time of the observations is on it."""
         self._messages: dict[str, list[Message]] = {}
+        self._alarm_transitions: dict[str, list[AlarmTransition]] = {}
 
     @property
     def started_at(self) -> float:
@@ -70,18 +73,23 @@ class Snapshot:
     @cached_property
     def log_lines(self) -> dict[tuple[str, str, int], list[str]]:
         """Each attempt's function log lines, by (function, request ID, attempt): for the report only."""
-        return lines_by_attempt([line for function in FUNCTIONS for line in self.observations.log_lines(function)])
+        return lines_by_attempt([line for function in self.scenario.functions()
+                                 for line in self.observations.log_lines(function)])
 
     @cached_property
     def decisions(self) -> list[Any]:
         # The decisions and quarantine tables outlive a scenario when a stack is reused, so only this
         # job's rows count (a decision about an event that was not a valid shard has no job ID: keep it).
-        job_id = self.scenario.job_id()
+        if not self.scenario.is_pipeline:
+            return []
+        job_id = self.scenario.job_id()  # type: ignore[attr-defined]
         return [d for d in self.observations.decisions() if getattr(d, "job_id", None) in (job_id, None)]
 
     @cached_property
     def quarantine(self) -> list[Any]:
-        job_id = self.scenario.job_id()
+        if not self.scenario.is_pipeline:
+            return []
+        job_id = self.scenario.job_id()  # type: ignore[attr-defined]
         return [q for q in self.observations.quarantine() if getattr(q, "job_id", None) in (job_id, None)]
 
     @cached_property
@@ -117,9 +125,15 @@ class Snapshot:
         return last
 
     def timeout_of(self, function: str) -> float:
-        if function in FUNCTIONS:
-            return float(self.scenario.settings(function).timeout_seconds)  # type: ignore[arg-type]
-        return 3.0
+        return self.scenario.timeout_of(function)
+
+    def dead_letters(self, function: str) -> list[Message]:
+        """The messages on the function's dead-letter target ([] when it has none)."""
+        source = self.scenario.dead_letter_source(function)
+        return self.messages(source) if source is not None else []
+
+    def alarm_name(self, alarm: str) -> str:
+        return self.observations.alarm_name(alarm)
 
     def status(self, attempt: Attempt) -> str:
         """ok, error, killed (no outcome, but a retry followed or its time ran out) or running."""
@@ -129,7 +143,7 @@ class Snapshot:
             return "killed"
         if self.now >= attempt.started_at + self.timeout_of(attempt.function) + KILL_GRACE_SECONDS:
             return "killed"
-        if attempt.function == DEAD_LETTERED_FUNCTION and self._dead_lettered_since(attempt):
+        if self._dead_lettered_since(attempt):
             return "killed"
         return "running"
 
@@ -140,9 +154,10 @@ class Snapshot:
     def _dead_letter_since(self, attempt: Attempt) -> Message | None:
         """The first dead letter of the attempt's event received after it started."""
         files = set(attempt.file_ids)
-        return next((message for message in self.messages("dlq")
-                     if message.received_at >= attempt.started_at and set(event_files(message_body(message))) == files),
-                    None)
+        return next((message for message in self.dead_letters(attempt.function)
+                     if message.received_at >= attempt.started_at
+                     and (set(event_files(parse_json(message.body))) == files if files
+                          else parse_json(message.body) == attempt.event)), None)
 
     def failed_at(self, attempt: Attempt) -> float:
         """When a failed attempt ended. A killed attempt leaves no end in the ledger. A timeout ended at its
@@ -155,7 +170,7 @@ class Snapshot:
         following = self._attempts_by_number.get((attempt.function, attempt.request_id, attempt.attempt + 1))
         if following is not None:
             followed = following.started_at - self.platform.retry_delay(attempt.attempt)
-        elif attempt.function == DEAD_LETTERED_FUNCTION and (letter := self._dead_letter_since(attempt)):
+        elif letter := self._dead_letter_since(attempt):
             followed = letter.received_at
         else:
             return timed_out
@@ -166,24 +181,24 @@ class Snapshot:
         return {(a.function, a.request_id, a.attempt): a for a in self.attempts}
 
     def alarm_transitions(self, alarm: str) -> list[AlarmTransition]:
-        """Transitions of one alarm (logical name like job_failed), in the order CloudWatch made them."""
-        name = self.observations.alarm_name(alarm)
-        transitions = [alarm_transition(message) for message in self.messages("alarms")]
-        return sorted((t for t in transitions if t and t.alarm_name == name), key=lambda t: t.at)
+        """Transitions of one alarm (its logical name, like job_failed), in the order CloudWatch made them: from
+        its notifications on a topic of the stack when it notifies one, else from its history."""
+        if alarm not in self._alarm_transitions:
+            name, interval = self.alarm_name(alarm), self.scenario.alarm_interval(alarm)
+            topics = [topic for topic in self.scenario.topics() if alarm in self.scenario.alarms_notifying(topic)]
+            if topics:
+                found = [alarm_transition(message, interval) for message in self.messages(topics[0])]
+                transitions = [t for t in found if t is not None and t.alarm_name == name]
+            else:
+                transitions = list(self.observations.alarm_history(alarm))
+            self._alarm_transitions[alarm] = sorted(transitions, key=lambda t: t.at)
+        return self._alarm_transitions[alarm]
 
     def every_alarm_transition(self) -> list[tuple[str, AlarmTransition, bool]]:
-        """Every alarm message as (alarm's logical name, or its own name if not the stack's; the transition;
-        whether it is the evaluation at the alarm's creation), in the order they were received."""
-        names = {self.observations.alarm_name(alarm): alarm for alarm in ALARMS}
-        found = []
-        for message in self.messages("alarms"):
-            transition = alarm_transition(message)
-            if transition is None:
-                continue
-            alarm = names.get(transition.alarm_name, transition.alarm_name)
-            interval = self.scenario.stack.evaluation_interval(alarm) if alarm in ALARMS else 0.0  # type: ignore[arg-type]
-            found.append((alarm, transition, bool(interval and transition.is_initial(interval))))
-        return found
+        """Every transition of the stack's alarms as (alarm's logical name, the transition, whether it is the
+        evaluation at the alarm's creation), in time order."""
+        found = [(alarm, t, t.initial) for alarm in self.scenario.alarms() for t in self.alarm_transitions(alarm)]
+        return sorted(found, key=lambda item: item[1].at)
 
     def run_of(self, moment: float) -> int:
         """The run (1-based) whose start last precedes `moment`; 1 before the first run started."""
@@ -193,20 +208,9 @@ class Snapshot:
         return moment - self.started_at
 
 
+
 def message_body(message: Message) -> Any:
     return parse_json(message.body)
 
 
-def event_files(event: Any) -> list[str]:
-    """File IDs of a shard or job event, or of the shards inside an SNS event (a dead letter handed to the
-    error handler); [] when it has none."""
-    if isinstance(event, dict) and isinstance(event.get("file_ids"), list):
-        return [str(file_id) for file_id in event["file_ids"]]
-    if isinstance(event, dict) and isinstance(event.get("Records"), list):
-        files: list[str] = []
-        for record in event["Records"]:
-            inner = record.get("Sns", {}).get("Message") if isinstance(record, dict) else None
-            if isinstance(inner, str):
-                files += event_files(parse_json(inner))
-        return files
-    return []
+__all__ = ["KILL_GRACE_SECONDS", "Snapshot", "event_files", "message_body"]

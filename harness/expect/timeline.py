@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.observe.records import epoch
+from harness.kinds.fields import field_value, is_missing
+from harness.records import epoch
+from harness.text import files_text, request_text, value_text
 
-from .checks.fields import field_value, is_missing
 from .snapshot import Snapshot, event_files, message_body
-from .text import files_text, request_text, value_text
 
 MAX_EVENTS = 200
 
@@ -35,16 +35,21 @@ def build_timeline(snapshot: Snapshot) -> list[str]:
                 f"{files_text(attempt.file_ids)}: {fault}, {status}{took}",
             )
         )
-    for topic in ("dlq", "error_handler_dlq"):
+    scenario = snapshot.scenario
+    dead_letters = {source for function in scenario.functions()
+                    if (source := scenario.dead_letter_source(function)) is not None}
+    for topic in sorted(dead_letters):
         for message in snapshot.messages(topic):
-            files = event_files(message_body(message))
+            body = message_body(message)
+            what = files_text(event_files(body)) if event_files(body) else value_text(message.body, 60)
             error = message.attributes.get("ErrorMessage")
-            events.append(
-                (message.received_at, 2, f"{topic}: {files_text(files)} ErrorMessage={value_text(error, 100)}")
-            )
-    for message in snapshot.messages("notifications"):
-        text = _notification_text(message.subject, message_body(message))
-        events.append((message.received_at, 3, f"notifications: {text}"))
+            events.append((message.received_at, 2, f"{topic}: {what} ErrorMessage={value_text(error, 100)}"))
+    others = [source for source in [*scenario.topics(), *scenario.queues()]
+              if source not in dead_letters and not scenario.alarms_notifying(source)]
+    for source in others:
+        for message in snapshot.messages(source):
+            text = _notification_text(message.subject, message_body(message))
+            events.append((message.received_at, 3, f"{source}: {text}"))
     events += _alarm_events(snapshot)
     for decision in snapshot.decisions:
         decided = epoch(getattr(decision, "decided_at", None), snapshot.started_at)
@@ -64,6 +69,8 @@ def _field(body: Any, path: str) -> Any:
 def _notification_text(subject: str | None, body: Any) -> str:
     shard = _field(body, "shard_id")
     text = f"{subject or '(no subject)'}" + (f" shard {shard}" if shard is not None else "")
+    if subject is None and shard is None:
+        return value_text(body, 100)
     if subject == "JOB SUCCEEDED":
         stats = [f"{key}={_field(body, key)}" for key in ("files", "files_inserted", "rows_inserted")]
         return f"{text} ({', '.join(stats)})"

@@ -1,11 +1,14 @@
-"""Fault injection into deployed functions without editing their code.
+"""Fault injection into deployed functions without editing their code: the part that reaches the Lambda.
 
-The harness registers a fault plan per deployed function with its executor (`registration`, sent by
-`harness.stack.pipeline`); the executor starts the function's runtime process with the wrapper module
+The harness registers a fault plan per deployed function with its executor (`registration`, a
+`harness.wire.Registration`); the executor starts the function's runtime process with the wrapper module
 (``lambda_wrapper.py``, as ``harness_fault_wrapper.py``) as its handler and the plan in that process's
 environment (`harness.localstack.executor.injection`); the function's own handler runs underneath. Neither the
 function's code nor its deployed configuration changes: the same deployment runs clean in one scenario
-and broken in the next.
+and broken in the next. The plan's entries are built from a scenario's faults by `harness.format.faults`,
+whose table says what each kind is; `plan.py` matches them to attempts, here and in the model alike.
+
+Standard library only: the LocalStack process imports this package.
 """
 
 from __future__ import annotations
@@ -14,8 +17,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from harness.observe.ledger import LEDGER_TABLE
-
 from . import plan as _plan
 
 WRAPPER_MODULE = "harness_fault_wrapper"
@@ -23,26 +24,11 @@ WRAPPER_HANDLER = f"{WRAPPER_MODULE}.handler"
 # The fault plan module ships next to the wrapper under this name: the one matching code, in Lambda too.
 PLAN_MODULE = "harness_fault_plan"
 
-# Which configuration a "wrong table" or "wrong field" fault changes, per seed-pipeline function.
-MISCONFIGURABLE: dict[str, dict[str, str]] = {
-    "bad_table": {"worker": "ROWS_TABLE", "error_handler": "DECISIONS_TABLE"},
-    "bad_field": {"worker": "ROWS_VALUE_COLUMN"},
-}
-
-
-# Where a timeout, exception or out-of-memory fault strikes inside a function, when it has such a place:
-# the worker's file reader, so that the worker's own error handling (JOB FAILED, re-raise) sees it.
-# Elsewhere the fault strikes before the function's handler runs.
-INJECTION_POINTS: dict[str, str] = {"worker": "rows_for_file"}
-
-
-AFTER_WORK = _plan.AFTER_WORK
-# Kinds that change what the handler is given rather than striking inside it.
-NOT_INJECTED = (*MISCONFIGURABLE, *AFTER_WORK, "bad_input", "db_unreachable", "import_error", "missing_handler")
-
-# A database that refuses connections: nothing listens on port 1 of the loopback, so a connection is
-# refused at once, as a database that is down refuses it (pg8000 raises InterfaceError: transient).
-UNREACHABLE_DATABASE_URL = "postgresql://postgres@127.0.0.1:1/unreachable"
+LEDGER_TABLE = "harness_attempts"
+"""The attempt ledger's table in each stack's schema: one row per invocation attempt, written by the wrapper."""
+RUNS_TABLE = "harness_runs"
+"""One row per run of the job, written by the harness just before it invokes: an attempt belongs to the latest
+run started before its request's first attempt (runs never overlap)."""
 
 
 def wrapper_source() -> bytes:
@@ -57,41 +43,8 @@ def wrapper_files() -> dict[str, bytes]:
     }
 
 
-def fault_plan(faults: list[Any], function: str) -> list[dict[str, Any]]:
-    """The JSON-ready plan for one function from a scenario's faults (first match wins per attempt)."""
-    plan = []
-    for fault in faults:
-        if fault.function != function:
-            continue
-        # A template scenario's faults (harness.scenario.template_scenario) have no files, shards or runs.
-        entry = {
-            "kind": fault.kind,
-            "files": list(getattr(fault, "files", None) or []),
-            "attempts": list(fault.attempts or []),
-            "min_shard_size": getattr(fault, "min_shard_size", None),
-            "runs": list(getattr(fault, "runs", None) or []),
-            "probability": fault.probability,
-            "seed": fault.seed,
-        }
-        if fault.kind in ("exception", "fail_after_commit"):
-            entry["exception"] = {"type": fault.exception.type, "message": fault.exception.message}
-        if fault.kind == "crash":
-            entry["exit_status"] = fault.exit_status
-        if fault.kind == "import_error":
-            entry["missing_module"] = fault.missing_module
-        if fault.kind not in NOT_INJECTED and function in INJECTION_POINTS:
-            entry["inject_at"] = INJECTION_POINTS[function]
-        if fault.kind in MISCONFIGURABLE and function in MISCONFIGURABLE[fault.kind]:
-            # (The validator refuses the kind on a function that has no such setting.)
-            entry["overrides"] = {MISCONFIGURABLE[fault.kind][function]: fault.wrong_name}
-        if fault.kind == "db_unreachable":
-            entry["overrides"] = {"DATABASE_URL": UNREACHABLE_DATABASE_URL}
-        plan.append(entry)
-    return plan
-
-
 def registration(plan: list[dict[str, Any]], ledger_url: str, schema: str) -> dict[str, Any]:
-    """What the harness registers with the executor for one function (`harness.localstack.executor.injection`)."""
+    """What the harness registers with the executor for one function (`harness.wire.Registration`)."""
     return {"faults": plan, "ledger_url": ledger_url, "ledger_table": f"{schema}.{LEDGER_TABLE}"}
 
 

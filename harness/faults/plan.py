@@ -22,7 +22,7 @@ Entry = Mapping[str, Any]
 AFTER_WORK = ("fail_after_commit",)
 # Kinds that strike inside the worker's file reader when the function has such an injection point, so the
 # files read before a targeted one are loaded; an untargeted one strikes at the first file.
-STRIKE_PER_FILE = ("timeout", "exception", "out_of_memory", "crash")
+STRIKE_PER_FILE = ("timeout", "latency", "exception", "out_of_memory", "crash")
 
 
 def targets(numbers: Sequence[int] | None, number: int) -> bool:

@@ -1,5 +1,8 @@
 """The one model of the pipeline: what a scenario's job and faults make happen, and when, at a given pace.
 
+A template of your own is walked too, more simply (`InvocationWalk`): the one invocation the scenario makes,
+its attempts with the function's Timeout and Lambda's retry delays, and its dead letter.
+
 The walk follows each run of the job: the orchestrator's attempts, the root shards it invokes, each
 worker invocation's attempts with the platform's retry delays, the dead letter of an invocation whose last
 attempt failed, the error handler's attempts and its decision, and the child shards of a re-shard,
@@ -18,15 +21,20 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness import paths
-from harness.faults import INJECTION_POINTS, fault_plan
 from harness.faults import plan as fault_plans
-from harness.scenario import CrashFault, ExceptionFault, FailAfterCommitFault, Fault, FunctionName, Scenario
-from harness.scenario.classes import fails_invocation
+from harness.format.classes import fails_invocation
+from harness.format.faults import INJECTION_POINTS, Fault, fault_plan
 
 from .platform import Platform
+
+if TYPE_CHECKING:
+    from harness.scenario import ScenarioDocument
+
+Scenario = "ScenarioDocument"
+FunctionName = str
 
 _sharding = paths.pipeline_common("sharding")
 _reshard = paths.pipeline_common("reshard")
@@ -34,7 +42,6 @@ _events = paths.pipeline_common("events")
 
 RESHARD, QUARANTINE, REPORT = _reshard.RESHARD, _reshard.QUARANTINE, _reshard.REPORT
 # The request ID in the platform's error messages the model writes (Lambda's are UUIDs).
-REQUEST_ID = "00000000-0000-4000-8000-000000000000"
 # A re-shard that does not terminate (children as big as their parent, no depth limit) is the pipeline's
 # bug, not a reason for the model to recurse forever: past this depth the walk stops and says so.
 _DEPTH_GUARD = 64
@@ -192,8 +199,7 @@ class Walk:
         self.pace = pace
         self.loaded: set[str] = set()
         self.requests = 0
-        self._plans = {function: fault_plan(scenario.faults, function)
-                       for function in ("orchestrator", "worker", "error_handler")}
+        self._plans = {function: fault_plan(scenario.faults, function) for function in scenario.functions()}
         self._run = 1
         self._events: list[Event] = []
 
@@ -272,31 +278,31 @@ class Walk:
         whenever an attempt's handler completes: one without a fault, or one failing after its work."""
         self.requests += 1
         request_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{function}/{self.requests}"))
-        settings = self.scenario.settings(function)
         now, end, fault = start + self.pace.start_attempt, start, None
         attempts = self.scenario.max_attempts(function)
         for attempt in range(1, attempts + 1):
             fault = self.strike(function, attempt, shard_id, files)
-            fails = fault is not None and fails_invocation(self.scenario, fault)
-            reported = fault is not None and not fails
-            took, outcome = self._attempt(fault, settings.timeout_seconds)
+            took, outcome = self._attempt(fault, self.scenario.timeout_of(function))
+            # A delay past the Timeout is a timeout; any other fault fails by its class and the error policy.
+            fails = fault is not None and (outcome is None or fails_invocation(self.scenario, fault))
+            reported = fault is not None and not fails and fault.row.lasts != "delay"
             if reported:
                 outcome = "ok"  # the worker reports it by its error policy and returns
             self._events.append(AttemptEvent(function, request_id, attempt, now, now + took, fault, outcome, fails,
                                              reported, self._run, shard_id, tuple(files), payload))
             end = now + took
-            if function == "worker" and fault is not None and fault.kind not in fault_plans.AFTER_WORK:
+            if function == "worker" and fault is not None and fault.row.strikes != "after_work":
                 spared = fault_plans.files_committed(self._plans[function][self._index(function, fault)], files,
                                                      per_file=function in INJECTION_POINTS)
                 if spared:
                     self._commit(payload, tuple(spared), now + self.pace.work, complete=False)
-            if fault is None or fault.kind in fault_plans.AFTER_WORK:
+            if fault is None or fault.row.strikes == "after_work" or (fault.row.lasts == "delay" and not fails):
                 work(end)
             if reported:
                 assert fault is not None  # reported implies a fault
                 self._events.append(Reported(end, payload, fault))
                 return end, None
-            if fault is None:
+            if fault is None or not fails:
                 return end, None
             now = end + self.platform.retry_delay(attempt) + attempt * self.pace.retry_lateness
         return end, fault
@@ -304,19 +310,8 @@ class Walk:
     def _index(self, function: FunctionName, fault: Fault) -> int:
         return next(i for i, f in enumerate(self.scenario.faults_for(function)) if f is fault)
 
-    def _attempt(self, fault: Fault | None, timeout: int) -> tuple[float, str | None]:
-        """(how long the attempt takes, the outcome it records)."""
-        if fault is None:
-            return self.pace.work, "ok"
-        if fault.kind == "timeout":
-            return float(timeout), None
-        if fault.kind == "out_of_memory":
-            return (float(timeout) if self.pace.out_of_memory is None else self.pace.out_of_memory), None
-        if fault.kind == "crash":
-            return self.pace.error, None  # the runtime is gone: no end reaches the ledger
-        if fault.kind in fault_plans.AFTER_WORK:
-            return self.pace.work, "error"
-        return self.pace.error, "error"
+    def _attempt(self, fault: Fault | None, timeout: float) -> tuple[float, str | None]:
+        return attempt_duration(self.pace, fault, timeout)
 
     def _commit(self, shard: dict[str, Any], files: tuple[str, ...], at: float, *, complete: bool) -> None:
         new = tuple(file_id for file_id in files if file_id not in self.loaded)
@@ -324,40 +319,70 @@ class Walk:
         self._events.append(Committed(at, shard, tuple(files), new, complete))
 
 
-def error_message(scenario: Scenario, fault: Fault) -> str:
+def attempt_duration(pace: Pace, fault: Fault | None, timeout: float) -> tuple[float, str | None]:
+    """(how long an attempt takes at `pace`, the outcome it records) given the fault that strikes it, by the
+    fault table's `lasts` (`harness.format.faults.KINDS`)."""
+    if fault is None:
+        return pace.work, "ok"
+    lasts = fault.row.lasts
+    if lasts == "delay":
+        delay = float(fault.seconds)  # type: ignore[attr-defined]
+        return (delay + pace.work, "ok") if delay + pace.work < timeout else (timeout, None)
+    if lasts == "timeout":
+        return timeout, None
+    if lasts == "out_of_memory":
+        return (timeout if pace.out_of_memory is None else pace.out_of_memory), None
+    if lasts == "crashes":
+        return pace.error, None  # the runtime is gone: no end reaches the ledger
+    if lasts == "works":
+        return pace.work, "error"
+    return pace.error, "error"
+
+
+def error_message(scenario: ScenarioDocument, fault: Fault) -> str:
     """The error message the platform or the function's code gives for an attempt with this fault."""
-    if fault.kind == "timeout":
-        seconds = scenario.settings(fault.function).timeout_seconds
-        return f"RequestId: {REQUEST_ID} Error: {_reshard.TIMEOUT_MARKER} {seconds:.2f} seconds"
-    if fault.kind == "out_of_memory":
-        return f"RequestId: {REQUEST_ID} Error: Runtime exited with error: signal: killed"
-    if fault.kind == "bad_table":
-        return f'relation "stack.{fault.wrong_name}" does not exist'
-    if fault.kind == "bad_field":
-        return f'column "{fault.wrong_name}" of relation "rows" does not exist'
-    if isinstance(fault, ExceptionFault | FailAfterCommitFault):
-        return fault.exception.message
-    if isinstance(fault, CrashFault):
-        if fault.exit_status == 0:
-            return f"RequestId: {REQUEST_ID} Error: Runtime exited without providing a reason"
-        return f"RequestId: {REQUEST_ID} Error: Runtime exited with error: exit status {fault.exit_status}"
-    if fault.kind == "db_unreachable":
-        return "Can't create a connection to host 127.0.0.1 and port 1"
-    if fault.kind == "bad_input":
-        return "invalid event: field 'job_id' is missing"
-    if fault.kind == "import_error":
-        return f"Unable to import module 'handler': No module named '{getattr(fault, 'missing_module', '')}'"
-    if fault.kind == "missing_handler":
-        return "Handler 'handler' missing on module 'handler'"
-    return "injected fault"
+    return fault.error_message(scenario.timeout_of(fault.function))
 
 
-def walk_runs(scenario: Scenario, platform: Platform, pace: Pace) -> list[Timing]:
-    """Each run of the job walked in turn (state carries over, as loaded rows do), timed from its start."""
-    if scenario.job is None:
+def walk_runs(scenario: ScenarioDocument, platform: Platform, pace: Pace) -> list[Timing]:
+    """Each run of the job walked in turn (state carries over, as loaded rows do), timed from its start; a
+    template scenario's one invocation, as one run."""
+    if not scenario.is_pipeline:
+        return [Timing.of(InvocationWalk(scenario, platform, pace).run(), 0.0)]
+    if scenario.job is None:  # type: ignore[attr-defined]
         return []
     walk = Walk(scenario, platform, pace)
-    return [Timing.of(walk.run(number, 0.0), 0.0) for number in range(1, scenario.job.runs + 1)]
+    return [Timing.of(walk.run(number, 0.0), 0.0) for number in range(1, scenario.runs() + 1)]
+
+
+class InvocationWalk(Walk):
+    """A template of your own: the invocation the scenario makes, its attempts and its dead letter."""
+
+    def run(self, number: int = 1, start: float = 0.0) -> list[Event]:
+        self._run, self._events = number, []
+        function = self.scenario.invoked()
+        event = self.scenario.invoke.event  # type: ignore[attr-defined]
+        if self.pace.every_draw_fires:
+            return self._every_attempt_fails(function, {"event": event}, start)
+        end, fault = self._invoke(function, {"event": event}, start, "", (), lambda at: None)
+        if fault is not None and self.scenario.dead_letter_source(function) is not None:
+            self._events.append(DeadLettered(end + self.pace.handoff, function, {"event": event}, fault,
+                                             error_message(self.scenario, fault)))
+        return self._events
+
+    def _every_attempt_fails(self, function: str, payload: dict[str, Any], start: float) -> list[Event]:
+        """The worst case: a template's own code may fail by itself, so every attempt fails, as late as its
+        Timeout, and the event is dead-lettered (what deadlines must allow for)."""
+        timeout = self.scenario.timeout_of(function)
+        now = start + self.pace.start_attempt
+        for attempt in range(1, self.scenario.max_attempts(function) + 1):
+            self._events.append(AttemptEvent(function, "worst-case", attempt, now, now + timeout, None, None, True,
+                                             False, self._run, "", (), payload))
+            end = now + timeout
+            now = end + self.platform.retry_delay(attempt) + attempt * self.pace.retry_lateness
+        if self.scenario.dead_letter_source(function) is not None:
+            self._events.append(DeadLettered(end + self.pace.handoff, function, payload, None, ""))  # type: ignore[arg-type]
+        return self._events
 
 
 def _json(value: Any) -> str:

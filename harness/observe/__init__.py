@@ -16,7 +16,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .records import Attempt, ClockReading, DecisionRecord, InvokeResult, LogLine, Message, QuarantineRecord
+from harness.records import (
+    AlarmTransition,
+    Attempt,
+    ClockReading,
+    DecisionRecord,
+    InvokeResult,
+    LogLine,
+    Message,
+    QuarantineRecord,
+)
 
 if TYPE_CHECKING:
     from harness.model.platform import Platform
@@ -48,6 +57,10 @@ class Observations(Protocol):
     def messages(self, topic: str) -> list[Message]: ...
 
     def alarm_name(self, alarm: str) -> str: ...
+
+    def alarm_history(self, alarm: str) -> list[AlarmTransition]:
+        """The alarm's state changes from CloudWatch's history (for an alarm that notifies no tapped topic)."""
+        ...
 
     def rows_per_file(self) -> dict[str, int]: ...
 

@@ -15,15 +15,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
-from .records import Attempt
-
 if TYPE_CHECKING:
     import psycopg
 
-LEDGER_TABLE = "harness_attempts"
-# One row per run of the job, written by the runner just before it invokes the orchestrator: an attempt
-# belongs to the latest run started before its request's first attempt (runs never overlap).
-RUNS_TABLE = "harness_runs"
+from harness.faults import LEDGER_TABLE, RUNS_TABLE
+from harness.records import Attempt
 
 LEDGER_DDL = f"""
 CREATE TABLE IF NOT EXISTS "{{schema}}"."{LEDGER_TABLE}" (

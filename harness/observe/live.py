@@ -14,14 +14,22 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from harness.records import (
+    AlarmTransition,
+    Attempt,
+    ClockReading,
+    DecisionRecord,
+    InvokeResult,
+    LogLine,
+    Message,
+    QuarantineRecord,
+    epoch,
+)
 from harness.wire import StackTime
-
-from . import ledger
-from .records import Attempt, ClockReading, DecisionRecord, InvokeResult, LogLine, Message, QuarantineRecord, epoch
 
 if TYPE_CHECKING:
     from harness.model.platform import Platform
-    from harness.stack.pipeline import PipelineStack
+    from harness.stack.template_stack import TemplateStack
 
 # The message attributes kept: those Lambda sets on a dead letter.
 _ATTRIBUTES = ("RequestID", "ErrorCode", "ErrorMessage")
@@ -32,8 +40,10 @@ class StackObservations:
     """What a scenario can see of its stack on a platform; the runner fills in the start times and invoke
     results."""
 
-    stack: PipelineStack
+    stack: TemplateStack
     platform: Platform
+    alarm_intervals: dict[str, float] = field(default_factory=dict)
+    """Each alarm's evaluation interval (tells the evaluation at its creation in its history)."""
     started_at: float = 0.0
     run_started_at: list[float] = field(default_factory=list)
     invoke_results: list[InvokeResult] = field(default_factory=list)
@@ -65,9 +75,7 @@ class StackObservations:
         return list(self.invoke_results)
 
     def attempts(self) -> list[Attempt]:
-        logical = {self.stack.function_name(name): name for name in ("orchestrator", "worker", "error_handler")}
-        with self.stack.db.reading() as connection:  # the stack's one connection: this is read many times a second
-            found = ledger.attempts(connection, self.stack.schema, logical)
+        found = self.stack.attempts()
         at = self.time.at
         return [dataclasses.replace(attempt, started_at=at(attempt.started_at),
                                     ended_at=None if attempt.ended_at is None else at(attempt.ended_at))
@@ -90,22 +98,32 @@ class StackObservations:
     def alarm_name(self, alarm: str) -> str:
         return self.stack.alarm_names[alarm]
 
+    def alarm_history(self, alarm: str) -> list[AlarmTransition]:
+        return self.stack.alarm_history(alarm, self.alarm_intervals.get(alarm, 60.0))
+
+    # The seed pipeline's database (a template of your own has none the harness reads).
     def rows_per_file(self) -> dict[str, int]:
-        return self.stack.db.rows_per_file()
+        return self._db.rows_per_file() if self._db is not None else {}
 
     def duplicate_rows(self) -> int:
-        return self.stack.db.duplicate_rows()
+        return self._db.duplicate_rows() if self._db is not None else 0
 
     def decisions(self) -> list[DecisionRecord]:
+        if self._db is None:
+            return []
         return [dataclasses.replace(decision, decided_at=self.time.at(epoch(decision.decided_at, time.time())))
-                for decision in self.stack.db.decisions()]
+                for decision in self._db.decisions()]
 
     def quarantine(self) -> list[QuarantineRecord]:
-        return self.stack.db.quarantine()
+        return self._db.quarantine() if self._db is not None else []
+
+    @property
+    def _db(self) -> Any:
+        return getattr(self.stack, "db", None)
 
     def log_lines(self, function: str) -> list[LogLine]:
         client = self.stack.client("logs")
-        group = f"/aws/lambda/{self.stack.function_name(function)}"
+        group = f"/aws/lambda/{self.stack.function_names.get(function, function)}"
         try:
             pages = client.get_paginator("filter_log_events").paginate(logGroupName=group)
             return [LogLine(function=function, stream=str(event.get("logStreamName", "")),

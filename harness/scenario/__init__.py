@@ -1,33 +1,13 @@
-"""Scenario files: the format (pydantic models), the loader with located errors, and the JSON Schema.
+"""Scenario files: the documents of its two profiles (the seed pipeline, `pipeline`; a template of your own,
+`template`), the loader with located errors, the validation pass, and the JSON Schema.
 
-A scenario says which job to run on the seed pipeline, which faults to inject where, and what must be
-observed afterwards. See `scenarios/README.md` for the format.
+A scenario says which faults to inject where, what to run, and what must be observed afterwards. See
+`scenarios/README.md` for the format.
 """
 
-from .catalog import (
-    ALARMS,
+from harness.format.catalog import ALARMS, FUNCTIONS, TOPICS, AlarmName, AlarmState, FunctionName, TopicName
+from harness.format.faults import (
     FAULT_KINDS,
-    FUNCTIONS,
-    TOPICS,
-    AlarmName,
-    AlarmState,
-    FaultKind,
-    FunctionName,
-    TopicName,
-)
-from .errors import Problem, ScenarioError
-from .expectations import (
-    EXPECTATION_KINDS,
-    AlarmExpectation,
-    AttemptsExpectation,
-    DatabaseExpectation,
-    DlqExpectation,
-    Expectation,
-    ReshardExpectation,
-    ResultExpectation,
-    SnsExpectation,
-)
-from .faults import (
     BadFieldFault,
     BadInputFault,
     BadTableFault,
@@ -37,11 +17,27 @@ from .faults import (
     ExceptionSpec,
     FailAfterCommitFault,
     Fault,
+    LatencyFault,
     OutOfMemoryFault,
     TimeoutFault,
 )
-from .loader import load_scenario, load_scenarios, scenario_files, validate_paths
-from .model import (
+from harness.kinds import (
+    EXPECTATION_KINDS,
+    AlarmExpectation,
+    AttemptsExpectation,
+    DatabaseExpectation,
+    DlqExpectation,
+    Expectation,
+    ReshardExpectation,
+    ResultExpectation,
+    SnsExpectation,
+    SqsExpectation,
+)
+
+from .document import ScenarioDocument
+from .errors import Problem, ScenarioError
+from .loader import AnyScenario, load_scenario, load_scenarios, scenario_files, validate_paths
+from .pipeline import (
     AlarmSettings,
     ErrorPolicy,
     FunctionSettings,
@@ -52,6 +48,7 @@ from .model import (
     WorkerSettings,
 )
 from .schema import DEFAULT_SCHEMA_PATH, json_schema, render_json_schema, write_json_schema
+from .template import Invoke, TemplateScenario
 
 __all__ = [
     "ALARMS",
@@ -64,33 +61,38 @@ __all__ = [
     "AlarmName",
     "AlarmSettings",
     "AlarmState",
+    "AnyScenario",
     "AttemptsExpectation",
     "BadFieldFault",
     "BadInputFault",
-    "CrashFault",
-    "DbUnreachableFault",
-    "ErrorPolicy",
     "BadTableFault",
+    "CrashFault",
     "DatabaseExpectation",
+    "DbUnreachableFault",
     "DlqExpectation",
+    "ErrorPolicy",
     "ExceptionFault",
     "ExceptionSpec",
-    "FailAfterCommitFault",
     "Expectation",
+    "FailAfterCommitFault",
     "Fault",
-    "FaultKind",
     "FunctionName",
     "FunctionSettings",
+    "Invoke",
     "Job",
+    "LatencyFault",
     "NextRunCondition",
     "OutOfMemoryFault",
     "Problem",
-    "ReshardExpectation",
     "ResultExpectation",
+    "ReshardExpectation",
     "Scenario",
+    "ScenarioDocument",
     "ScenarioError",
     "SnsExpectation",
+    "SqsExpectation",
     "StackSettings",
+    "TemplateScenario",
     "TimeoutFault",
     "TopicName",
     "WorkerSettings",

@@ -16,9 +16,10 @@ from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, Tag, ValidationError
 
-from .common import Loc, ScenarioProblems
-from .expectations import ExpectationBase, KeyedUnion
-from .model import Scenario
+from harness.format import Loc, ScenarioProblems
+from harness.kinds import ExpectationBase, KeyedUnion
+
+from .pipeline import Scenario
 from .yaml_source import Mark, SourceMap
 
 
@@ -255,11 +256,11 @@ def _misspelt_tag_keys(
     for key in misspelt:
         loc = (*resolved.loc, key)
         message = f"unknown key {key!r}" + _suggest(key, ["kind"])
-        located.append(LocatedMessage(loc, _mark_for(loc, source_map, at_key=True), message))
+        located.append(LocatedMessage(loc, mark_for(loc, source_map, at_key=True), message))
     return bool(misspelt)
 
 
-def _mark_for(loc: Loc, source_map: SourceMap, at_key: bool) -> Mark | None:
+def mark_for(loc: Loc, source_map: SourceMap, at_key: bool) -> Mark | None:
     found = source_map.nearest(loc)
     if found is None:
         return None
@@ -281,7 +282,7 @@ def translate(error: ValidationError, source_map: SourceMap, root: type[BaseMode
             base = _resolve(raw, root).loc
             for sub, message in cause.problems:
                 loc = (*base, *sub)
-                located.append(LocatedMessage(loc, _mark_for(loc, source_map, at_key=False), message))
+                located.append(LocatedMessage(loc, mark_for(loc, source_map, at_key=False), message))
             continue
         if item["type"] == "union_tag_not_found" and _misspelt_tag_keys(item, _resolve(raw, root), source_map, located):
             continue
@@ -289,19 +290,19 @@ def translate(error: ValidationError, source_map: SourceMap, root: type[BaseMode
             resolved = _resolve(raw, root)
             loc, message = _union_tag_message(item, resolved)
             at_key = item["type"] == "union_tag_not_found" or loc[-1] != "kind"
-            located.append(LocatedMessage(loc, _mark_for(loc, source_map, at_key=at_key), message))
+            located.append(LocatedMessage(loc, mark_for(loc, source_map, at_key=at_key), message))
             continue
         if item["type"] == "extra_forbidden":
             parent = _resolve(raw[:-1], root)
             loc = (*parent.loc, raw[-1])
             message = _extra_key_message(raw[-1], parent)
-            located.append(LocatedMessage(loc, _mark_for(loc, source_map, at_key=True), message))
+            located.append(LocatedMessage(loc, mark_for(loc, source_map, at_key=True), message))
             continue
         resolved = _resolve(raw, root)
         located.append(
             LocatedMessage(
                 resolved.loc,
-                _mark_for(resolved.loc, source_map, at_key=item["type"] == "missing"),
+                mark_for(resolved.loc, source_map, at_key=item["type"] == "missing"),
                 _message(item, resolved),
             )
         )

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
 
+from harness.format import Loc, format_loc
 from harness.paths import SCENARIO_SUFFIXES
 
-from .common import Loc, format_loc
-from .error_text import translate
+from .error_text import mark_for, translate
 from .errors import Problem, ScenarioError
-from .model import Scenario
-from .template_scenario import TemplateScenario, is_template_document
+from .pipeline import Scenario
+from .template import TemplateScenario
+from .validate import validate
 from .yaml_source import Mark, YamlSyntaxError, parse_yaml
 
 PathLike = str | Path
@@ -79,7 +81,15 @@ def _load(path: Path) -> tuple[AnyScenario | None, list[Problem]]:
     if problems:
         return None, _sorted(problems)
     scenario._attach_source(path, parsed.source_map.lines())
-    return scenario, []
+    # The document's shape is right; now what its parts need of each other and of its stack.
+    problems = [_problem(path, mark_for(loc, parsed.source_map, at_key=False), loc, message)
+                for loc, message in validate(scenario)]
+    return (None, _sorted(problems)) if problems else (scenario, [])
+
+
+def is_template_document(data: Any) -> bool:
+    """A scenario document for a template of your own (it names `template:` at its top level)."""
+    return isinstance(data, dict) and "template" in data
 
 
 def load_scenario(path: PathLike) -> AnyScenario:

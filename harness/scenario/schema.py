@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from harness import paths
+from harness.kinds import EXPECTATION_KINDS
 
-from .expectations import EXPECTATION_KINDS
-from .model import Scenario
+from .pipeline import Scenario
 
 # The shipped copy lives next to the shipped scenarios, which point at it with a relative $schema
 # (an installed wheel carries it too: harness.paths).

@@ -7,7 +7,7 @@ from typing import Any
 
 import yaml
 
-from .common import Loc
+from harness.format import Loc
 
 # An alias bomb would make the path index explode; past this many entries the rest of the document is
 # located by its nearest indexed ancestor instead.

@@ -10,17 +10,15 @@ a person passes works exactly as with psql, and `sql.Identifier` quotes names fo
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from types import ModuleType
 from typing import Any
 
 import psycopg
 from psycopg import sql
 
-from harness import paths
-from harness.observe.records import DecisionRecord, QuarantineRecord
+from harness.records import DecisionRecord, QuarantineRecord
 from harness.stack.db_server import DatabaseStartError, EmbeddedPostgres, ExternalPostgres, start_database
 
 __all__ = [
@@ -31,7 +29,6 @@ __all__ = [
     "PipelineNames",
     "create_schema",
     "drop_schema",
-    "expected_row_counts",
     "start_database",
 ]
 
@@ -199,13 +196,3 @@ class PipelineDatabase:
         return self._query(statement)
 
 
-def expected_row_counts(file_ids: Iterable[str]) -> dict[str, int]:
-    """How many rows each file ID stands for, computed by the pipeline's own content module."""
-    content = _pipeline_content()
-    return {file_id: int(content.row_count(file_id)) for file_id in file_ids}
-
-
-def _pipeline_content() -> ModuleType:
-    # The pipeline's own module, imported as the functions import it: one source of truth for file contents
-    # without making `lambdas/` part of the harness package (or the harness part of the Lambda code).
-    return paths.pipeline_common("content")

@@ -12,7 +12,6 @@ says). Several stacks live side by side in one LocalStack and one database.
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from collections.abc import Sequence
@@ -23,10 +22,12 @@ import psycopg
 from botocore.exceptions import ClientError
 
 from harness import faults as fault_injection
+from harness.format.catalog import TOPICS
+from harness.format.faults import fault_plan
 from harness.observe import ledger
 from harness.packaging import FUNCTIONS, build_directory_zip_path, build_function_zip_path
-from harness.scenario.catalog import TOPICS
-from harness.scenario.model import ALARM_PARAMETERS, FUNCTION_PARAMETERS, StackSettings
+from harness.records import Attempt
+from harness.scenario.pipeline import ALARM_PARAMETERS, FUNCTION_PARAMETERS, StackSettings
 from harness.services import Endpoint
 from harness.stack import template as templates
 from harness.stack.database import PipelineDatabase, PipelineNames
@@ -59,14 +60,6 @@ class PipelineStack(TemplateStack):
         self.names = PipelineNames()
         self.db = PipelineDatabase(database_url, self.schema, self.names)
         self.function_arns: dict[str, str] = {}
-        self.function_names: dict[str, str] = {}
-        self.alarm_names: dict[str, str] = {}
-
-    def function_name(self, logical: str) -> str:
-        """The deployed name of a pipeline function (`worker`, ...), as the stack's outputs give it."""
-        if logical not in self.function_names:
-            raise DeployError(f"stack {self.prefix}: function {logical} is not known before deploy() or attach()")
-        return self.function_names[logical]
 
     # -- deploy ----------------------------------------------------------------------------------------
     def deploy(self) -> PipelineStack:
@@ -134,7 +127,7 @@ class PipelineStack(TemplateStack):
 
     def fault_registration(self, logical: str) -> dict[str, Any]:
         """What the executor gets for one function: its fault plan and where its attempt ledger is."""
-        plan = fault_injection.fault_plan(self.faults, logical)
+        plan = fault_plan(self.faults, logical)
         return fault_injection.registration(plan, self.database_url, self.schema)
 
     # -- attach ----------------------------------------------------------------------------------------
@@ -152,26 +145,15 @@ class PipelineStack(TemplateStack):
             self.find_tap(topic, self.topic_arns[topic], consume=consume)
         return self
 
-    def alarm_state(self, alarm: str) -> str:
-        """The alarm's current state (OK, ALARM or INSUFFICIENT_DATA), as CloudWatch has it now."""
-        found = self.client("cloudwatch").describe_alarms(AlarmNames=[self.alarm_names[alarm]])["MetricAlarms"]
-        return str(found[0]["StateValue"]) if found else "INSUFFICIENT_DATA"
-
-    def mark_run(self, run: int) -> None:
-        """Tell the fault wrapper that run `run` of the job starts now (faults can target runs)."""
-        with psycopg.connect(self.database_url, autocommit=True) as connection:
-            ledger.mark_run(connection, self.schema, run)
-
     # -- use -------------------------------------------------------------------------------------------
     def run_job(self, job: dict[str, Any], invocation: str = "sync") -> dict[str, Any]:
-        """Invoke the orchestrator with ``job``, synchronously (``sync``, its answer decoded) or as an
-        asynchronous event (``event``: status 202 and no answer; Lambda retries it on failure)."""
-        response = self.client("lambda").invoke(
-            FunctionName=self.function_name("orchestrator"), Payload=json.dumps(job).encode(),
-            InvocationType="Event" if invocation == "event" else "RequestResponse")
-        payload = response["Payload"].read()
-        body = json.loads(payload) if payload else None
-        return {"status": response["StatusCode"], "function_error": response.get("FunctionError"), "body": body}
+        """Invoke the orchestrator with ``job`` (see `invoke`)."""
+        return self.invoke("orchestrator", job, invocation)
+
+    def attempts(self) -> list[Attempt]:
+        logical = {name: function for function, name in self.function_names.items()}
+        with self.db.reading() as connection:  # the stack's one connection: this is read many times a second
+            return ledger.attempts(connection, self.schema, logical)
 
     def outputs(self) -> dict[str, str]:
         """One NAME=value per thing a person or script needs (printed by `harness up --deploy`)."""

@@ -19,64 +19,24 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from harness import paths
+from harness.format.template import FUNCTION_TYPES, Template, TemplateError, load
 from harness.waiting import DeadlineExceeded, wait_for
+
+__all__ = ["FUNCTION_TYPES", "PIPELINE_TEMPLATE", "Template", "TemplateError", "load"]
 
 PIPELINE_TEMPLATE = paths.LAMBDAS / "template.yaml"
 CODE_BUCKET = "harness-code"
 REGION = "us-east-1"
-FUNCTION_TYPES = ("AWS::Serverless::Function", "AWS::Lambda::Function")
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
 POLL_S = 0.02
 STACK_TYPE = "AWS::CloudFormation::Stack"
 GONE_CODES = ("ResourceNotFoundException", "NotFound", "NoSuchEntity", "AWS.SimpleQueueService.NonExistentQueue")
-
-
-class TemplateError(Exception):
-    """A template that cannot be deployed, or a stack that failed; the message names file, line, resource."""
-
-
-@dataclass
-class Template:
-    path: Path
-    body: dict[str, Any]
-
-    @property
-    def resources(self) -> dict[str, Any]:
-        resources = self.body.get("Resources")
-        return resources if isinstance(resources, dict) else {}
-
-    @property
-    def parameters(self) -> dict[str, Any]:
-        parameters = self.body.get("Parameters")
-        return parameters if isinstance(parameters, dict) else {}
-
-    def where(self, node: Any) -> str:
-        """`file:line` of a node of the template (its first line when the node has none)."""
-        mark = getattr(node, "start_mark", None)
-        return f"{self.path}:{mark.line + 1 if mark is not None else 1}"
-
-    def where_resource(self, logical: str) -> str:
-        """`file:line` of a resource's logical ID in the template."""
-        for key in self.resources:
-            if key == logical:
-                return self.where(key)
-        return f"{self.path}:1"
-
-    def functions(self) -> dict[str, dict[str, Any]]:
-        """Logical ID -> resource, for every Lambda function the template declares."""
-        return {logical: resource for logical, resource in self.resources.items()
-                if isinstance(resource, dict) and resource.get("Type") in FUNCTION_TYPES}
-
-    def resource_type(self, logical: str) -> str | None:
-        resource = self.resources.get(logical)
-        return resource.get("Type") if isinstance(resource, dict) else None
 
 
 def translate(template: Template, parameters: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -97,19 +57,6 @@ def translate(template: Template, parameters: Mapping[str, str] | None = None) -
     translated: dict[str, Any] = translator.translate(body, parameter_values=dict(parameters or {}),
                                                       get_managed_policy_map=dict)
     return translated
-
-
-def load(path: Path) -> Template:
-    from cfnlint.decode import decode  # type: ignore[import-untyped]
-
-    if not path.is_file():
-        raise TemplateError(f"{path}: no such template")
-    body, matches = decode(str(path))
-    if matches:
-        raise TemplateError("\n".join(f"{path}:{match.linenumber}: {match.message}" for match in matches))
-    if not isinstance(body, dict) or not isinstance(body.get("Resources"), dict) or not body["Resources"]:
-        raise TemplateError(f"{path}:1: a template needs a Resources section with at least one resource")
-    return Template(path, body)
 
 
 def lint(template: Template, cache: bool = True) -> list[str]:

@@ -10,7 +10,9 @@ names; `TemplateStack` itself serves any template.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +22,12 @@ from psycopg import sql
 
 from harness import faults as fault_injection
 from harness import wire
+from harness.format.faults import fault_plan
+from harness.format.template import ALARM_TYPES, QUEUE_TYPES, TOPIC_TYPES
 from harness.observe import ledger
 from harness.observe.taps import QueueTap
 from harness.packaging import build_directory_zip_path
+from harness.records import AlarmTransition, Attempt, epoch, is_initial
 from harness.services import Endpoint
 from harness.stack import template as templates
 
@@ -33,8 +38,9 @@ class DeployError(Exception):
 
 class TemplateStack:
     def __init__(self, endpoint: Endpoint, database_url: str, prefix: str, template_path: Path,
-                 parameters: Mapping[str, str] | None = None) -> None:
+                 parameters: Mapping[str, str] | None = None, faults: Sequence[Any] = ()) -> None:
         self.endpoint, self.database_url, self.prefix = endpoint, database_url, prefix
+        self.faults = list(faults)
         self.template_path = template_path
         self.schema = prefix.replace("-", "_")
         self.extra_parameters = dict(parameters or {})
@@ -48,6 +54,11 @@ class TemplateStack:
         self.topic_arns: dict[str, str] = {}
         self.tap_urls: dict[str, str] = {}
         self.taps: dict[str, QueueTap] = {}
+        """A reader of every topic (its tap) and queue of the stack, by its logical name."""
+        self.function_names: dict[str, str] = {}
+        """Logical name -> deployed name of each function."""
+        self.alarm_names: dict[str, str] = {}
+        """Logical name -> deployed name of each alarm."""
         self._registered: list[str] = []
 
     def client(self, service: str) -> Any:
@@ -70,6 +81,55 @@ class TemplateStack:
             connection.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(self.schema)))
 
     # -- deploy ----------------------------------------------------------------------------------------
+    def deploy(self) -> TemplateStack:
+        """The stack, a reader of each of its topics (its tap) and queues, and each function's fault plan."""
+        self.deploy_stack()
+        assert self.template is not None  # deploy_stack loaded it
+        for logical in self.template.of_type(TOPIC_TYPES):
+            self._step(f"tap on topic {logical}", lambda lg=logical: self.find_tap(lg, self.physical[lg]))
+        sqs = self.client("sqs")
+        for logical in self.template.of_type(QUEUE_TYPES):
+            self.taps[logical] = QueueTap(sqs, self.physical[logical], logical)
+        self.function_names = {logical: self.physical[logical] for logical in self.template.functions()}
+        self.alarm_names = {logical: self.physical[logical] for logical in self.template.of_type(ALARM_TYPES)}
+        self._step("fault plans", lambda: self.register_faults(
+            {name: fault_plan(self.faults, logical) for logical, name in self.function_names.items()}))
+        return self
+
+    def attach(self, consume: bool = False) -> TemplateStack:
+        """Find this prefix's stack, deployed earlier (by `harness up --scenario`), without creating anything:
+        its resources, and a reader of each topic's tap and each queue that leaves the messages for the next
+        check (`consume=False`). Raises DeployError naming what is missing."""
+        try:
+            stack = self.client("cloudformation").describe_stacks(StackName=self.prefix)["Stacks"][0]
+        except ClientError as error:
+            raise DeployError(f"stack {self.prefix}: not found at {self.endpoint.url} (is the prefix right, and is "
+                              f"that stack still up?): {error}") from error
+        self.stack_id, self.template = stack["StackId"], templates.load(self.template_path)
+        self.physical = templates.physical_ids(self.client("cloudformation"), self.stack_id)
+        for logical in self.template.of_type(TOPIC_TYPES):
+            self.find_tap(logical, self.physical[logical], consume=consume)
+        for logical in self.template.of_type(QUEUE_TYPES):
+            self.taps[logical] = QueueTap(self.client("sqs"), self.physical[logical], logical, consume=consume)
+        self.function_names = {logical: self.physical[logical] for logical in self.template.functions()}
+        self.alarm_names = {logical: self.physical[logical] for logical in self.template.of_type(ALARM_TYPES)}
+        return self
+
+    def outputs(self) -> dict[str, str]:
+        """One NAME=value per thing a person or script needs (printed by `harness up --scenario`)."""
+        out = {f"{_constant(logical)}_FUNCTION": name for logical, name in self.function_names.items()}
+        out.update({f"{_constant(key)}_TOPIC_ARN": arn for key, arn in self.topic_arns.items()})
+        out.update({f"{_constant(key)}_TAP_QUEUE_URL": url for key, url in self.tap_urls.items()})
+        out.update({f"{_constant(alarm)}_ALARM": name for alarm, name in self.alarm_names.items()})
+        out["DB_SCHEMA"] = self.schema
+        return out
+
+    def function_name(self, logical: str) -> str:
+        """The deployed name of a function of the stack, by its logical name."""
+        if logical not in self.function_names:
+            raise DeployError(f"stack {self.prefix}: function {logical} is not known before deploy() or attach()")
+        return self.function_names[logical]
+
     def deploy_stack(self) -> None:
         """The schema, then the stack with every topic tapped as CloudFormation creates it (an alarm's first
         notification comes within milliseconds of the alarm), then the check of its delivery targets."""
@@ -132,6 +192,59 @@ class TemplateStack:
             self._route(wire.FAULTS, "PUT", name, fault_injection.registration(plan, self.database_url, self.schema))
             self._registered.append(name)
 
+    def alarm_state(self, alarm: str) -> str:
+        """The alarm's current state (OK, ALARM or INSUFFICIENT_DATA), as CloudWatch has it now."""
+        found = self.client("cloudwatch").describe_alarms(AlarmNames=[self.alarm_names[alarm]])["MetricAlarms"]
+        return str(found[0]["StateValue"]) if found else "INSUFFICIENT_DATA"
+
+    def mark_run(self, run: int) -> None:
+        """Tell the fault wrapper that run `run` of the job starts now (faults can target runs)."""
+        with psycopg.connect(self.database_url, autocommit=True) as connection:
+            ledger.mark_run(connection, self.schema, run)
+
+    # -- what it shows ---------------------------------------------------------------------------------
+    def attempts(self) -> list[Attempt]:
+        """Every attempt in the ledger, by the functions' logical names."""
+        logical = {name: function for function, name in self.function_names.items()}
+        with psycopg.connect(self.database_url, autocommit=True) as connection:
+            return ledger.attempts(connection, self.schema, logical)
+
+    def alarm_history(self, alarm: str, interval: float) -> list[AlarmTransition]:
+        """The alarm's state changes from CloudWatch's history (an alarm that notifies no topic of the stack).
+
+        LocalStack stamps a history item with the time of the change before it, so each change's time is the
+        next item's stamp, and the last one's is the alarm's StateUpdatedTimestamp."""
+        cloudwatch = self.client("cloudwatch")
+        name = self.alarm_names[alarm]
+        items = sorted(cloudwatch.describe_alarm_history(AlarmName=name, HistoryItemType="StateUpdate")
+                       ["AlarmHistoryItems"], key=lambda item: item["Timestamp"])
+        [details] = cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"] or [{}]
+        stamps = [item["Timestamp"] for item in items[1:]] + [details.get("StateUpdatedTimestamp")]
+        configured = details.get("AlarmConfigurationUpdatedTimestamp")
+        found = []
+        for item, stamp in zip(items, stamps, strict=True):
+            data = json.loads(item["HistoryData"])
+            at = epoch(stamp, 0.0)
+            old = data.get("oldState", {}).get("stateValue")
+            found.append(AlarmTransition(alarm_name=name, old_state=old, new_state=data["newState"]["stateValue"],
+                                         at=at, reason=str(data["newState"].get("stateReason") or ""),
+                                         initial=is_initial(old, at, epoch(configured, 0.0) if configured else None,
+                                                            interval)))
+        return found
+
+    def invoke(self, function: str, event: Any, invocation: str = "sync") -> dict[str, Any]:
+        """Invoke a function of the stack with `event`, synchronously (`sync`, its answer decoded) or as an
+        asynchronous event (`event`: status 202 and no answer; Lambda retries it on failure)."""
+        response = self.client("lambda").invoke(
+            FunctionName=self.function_name(function), Payload=json.dumps(event).encode(),
+            InvocationType="Event" if invocation == "event" else "RequestResponse")
+        payload = response["Payload"].read()
+        try:
+            body = json.loads(payload) if payload else None
+        except ValueError:
+            body = payload.decode(errors="replace")
+        return {"status": response["StatusCode"], "function_error": response.get("FunctionError"), "body": body}
+
     # -- the stack's clock ---------------------------------------------------------------------------
     def clock_state(self) -> wire.ClockState | None:
         """The stack's clock (`harness.wire.ClockState`): now, its history, what keeps it from moving, its
@@ -181,3 +294,8 @@ class TemplateStack:
         self._drop_schema()
 
 
+
+
+def _constant(name: str) -> str:
+    """`OrderHandlerFunction` -> `ORDER_HANDLER_FUNCTION`, `error_handler` -> `ERROR_HANDLER`."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).upper()

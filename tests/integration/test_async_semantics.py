@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from harness.observe.records import LogLine, lines_by_attempt
+from harness.records import LogLine, lines_by_attempt
 from harness.observe.taps import QueueTap
 from harness.waiting import wait_for
 from tests.integration.conftest import invoke, unique_name

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from harness.observe.taps import QueueTap
-from harness.stack.database import expected_row_counts
+from harness.model.content import expected_row_counts
 from tests.support.taps import wait_until
 
 

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 
 from psycopg import sql
 
-from harness.observe.records import DecisionRecord, QuarantineRecord
-from harness.stack.database import PipelineDatabase, expected_row_counts
+from harness.records import DecisionRecord, QuarantineRecord
+from harness.model.content import expected_row_counts
+from harness.stack.database import PipelineDatabase
 
 
 @dataclass(frozen=True)

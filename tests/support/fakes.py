@@ -18,7 +18,7 @@ from harness.expect.engine import evaluate
 from harness.expect.report import Report
 from harness.localstack.executor import lambda_logs
 from harness.model.platform import Platform
-from harness.observe.records import (
+from harness.records import (
     Attempt,
     ClockReading,
     DecisionRecord,

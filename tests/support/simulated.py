@@ -28,7 +28,7 @@ from harness.model.walk import (
 )
 from harness.scenario import ExceptionFault, FailAfterCommitFault, Fault, Scenario
 from harness.scenario.classes import failure_class
-from harness.stack.database import expected_row_counts
+from harness.model.content import expected_row_counts
 
 from .fakes import FakeObservations
 

@@ -4,7 +4,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pipeline_common.content import MAX_ROWS, MIN_ROWS, row_count, rows_for_file
 
-from harness.stack.database import expected_row_counts
+from harness.model.content import expected_row_counts
 
 
 def test_content_is_a_pure_function_of_the_file_id() -> None:

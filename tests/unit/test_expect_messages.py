@@ -219,7 +219,7 @@ def test_the_evaluation_at_creation_is_reported_not_counted(tmp_path: Path) -> N
 
 
 def test_the_evaluation_at_creation_is_told_apart_by_its_state_and_time_even_when_it_comes_late() -> None:
-    from harness.observe.records import AlarmTransition
+    from harness.records import AlarmTransition
 
     def change(old: str, at: float) -> AlarmTransition:
         return AlarmTransition("a", old, "ALARM", at=at, reason=MISSING, configured_at=100.0)

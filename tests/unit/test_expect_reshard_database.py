@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness.expect import Report
-from harness.stack.database import expected_row_counts
+from harness.model.content import expected_row_counts
 from tests.support.fakes import FakeObservations, evaluate_scripted, scenario_from_yaml
 
 JOB = "state-under-test"

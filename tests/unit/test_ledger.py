@@ -7,7 +7,7 @@ import json
 import psycopg
 
 from harness.observe import ledger
-from harness.observe.records import Attempt
+from harness.records import Attempt
 from tests.support.database import ReadBackDatabase
 
 

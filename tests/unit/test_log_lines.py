@@ -1,10 +1,10 @@
-"""Function log lines assigned to ledger attempts (harness.observe.records.lines_by_attempt): an async
+"""Function log lines assigned to ledger attempts (harness.records.lines_by_attempt): an async
 retry keeps its request ID, so the k-th invocation started with one request ID is its attempt k."""
 
 from __future__ import annotations
 
 from harness.localstack.executor import lambda_logs
-from harness.observe.records import LogLine, lines_by_attempt
+from harness.records import LogLine, lines_by_attempt
 
 
 def invocation(function: str, stream: str, request_id: str, at: float, body: list[str],

@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from harness.observe import ledger
-from harness.observe.records import Attempt
+from harness.records import Attempt
 from harness.observe.taps import QueueTap
 from harness.stack import template_stack
 from harness.stack.database import EmbeddedPostgres

@@ -46,3 +46,14 @@ def listing(items: Iterable[str], limit: int = _MAX_LISTED) -> str:
     items = list(items)
     shown = "; ".join(items[:limit])
     return shown + (f"; and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def duration_text(seconds: float) -> str:
+    """A duration as a person reads it: `42.5 s`, `5 min 0.0 s`, `2 h 3 min`, `1 day 0 h`."""
+    if seconds < 120:
+        return f"{seconds:.1f} s"
+    if seconds < 7200:
+        return f"{int(seconds // 60)} min {seconds % 60:.1f} s"
+    if seconds < 172800:
+        return f"{int(seconds // 3600)} h {int(seconds % 3600 // 60)} min"
+    return f"{int(seconds // 86400)} days {int(seconds % 86400 // 3600)} h"

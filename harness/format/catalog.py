@@ -12,10 +12,6 @@ FunctionName = Literal["orchestrator", "worker", "error_handler"]
 TopicName = Literal["notifications", "dlq", "alarms", "error_handler_dlq"]
 AlarmName = Literal["job_not_run", "job_failed"]
 AlarmState = Literal["OK", "ALARM", "INSUFFICIENT_DATA"]
-FaultKind = Literal[
-    "timeout", "exception", "bad_table", "bad_field", "out_of_memory", "fail_after_commit", "crash", "bad_input",
-    "db_unreachable", "import_error", "missing_handler",
-]
 ErrorAction = Literal["report", "raise"]
 TreatMissingData = Literal["breaching", "notBreaching", "missing", "ignore"]
 # Why an alarm entered a state: its metric's datapoints, or the absence of any (TreatMissingData).
@@ -27,7 +23,6 @@ DEAD_LETTER_TOPICS: dict[str, str] = {"worker": "dlq", "error_handler": "error_h
 FUNCTIONS: tuple[str, ...] = get_args(FunctionName)
 TOPICS: tuple[str, ...] = get_args(TopicName)
 ALARMS: tuple[AlarmName, ...] = get_args(AlarmName)
-FAULT_KINDS: tuple[str, ...] = get_args(FaultKind)
 
 # AWS allows MaximumRetryAttempts 0..2 for asynchronous invocation, so an event gets at most 3 attempts.
 MAX_RETRY_ATTEMPTS_LIMIT = 2

@@ -1,15 +1,25 @@
-"""The scenario document: stack settings, the job to run, the faults, and the expectations."""
+"""The seed pipeline's profile: a scenario that deploys `lambdas/template.yaml` with its stack settings, runs
+a job on it (one or more runs of the orchestrator), and may expect what only the pipeline has (`reshard`,
+`database`, files and runs).
+
+Its settings default to the template's own (`harness.format.pipeline_template`): a scenario states AWS's
+numbers, and leaving one out means what the team deploys.
+"""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from .catalog import (
-    DEFAULT_MAX_WAIT_SECONDS,
+from harness.format import FileId, Loc, ScenarioModel, ScenarioProblems, Slug, duplicates
+from harness.format.catalog import (
+    ALARMS,
+    DEAD_LETTER_TOPICS,
+    FUNCTIONS,
     MAX_RETRY_ATTEMPTS_LIMIT,
     RUNS_LIMIT,
+    TOPICS,
     AlarmName,
     AlarmState,
     ErrorAction,
@@ -17,11 +27,10 @@ from .catalog import (
     TreatMissingData,
     is_valid_alarm_period,
 )
-from .common import FileId, Loc, ScenarioModel, ScenarioProblems, Slug, SourceLocated, Text, duplicates
-from .consistency import consistency_problems
-from .expectations import Expectation
-from .faults import Fault
-from .pipeline_template import default
+from harness.format.pipeline_template import TEMPLATE as PIPELINE_TEMPLATE
+from harness.format.pipeline_template import default
+
+from .document import Problems, ScenarioDocument
 
 # The template's logical IDs' prefixes for its per-function and per-alarm parameters.
 FUNCTION_PARAMETERS: dict[str, str] = {"orchestrator": "Orchestrator", "worker": "Worker",
@@ -169,7 +178,7 @@ class StackSettings(ScenarioModel):
     def evaluation_interval(self, name: AlarmName) -> float:
         """Seconds between two evaluations of the alarm (LocalStack: Period x EvaluationPeriods)."""
         settings = self.alarm(name)
-        return float(settings.period_seconds or 60) * settings.evaluation_periods
+        return float(settings.period_seconds or 60) * int(settings.evaluation_periods or 1)
 
 
 class NextRunCondition(ScenarioModel):
@@ -223,33 +232,85 @@ class Job(ScenarioModel):
         return [f"f-{index:0{width}d}" for index in range(count)]
 
 
-class Scenario(SourceLocated):
+class Scenario(ScenarioDocument):
     """A scenario: run a job on the seed pipeline with faults injected, then check every effect."""
 
-    name: Slug
-    """Unique name of the scenario, a slug like worker-timeout-reshards."""
-    description: Text
-    """What happens and why, for a person reading the file or a failure report."""
     stack: StackSettings = StackSettings()
-    """Deployment settings; every key has a default."""
+    """Deployment settings; every key has a default (the template's)."""
     job: Job | None = None
     """The job to run. Omitted: no job runs (the way to test the job_not_run alarm)."""
-    faults: list[Fault] = []
-    """Faults to inject. Empty: the pipeline runs clean."""
-    expect: list[Expectation] = Field(min_length=1)
-    """What must be observed, each a one-key mapping naming its kind."""
-    max_wait_seconds: float = Field(default=DEFAULT_MAX_WAIT_SECONDS, gt=0, le=86_400)
-    """No expectation waits longer than this from the job's start, whatever its derived deadline."""
 
-    @model_validator(mode="after")
-    def _check_consistency(self) -> Scenario:
-        problems = consistency_problems(self)
-        if problems:
-            raise ScenarioProblems(problems)
-        return self
+    is_pipeline: ClassVar[bool] = True
 
-    # Helpers for the engine.
+    # -- the profile's facts --------------------------------------------------------------------------------
+    def functions(self) -> list[str]:
+        return list(FUNCTIONS)
 
+    def topics(self) -> list[str]:
+        return list(TOPICS)
+
+    def alarms(self) -> list[str]:
+        return list(ALARMS)
+
+    def alarms_notifying(self, topic: str) -> list[str]:
+        return list(ALARMS) if topic == "alarms" else []
+
+    def dead_letter_source(self, function: str) -> str | None:
+        return DEAD_LETTER_TOPICS.get(function)
+
+    def max_attempts(self, function: str) -> int:
+        """1 + MaximumRetryAttempts, or 1 for the orchestrator when the harness invokes it synchronously
+        (Lambda never retries a synchronous invoke)."""
+        if function == "orchestrator" and (self.job is None or self.job.invocation == "sync"):
+            return 1
+        return self.stack.function(function).max_attempts  # type: ignore[arg-type]
+
+    def timeout_of(self, function: str) -> float:
+        return float(self.stack.function(function).timeout_seconds or 0)  # type: ignore[arg-type]
+
+    def alarm_timing(self, alarm: str) -> tuple[float, int]:
+        settings = self.stack.alarm(alarm)  # type: ignore[arg-type]
+        return float(settings.period_seconds or 60), int(settings.evaluation_periods or 1)
+
+    def triggers(self) -> bool:
+        return self.job is not None
+
+    def runs(self) -> int:
+        return self.job.runs if self.job else 0
+
+    def invoked(self) -> str:
+        return "orchestrator"
+
+    def attempt_limit_text(self, function: str) -> str:
+        if function == "orchestrator" and self.max_attempts(function) == 1:
+            return "the orchestrator is invoked synchronously, which Lambda never retries (job.invocation: event is)"
+        retries = self.stack.function(function).max_retry_attempts  # type: ignore[arg-type]
+        return f"{function} gets at most {self.max_attempts(function)} (1 + max_retry_attempts={retries})"
+
+    def why_no_messages(self, topic: str) -> list[str]:
+        if topic == "notifications" and self.job is None:
+            return ["no job runs, so nothing is published to notifications"]
+        return [f"no fault can fail the {function}'s last attempt, so nothing reaches the {dlq} topic"
+                for function, dlq in DEAD_LETTER_TOPICS.items()
+                if topic == dlq and not self.can_exhaust_retries(function)]
+
+    def unknown_files(self, at: Loc, files: list[str] | None) -> Problems:
+        if not files or self.job is None:
+            return []
+        ids = self.file_ids()
+        known = set(ids)
+        span = f"{ids[0]}..{ids[-1]}" if len(ids) > 3 else ", ".join(ids)
+        return [((*at, index), f"file {file_id!r} is not in the job ({len(ids)} files: {span})")
+                for index, file_id in enumerate(files) if file_id not in known]
+
+    def template_path(self, override: Any = None) -> Any:
+        """The template the stack deploys: `override` (`harness run --template`), else `stack.template`
+        (relative to this file), else lambdas/template.yaml."""
+        if override is not None:
+            return override.resolve()
+        return PIPELINE_TEMPLATE if self.stack.template is None else self.relative_path(self.stack.template)
+
+    # -- the job ---------------------------------------------------------------------------------------------
     def file_ids(self) -> list[str]:
         """The job's file IDs; [] when no job runs."""
         return self.job.ids() if self.job else []
@@ -265,16 +326,6 @@ class Scenario(SourceLocated):
 
     def settings(self, function: FunctionName) -> FunctionSettings:
         return self.stack.function(function)
-
-    def max_attempts(self, function: FunctionName) -> int:
-        """How many attempts one invocation of the function can get: 1 + MaximumRetryAttempts, or 1 for the
-        orchestrator when the harness invokes it synchronously (Lambda never retries a synchronous invoke)."""
-        if function == "orchestrator" and (self.job is None or self.job.invocation == "sync"):
-            return 1
-        return self.stack.function(function).max_attempts
-
-    def faults_for(self, function: FunctionName) -> list[Fault]:
-        return [fault for fault in self.faults if fault.function == function]
 
     def poison_files(self) -> list[str]:
         """Files some fault targets by ID, in job order."""

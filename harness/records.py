@@ -133,22 +133,15 @@ class AlarmTransition:
     at: float
     reason: str = ""
     """NewStateReason, CloudWatch's own words."""
-    configured_at: float | None = None
-    """When the alarm was created or last configured (AlarmConfigurationUpdatedTimestamp)."""
+    initial: bool = False
+    """Whether the evaluation CloudWatch makes at the alarm's creation caused it: a change from the state
+    every alarm starts in (INSUFFICIENT_DATA) before its second evaluation."""
 
     @property
     def cause(self) -> str:
         """missing_data when no datapoint was there (TreatMissingData decided), else datapoints."""
         text = self.reason.lower()
         return "missing_data" if any(marker in text for marker in _MISSING_DATA_MARKERS) else "datapoints"
-
-    def is_initial(self, interval: float) -> bool:
-        """Whether the evaluation CloudWatch makes at the alarm's creation caused it: a change from the state
-        every alarm starts in (INSUFFICIENT_DATA) before the second evaluation, which comes `interval`
-        seconds after the first at the earliest. (Under load the first evaluation can come well after the
-        creation: half an interval, the bound this once had, was not enough at 1 s intervals.)"""
-        return (self.configured_at is not None and self.old_state in (None, "INSUFFICIENT_DATA")
-                and self.at < self.configured_at + interval)
 
 
 def parse_json(text: str) -> Any:
@@ -178,20 +171,44 @@ def epoch(value: Any, default: float) -> float:
     return default
 
 
-def alarm_transition(message: Message) -> AlarmTransition | None:
-    """The transition an alarms-topic message announces, or None if it is not an alarm notification."""
+def alarm_transition(message: Message, interval: float = 0.0) -> AlarmTransition | None:
+    """The transition an alarm notification announces (`interval`: the alarm's evaluation interval, which
+    tells the evaluation at its creation), or None if the message is not an alarm notification."""
     body = parse_json(message.body)
     if not isinstance(body, dict) or not isinstance(body.get("NewStateValue"), str):
         return None
+    at = epoch(body.get("StateChangeTime"), message.received_at)
     configured = body.get("AlarmConfigurationUpdatedTimestamp")
+    configured_at = None if configured is None else epoch(configured, message.received_at)
     return AlarmTransition(
         alarm_name=str(body.get("AlarmName", "")),
         old_state=body.get("OldStateValue"),
         new_state=body["NewStateValue"],
-        at=epoch(body.get("StateChangeTime"), message.received_at),
+        at=at,
         reason=str(body.get("NewStateReason") or ""),
-        configured_at=None if configured is None else epoch(configured, message.received_at),
+        initial=is_initial(body.get("OldStateValue"), at, configured_at, interval),
     )
+
+
+def is_initial(old_state: str | None, at: float, configured_at: float | None, interval: float) -> bool:
+    """Whether a transition at `at` is the evaluation at the alarm's creation: a change from the state every
+    alarm starts in before the second evaluation, `interval` after the first at the earliest."""
+    return configured_at is not None and old_state in (None, "INSUFFICIENT_DATA") and at < configured_at + interval
+
+
+def event_files(event: Any) -> list[str]:
+    """File IDs of a shard or job event, or of the shards inside an SNS event (a dead letter handed to the
+    error handler); [] when it has none."""
+    if isinstance(event, dict) and isinstance(event.get("file_ids"), list):
+        return [str(file_id) for file_id in event["file_ids"]]
+    if isinstance(event, dict) and isinstance(event.get("Records"), list):
+        files: list[str] = []
+        for record in event["Records"]:
+            inner = record.get("Sns", {}).get("Message") if isinstance(record, dict) else None
+            if isinstance(inner, str):
+                files += event_files(parse_json(inner))
+        return files
+    return []
 
 
 @dataclass(frozen=True)

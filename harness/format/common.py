@@ -3,7 +3,9 @@ model reports several problems at precise locations."""
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -156,3 +158,11 @@ def duplicates(values: list[str]) -> list[tuple[int, str]]:
             repeats.append((index, value))
         seen.add(value)
     return repeats
+
+
+def did_you_mean(name: str, candidates: Sequence[str]) -> str:
+    """`; did you mean 'job_not_run'?` when a candidate is close to `name`, else ''."""
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    if not close:
+        close = [candidate for candidate in candidates if candidate.lower() == name.lower()]
+    return f"; did you mean {close[0]!r}?" if close else ""

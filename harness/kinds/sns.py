@@ -1,0 +1,65 @@
+"""`sns`: messages published to a topic, selected by subject, run and body fields."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import Field, model_validator
+
+from harness.format import Loc
+from harness.records import Message
+
+from .base import Problems, Verdict, names_problems
+from .messages import MessagesExpectation, check_shape
+
+if TYPE_CHECKING:
+    from harness.expect.snapshot import Snapshot
+
+
+class SnsExpectation(MessagesExpectation):
+    """Messages published to a topic, selected by subject, run and body fields."""
+
+    PIPELINE_ONLY = ("run",)
+    kind: Literal["sns"] = "sns"
+    topic: str
+    """The topic: notifications (JOB SUCCEEDED / JOB FAILED), dlq, alarms or error_handler_dlq of the seed
+    pipeline, or a topic's logical ID in your own template."""
+    subject: str | None = None
+    """Only messages with exactly this subject, like JOB SUCCEEDED."""
+    run: int | None = Field(default=None, ge=1)
+    """Only messages caused by this run of the job (1 is the first; see job.runs)."""
+
+    _shape = model_validator(mode="after")(check_shape)
+
+    def awaited_alarms(self, scenario: Any) -> list[tuple[str, int]]:
+        # A message on a topic that alarms notify comes from a state change of one of them.
+        return [(alarm, 1) for alarm in scenario.alarms_notifying(self.topic)]
+
+    def source_text(self) -> str:
+        return f"{self.topic}" + (f" with subject {self.subject!r}" if self.subject is not None else "") + \
+            (f" from run {self.run}" if self.run is not None else "")
+
+    def selected(self, message: Message, body: Any, snapshot: Snapshot) -> str | None:
+        if self.subject is not None and message.subject != self.subject:
+            return f"subject {message.subject!r}"
+        if self.run is not None and snapshot.run_of(message.received_at) != self.run:
+            return f"run {snapshot.run_of(message.received_at)}"
+        return super().selected(message, body, snapshot)
+
+    def validate(self, scenario: Any, at: Loc) -> Problems:
+        problems = names_problems(at, "topic", self.topic, scenario.topics(), "topic")
+        if problems:
+            return problems
+        if self.run is not None and self.run > scenario.runs():
+            problems.append(((*at, "run"), f"run {self.run} never happens: the job runs {scenario.runs()} time(s)"))
+        expects, key = self.expects_messages()
+        if expects:
+            problems += [((*at, *key), why) for why in scenario.why_no_messages(self.topic)]
+        return problems
+
+    def report_lanes(self) -> set[tuple[str, str]]:
+        lanes = {("message", self.topic)}
+        return lanes | ({("alarm", "alarm:*")} if self.topic == "alarms" else set())
+
+    def check(self, snapshot: Snapshot) -> Verdict:
+        return self.counted(snapshot.messages(self.topic), snapshot)

@@ -141,6 +141,9 @@ def _break(fault: dict, context) -> None:
     if kind == "timeout":
         # Outlive the function's Timeout on the stack's clock; the sandbox kills us before this returns.
         _clock_sleep(context.get_remaining_time_in_millis() / 1000 + 60)
+    elif kind == "latency":
+        # A slow dependency: wait on the stack's clock, then go on (past the Timeout, the sandbox kills us).
+        _clock_sleep(float(fault.get("seconds", 0)))
     elif kind == "exception":
         raise _exception(fault.get("exception") or {})
     elif kind == "crash":

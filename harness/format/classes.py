@@ -24,9 +24,9 @@ __all__ = ["fails_invocation", "failure_class", "reported_by_worker"]
 def fails_invocation(scenario: Any, fault: FaultBase) -> bool:
     """Whether an attempt that gets this fault fails at the Lambda level (so it is retried and, at the
     last attempt, dead-lettered) rather than being reported by the function and ending normally. A delay
-    (latency) fails nothing by itself."""
+    (latency) fails an attempt only when it outlasts the function's Timeout (then it is a timeout)."""
     if fault.row.lasts == "delay":
-        return False
+        return bool(fault.seconds >= scenario.timeout_of(fault.function))  # type: ignore[attr-defined]
     kind = failure_class(fault)
     if kind == "platform" or fault.function != DEAD_LETTERED_FUNCTION or not scenario.is_pipeline:
         return True

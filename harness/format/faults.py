@@ -124,7 +124,7 @@ class LatencyFault(FaultBase):
     timeout."""
 
     kind: Literal["latency"]
-    seconds: float = Field(gt=0, le=900)
+    seconds: float = Field(gt=0, le=86_400)
     """How long the invocation waits (on the stack's clock), before its handler runs or at the file it
     strikes."""
 

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from harness.records import LogLine, lines_by_attempt
 from harness.observe.taps import QueueTap
+from harness.records import LogLine, lines_by_attempt
 from harness.waiting import wait_for
 from tests.integration.conftest import invoke, unique_name
 from tests.support.taps import wait_for_count

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from harness.observe.taps import QueueTap
 from harness.model.content import expected_row_counts
+from harness.observe.taps import QueueTap
 from tests.support.taps import wait_until
 
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from psycopg import sql
 
-from harness.records import DecisionRecord, QuarantineRecord
 from harness.model.content import expected_row_counts
+from harness.records import DecisionRecord, QuarantineRecord
 from harness.stack.database import PipelineDatabase
 
 

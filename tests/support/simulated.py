@@ -13,7 +13,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from harness.scenario.classes import failure_class
+
 from harness.model.alarms import alarm_transitions
+from harness.model.content import expected_row_counts
 from harness.model.platform import Platform
 from harness.model.walk import (
     SCRIPTED,
@@ -27,8 +30,6 @@ from harness.model.walk import (
     error_message,
 )
 from harness.scenario import ExceptionFault, FailAfterCommitFault, Fault, Scenario
-from harness.scenario.classes import failure_class
-from harness.model.content import expected_row_counts
 
 from .fakes import FakeObservations
 

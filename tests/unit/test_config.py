@@ -4,8 +4,8 @@ import pytest
 from pipeline_common import config
 from pipeline_common.errors import ConfigError
 
-from harness.stack.database import PipelineNames
 from harness.packaging import FUNCTIONS
+from harness.stack.database import PipelineNames
 
 WORKER_ENV = {
     "DATABASE_URL": "postgresql://u@h/db",

@@ -20,12 +20,11 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from harness import runner
+from harness import packaging, resources, runner
 from harness.cli import main
 from harness.cli import run as run_command
 from harness.model.platform import Platform, embedded
 from harness.scenario import Scenario
-from harness import packaging, resources
 
 NAMES = [f"s{index}-{word}" for index, word in enumerate(["alpha", "bravo", "charlie", "delta", "echo", "foxtrot"])]
 FAILING = {"s1-bravo", "s4-echo"}

@@ -7,14 +7,14 @@ from types import SimpleNamespace
 
 import psycopg
 import pytest
+from harness.template_runner import _Observed, _Watch
 
 from harness.observe import ledger
-from harness.records import Attempt
 from harness.observe.taps import QueueTap
+from harness.records import Attempt
 from harness.stack import template_stack
 from harness.stack.database import EmbeddedPostgres
 from harness.stack.template_stack import TemplateStack
-from harness.template_runner import _Observed, _Watch
 
 
 def _watch(*attempts: Attempt, quiet_for: float = 2.0, platform_busy: list[str] | None = None) -> _Watch:

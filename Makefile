@@ -10,6 +10,7 @@ run: setup
 
 test: setup
 	.venv/bin/ruff check .
+	.venv/bin/lint-imports --no-cache
 	.venv/bin/python -m pytest -n 2 -p no:cacheprovider
 
 bench: setup

@@ -26,6 +26,9 @@ from pathlib import Path
 
 from harness import paths
 
+CODE_BUCKET = "harness-code"
+"""The S3 bucket of the LocalStack in use that holds the deployment zips (what `sam package` uploads to)."""
+
 # Aliases of harness.paths (a checkout's top-level folders, or the copies an installed wheel carries).
 REPO_ROOT = paths.ROOT
 LAMBDAS_DIR = paths.LAMBDAS

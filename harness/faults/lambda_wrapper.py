@@ -201,7 +201,7 @@ def handler(event, context):
     overrides, undo, fail_after = {}, None, None
     if fault is not None:
         _set_fault(row_id, fault["kind"])
-        if fault["kind"] == "fail_after_commit":
+        if fault.get("after_work"):
             # The handler runs to completion (rows committed, messages published), then the attempt fails:
             # Lambda retries an event whose work is already done.
             fail_after = fault

@@ -18,11 +18,6 @@ from typing import Any
 
 Entry = Mapping[str, Any]
 
-# Kinds that strike once the function's handler has returned successfully (its work is done).
-AFTER_WORK = ("fail_after_commit",)
-# Kinds that strike inside the worker's file reader when the function has such an injection point, so the
-# files read before a targeted one are loaded; an untargeted one strikes at the first file.
-STRIKE_PER_FILE = ("timeout", "latency", "exception", "out_of_memory", "crash")
 
 
 def targets(numbers: Sequence[int] | None, number: int) -> bool:
@@ -65,16 +60,17 @@ def strikes_at(entry: Entry, file_id: str) -> bool:
     return not entry.get("files") or file_id in entry["files"]
 
 
-def files_committed(entry: Entry | None, file_ids: Sequence[str], *, per_file: bool) -> list[str]:
+def files_committed(entry: Entry | None, file_ids: Sequence[str]) -> list[str]:
     """The files one worker attempt commits, given the entry that strikes it (None: no fault).
 
-    `per_file` says whether the fault is injected into the file reader (see `STRIKE_PER_FILE`); there the
-    files before the first struck one are committed. A fault striking elsewhere commits all files when it
-    comes after the work, and none when it comes before (a misconfiguration fails the first insert).
+    A fault injected into the function's file reader (its entry names `inject_at`, as `harness.format.faults`
+    builds it for a kind that strikes inside the worker) breaks at the first file it targets, and the files
+    read before it are committed. A fault that comes after the work commits all files; any other fault, which
+    strikes before the handler or breaks its configuration, none (a misconfiguration fails the first insert).
     """
-    if entry is None or entry["kind"] in AFTER_WORK:
+    if entry is None or entry.get("after_work"):
         return list(file_ids)
-    if not per_file or entry["kind"] not in STRIKE_PER_FILE:
+    if not entry.get("inject_at"):
         return []
     committed = []
     for file_id in file_ids:

@@ -346,6 +346,8 @@ def fault_plan(faults: Sequence[FaultBase], function: str) -> list[dict[str, Any
         }
         if row.strikes == "inside" and function in INJECTION_POINTS:
             entry["inject_at"] = INJECTION_POINTS[function]
+        if row.strikes == "after_work":
+            entry["after_work"] = True
         if row.overrides and function in row.overrides:
             wrong = UNREACHABLE_DATABASE_URL if fault.kind == "db_unreachable" else fault.wrong_name  # type: ignore[attr-defined]
             entry["overrides"] = {row.overrides[function]: wrong}

@@ -9,37 +9,19 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
 
 MISMATCH_EXIT_STATUS = 3
 
 
-def loopback_endpoint_patch() -> Any:
-    """LocalStack 2026.3.0's twisted gateway ignores the host of ``GATEWAY_LISTEN`` for IPv4 and listens on
-    every interface: the IPv4 endpoint is given the configured interface (loopback) instead."""
-    from localstack.utils.patch import Patch
-    from twisted.internet import endpoints
-
-    class LoopbackTCP4ServerEndpoint(endpoints.TCP4ServerEndpoint):
-        def __init__(self, reactor: Any, port: int, backlog: int = 50, interface: str = "") -> None:
-            if not interface:
-                from localstack import config
-
-                hosts = {listen.host for listen in config.GATEWAY_LISTEN if listen.port == port}
-                interface = hosts.pop() if len(hosts) == 1 else "127.0.0.1"
-            super().__init__(reactor, port, backlog, interface)
-
-    return Patch(endpoints, "TCP4ServerEndpoint", LoopbackTCP4ServerEndpoint)
-
-
 def main() -> None:
-    from harness.localstack import patches
+    from harness.localstack import patches, routes
 
     try:
         patches.install()
     except patches.Mismatch as mismatch:
         print(str(mismatch), file=sys.stderr, flush=True)
         sys.exit(MISMATCH_EXIT_STATUS)
+    routes.install()
     from localstack.runtime.main import main as localstack_main
 
     try:

@@ -77,13 +77,13 @@ def patch_list() -> list[Any]:
     from localstack.services.sqs.provider import CloudwatchDispatcher
     from localstack.utils.patch import Patch, create_patch_proxy
 
-    from harness.localstack import alarms, control_plane, launch, retries, taps
+    from harness.localstack import alarms, control_plane, retries, taps
     from harness.localstack.executor import metrics
 
     fn = Patch.function
     return [
         # The gateway listens on the configured interface (loopback) only.
-        launch.loopback_endpoint_patch(),
+        loopback_endpoint_patch(),
         # Lambda's async retries and event age on the stack clock, and what LocalStack does for a stack.
         fn(event_manager.get_sqs_client, retries.get_sqs_client),
         fn(event_manager.has_enough_time_for_retry, retries.has_enough_time_for_retry),
@@ -117,6 +117,24 @@ def patch_list() -> list[Any]:
     ]
 
 
+def loopback_endpoint_patch() -> Any:
+    """LocalStack 2026.3.0's twisted gateway ignores the host of ``GATEWAY_LISTEN`` for IPv4 and listens on
+    every interface: the IPv4 endpoint is given the configured interface (loopback) instead."""
+    from localstack.utils.patch import Patch
+    from twisted.internet import endpoints
+
+    class LoopbackTCP4ServerEndpoint(endpoints.TCP4ServerEndpoint):
+        def __init__(self, reactor: Any, port: int, backlog: int = 50, interface: str = "") -> None:
+            if not interface:
+                from localstack import config
+
+                hosts = {listen.host for listen in config.GATEWAY_LISTEN if listen.port == port}
+                interface = hosts.pop() if len(hosts) == 1 else "127.0.0.1"
+            super().__init__(reactor, port, backlog, interface)
+
+    return Patch(endpoints, "TCP4ServerEndpoint", LoopbackTCP4ServerEndpoint)
+
+
 def _missing(patches: list[Any]) -> list[str]:
     return [f"{getattr(p.obj, '__name__', p.obj)}.{p.name}" for p in patches if p.old is None]
 
@@ -130,7 +148,7 @@ def _overridden() -> list[str]:
 
 
 def install() -> None:
-    """Check the version and every target, then apply the one list and add the harness's routes; raises
+    """Check the version and every target, then apply the one list; raises
     `Mismatch` (one line) and applies nothing when anything does not fit."""
     check_version()
     patches = patch_list()
@@ -145,9 +163,6 @@ def install() -> None:
     from localstack.utils.patch import Patches
 
     Patches(patches).apply()
-    from harness.localstack import routes
-
-    routes.install()
 
 
 def health() -> dict[str, Any]:

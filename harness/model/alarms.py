@@ -18,9 +18,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from harness import wire
-from harness.scenario import AlarmSettings
+
+if TYPE_CHECKING:
+    from harness.scenario import AlarmSettings
 
 MISSING_DATA_REASON = "Threshold Crossed: no datapoints were received for {n} period(s) and {n} missing " \
     "datapoint(s) were treated as [{how}]."

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from harness import paths
 from harness.faults import plan as fault_plans
 from harness.format.classes import fails_invocation
-from harness.format.faults import INJECTION_POINTS, Fault, fault_plan
+from harness.format.faults import Fault, fault_plan
 
 from .platform import Platform
 
@@ -292,8 +292,7 @@ class Walk:
                                              reported, self._run, shard_id, tuple(files), payload))
             end = now + took
             if function == "worker" and fault is not None and fault.row.strikes != "after_work":
-                spared = fault_plans.files_committed(self._plans[function][self._index(function, fault)], files,
-                                                     per_file=function in INJECTION_POINTS)
+                spared = fault_plans.files_committed(self._plans[function][self._index(function, fault)], files)
                 if spared:
                     self._commit(payload, tuple(spared), now + self.pace.work, complete=False)
             if fault is None or fault.row.strikes == "after_work" or (fault.row.lasts == "delay" and not fails):

@@ -233,9 +233,9 @@ class EmbeddedLocalStack:
             # What a stack's deploy loads first here: cfn-lint's template reader; and the code's bucket.
             import cfnlint.decode  # type: ignore[import-untyped]  # noqa: F401
 
-            from harness.stack import template as templates
+            from harness.packaging import CODE_BUCKET
 
-            endpoint.client("s3").create_bucket(Bucket=templates.CODE_BUCKET)
+            endpoint.client("s3").create_bucket(Bucket=CODE_BUCKET)
         except Exception:  # noqa: BLE001 - a warm-up miss only costs the first real call its load time
             pass
         calls = {"lambda": "list_functions", "sns": "list_topics", "sqs": "list_queues", "iam": "list_roles",

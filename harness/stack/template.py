@@ -26,12 +26,12 @@ from botocore.exceptions import ClientError
 
 from harness import paths
 from harness.format.template import FUNCTION_TYPES, Template, TemplateError, load
+from harness.packaging import CODE_BUCKET
 from harness.waiting import DeadlineExceeded, wait_for
 
 __all__ = ["FUNCTION_TYPES", "PIPELINE_TEMPLATE", "Template", "TemplateError", "load"]
 
 PIPELINE_TEMPLATE = paths.LAMBDAS / "template.yaml"
-CODE_BUCKET = "harness-code"
 REGION = "us-east-1"
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]
 POLL_S = 0.02

@@ -63,9 +63,9 @@ def run_scenario(scenario: AnyScenario, resources: Resources, progress: Callable
     started = time.monotonic()
     path = scenario.template_path(template)
     if not path.is_file():
-        place = scenario.location("template") if not isinstance(scenario, Scenario) else \
-            scenario.location("stack", "template")
-        return ScenarioResult(scenario, None, 0.0, error=f"{place}: no such template {path}")
+        field = ("stack", "template") if isinstance(scenario, Scenario) else ("template",)
+        return ScenarioResult(scenario, None, 0.0,
+                              error=f"{scenario.location(*field)}: {'.'.join(field)}: no such template {path}")
     stack = build_stack_at(scenario, resources.endpoint(), resources.database_url(), unique_prefix(scenario.name),
                            template)
 

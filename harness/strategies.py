@@ -60,8 +60,7 @@ from harness.format.catalog import (
     RUNS_LIMIT,
 )
 from harness.format.faults import KINDS
-from harness.scenario import FAULT_KINDS, FUNCTIONS, Fault, Job, Scenario, ScenarioError, StackSettings
-from harness.scenario.validate import validate
+from harness.scenario import FAULT_KINDS, FUNCTIONS, Fault, Job, Scenario, ScenarioError, StackSettings, load_document
 
 __all__ = [
     "DEPLOYMENT_KINDS",
@@ -219,12 +218,13 @@ def _can_strike(function: str, kind: str) -> bool:
     return overrides is None or function in overrides
 
 
-def _fails(kind: str, function: str, stack: StackSettings, exception: str = "RuntimeError") -> bool:
+def _fails(kind: str, function: str, stack: StackSettings, exception: str = "RuntimeError",
+           seconds: float = 0.0) -> bool:
     """Whether an attempt with this fault fails at the Lambda level, so that the next attempt happens (the
-    worker reports the failure classes its policy reports; a delay fails nothing)."""
+    worker reports the failure classes its policy reports; a delay fails only when it reaches the Timeout)."""
     row = KINDS[kind]
     if row.lasts == "delay":
-        return False
+        return seconds >= float(stack.function(function).timeout_seconds or 0)  # type: ignore[arg-type]
     failure_class = "transient" if kind == "exception" and exception in ("ConnectionError", "TimeoutError") \
         else row.failure_class
     return failure_class == "platform" or function != "worker" or stack.worker.on_error.action(failure_class) == "raise"
@@ -306,8 +306,12 @@ def fault_plans(
         document.update({key: value for key, value in drawn.items() if value is not None})
         if kind == "exception":
             document["exception"] = {"type": draw(st.sampled_from(EXCEPTION_TYPES)), "message": _MESSAGE}
+        if KINDS[kind].lasts == "delay":
+            # Below the Timeout (the work is done, later) or past it (a timeout).
+            timeout = float(stack.function(function).timeout_seconds or 1)  # type: ignore[arg-type]
+            document["seconds"] = draw(st.sampled_from((1.0, timeout / 2, timeout * 2)))
         exception = document.get("exception", {}).get("type", "RuntimeError")
-        if drawn.get("attempts") and not _fails(kind, function, stack, exception):
+        if drawn.get("attempts") and not _fails(kind, function, stack, exception, document.get("seconds", 0.0)):
             document["attempts"] = [1]
         if kind == "crash":
             document["exit_status"] = draw(st.sampled_from((0, 1, 2)))
@@ -493,13 +497,8 @@ def scenario_documents(
 
 def checked(document: dict[str, Any]) -> Scenario:
     """`document` validated as a scenario file is: its shape, then the validation pass; raises `ScenarioError`."""
-    from harness.scenario import Problem
-
-    scenario = Scenario.model_validate(document)
-    problems = validate(scenario)
-    if problems:
-        raise ScenarioError([Problem(file="<drawn>", line=None, column=None, field=".".join(map(str, loc)),
-                                     message=message) for loc, message in problems])
+    scenario = load_document(document, "<drawn>")
+    assert isinstance(scenario, Scenario)
     return scenario
 
 

@@ -295,6 +295,9 @@ class FaultKind:
     """It needs the seed pipeline's database or code (refused on a template of your own)."""
     overrides: dict[str, str] | None = None
     """config: the variable it sets wrong, per seed-pipeline function that has one."""
+    not_there: str = ""
+    """config: why a function that uses the database but has no such setting is refused (`{function}` and
+    `{kind}` filled in); empty when every database function has one."""
 
 
 _TABLE = (
@@ -309,8 +312,12 @@ _TABLE = (
     FaultKind(FailAfterCommitFault, "platform", "after_work", "works", pipeline_only=True),
     FaultKind(BadTableFault, "logical", "config", "fails_fast", pipeline_only=True,
               overrides={"worker": "ROWS_TABLE", "error_handler": "DECISIONS_TABLE"}),
+    # The error handler's INSERTs spell their columns; its one column setting (FILES_ID_COLUMN) is only read,
+    # and only before a quarantine, so a wrong one would strike some decisions, not all.
     FaultKind(BadFieldFault, "logical", "config", "fails_fast", pipeline_only=True,
-              overrides={"worker": "ROWS_VALUE_COLUMN"}),
+              overrides={"worker": "ROWS_VALUE_COLUMN"},
+              not_there="{function} has no setting for a column it writes (its SQL spells its columns), so {kind} "
+                        "has nothing to break there; kind: bad_table gives it a wrong table name"),
     FaultKind(DbUnreachableFault, "transient", "config", "fails_fast", pipeline_only=True,
               overrides={"worker": "DATABASE_URL", "error_handler": "DATABASE_URL"}),
 )

@@ -19,13 +19,13 @@ runs again, and the count says so before the clock moves any further.
 The offset only grows while the stack is idle, so every moment the stack records in wall time is on one
 side of each step of the offset's history, which `history` gives (`harness.wire.StackTime` converts).
 
-Pure standard library: the LocalStack-specific parts are in the modules that patch it. Names belong to a
+Standard library and `harness.wire` (the time arithmetic it shares with the harness): the LocalStack-specific
+parts are in the modules that patch it. Names belong to a
 stack when they are registered with it (`register_name`, at deploy) or start with its prefix and a dash.
 """
 
 from __future__ import annotations
 
-import bisect
 import contextlib
 import heapq
 import itertools
@@ -36,6 +36,8 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
+
+from harness.wire import StackTime
 
 LOG = logging.getLogger(__name__)
 
@@ -141,10 +143,8 @@ def stack_time(prefix: str | None, wall: float) -> float:
     """Wall moment `wall` on the stack's clock (at the offset that held then)."""
     with _LOCK:
         stack = _STACKS.get(prefix) if prefix is not None else None
-        if stack is None or not stack.history:
-            return wall
-        index = bisect.bisect_right(stack.history, (wall, float("inf"))) - 1
-        return wall + (stack.history[index][1] if index >= 0 else 0.0)
+        steps = tuple(stack.history) if stack is not None else ()
+    return StackTime(steps).at(wall)
 
 
 def history(prefix: str) -> list[list[float]]:

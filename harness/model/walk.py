@@ -97,6 +97,13 @@ class AttemptEvent:
     payload: dict[str, Any]
     """The event the function is invoked with."""
 
+    @property
+    def worked(self) -> bool:
+        """Whether the handler's whole work got done: no fault, one after the work, or a delay that did not
+        reach the Timeout."""
+        fault = self.fault
+        return fault is None or fault.row.strikes == "after_work" or (fault.row.lasts == "delay" and not self.fails)
+
 
 @dataclass(frozen=True)
 class Committed:
@@ -288,14 +295,15 @@ class Walk:
             reported = fault is not None and not fails and fault.row.lasts != "delay"
             if reported:
                 outcome = "ok"  # the worker reports it by its error policy and returns
-            self._events.append(AttemptEvent(function, request_id, attempt, now, now + took, fault, outcome, fails,
-                                             reported, self._run, shard_id, tuple(files), payload))
+            event = AttemptEvent(function, request_id, attempt, now, now + took, fault, outcome, fails, reported,
+                                 self._run, shard_id, tuple(files), payload)
+            self._events.append(event)
             end = now + took
-            if function == "worker" and fault is not None and fault.row.strikes != "after_work":
+            if function == "worker" and fault is not None and not event.worked:
                 spared = fault_plans.files_committed(self._plans[function][self._index(function, fault)], files)
                 if spared:
                     self._commit(payload, tuple(spared), now + self.pace.work, complete=False)
-            if fault is None or fault.row.strikes == "after_work" or (fault.row.lasts == "delay" and not fails):
+            if event.worked:
                 work(end)
             if reported:
                 assert fault is not None  # reported implies a fault

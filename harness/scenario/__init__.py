@@ -36,7 +36,7 @@ from harness.kinds import (
 
 from .document import ScenarioDocument
 from .errors import Problem, ScenarioError
-from .loader import AnyScenario, load_scenario, load_scenarios, scenario_files, validate_paths
+from .loader import AnyScenario, load_document, load_scenario, load_scenarios, scenario_files, validate_paths
 from .pipeline import (
     AlarmSettings,
     ErrorPolicy,
@@ -97,6 +97,7 @@ __all__ = [
     "TopicName",
     "WorkerSettings",
     "json_schema",
+    "load_document",
     "load_scenario",
     "load_scenarios",
     "render_json_schema",

@@ -92,6 +92,18 @@ def is_template_document(data: Any) -> bool:
     return isinstance(data, dict) and "template" in data
 
 
+def load_document(document: dict[str, Any], origin: str = "<document>") -> AnyScenario:
+    """A scenario from a mapping built in Python (a test, a drawn scenario), validated as a file is: its shape
+    (pydantic's `ValidationError`), then the validation pass; raises `ScenarioError`, each problem at its
+    field, `origin` standing for the file."""
+    model: type[AnyScenario] = TemplateScenario if is_template_document(document) else Scenario
+    scenario = model.model_validate(document)
+    problems = [_problem(origin, None, loc, message) for loc, message in validate(scenario)]
+    if problems:
+        raise ScenarioError(problems)
+    return scenario
+
+
 def load_scenario(path: PathLike) -> AnyScenario:
     """Load and validate one scenario file; raise `ScenarioError` listing every problem it has."""
     scenario, problems = _load(Path(path))

@@ -16,9 +16,11 @@ from harness import paths
 from harness.format import Loc, did_you_mean
 from harness.format.catalog import (
     ASYNC_PAYLOAD_LIMIT_BYTES,
+    DATABASE_FUNCTIONS,
     ORCHESTRATOR_MAX_INVOKES_PER_SECOND,
     SYNC_PAYLOAD_LIMIT_BYTES,
 )
+from harness.format.faults import KINDS as FAULT_TABLE
 from harness.kinds import KINDS
 
 from .document import Problems, ScenarioDocument
@@ -75,9 +77,9 @@ def _fault_problems(scenario: ScenarioDocument) -> Problems:
             problems += named
             continue
         if fault.row.pipeline_only and not scenario.is_pipeline:
+            usable = [kind for kind, row in FAULT_TABLE.items() if not row.pipeline_only]
             problems.append(((*at, "kind"), f"fault kind {fault.kind!r} needs the seed pipeline's database and code; "  # type: ignore[attr-defined]
-                                            "a template scenario can inject timeout, latency, exception, crash, "
-                                            "out_of_memory, import_error, missing_handler or bad_input"))
+                                            f"a template scenario can inject {', '.join(usable[:-1])} or {usable[-1]}"))
             continue
         problems += _pipeline_only(scenario, at, fault, fault.PIPELINE_ONLY_TARGETING, "")
         problems += _never_strikes(scenario, at, index)
@@ -115,10 +117,11 @@ def _wrong_place(scenario: ScenarioDocument, at: Loc, fault: Any) -> Problems:
     """A misconfiguration on a function that has no such setting, or a shard filter no shard meets."""
     row = fault.row
     problems: Problems = []
-    if row.overrides is not None and fault.function not in row.overrides:
-        users = " and ".join(sorted(row.overrides))
-        problems.append(((*at, "function"), f"{fault.function} has no setting {fault.kind} can break (only {users} "
-                                            f"{'has' if len(row.overrides) == 1 else 'have'} one)"))
+    if row.overrides is not None and fault.function not in DATABASE_FUNCTIONS:
+        users = " and ".join(sorted(DATABASE_FUNCTIONS))
+        problems.append(((*at, "function"), f"{fault.function} does not use the database (only {users} do)"))
+    elif row.overrides is not None and fault.function not in row.overrides:
+        problems.append(((*at, "function"), row.not_there.format(function=fault.function, kind=fault.kind)))
     job = getattr(scenario, "job", None)
     if job and fault.min_shard_size and fault.min_shard_size > job.shard_size:
         problems.append(((*at, "min_shard_size"), f"no shard holds {fault.min_shard_size} files: the job's shard_size "

@@ -10,7 +10,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from harness.faults import fault_plan
+from harness.format.faults import fault_plan
 from harness.scenario import FUNCTIONS, Scenario, load_scenario, validate_paths
 from harness.strategies import (
     DEPLOYMENT_KINDS,

@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness import paths
-from harness.faults import plan as fault_plans
 from harness.model.platform import Platform
 from harness.model.walk import (
     OPTIMISTIC,
@@ -177,7 +176,7 @@ def read_run(number: int, events: list[Event], loaded_after: set[str]) -> RunRea
         if isinstance(event, AttemptEvent) and event.function == "worker":
             of(event.payload).attempts.append(event)
         elif isinstance(event, AttemptEvent) and event.function == "orchestrator":
-            if event.fault is None or event.fault.kind in fault_plans.AFTER_WORK:
+            if event.worked:
                 orchestrated += 1
         elif isinstance(event, Committed):
             of(event.shard).committed.append(event)

@@ -31,6 +31,9 @@ from harness.records import (
 from harness.scenario import Scenario, load_scenario
 
 START = 1_700_000_000.0
+CODE_RUNS = 0.1
+"""How long a scripted attempt's code runs; the rest of a longer attempt (an injected timeout or latency, a
+Timeout) is a wait on the stack's clock, as in the harness's LocalStack, which may then move it."""
 
 
 class FakeClock:
@@ -54,6 +57,8 @@ class _Scripted:
     attempt: Attempt
     ends_at: float | None
     final_outcome: str | None
+    stops_at: float | None = None
+    """When its code stops running: its end, or its Timeout for a killed attempt (whose end no ledger shows)."""
 
 
 @dataclass
@@ -75,8 +80,9 @@ class FakeObservations:
     duplicates: int = 0
     clock_offset: float = 0.0
     """The stack's clock is the fake clock plus this: what `advance_clock` skipped."""
-    platform_activity: Callable[[float], list[str] | None] | None = None
-    """What the platform says it still does, by the time from the start; None: it cannot tell."""
+    platform_activity: Callable[[float], list[str]] | None = None
+    """What the platform says it still does besides the scripted attempts' code, by the time from the start;
+    given, the platform counts its work (also when its clock does not skip)."""
     advances: list[dict[str, Any]] = field(default_factory=list)
     """Each answer `advance_clock` gave, in order."""
 
@@ -92,12 +98,31 @@ class FakeObservations:
         return self.clock.now + self.clock_offset
 
     def reading(self) -> ClockReading:
-        if self.platform_activity is None:
+        if self.platform_activity is None and not self.platform.virtual_clock:
             return ClockReading(now=self.now, busy=None)
-        return ClockReading(now=self.now, busy=self.platform_activity(self.now - self.started_at))
+        # As the harness's LocalStack counts a stack's work: its running attempts, what `platform_activity`
+        # adds, and what it will wake up for (here: every scripted moment still ahead; an alarm's
+        # notification is the alarm's wake-up).
+        now = self.now
+        busy = self._running(now)
+        if self.platform_activity is not None:
+            busy += self.platform_activity(now - self.started_at)
+        alarm_moments = {m.received_at for m in self._messages if m.topic == "alarms"}
+        wakeups = [{"due": moment, "kind": "alarm" if moment in alarm_moments else "wait", "what": "scripted"}
+                   for moment in self._scripted_moments() if moment > now]
+        return ClockReading(now=now, busy=busy, wakeups=wakeups)
+
+    @staticmethod
+    def _code_stops(scripted: _Scripted) -> float:
+        return min(scripted.stops_at or float("inf"), scripted.attempt.started_at + CODE_RUNS)
+
+    def _running(self, now: float) -> list[str]:
+        return [f"{s.attempt.function} attempt {s.attempt.attempt} running" for s in self._attempts
+                if s.attempt.started_at <= now < self._code_stops(s)]
 
     def _scripted_moments(self) -> list[float]:
-        moments = [moment for s in self._attempts for moment in (s.attempt.started_at, s.ends_at) if moment]
+        moments = [moment for s in self._attempts
+                   for moment in (s.attempt.started_at, s.stops_at, self._code_stops(s)) if moment]
         moments += [m.received_at for m in self._messages] + [r.at for r in self._results]
         moments += [d.decided_at for d in self._decisions] + [moment for moment, _, _ in self._rows]
         return sorted(moments)
@@ -109,9 +134,9 @@ class FakeObservations:
         if not self.platform.virtual_clock:
             return None
         now = self.now
-        running = [s.attempt for s in self._attempts if s.attempt.started_at <= now < (s.ends_at or float("inf"))]
+        running = self._running(now)
         if running:
-            answer: dict[str, Any] = {"busy": [f"{a.function} attempt {a.attempt} running" for a in running]}
+            answer: dict[str, Any] = {"busy": running}
             self.advances.append(answer)
             return answer
         target = min([moment for moment in self._scripted_moments() if now < moment <= until] + [until])
@@ -201,7 +226,7 @@ class FakeObservations:
             run=run,
         )
         ends_at = None if took is None or outcome is None else self._at(at + took)
-        self._attempts.append(_Scripted(recorded, ends_at, outcome))
+        self._attempts.append(_Scripted(recorded, ends_at, outcome, None if took is None else self._at(at + took)))
         if took is not None:
             self._log_attempt(recorded, took, outcome)
         return recorded

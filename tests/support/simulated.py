@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from harness.scenario.classes import failure_class
-
+from harness.format.classes import failure_class
 from harness.model.alarms import alarm_transitions
 from harness.model.content import expected_row_counts
 from harness.model.platform import Platform

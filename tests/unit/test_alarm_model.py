@@ -5,7 +5,8 @@ from __future__ import annotations
 from harness.model.alarms import alarm_transitions
 from harness.scenario import AlarmSettings
 
-BREACHING = AlarmSettings(period_seconds=10, treat_missing_data="breaching")
+# As the stack resolves them (a scenario's omitted settings are the template's defaults: threshold 1).
+BREACHING = AlarmSettings(period_seconds=10, evaluation_periods=1, threshold=1, treat_missing_data="breaching")
 ERRORS = "GreaterThanOrEqualToThreshold"
 
 
@@ -39,5 +40,5 @@ def test_an_error_after_ok_alarms_on_datapoints_and_an_error_while_in_alarm_chan
 
 
 def test_not_breaching_is_ok_while_idle() -> None:
-    quiet = AlarmSettings(period_seconds=10, treat_missing_data="notBreaching")
+    quiet = AlarmSettings(period_seconds=10, evaluation_periods=1, threshold=1, treat_missing_data="notBreaching")
     assert states(quiet, [], until=60) == [(0.0, "OK", "missing")]

@@ -96,15 +96,17 @@ def test_run_in_a_log_writes_whole_lines(tmp_path: Path) -> None:
     assert any(str(path) in line and "FAILED" in line for line in lines), completed.stderr
 
 
-def test_up_refuses_an_alarm_period_the_time_scale_cannot_run_before_starting_anything(
-        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_up_refuses_a_scenario_with_a_period_cloudwatch_does_not_have_before_starting_anything(
+        tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     from harness.services import embedded
 
     def no_start(*_args: object, **_kwargs: object) -> None:
-        raise AssertionError("LocalStack must not start for a refused period")
+        raise AssertionError("LocalStack must not start for a refused scenario")
 
-    monkeypatch.delenv("HARNESS_RETRY_BASE_DELAY", raising=False)
     monkeypatch.setattr(embedded.EmbeddedLocalStack, "start", no_start)
-    assert main(["up", "--deploy", "--alarm-period", "30"]) == 2
+    path = tmp_path / "odd-period.yaml"
+    path.write_text("name: odd-period\ndescription: d\nstack:\n  alarm_period_seconds: 45\njob: {files: 1}\n"
+                    "expect:\n  - database: {loaded_exactly_once: all}\n")
+    assert main(["up", "--scenario", str(path)]) != 0
     err = capsys.readouterr().err
-    assert err.startswith("harness up: --alarm-period: a period of 30 s runs here as 0.5 s") and "multiple of 60" in err
+    assert f"{path}:4:" in err and "alarm_period_seconds" in err and "45" in err, err

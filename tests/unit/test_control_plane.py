@@ -13,7 +13,25 @@ import pytest
 from localstack.aws.handlers.service_plugin import ServiceLoader
 from localstack.services.plugins import Service
 
-from harness.localstack import control_plane
+from harness.localstack import control_plane, patches
+
+
+@pytest.fixture
+def harness_patch() -> Any:
+    """Apply the harness's patches (`harness.localstack.patches.patch_list`) that install the given functions
+    of control_plane, as LocalStack's launch does; undone after the test."""
+    applied: list[Any] = []
+
+    def apply(*functions: Any) -> None:
+        found = [p for p in patches.patch_list() if getattr(p.new, "__subject__", p.new) in functions]
+        assert len(found) == len(functions), f"not in the patch list: {functions}"
+        for patch in found:
+            patch.apply()
+            applied.append(patch)
+
+    yield apply
+    for patch in reversed(applied):
+        patch.undo()
 
 
 class _SlowRouter:
@@ -49,9 +67,8 @@ def _second_request_finds_routes(loader: ServiceLoader, router: _SlowRouter) -> 
     return routed
 
 
-def test_a_second_first_request_waits_for_the_services_routes(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ServiceLoader, "require_service", ServiceLoader.require_service)  # restored afterwards
-    control_plane._routes_before_loaded()
+def test_a_second_first_request_waits_for_the_services_routes(harness_patch: Any) -> None:
+    harness_patch(control_plane.require_service)
     router = _SlowRouter()
     assert _second_request_finds_routes(ServiceLoader(_Manager(), router), router)  # type: ignore[arg-type]
 
@@ -64,16 +81,18 @@ def test_localstacks_own_order_is_the_race(monkeypatch: pytest.MonkeyPatch) -> N
 
 # -- a function's state from Lambda's store, not a GetFunction every 20 ms --------------------------------
 
-class _Recorder:
+def _recorder(state_of: Any) -> Any:
     """Stands in for LocalStack's LambdaFunctionProvider.create: records the state it was called in."""
+    from localstack.services.lambda_.resource_providers import aws_lambda_function
 
-    def __init__(self, state_of: Any) -> None:
-        self.state_of = state_of
-        self.seen: list[str] = []
-
-    def __call__(self, provider: Any, request: Any) -> str:
-        self.seen.append(self.state_of())
+    def create(provider: Any, request: Any) -> str:
+        create.seen.append(state_of())  # type: ignore[attr-defined]
         return "answer"
+
+    create.seen = []  # type: ignore[attr-defined]
+    # Where LocalStack's own method is, so that the harness's patch finds its target there.
+    create.__module__, create.__qualname__ = aws_lambda_function.__name__, "LambdaFunctionProvider.create"
+    return create
 
 
 def _function_in_store(name: str, state: str) -> SimpleNamespace:
@@ -93,17 +112,17 @@ def _repeated_call(name: str) -> SimpleNamespace:
 
 
 def test_cloudformations_poll_of_a_pending_function_waits_for_its_state_in_the_store(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, harness_patch: Any) -> None:
     from localstack.aws.api.lambda_ import State
     from localstack.services.lambda_.invocation.models import lambda_stores
     from localstack.services.lambda_.resource_providers.aws_lambda_function import LambdaFunctionProvider
 
     name = "control-plane-test-fn"
     version = _function_in_store(name, State.Pending)
-    recorder = _Recorder(lambda: str(version.config.state.state))
+    recorder = _recorder(lambda: str(version.config.state.state))
     monkeypatch.setattr(LambdaFunctionProvider, "create", recorder)
     monkeypatch.setattr(control_plane, "FUNCTION_WAIT_S", 60.0)  # the test's outcome must not hang on timing
-    control_plane._function_state_from_store()
+    harness_patch(control_plane.create_function)
     try:
         # Lambda makes the function Active a moment later, as its version manager does.
         threading.Timer(0.2, lambda: setattr(version.config.state, "state", State.Active)).start()
@@ -118,7 +137,8 @@ def test_cloudformations_poll_of_a_pending_function_waits_for_its_state_in_the_s
         lambda_stores["000000000000"]["us-east-1"].functions.pop(name, None)
 
 
-def test_a_function_that_stays_pending_is_asked_again_after_the_cap(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_function_that_stays_pending_is_asked_again_after_the_cap(monkeypatch: pytest.MonkeyPatch,
+                                                                    harness_patch: Any) -> None:
     """A function Lambda never makes Active stays LocalStack's to time out: each poll waits at most the cap."""
     from localstack.aws.api.lambda_ import State
     from localstack.services.lambda_.invocation.models import lambda_stores
@@ -126,10 +146,10 @@ def test_a_function_that_stays_pending_is_asked_again_after_the_cap(monkeypatch:
 
     name = "control-plane-test-stuck"
     version = _function_in_store(name, State.Pending)
-    recorder = _Recorder(lambda: str(version.config.state.state))
+    recorder = _recorder(lambda: str(version.config.state.state))
     monkeypatch.setattr(LambdaFunctionProvider, "create", recorder)
     monkeypatch.setattr(control_plane, "FUNCTION_WAIT_S", 0.05)
-    control_plane._function_state_from_store()
+    harness_patch(control_plane.create_function)
     try:
         LambdaFunctionProvider.create(None, _repeated_call(name))  # type: ignore[arg-type]
         assert recorder.seen == [State.Pending]
@@ -158,11 +178,10 @@ def _prepared_while_stops_block(service: Any) -> bool:
         service.task_executor.shutdown(wait=True)
 
 
-def test_a_new_functions_preparation_does_not_wait_for_stops(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_new_functions_preparation_does_not_wait_for_stops(harness_patch: Any) -> None:
     from localstack.services.lambda_.invocation.lambda_service import LambdaService
 
-    monkeypatch.setattr(LambdaService, "__init__", LambdaService.__init__)  # restored afterwards
-    control_plane._lambda_tasks_not_behind_stops()
+    harness_patch(control_plane.task_pool)
     assert _prepared_while_stops_block(LambdaService())
 
 
@@ -205,16 +224,12 @@ def _seconds_to_stop(manager: Any, stop: str) -> tuple[float, Any]:
     return took, queue
 
 
-def _patched(monkeypatch: pytest.MonkeyPatch) -> None:
-    from localstack.services.lambda_.invocation.event_manager import LambdaEventManager, Poller
-
-    monkeypatch.setattr(Poller, "stop", Poller.stop)  # restored afterwards
-    monkeypatch.setattr(LambdaEventManager, "stop", LambdaEventManager.stop)
-    control_plane._pollers_stop_at_once()
+def _patched(harness_patch: Any) -> None:
+    harness_patch(control_plane.event_manager_stop, control_plane.poller_stop)
 
 
-def test_a_deleted_functions_poller_stops_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    _patched(monkeypatch)
+def test_a_deleted_functions_poller_stops_at_once(harness_patch: Any) -> None:
+    _patched(harness_patch)
     took, _ = _seconds_to_stop(_event_manager(), "stop")
     assert took < 0.5, f"stopping the event manager took {took:.2f} s"
 
@@ -225,11 +240,11 @@ def test_localstacks_own_stop_waits_out_the_long_poll() -> None:
     assert took >= 0.9
 
 
-def test_a_stop_that_keeps_the_queue_leaves_it_taking_events(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_stop_that_keeps_the_queue_leaves_it_taking_events(harness_patch: Any) -> None:
     """An update stops the poller but keeps its queue for the next one: the queue must not be shut."""
     from localstack.services.lambda_.invocation.internal_sqs_queue import get_fake_sqs_client
 
-    _patched(monkeypatch)
+    _patched(harness_patch)
     manager = _event_manager()
     _, queue = _seconds_to_stop(manager, "stop_for_update")
     client = get_fake_sqs_client()

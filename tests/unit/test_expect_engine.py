@@ -18,12 +18,12 @@ JOB = "engine-under-test"
 SHARD = {"job_id": JOB, "shard_id": "0000", "file_ids": ["f-0000", "f-0001"], "reshard_depth": 0}
 
 
-def scenario(tmp_path: Path, *expectations: str, fault: str = "attempts: [1, 2]") -> Scenario:
+def scenario(tmp_path: Path, *expectations: str, fault: str = "attempts: [1, 2]", stack: str = "") -> Scenario:
     items = "\n".join(f"  - {expectation}" for expectation in expectations)
     return scenario_from_yaml(
         f"""\
 name: {JOB}
-description: The worker raises on some attempts.
+description: The worker raises on some attempts.{f"{chr(10)}stack: {stack}" if stack else ""}
 job: {{files: 2, shard_size: 2}}
 faults:
   - {{function: worker, kind: exception, exception: {{type: ConnectionError}}, {fault}}}
@@ -61,7 +61,7 @@ def test_the_settling_rules_name_the_pending_retry(tmp_path: Path) -> None:
     observations = FakeObservations(clock, started_at=clock.now)
     fails_all_three(observations)
     clock.now = observations.started_at + 3.0  # attempt 2 failed at +1.7; attempt 3 comes at +4.7
-    pending = Settling(the_scenario).pending(Snapshot(the_scenario, observations, clock.now))
+    pending = Settling(the_scenario).pending(Snapshot(the_scenario, observations))
     assert any("failed attempt 2; its retry is due by" in reason for reason in pending), pending
 
 
@@ -188,7 +188,7 @@ def test_evaluation_started_late_does_not_wait_for_a_fresh_quiet_period(tmp_path
     orchestrated(observations)
     fails_all_three(observations)
     clock.now += 60.0
-    report = evaluate(the_scenario, observations, clock=clock, wall_clock=clock, sleep=clock.sleep)
+    report = evaluate(the_scenario, observations, wall_clock=clock, sleep=clock.sleep)
     assert report.passed
     assert clock.sleeps == []
 
@@ -201,7 +201,7 @@ def test_wait_until_settled(tmp_path: Path, timeout: float, settled: bool) -> No
     orchestrated(observations)
     observations.add_invocation("worker", SHARD, ["error", "error", "ok"], at=0.1, fault="exception")
     pending = wait_until_settled(
-        the_scenario, observations, timeout=timeout, clock=clock, wall_clock=clock, sleep=clock.sleep
+        the_scenario, observations, timeout=timeout, wall_clock=clock, sleep=clock.sleep
     )
     assert (pending == []) is settled, pending
 
@@ -240,9 +240,9 @@ class _OrderedObservations(FakeObservations):
         super().__init__(*args, **kwargs)
         self.reads: list[str] = []
 
-    def activity(self) -> list[str] | None:
+    def reading(self):  # type: ignore[no-untyped-def]
         self.reads.append("activity")
-        return super().activity()
+        return super().reading()
 
     def attempts(self):  # type: ignore[no-untyped-def]
         self.reads.append("attempts")
@@ -260,7 +260,8 @@ def test_a_snapshot_reads_the_platforms_count_before_any_evidence(tmp_path: Path
     clock = FakeClock()
     observations = _OrderedObservations(clock, started_at=clock.now)
     _recovers_with(lambda t: [])(observations)
-    snapshot = Snapshot(the_scenario, observations, clock.now + 5)
+    clock.now += 5
+    snapshot = Snapshot(the_scenario, observations)
     Settling(the_scenario).pending(snapshot)
     snapshot.messages("dlq")
     assert observations.reads[0] == "activity" and {"attempts", "messages"} <= set(observations.reads)
@@ -276,7 +277,7 @@ def test_what_the_platform_still_does_keeps_an_exact_count_open(tmp_path: Path) 
     assert report.passed, report.render()
     assert report.outcomes[0].decided_at >= 9.0 + EVIDENCE_QUIET_SECONDS
     clock.now = observations.started_at + 5.0
-    pending = Settling(the_scenario).pending(Snapshot(the_scenario, observations, clock.now))
+    pending = Settling(the_scenario).pending(Snapshot(the_scenario, observations))
     assert "LocalStack: 1 event(s) of worker being handled" in pending
 
 
@@ -284,26 +285,27 @@ def test_a_crashed_attempt_ends_when_its_retry_or_dead_letter_says_and_a_timeout
         tmp_path: Path) -> None:
     """A killed attempt leaves no end in the ledger. A crash ends long before its timeout: its retry came
     the retry delay after it, and the last attempt's dead letter right after it."""
-    the_scenario = scenario(tmp_path, "dlq: {count: 1}", fault="attempts: [1, 2, 3]")
+    the_scenario = scenario(tmp_path, "dlq: {count: 1}", fault="attempts: [1, 2, 3]",
+                            stack="{worker: {timeout_seconds: 3}}")
     clock = FakeClock()
     observations = FakeObservations(clock)
     orchestrated(observations)
-    # Crashes 0.1 s into each attempt (worker timeout 3 s); retries 1 s and 2 s after each crash.
-    for number, at in ((1, 0.2), (2, 1.3), (3, 3.4)):
+    # Crashes 0.1 s into each attempt (worker timeout 3 s); retries 60 s and 120 s after each crash.
+    for number, at in ((1, 0.2), (2, 60.3), (3, 180.4)):
         observations.add_attempt("worker", "crash-0000-4000-8000-000000000000", number, at=at, took=0.1,
                                  outcome=None, fault="crash", event=SHARD)
-    observations.add_dead_letter(SHARD, at=3.55, error_message="Runtime exited with error")
+    observations.add_dead_letter(SHARD, at=180.55, error_message="Runtime exited with error")
     # A timeout: killed at its Timeout. Its retry landed 0.5 s late (as on another LocalStack), which does
     # not move its end past its Timeout.
-    for number, at in ((1, 0.2), (2, 4.7)):
+    for number, at in ((1, 0.2), (2, 63.7)):
         observations.add_attempt("worker", "tout-0000-4000-8000-000000000000", number, at=at, took=3.0,
                                  outcome=None, fault="timeout", event={**SHARD, "shard_id": "0001"})
-    clock.now = observations.started_at + 10
-    snapshot = Snapshot(the_scenario, observations, clock.now)
+    clock.now = observations.started_at + 300
+    snapshot = Snapshot(the_scenario, observations)
     ends = {(a.request_id[:4], a.attempt): snapshot.since_start(snapshot.failed_at(a)) for a in snapshot.attempts
             if a.function == "worker"}
     assert ends[("cras", 1)] == pytest.approx(0.3)
-    assert ends[("cras", 2)] == pytest.approx(1.4)
-    assert ends[("cras", 3)] == pytest.approx(3.55)  # its dead letter
+    assert ends[("cras", 2)] == pytest.approx(60.4)
+    assert ends[("cras", 3)] == pytest.approx(180.55)  # its dead letter
     assert ends[("tout", 1)] == pytest.approx(3.2)
-    assert ends[("tout", 2)] == pytest.approx(7.7)  # nothing after it: its timeout
+    assert ends[("tout", 2)] == pytest.approx(66.7)  # nothing after it: its timeout

@@ -219,17 +219,16 @@ def test_the_evaluation_at_creation_is_reported_not_counted(tmp_path: Path) -> N
 
 
 def test_the_evaluation_at_creation_is_told_apart_by_its_state_and_time_even_when_it_comes_late() -> None:
-    from harness.records import AlarmTransition
+    from harness.records import is_initial
 
-    def change(old: str, at: float) -> AlarmTransition:
-        return AlarmTransition("a", old, "ALARM", at=at, reason=MISSING, configured_at=100.0)
-
-    # 1 s intervals: under load the first evaluation came 0.8 s after the creation.
-    assert change("INSUFFICIENT_DATA", 100.8).is_initial(1.0)
+    # 60 s intervals: the first evaluation came 0.8 s after the creation (at +100 s).
+    assert is_initial("INSUFFICIENT_DATA", 100.8, 100.0, 60.0)
     # The second evaluation comes an interval after the first at the earliest.
-    assert not change("INSUFFICIENT_DATA", 101.0).is_initial(1.0)
+    assert not is_initial("INSUFFICIENT_DATA", 160.0, 100.0, 60.0)
     # Every alarm starts in INSUFFICIENT_DATA: a change from another state is a later evaluation's.
-    assert not change("OK", 100.8).is_initial(1.0)
+    assert not is_initial("OK", 100.8, 100.0, 60.0)
+    # Without the alarm's configuration time, nothing is taken for the evaluation at creation.
+    assert not is_initial("INSUFFICIENT_DATA", 100.8, None, 60.0)
 
 
 def test_a_transition_counts_only_for_its_stated_cause(tmp_path: Path) -> None:

@@ -7,8 +7,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from pydantic import TypeAdapter
 
 from harness.faults import plan
+from harness.format.faults import Fault, fault_plan
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -48,11 +50,16 @@ def test_the_draw_is_seeded_by_shard_files_and_attempt_only() -> None:
         ({"kind": "fail_after_commit"}, ["a", "b", "c"]),
         ({"kind": "timeout", "files": ["b"]}, ["a"]),
         ({"kind": "timeout"}, []),  # untargeted: strikes at the first file
+        ({"kind": "latency", "seconds": 5, "files": ["c"]}, ["a", "b"]),
         ({"kind": "bad_table", "files": ["c"]}, []),  # a misconfiguration fails the first insert
+        ({"kind": "import_error"}, []),  # before the handler
     ],
 )
 def test_files_committed_before_the_fault_strikes(fault: dict | None, committed: list[str]) -> None:
-    assert plan.files_committed(fault, ["a", "b", "c"], per_file=True) == committed
+    # The entry as the fault table builds it for the worker (`fault_plan`), not written by hand.
+    entry = None if fault is None else fault_plan([TypeAdapter(Fault).validate_python(
+        {"function": "worker", **fault})], "worker")[0]
+    assert plan.files_committed(entry, ["a", "b", "c"]) == committed
 
 
 def test_the_plan_module_needs_nothing_but_the_standard_library() -> None:

@@ -8,6 +8,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from harness.model.platform import embedded
+from harness.records import ClockReading
 from harness.observe.live import StackObservations
 
 
@@ -32,19 +33,21 @@ class _Stack:
     def taps(self) -> dict[str, _Tap]:
         return {"notifications": self.tap}
 
-    def activity(self) -> tuple[list[str], dict[str, int]] | None:
-        return self.answers.pop(0)
+    def clock_state(self) -> dict[str, Any]:
+        """As `GET /_harness/clock/<prefix>` answers: what keeps the clock from moving, and the taps' counts."""
+        busy, waiting = self.answers.pop(0)
+        return {"now": 1.0, "offset": 0.0, "history": [], "busy": busy, "timers": [], "waiting": waiting}
 
 
 def test_a_tap_counted_empty_is_not_read_and_one_counted_full_is_read_to_its_end() -> None:
     tap = _Tap("p-tap-notifications", waiting=[])
     stack = _Stack(tap, answers=[([], {"p-tap-notifications": 0}), ([], {"p-tap-notifications": 2})])
-    observations = StackObservations(stack, embedded(1))  # type: ignore[arg-type]
-    assert observations.activity() == []
+    observations = StackObservations(stack, embedded())  # type: ignore[arg-type]
+    assert observations.reading() == ClockReading(now=1.0, busy=[], wakeups=[])
     assert observations.messages("notifications") == []
     assert tap.drains == 0  # counted empty: not asked
     tap.waiting = ["JOB SUCCEEDED", "JOB FAILED"]
-    observations.activity()
+    observations.reading()
     assert [m.subject for m in observations.messages("notifications")] == ["JOB SUCCEEDED", "JOB FAILED"]
     assert tap.drains == 1
 
@@ -53,8 +56,8 @@ def test_a_count_is_used_once() -> None:
     """A message that came after the count was given is found by the next read that has no count for it."""
     tap = _Tap("p-tap-notifications", waiting=[])
     stack = _Stack(tap, answers=[([], {"p-tap-notifications": 0})])
-    observations = StackObservations(stack, embedded(1))  # type: ignore[arg-type]
-    observations.activity()
+    observations = StackObservations(stack, embedded())  # type: ignore[arg-type]
+    observations.reading()
     observations.messages("notifications")
     tap.waiting = ["JOB FAILED"]
     assert [m.subject for m in observations.messages("notifications")] == ["JOB FAILED"]

@@ -27,7 +27,7 @@ def run(scenario, resources, progress=None, keep_stack=False):
     simulate_pipeline(scenario, observations, PLATFORM)
     if scenario.name.endswith("-silent"):  # a planted bug: the workers never report JOB SUCCEEDED
         observations._messages = [m for m in observations._messages if m.topic != "notifications"]
-    report = evaluate(scenario, observations, clock=clock, wall_clock=clock, sleep=clock.sleep, poll_interval=0.1)
+    report = evaluate(scenario, observations, wall_clock=clock, sleep=clock.sleep, poll_interval=0.1)
     return runner.ScenarioResult(scenario, report, 0.5)
 
 

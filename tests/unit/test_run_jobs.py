@@ -20,11 +20,12 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from harness import packaging, resources, runner
+from harness import packaging, runner
 from harness.cli import main
 from harness.cli import run as run_command
 from harness.model.platform import Platform, embedded
 from harness.scenario import Scenario
+from harness.stack import resources
 
 NAMES = [f"s{index}-{word}" for index, word in enumerate(["alpha", "bravo", "charlie", "delta", "echo", "foxtrot"])]
 FAILING = {"s1-bravo", "s4-echo"}
@@ -59,7 +60,7 @@ class FakeResources:
         return None
 
     def platform(self) -> Platform:  # the order scenarios start in comes from their delays on it
-        return embedded(1.0)
+        return embedded()
 
     def close(self) -> None:
         self.closed = True

@@ -1,30 +1,28 @@
-"""`harness run -j N` starts the longest job first and still prints in the list's order."""
+"""`harness run -j N` starts the scenario with the most real work first and still prints in the list's order."""
 
 from __future__ import annotations
 
 import threading
-from dataclasses import replace
 
-from harness.cli.run import _longest_first, _run_in_threads, _Running
-from harness.expect import job_floor_seconds
-from harness.model.platform import embedded
+from harness.cli.run import _longest_first, _run_in_threads, _Running, real_work
+from harness.model.platform import MODEL
 from harness.scenario import load_scenarios
 
 from .support import REPO_ROOT
 
-PLATFORM = replace(embedded(1.0), source="unit tests")
 
-
-def test_the_longest_job_starts_first_and_every_scenario_once() -> None:
-    scenarios = load_scenarios([REPO_ROOT / "scenarios"])
-    order = _longest_first(scenarios, PLATFORM)
+def test_the_most_work_starts_first_and_every_scenario_once() -> None:
+    scenarios = load_scenarios([REPO_ROOT / "scenarios", REPO_ROOT / "examples" / "order-handler" / "scenarios"])
+    order = _longest_first(scenarios, MODEL)
     assert sorted(order) == list(range(len(scenarios)))
-    lengths = [job_floor_seconds(scenarios[index], PLATFORM) for index in order]
-    assert lengths == sorted(lengths, reverse=True)
-    assert scenarios[order[0]].name == "poison-file-quarantined"  # 3 rounds of 3 timed-out attempts
-    # Equal lengths keep the list's order.
+    work = [real_work(scenarios[index], MODEL) for index in order]
+    assert work == sorted(work, reverse=True)
+    # The re-shard down to the poison file makes the most attempts (rounds of three), not the day-long alarms.
+    assert scenarios[order[0]].name in {"poison-file-quarantined", "worker-timeout-reshards"}
+    assert real_work(next(s for s in scenarios if s.name == "job-not-run"), MODEL) == 0
+    # Equal amounts keep the list's order.
     for earlier, later in zip(order, order[1:], strict=False):
-        if job_floor_seconds(scenarios[earlier], PLATFORM) == job_floor_seconds(scenarios[later], PLATFORM):
+        if real_work(scenarios[earlier], MODEL) == real_work(scenarios[later], MODEL):
             assert earlier < later
 
 

@@ -31,13 +31,13 @@ class FakeResources:
         return "postgresql://nobody@127.0.0.1:1/none"
 
     def platform(self) -> Platform:
-        return Platform(1.0, "unit test")
+        return Platform("unit test")
 
 
 class FailingStack:
     made: list[FailingStack] = []
 
-    def __init__(self, endpoint: Any, database_url: str, config: Any, template: Any = None) -> None:
+    def __init__(self, *_args: Any) -> None:
         self.torn_down = False
         FailingStack.made.append(self)
 
@@ -50,7 +50,7 @@ class FailingStack:
 
 
 def test_a_failed_deploy_is_torn_down_and_reports_its_time(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(runner, "PipelineStack", FailingStack)
+    monkeypatch.setattr(runner, "build_stack_at", FailingStack)
     FailingStack.made.clear()
     result = runner.run_scenario(SCENARIO, FakeResources())  # type: ignore[arg-type]
     (stack,) = FailingStack.made
@@ -64,7 +64,7 @@ def test_a_failed_deploy_is_torn_down_and_reports_its_time(monkeypatch: pytest.M
 
 
 def test_keep_stack_leaves_a_failed_deploy_in_place(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(runner, "PipelineStack", FailingStack)
+    monkeypatch.setattr(runner, "build_stack_at", FailingStack)
     FailingStack.made.clear()
     runner.run_scenario(SCENARIO, FakeResources(), keep_stack=True)  # type: ignore[arg-type]
     assert not FailingStack.made[0].torn_down
@@ -77,7 +77,7 @@ def test_the_engine_polls_through_progress_so_a_caller_can_stop_a_long_check(mon
     stacks: list[Any] = []
 
     class Stack:
-        def __init__(self, endpoint: Any, database_url: str, config: Any, template: Any = None) -> None:
+        def __init__(self, *_args: Any) -> None:
             self.torn_down = False
             stacks.append(self)
 
@@ -102,34 +102,20 @@ def test_the_engine_polls_through_progress_so_a_caller_can_stop_a_long_check(mon
             raise Stop
 
     no_job = SCENARIO.model_copy(update={"job": None})
-    monkeypatch.setattr(runner, "PipelineStack", Stack)
+    monkeypatch.setattr(runner, "build_stack_at", Stack)
     monkeypatch.setattr(runner, "evaluate", evaluate)
-    monkeypatch.setattr(runner, "StackObservations", lambda stack, platform: type("Obs", (), {})())
+    from harness.records import ClockReading
+
+    class Observations:
+        started_at = 0.0
+
+        def reading(self) -> ClockReading:
+            return ClockReading(now=0.0, busy=None)
+
+    monkeypatch.setattr(runner, "observe_stack", lambda scenario, stack, platform: Observations())
     with pytest.raises(Stop):
         runner.run_scenario(no_job, FakeResources(), progress)  # type: ignore[arg-type]
     assert steps[:2] == ["deploying", "checking expectations"] and stacks[0].torn_down
-
-
-def test_an_alarm_period_the_time_scale_cannot_run_is_refused_before_deploy_naming_its_line(
-        monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
-    from harness.model.platform import embedded
-    from tests.support.fakes import scenario_from_yaml
-
-    class Compressed(FakeResources):
-        def platform(self) -> Platform:
-            return embedded(1.0)
-
-    deployed: list[Any] = []
-    monkeypatch.setattr(runner, "PipelineStack", lambda *args: deployed.append(args))
-    scenario = scenario_from_yaml(
-        "name: short-period\ndescription: a 10 s alarm period\nstack:\n  alarm_period_seconds: 10\n"
-        "  alarms:\n    job_not_run: {period_seconds: 120}\njob: {files: 2}\n"
-        "expect:\n  - alarm: {alarm: job_failed, transitions: [ALARM]}\n", tmp_path)
-    result = runner.run_scenario(scenario, Compressed())  # type: ignore[arg-type]
-    assert not result.passed and deployed == []
-    assert result.error == (f"{scenario.source_file}:4:3: stack.alarm_period_seconds: a period of 10 s runs here "
-                            "as 0.166667 s (1 min = 1 s, 1 day = 1440 s), but CloudWatch's metrics keep whole "
-                            "seconds: use a multiple of 60 s, such as 60")
 
 
 def test_a_template_named_by_the_scenario_is_found_next_to_it_and_overridden_by_the_command_line(
@@ -140,10 +126,12 @@ def test_a_template_named_by_the_scenario_is_found_next_to_it_and_overridden_by_
     path = tmp_path / "own.yaml"
     path.write_text("name: own\ndescription: own template\nstack:\n  template: deploy/template.yaml\n"
                     "job: {files: 1}\nexpect:\n  - database: {loaded_exactly_once: all}\n")
+    (tmp_path / "deploy").mkdir()
+    (tmp_path / "deploy" / "template.yaml").write_text(PIPELINE_TEMPLATE.read_text())
     scenario = load_scenario(path)
-    assert runner.template_path(scenario) == (tmp_path / "deploy" / "template.yaml").resolve()
-    assert runner.template_path(scenario, tmp_path / "cli.yaml") == (tmp_path / "cli.yaml").resolve()
-    assert runner.template_path(SCENARIO) == PIPELINE_TEMPLATE
+    assert scenario.template_path() == (tmp_path / "deploy" / "template.yaml").resolve()
+    assert scenario.template_path(tmp_path / "cli.yaml") == (tmp_path / "cli.yaml").resolve()
+    assert SCENARIO.template_path() == PIPELINE_TEMPLATE
 
 
 def test_a_template_that_is_not_there_is_refused_before_deploy_naming_its_line(
@@ -154,20 +142,23 @@ def test_a_template_that_is_not_there_is_refused_before_deploy_naming_its_line(
     path.write_text("name: own\ndescription: own template\nstack:\n  template: nowhere.yaml\n"
                     "job: {files: 1}\nexpect:\n  - database: {loaded_exactly_once: all}\n")
     FailingStack.made.clear()
-    monkeypatch.setattr(runner, "PipelineStack", FailingStack)
+    monkeypatch.setattr(runner, "build_stack_at", FailingStack)
     result = runner.run_scenario(load_scenario(path), FakeResources())  # type: ignore[arg-type]
-    assert result.error is not None and f"{path}:4:" in result.error and "stack.template: no such file" in result.error
+    assert result.error is not None and f"{path}:4:" in result.error, result.error
+    assert f"stack.template: no such template {tmp_path / 'nowhere.yaml'}" in result.error
     assert FailingStack.made == []  # nothing deployed
 
 
 def test_stack_parameters_reach_the_template_but_may_not_override_a_setting() -> None:
-    from harness.stack.database import PipelineNames
-    from harness.stack.pipeline import PipelineStack, StackConfig
+    from types import SimpleNamespace
 
-    stack = PipelineStack.__new__(PipelineStack)
-    stack.database_url, stack.schema, stack.names, stack.prefix = "postgresql://u@h/d", "p", PipelineNames(), "p"
-    stack.config = StackConfig(prefix="p", parameters={"LogLevel": "DEBUG"})
-    assert stack.parameters()["LogLevel"] == "DEBUG"
-    stack.config = StackConfig(prefix="p", parameters={"WorkerTimeout": "9"})
+    from harness.scenario import StackSettings
+    from harness.stack.pipeline import PipelineStack
+
+    def stack(parameters: dict[str, str]) -> PipelineStack:
+        return PipelineStack(SimpleNamespace(url="http://127.0.0.1:1"), "postgresql://u@h/d", "p",  # type: ignore[arg-type]
+                             StackSettings.model_validate({"parameters": parameters}))
+
+    assert stack({"LogLevel": "DEBUG"}).parameters()["LogLevel"] == "DEBUG"
     with pytest.raises(DeployError, match="WorkerTimeout come from the stack settings"):
-        stack.parameters()
+        stack({"WorkerTimeout": "9"}).parameters()

@@ -86,8 +86,8 @@ def test_unknown_function_and_topic_suggest_the_right_name(tmp_path: Path) -> No
     )
     first, second = problems(path)
     assert (first.line, first.column, first.field) == (5, 15, "faults[0].function")
-    assert first.message.startswith("unknown function 'wroker'; expected one of: orchestrator, worker")
-    assert first.message.endswith("did you mean 'worker'?")
+    assert first.message == ("'wroker' is not a function of the stack; did you mean 'worker'? (its functions: "
+                             "orchestrator, worker, error_handler)")
     assert (second.line, second.field) == (8, "expect[0].sns.topic")
     assert "did you mean 'notifications'?" in second.message
 
@@ -109,8 +109,8 @@ def test_unknown_fault_kind(tmp_path: Path) -> None:
     problem = only(path)
     assert (problem.line, problem.column, problem.field) == (6, 11, "faults[0].kind")
     assert problem.message == (
-        "unknown fault kind 'timout'; expected one of: timeout, exception, bad_table, bad_field, "
-        "out_of_memory, fail_after_commit, crash, bad_input, db_unreachable, import_error, missing_handler; "
+        "unknown fault kind 'timout'; expected one of: timeout, latency, exception, out_of_memory, crash, "
+        "bad_input, import_error, missing_handler, fail_after_commit, bad_table, bad_field, db_unreachable; "
         "did you mean 'timeout'?"
     )
 
@@ -332,7 +332,7 @@ def test_dlq_needs_a_fault_that_fails_the_last_attempt(tmp_path: Path) -> None:
         description: the last attempt succeeds, so nothing can be dead-lettered
         job: {files: 10}
         faults:
-          - {function: worker, kind: exception, attempts: [1, 2]}
+          - {function: worker, kind: exception, exception: {type: ConnectionError}, attempts: [1, 2]}
         expect:
           - dlq: {count: 1}
         """,
@@ -472,21 +472,21 @@ def test_a_depth_limited_quarantine_is_accepted_but_not_a_file_loaded_before_the
 def test_a_job_the_orchestrator_cannot_shard_in_its_timeout_names_the_limit_and_the_setting(tmp_path: Path) -> None:
     text = """
         name: huge-job
-        description: 10,000 shards for one orchestrator invocation
+        description: 100,000 shards for one orchestrator invocation
         {stack}
-        job: {{files: 100000}}
+        job: {{files: 100000, shard_size: 1}}
         expect:
           - database: {{loaded_exactly_once: all}}
         """
     problem = only(write(tmp_path, text.format(stack="")))
     assert (problem.line, problem.field) == (4, "job.files")
     assert problem.message == (
-        "100000 files in shards of 10 make 10000 worker invokes, more than the orchestrator can make in its 3 s "
-        "timeout (at most about 1000 a second): raise stack.orchestrator.timeout_seconds (up to 900; at least 10) "
-        "or job.shard_size (up to stack.max_shard_size, 100), or use fewer files"
+        "100000 files in shards of 1 make 100000 worker invokes, more than the orchestrator can make in its 60 s "
+        "timeout (at most about 1000 a second): raise stack.orchestrator.timeout_seconds (up to 900; at least "
+        "100) or job.shard_size (up to stack.max_shard_size, 100), or use fewer files"
     )
     # The setting it names is the one that lifts the limit.
-    load_scenario(write(tmp_path, text.format(stack="stack: {orchestrator: {timeout_seconds: 10}}"), "raised.yaml"))
+    load_scenario(write(tmp_path, text.format(stack="stack: {orchestrator: {timeout_seconds: 100}}"), "raised.yaml"))
 
 
 def test_a_job_event_over_the_async_payload_limit_is_refused(tmp_path: Path) -> None:
@@ -527,10 +527,10 @@ def test_a_worker_event_over_the_async_payload_limit_is_refused(tmp_path: Path) 
 
 
 def test_bad_field_on_the_error_handler_is_refused_for_it_has_no_column_setting(tmp_path: Path) -> None:
-    from harness.faults import MISCONFIGURABLE
+    from harness.format.faults import KINDS
 
     # A "wrong field" fault changes a column setting, never a table name.
-    assert all(variable.endswith("_COLUMN") for variable in MISCONFIGURABLE["bad_field"].values())
+    assert all(variable.endswith("_COLUMN") for variable in (KINDS["bad_field"].overrides or {}).values())
     path = write(
         tmp_path,
         """

@@ -20,7 +20,9 @@ from harness.scenario import (
     ExceptionFault,
     Scenario,
     TimeoutFault,
+    ScenarioError,
     json_schema,
+    load_document,
     load_scenario,
     render_json_schema,
     write_json_schema,
@@ -43,9 +45,12 @@ BASE: dict[str, Any] = {
 
 
 def scenario(**changes: Any) -> Scenario:
+    """Built in Python and validated as a file is: its shape (pydantic), then the validation pass."""
     data = copy.deepcopy(BASE)
     data.update(changes)
-    return Scenario.model_validate(data)
+    built = load_document(data)
+    assert isinstance(built, Scenario)
+    return built
 
 
 def test_parts_are_typed_and_keyed_by_kind() -> None:
@@ -90,7 +95,7 @@ def test_no_job_runs_nothing() -> None:
 
 
 def test_problems_without_a_file_name_their_path() -> None:
-    with pytest.raises(ValidationError) as caught:
+    with pytest.raises(ScenarioError) as caught:
         scenario(stack={"worker": {"max_retry_attempts": 0}})
     text = str(caught.value)
     assert "expect[0].attempts.count: at most 1 attempts can happen (1 + max_retry_attempts=0), got 3" in text
@@ -111,7 +116,7 @@ def test_attempt_count_is_accepted_exactly_when_lambda_can_make_it(retries: int,
     if count <= 1 + retries:
         assert scenario(**data).expect[0].count == count
     else:
-        with pytest.raises(ValidationError, match=f"at most {1 + retries} attempts can happen"):
+        with pytest.raises(ScenarioError, match=f"at most {1 + retries} attempts can happen"):
             scenario(**data)
 
 

@@ -1,6 +1,7 @@
-"""Virtual time: which evaluations a skip of idle time makes (`harness.localstack.clock.evaluation_points`),
-and when the engine skips (`harness.expect.engine`): only once the pipeline has settled and only alarms
-can decide what is left, stopping at each state change and waiting for its notification."""
+"""Virtual time: which alarm evaluations a stack's clock wakes up for (`harness.localstack.alarms.
+next_evaluation`), and when the engine moves the clock (`harness.expect.engine`): only once the pipeline has
+settled and only alarms can decide what is left, stopping at each state change and waiting for its
+notification."""
 
 from __future__ import annotations
 
@@ -13,31 +14,45 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness.expect import evaluate
-from harness.expect.deadlines import QUIET_SECONDS
-from harness.localstack.clock import evaluation_points
+from harness.localstack.alarms import next_evaluation
 from harness.model.platform import embedded
 from harness.scenario import Scenario
 from tests.support.fakes import FakeClock, FakeObservations, scenario_from_yaml
 
-DAY = 1440.0  # 1 day at the embedded LocalStack's 1 min = 1 s
-SKIPPING = embedded(1.0)
+DAY = 86400.0
+SKIPPING = embedded()
 WALL_CLOCK_ONLY = replace(SKIPPING, virtual_clock=False)
 JOB = "clock-under-test"
 SHARD = {"job_id": JOB, "shard_id": "0000", "file_ids": ["f-0000", "f-0001"], "reshard_depth": 0}
 
 
-# -- the evaluations of a skip ------------------------------------------------------------------------------
+# -- the evaluations a skip wakes up for ---------------------------------------------------------------------
+
+def wakeups(*, now: float, until: float, grid_from: float, interval: float, period: float, looked_back: int,
+            datapoints: list[float]) -> list[float]:
+    """The evaluations the clock stops at when moved from `now` (its last evaluation made) to `until`."""
+    points: list[float] = []
+    after = now
+    while (point := next_evaluation(after=after, grid_from=grid_from, interval=interval, period=period,
+                                    looked_back=looked_back, datapoints=datapoints)) is not None and point <= until:
+        points.append(point)
+        after = point
+    return points
+
+
+def test_the_first_evaluation_is_at_the_alarms_creation() -> None:
+    assert next_evaluation(after=None, grid_from=12.5, interval=DAY, period=DAY, looked_back=3, datapoints=[]) == 12.5
+
 
 def test_a_skip_over_days_evaluates_a_daily_alarm_where_its_data_moves_on() -> None:
-    points = evaluation_points(now=10, until=10_000, grid_from=0, interval=DAY, period=DAY, looked_back=3,
-                               datapoints=[5])
-    # the next evaluation; the datapoint entering periods 1 and 2, then leaving the look-back; the last one.
-    assert points == [1440, 2880, 4320, 5760, 8640]
+    points = wakeups(now=10, until=10 * DAY, grid_from=0, interval=DAY, period=DAY, looked_back=3, datapoints=[5])
+    # The evaluation at +10 s (the last made) saw the datapoint in period 0, as the one at 1 day does; it moves
+    # to periods 1 and 2, then leaves the look-back of 3; no more.
+    assert points == [2 * DAY, 3 * DAY, 4 * DAY]
 
 
-def test_a_skip_with_no_data_evaluates_the_next_and_the_last_evaluation_only() -> None:
-    assert evaluation_points(now=0.5, until=100.2, grid_from=0.3, interval=1, period=1, looked_back=3,
-                             datapoints=[]) == [pytest.approx(1.3), pytest.approx(100.3 - 1)]
+def test_a_skip_with_no_data_wakes_up_for_nothing() -> None:
+    assert wakeups(now=0.5, until=100.2, grid_from=0.3, interval=1, period=1, looked_back=3, datapoints=[]) == []
 
 
 def _looked_back(moment: float, period: int, looked_back: int, datapoints: list[int]) -> tuple[tuple[int, ...], ...]:
@@ -51,7 +66,7 @@ def _looked_back(moment: float, period: int, looked_back: int, datapoints: list[
 
 @settings(max_examples=300, deadline=None)
 @given(
-    period=st.sampled_from([1, 2, 5, 60, 1440]),
+    period=st.sampled_from([10, 30, 60, 300, 86400]),
     evaluation_periods=st.integers(1, 3),
     looked_back=st.integers(3, 4),
     phase=st.floats(0, 0.999),
@@ -59,35 +74,33 @@ def _looked_back(moment: float, period: int, looked_back: int, datapoints: list[
     span_steps=st.integers(1, 40),
     data=st.data(),
 )
-def test_every_evaluation_that_sees_other_data_than_the_one_before_is_made(
+def test_every_evaluation_that_sees_other_data_than_the_one_before_is_woken_up_for(
     period: int, evaluation_periods: int, looked_back: int, phase: float, now_steps: int, span_steps: int,
     data: st.DataObject,
 ) -> None:
     interval = period * evaluation_periods
     grid_from = 1000.0 + phase * interval
-    now = grid_from + now_steps * interval + data.draw(st.floats(0, interval * 0.999))
+    last_made = now_steps  # the evaluation the clock last made, before the skip
+    now = grid_from + last_made * interval
     until = now + span_steps * interval * data.draw(st.floats(0.1, 1.0))
     # Datapoints stored before the skip (an idle stack stores none during it), within reach of the look-back.
     lowest = max(0, int(now) - (looked_back + 2) * period)
     datapoints = data.draw(st.lists(st.integers(lowest, max(lowest, int(now) - 1)), max_size=4))
-    points = evaluation_points(now=now, until=until, grid_from=grid_from, interval=interval, period=period,
-                               looked_back=looked_back, datapoints=datapoints)
+    points = wakeups(now=now, until=until, grid_from=grid_from, interval=interval, period=period,
+                     looked_back=looked_back, datapoints=[float(d) for d in datapoints])
     indices = [(point - grid_from) / interval for point in points]
     assert all(abs(index - round(index)) < 1e-6 for index in indices), "points are on the evaluation grid"
     assert indices == sorted(set(indices)), "in order, each once"
-    made = {round(index) for index in indices}
-    in_skip = [k for k in range(math.ceil((until - grid_from) / interval) + 2)
-               if (now - grid_from) / interval + 1e-6 < k <= (until - grid_from) / interval + 1e-6]
-    if in_skip:
-        assert in_skip[0] in made, "the first evaluation of the skip is made"
-        assert in_skip[-1] in made, "the last evaluation of the skip is made"
+    made = {round(index) for index in indices} | {last_made}
+    in_skip = [k for k in range(last_made + 1, math.floor((until - grid_from) / interval + 1e-6) + 1)]
 
     def seen(k: int) -> tuple[tuple[int, ...], ...]:
         return _looked_back(grid_from + k * interval, period, looked_back, datapoints)
 
-    for before, k in zip(in_skip, in_skip[1:], strict=False):
-        if seen(k) != seen(before):
-            assert k in made, f"evaluation {k} sees other data than evaluation {before}"
+    for k in in_skip:
+        previous = max(m for m in made if m < k)
+        if seen(k) != seen(previous):
+            assert k in made, f"evaluation {k} sees other data than evaluation {previous}, the last one made"
 
 
 # -- when the engine skips ----------------------------------------------------------------------------------
@@ -123,7 +136,7 @@ def run(scenario: Scenario, script, platform=SKIPPING):  # type: ignore[no-untyp
     clock = FakeClock()
     observations = FakeObservations(clock, started_at=clock.now, platform=platform)
     script(observations)
-    report = evaluate(scenario, observations, clock=clock, wall_clock=clock, sleep=clock.sleep)
+    report = evaluate(scenario, observations, wall_clock=clock, sleep=clock.sleep)
     return report, observations, clock
 
 
@@ -144,8 +157,8 @@ def test_a_daily_alarm_is_decided_in_seconds_of_wall_time_by_skipping_the_idle_d
     outcome = report.outcomes[0]
     assert outcome.decided_at == pytest.approx(4 * DAY, abs=0.2)  # decided at the change that decides it
     assert sum(clock.sleeps) < 5  # the job, its settling, and the notifications: not 4 days
-    moves = [answer for answer in observations.advances if answer.get("advanced")]
-    assert [round(answer["advanced"]) for answer in moves][-2:] != []
+    moves = [answer for answer in observations.advances if "now" in answer]
+    assert moves and moves[-1]["now"] - observations.started_at == pytest.approx(4 * DAY, abs=0.2)
     assert all(not answer.get("busy") for answer in observations.advances)
 
 
@@ -157,23 +170,24 @@ def test_on_the_wall_clock_alone_the_same_alarm_runs_out_of_time(tmp_path: Path)
     assert observations.advances == []
 
 
-def test_no_skip_before_the_pipeline_has_settled(tmp_path: Path) -> None:
-    clock_at_skip: list[float] = []
+def test_the_clock_moves_only_while_no_code_of_the_stack_runs(tmp_path: Path) -> None:
+    running_at_move: list[list[str]] = []
 
     def record(observations: FakeObservations) -> None:
         a_day_then_days_idle(observations)
         advance = observations.advance_clock
 
-        def watched(seconds: float, *, stop_at_change: bool):  # type: ignore[no-untyped-def]
-            clock_at_skip.append(observations.clock.now - observations.started_at)
-            return advance(seconds, stop_at_change=stop_at_change)
+        def watched(until: float, *, stop_at_change: bool):  # type: ignore[no-untyped-def]
+            running_at_move.append(observations._running(observations.now))
+            return advance(until, stop_at_change=stop_at_change)
 
         observations.advance_clock = watched  # type: ignore[method-assign]
 
-    report, _, _ = run(daily(tmp_path, DAILY), record)
+    report, observations, _ = run(daily(tmp_path, DAILY), record)
     assert report.passed
-    # The last attempt ended at +1.5 s; settling then needs a quiet second.
-    assert clock_at_skip and min(clock_at_skip) >= 1.5 + QUIET_SECONDS
+    assert running_at_move and all(running == [] for running in running_at_move)
+    # The job's attempts run for 0.1 s of their own code each: the clock did not move during them.
+    assert all(not answer.get("busy") for answer in observations.advances)
 
 
 def test_no_skip_while_an_expectation_waits_for_the_pipeline(tmp_path: Path) -> None:

@@ -5,12 +5,14 @@ harness's parameters are the template's. Broken templates are refused naming the
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from harness.stack import template as templates
-from harness.stack.pipeline import PipelineStack, StackConfig, _pipeline_zip
+from harness.scenario import StackSettings
+from harness.stack.pipeline import PipelineStack, _pipeline_zip
 from harness.stack.template import PIPELINE_TEMPLATE, TemplateError
 
 TEMPLATE = templates.load(PIPELINE_TEMPLATE)
@@ -105,19 +107,22 @@ def test_alarm_defaults_are_the_designs() -> None:
     assert failed["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "WorkerFunction"}}]
 
 
-def test_every_parameter_the_harness_passes_is_declared_and_every_required_one_is_passed() -> None:
-    stack = PipelineStack.__new__(PipelineStack)
-    stack.config, stack.database_url, stack.schema = StackConfig(prefix="p"), "postgresql://u@h/d", "p"
-    from harness.stack.database import PipelineNames
+def _stack(settings: StackSettings) -> PipelineStack:
+    return PipelineStack(SimpleNamespace(url="http://127.0.0.1:1"), "postgresql://u@h/d", "p",  # type: ignore[arg-type]
+                         settings)
 
-    stack.names = PipelineNames()
-    passed = stack.parameters()
+
+def test_every_parameter_the_harness_passes_is_declared_and_every_required_one_is_passed() -> None:
+    passed = _stack(StackSettings()).parameters()
     declared = TEMPLATE.parameters
     assert set(passed) <= set(declared), set(passed) - set(declared)
     assert {name for name, spec in declared.items() if "Default" not in spec} <= set(passed)
-    worker_on_error = StackConfig(prefix="p", worker_on_error={"ON_ERROR_TRANSIENT": "report"})
-    stack.config = worker_on_error
-    assert stack.parameters()["OnErrorTransient"] == "report"
+    # A scenario's omitted settings are the template's own defaults: AWS's numbers, not test-sized ones.
+    for name in ("WorkerTimeout", "OrchestratorTimeout", "JobNotRunPeriod", "JobFailedPeriod"):
+        assert passed[name] == str(declared[name]["Default"]), name
+    assert passed["WorkerTimeout"] == "900"
+    transient = StackSettings.model_validate({"worker": {"on_error": {"transient": "report"}}})
+    assert _stack(transient).parameters()["OnErrorTransient"] == "report"
 
 
 def test_a_wrong_code_uri_is_refused_naming_the_resource_and_line(tmp_path: Path) -> None:

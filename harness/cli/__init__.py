@@ -54,6 +54,9 @@ def cmd_up(args: argparse.Namespace) -> int:
         if args.deploy:
             assert database is not None  # started above for --deploy
             _deploy_for_up(args, scenario, endpoint, database.url)
+        from harness.model.platform import embedded
+
+        print(f"harness up: time: {embedded().describe()}", file=sys.stderr)
         print("harness up: ready; Ctrl-C (SIGINT) or SIGTERM stops everything started here", file=sys.stderr,
               flush=True)
         return _serve_until_stopped(localstack, stop)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import textwrap
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -12,6 +13,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from harness import wire
 from harness.services import Endpoint
 from harness.stack.lambda_api import wait_active, zip_sources
 
@@ -53,8 +55,11 @@ def unique_name(hint: str) -> str:
 
 
 @pytest.fixture
-def deploy(aws: Callable[[str], Any], lambda_role: str, request: pytest.FixtureRequest) -> Iterator[Callable[..., str]]:
-    """Deploy a function from Python source (``handler.py``) and wait until it is Active."""
+def deploy(aws: Callable[[str], Any], lambda_role: str, harness_endpoint: Endpoint,
+           request: pytest.FixtureRequest) -> Iterator[Callable[..., str]]:
+    """Deploy a function from Python source (``handler.py``) and wait until it is Active. Each function is a
+    stack of its own to the harness's LocalStack (its clock, on which its retries and Timeouts are timed, as
+    a scenario's stack is registered): `clocks` moves those clocks over idle time."""
     created: list[str] = []
     lam = aws("lambda")
 
@@ -62,6 +67,7 @@ def deploy(aws: Callable[[str], Any], lambda_role: str, request: pytest.FixtureR
                 env: dict[str, str] | None = None, files: dict[str, str] | None = None,
                 handler: str = "handler.handler", wait: bool = True, **extra: Any) -> str:
         name = unique_name(request.node.name)
+        wire.call(harness_endpoint.url, wire.STACKS, "PUT", name)
         code = {"handler.py": textwrap.dedent(source), **(files or {})}
         lam.create_function(
             FunctionName=name, Runtime=runtime, Role=lambda_role, Handler=handler,
@@ -73,8 +79,10 @@ def deploy(aws: Callable[[str], Any], lambda_role: str, request: pytest.FixtureR
             wait_active(lam, name)
         return name
 
+    _deploy.names = created  # type: ignore[attr-defined]
     yield _deploy
     for name in created:
+        wire.call(harness_endpoint.url, wire.STACKS, "DELETE", name)
         try:
             lam.delete_function(FunctionName=name)
         except lam.exceptions.ResourceNotFoundException:
@@ -83,6 +91,40 @@ def deploy(aws: Callable[[str], Any], lambda_role: str, request: pytest.FixtureR
             # LocalStack cannot delete a function whose version failed to prepare; it holds no process.
             if "Unable to find version manager" not in str(error):
                 raise
+
+
+class Clocks:
+    """The clocks of the functions `deploy` made, moved as the harness's engine moves a stack's: whenever none
+    of a function's code runs, to its next wake-up (a retry falling due, the end of a Timeout)."""
+
+    def __init__(self, endpoint: Endpoint, names: list[str]) -> None:
+        self.endpoint, self.names = endpoint, names
+
+    def state(self, name: str) -> dict[str, Any]:
+        found: dict[str, Any] = wire.call(self.endpoint.url, wire.CLOCK, "GET", name)
+        return found
+
+    def run_until(self, condition: Callable[[], Any], *, deadline_s: float = 30.0, what: str = "the condition") -> Any:
+        """Move every idle clock to its next wake-up until `condition()` gives something true (returned); fails
+        after `deadline_s` of wall time naming `what`."""
+        deadline = time.monotonic() + deadline_s
+        while not (found := condition()):
+            assert time.monotonic() < deadline, f"{what} did not happen within {deadline_s:g} s of wall time"
+            moved = False
+            for name in self.names:
+                state = self.state(name)
+                if not state["busy"] and state["timers"]:
+                    due = min(float(timer["due"]) for timer in state["timers"])
+                    wire.call(self.endpoint.url, wire.CLOCK, "POST", name, {"until": due}, answered=(409,))
+                    moved = True
+            if not moved:
+                time.sleep(0.05)
+        return found
+
+
+@pytest.fixture
+def clocks(deploy: Any, harness_endpoint: Endpoint) -> Clocks:
+    return Clocks(harness_endpoint, deploy.names)
 
 
 def invoke(lam: Any, name: str, event: Any = None, **kwargs: Any) -> tuple[dict[str, Any], Any]:

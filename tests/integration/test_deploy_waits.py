@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from harness.localstack.control_plane import STACKS_ROUTE
+from harness import wire
 from harness.services import Endpoint
 from harness.services.embedded import free_port
 from harness.stack import template as templates
@@ -69,7 +69,7 @@ def creating(aws: Callable[[str], Any]) -> Iterator[Callable[[], str]]:
 
 
 def _route(endpoint: Endpoint, name: str, wait_s: float = 0) -> Any:
-    url = f"{endpoint.url}{STACKS_ROUTE}/{urllib.parse.quote(name, safe='')}?wait={wait_s}"
+    url = f"{endpoint.url}{wire.STACKS}/{urllib.parse.quote(name, safe='')}?wait={wait_s}"
     with urllib.request.urlopen(url, timeout=wait_s + 30) as response:  # noqa: S310 (the test's LocalStack)
         return json.loads(response.read())["status"]
 

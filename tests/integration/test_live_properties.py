@@ -240,8 +240,6 @@ def _attached(env: dict[str, str], resources: Any, failures: Path) -> dict[str, 
     child = {key: value for key, value in env.items()
              if not key.startswith(("PYTEST_", "HARNESS_LIVE_")) and key != "HYPOTHESIS_PROFILE"}
     child.update(HARNESS_ENDPOINT=resources.endpoint().url, DATABASE_URL=resources.database_url(),
-                 HARNESS_RETRY_BASE_DELAY=f"{resources.platform().retry_base_delay_s:g}",
-                 HARNESS_ALARM_TIME_SCALE=f"{resources.platform().alarm_time_scale:g}",
                  HARNESS_FAILURES_DIR=str(failures), HARNESS_LIVE_SHRINK_SECONDS="10", NO_COLOR="1")
     return child
 

@@ -14,10 +14,9 @@ import psycopg
 import pytest
 
 from harness.services import Endpoint
-from harness.services.embedded import default_retry_base_delay
 
 REPO = Path(__file__).resolve().parents[2]
-# Quick ones (no retry delay or alarm period to wait for), given in an order that is not the alphabet's.
+# Quick ones (few attempts), given in an order that is not the alphabet's.
 SHIPPED = ["transient-error-reported", "bad-table-name", "bad-input-reported"]
 # Renamed, so that their stacks' prefixes (from the name) are this test's alone on a shared LocalStack.
 NAMES = [f"jobs-{name}" for name in SHIPPED]
@@ -45,9 +44,8 @@ def test_harness_run_j2_runs_scenarios_side_by_side(tmp_path: Path, harness_endp
         path.write_text(re.sub(r"(?m)^name: .*$", f"name: {name}", text, count=1))
         paths.append(str(path))
     junit = tmp_path / "junit.xml"
-    # The session's LocalStack and PostgreSQL, attached, with their timing.
-    env = {**os.environ, "DATABASE_URL": harness_database_url,
-           "HARNESS_RETRY_BASE_DELAY": str(default_retry_base_delay())}
+    # The session's LocalStack and PostgreSQL, attached (its stacks have clocks: it runs the harness's launcher).
+    env = {**os.environ, "DATABASE_URL": harness_database_url}
     run = subprocess.run([sys.executable, "-m", "harness.cli", "run", "-j", "2", *paths,
                           "--endpoint", harness_endpoint.url, "--junit-xml", str(junit)],
                          cwd=REPO, env=env, capture_output=True, text=True, timeout=300)

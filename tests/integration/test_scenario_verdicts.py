@@ -123,10 +123,10 @@ def test_alarm_states_entered_at_creation_do_not_pass_a_clean_run(tmp_path, harn
 
 
 def test_a_two_day_deadline_is_reached_on_the_stack_clock_in_seconds(tmp_path, harness_resources):
-    # The design's JOB NOT RUN period of 1 day gives a derived deadline of about two days (two 1440 s
-    # evaluation intervals at 1 min = 1 s). Nothing runs, so the stack is idle from the start: its clock is
-    # moved on to that deadline, and the wrong expectation fails there, within seconds of wall time and far
-    # inside the 8 s the scenario allows.
+    # The design's JOB NOT RUN period of 1 day gives a derived deadline of about two days (two daily
+    # evaluation intervals). Nothing runs, so the stack is idle from the start: its clock is moved on to that
+    # deadline, and the wrong expectation fails there, within seconds of wall time and far inside the 8 s the
+    # scenario allows.
     path = _write(tmp_path, """
         name: skipped-deadline
         description: A 1-day JOB NOT RUN period with a wrong expectation; the scenario allows 8 s of waiting.
@@ -140,7 +140,7 @@ def test_a_two_day_deadline_is_reached_on_the_stack_clock_in_seconds(tmp_path, h
     result = run_scenario(load_scenario(path), harness_resources)
     assert not result.passed
     [failed] = result.report.outcomes
-    interval = 86400 / harness_resources.platform().alarm_time_scale
+    interval = 86400
     assert failed.note.startswith(f"at the deadline, +{2 * interval + 5:.0f}.")
     assert "capped" not in failed.note
     assert result.report.elapsed >= 2 * interval  # on the stack's clock

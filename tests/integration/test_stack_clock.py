@@ -8,13 +8,13 @@ import json
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from harness.localstack.clock import ROUTE
+from harness import wire
 from harness.services import Endpoint
 from harness.waiting import wait_for
 from tests.integration.conftest import invoke
@@ -23,7 +23,7 @@ DAY = 86400
 
 
 def clock(endpoint: Endpoint, prefix: str, method: str = "GET", body: Any = None) -> tuple[int, Any]:
-    request = urllib.request.Request(f"{endpoint.url}{ROUTE}/{prefix}", method=method,
+    request = urllib.request.Request(f"{endpoint.url}{wire.CLOCK}/{prefix}", method=method,
                                      data=None if body is None else json.dumps(body).encode(),
                                      headers={"Content-Type": "application/json"})
     try:
@@ -34,42 +34,68 @@ def clock(endpoint: Endpoint, prefix: str, method: str = "GET", body: Any = None
         return error.code, json.loads(error.read() or b"null")
 
 
-def test_the_clock_does_not_move_while_the_stack_runs_an_invocation(harness_endpoint: Endpoint, aws, deploy) -> None:
-    name = deploy("""
+@pytest.fixture
+def on_its_clock(harness_endpoint: Endpoint) -> Iterator[Callable[[str], str]]:
+    """Register a function's name as a stack of its own (its clock, its timers), forgotten afterwards."""
+    registered: list[str] = []
+
+    def register(name: str) -> str:
+        wire.call(harness_endpoint.url, wire.STACKS, "PUT", name)
+        registered.append(name)
+        return name
+
+    yield register
+    for name in registered:
+        wire.call(harness_endpoint.url, wire.STACKS, "DELETE", name)
+
+
+def test_the_clock_does_not_move_while_the_stack_runs_an_invocation(harness_endpoint: Endpoint, aws, deploy,
+                                                                    on_its_clock) -> None:
+    name = on_its_clock(deploy("""
         import time
         def handler(event, context):
             time.sleep(3)
             return "done"
-    """, timeout=10)
+    """, timeout=10))
     aws("lambda").invoke(FunctionName=name, InvocationType="Event", Payload=b"{}")
     running = f"1 invocation(s) of {name} running"
     busy = wait_for(lambda: clock(harness_endpoint, name)[1]["busy"], lambda reasons: running in reasons,
                     deadline_s=20, interval_s=0.05, what=f"{name} running")
     # The event is being handled (its invocation, then its retries or dead letter) while it runs.
     assert busy == [running, f"1 event(s) of {name} being handled"]
-    status, answer = clock(harness_endpoint, name, "POST", {"seconds": DAY / 60})
+    status, answer = clock(harness_endpoint, name, "POST", {"seconds": DAY})
     assert (status, answer) == (409, {"busy": busy})
     wait_for(lambda: clock(harness_endpoint, name)[1]["busy"], lambda reasons: reasons == [], deadline_s=20,
              interval_s=0.05, what=f"{name} idle")
-    status, answer = clock(harness_endpoint, name, "POST", {"seconds": DAY / 60})
-    assert status == 200 and answer["advanced"] >= DAY / 60
+    before = time.time()
+    status, answer = clock(harness_endpoint, name, "POST", {"seconds": DAY})
+    assert status == 200 and answer["busy"] == [] and answer["offset"] >= DAY - 1
+    assert answer["now"] == pytest.approx(before + DAY, abs=2)
     assert clock(harness_endpoint, name)[1]["offset"] == pytest.approx(answer["offset"])
-    clock(harness_endpoint, name, "DELETE")
-    assert clock(harness_endpoint, name)[1]["offset"] == 0
+    # Another name's clock has not moved.
+    assert clock(harness_endpoint, f"other-{name}")[1]["offset"] == 0
 
 
-def test_the_clock_does_not_move_while_a_retry_of_the_stack_is_due(harness_endpoint: Endpoint, aws, deploy) -> None:
-    name = deploy("def handler(event, context):\n    raise RuntimeError('fails every attempt')\n")
-    aws("lambda").put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=1)
-    aws("lambda").invoke(FunctionName=name, InvocationType="Event", Payload=b"{}")
-    due = [f"1 retry(ies) of {name} due"]
-    wait_for(lambda: clock(harness_endpoint, name)[1]["busy"], lambda reasons: reasons == due, deadline_s=20,
-             interval_s=0.02, what=f"the retry of {name} held")
-    status, answer = clock(harness_endpoint, name, "POST", {"seconds": 60})
-    assert status == 409 and answer["busy"] in (due, [f"1 invocation(s) of {name} running"])
-    wait_for(lambda: clock(harness_endpoint, name)[1]["busy"], lambda reasons: reasons == [], deadline_s=20,
-             interval_s=0.05, what=f"{name} idle after its retry")
-    clock(harness_endpoint, name, "DELETE")
+def test_a_retry_is_a_wake_up_of_the_stack_one_minute_after_the_failure_on_its_clock(
+        harness_endpoint: Endpoint, aws, deploy, on_its_clock) -> None:
+    name = on_its_clock(deploy("def handler(event, context):\n    raise RuntimeError('fails every attempt')\n"))
+    lam = aws("lambda")
+    lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=1)
+    started = time.monotonic()
+    lam.invoke(FunctionName=name, InvocationType="Event", Payload=b"{}")
+    # While its retry is due, none of the stack's code runs: the retry is a timer, not work.
+    state = wait_for(lambda: clock(harness_endpoint, name)[1],
+                     lambda found: found["busy"] == [] and [t["kind"] for t in found["timers"]] == ["retry"],
+                     deadline_s=20, interval_s=0.02, what=f"the retry of {name} scheduled")
+    [retry] = state["timers"]
+    assert retry["due"] - state["now"] == pytest.approx(60, abs=2)
+    status, answer = clock(harness_endpoint, name, "POST", {"seconds": 3600})
+    # The advance stops at the retry, which puts the event back to work.
+    assert status == 200 and [fired["kind"] for fired in answer["fired"]] == ["retry"]
+    assert answer["now"] == pytest.approx(retry["due"], abs=0.5)
+    wait_for(lambda: clock(harness_endpoint, name)[1], lambda found: found["busy"] == [] and not found["timers"],
+             deadline_s=20, interval_s=0.05, what=f"{name} idle after its retry")
+    assert time.monotonic() - started < 20  # a minute of AWS's retry delay cost no waiting
 
 
 def _history(cloudwatch: Any, alarm: str) -> list[tuple[str, datetime]]:
@@ -93,9 +119,9 @@ def _invocations(cloudwatch: Any, function: str, around: datetime) -> float:
 
 
 def test_a_daily_alarm_is_evaluated_over_skipped_days_and_metrics_follow_the_stack_clock(
-        harness_endpoint: Endpoint, aws: Callable[[str], Any], deploy) -> None:
+        harness_endpoint: Endpoint, aws: Callable[[str], Any], deploy, on_its_clock) -> None:
     cloudwatch, lam = aws("cloudwatch"), aws("lambda")
-    name = deploy("def handler(event, context):\n    return 'ok'\n")
+    name = on_its_clock(deploy("def handler(event, context):\n    return 'ok'\n"))
     alarm = f"{name}-not-run"
     cloudwatch.put_metric_alarm(
         AlarmName=alarm, Namespace="AWS/Lambda", MetricName="Invocations", Statistic="Sum",
@@ -108,7 +134,7 @@ def test_a_daily_alarm_is_evaluated_over_skipped_days_and_metrics_follow_the_sta
         invoke(lam, name)
         wait_for(lambda: _invocations(cloudwatch, name, datetime.now(UTC)), lambda total: total >= 1, deadline_s=10,
                  interval_s=0.05, what="the Invocations datapoint")
-        day = DAY / 60  # the embedded LocalStack's alarms run at 1 min = 1 s
+        day = DAY  # the alarm's period, as on AWS: the stack's clock skips the idle days
         status, answer = clock(harness_endpoint, name, "POST", {"seconds": 6 * day})
         assert status == 200, answer
         # OK at the first daily evaluation (it sees the job's datapoint), ALARM once the datapoint has left
@@ -132,4 +158,3 @@ def test_a_daily_alarm_is_evaluated_over_skipped_days_and_metrics_follow_the_sta
         assert clock(harness_endpoint, f"other-{name}")[1]["offset"] == 0
     finally:
         cloudwatch.delete_alarms(AlarmNames=[alarm])
-        clock(harness_endpoint, name, "DELETE")

@@ -8,11 +8,11 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from harness.localstack.taps import ROUTE, tap_queue_name
+from harness import wire
 from harness.observe.taps import QueueTap
 from harness.services import Endpoint
-from harness.stack.template_stack import _harness_request
 from harness.waiting import wait_for
+from harness.wire import tap_queue_name
 from tests.support.taps import wait_for_count
 
 
@@ -25,7 +25,7 @@ def test_a_tap_queue_has_no_sqs_metrics_while_an_own_queue_keeps_them(harness_en
                                                                       aws: Callable[[str], Any]) -> None:
     prefix = f"taps-{uuid.uuid4().hex[:8]}"
     sns, sqs, cloudwatch = aws("sns"), aws("sqs"), aws("cloudwatch")
-    _harness_request(harness_endpoint, ROUTE, "PUT", prefix)
+    wire.call(harness_endpoint.url, wire.STACKS, "PUT", prefix)
     try:
         topic_arn = sns.create_topic(Name=f"{prefix}-alerts")["TopicArn"]
         tap_name = tap_queue_name(prefix, f"{prefix}-alerts")
@@ -46,13 +46,11 @@ def test_a_tap_queue_has_no_sqs_metrics_while_an_own_queue_keeps_them(harness_en
                  interval_s=0.1, what=f"the SQS metrics of {own_name}")
         assert sqs_metrics(cloudwatch, tap_name) == set()
     finally:
-        _harness_request(harness_endpoint, ROUTE, "DELETE", prefix)
+        wire.call(harness_endpoint.url, wire.STACKS, "DELETE", prefix)
 
 
 def _clock_answer(endpoint: Endpoint, prefix: str) -> dict[str, Any]:
-    from harness.localstack.clock import ROUTE as CLOCK_ROUTE
-
-    answer: dict[str, Any] = _harness_request(endpoint, CLOCK_ROUTE, "GET", prefix, query={"region": "us-east-1"})
+    answer: dict[str, Any] = wire.call(endpoint.url, wire.CLOCK, "GET", prefix, query={"region": "us-east-1"})
     return answer
 
 
@@ -62,7 +60,7 @@ def test_the_stacks_count_says_how_many_messages_wait_in_each_tap_and_a_drain_re
     what waits in each tap queue, and a drain reads a queue to its end (a receive returns at most 10)."""
     prefix = f"waiting-{uuid.uuid4().hex[:8]}"
     sns, sqs = aws("sns"), aws("sqs")
-    _harness_request(harness_endpoint, ROUTE, "PUT", prefix)
+    wire.call(harness_endpoint.url, wire.STACKS, "PUT", prefix)
     try:
         topic_arn = sns.create_topic(Name=f"{prefix}-alerts")["TopicArn"]
         tap_name = tap_queue_name(prefix, f"{prefix}-alerts")
@@ -78,4 +76,4 @@ def test_the_stacks_count_says_how_many_messages_wait_in_each_tap_and_a_drain_re
         assert sorted(m.subject for m in tap.drain()) == sorted(f"m{index}" for index in range(25))
         assert _clock_answer(harness_endpoint, prefix)["waiting"] == {tap_name: 0}
     finally:
-        _harness_request(harness_endpoint, ROUTE, "DELETE", prefix)
+        wire.call(harness_endpoint.url, wire.STACKS, "DELETE", prefix)

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter
 
-from harness.scenario import Fault
+from harness.scenario import Fault, StackSettings
 from harness.stack import template as templates
-from harness.stack.pipeline import DeployError, PipelineStack, StackConfig, unique_prefix
+from harness.stack.pipeline import DeployError, PipelineStack, unique_prefix
 
 TEMPLATE = templates.load(templates.PIPELINE_TEMPLATE)
 FUNCTION_IDS = {"orchestrator": "OrchestratorFunction", "worker": "WorkerFunction",
@@ -84,7 +84,7 @@ def _broken(tmp_path: Path, old: str, new: str) -> Path:
 
 
 def _deploy_fails(endpoint: Any, database_url: str, template_path: Path) -> str:
-    stack = PipelineStack(endpoint, database_url, StackConfig(prefix=unique_prefix("broken")), template_path)
+    stack = PipelineStack(endpoint, database_url, unique_prefix("broken"), template_path=template_path)
     try:
         with pytest.raises(DeployError) as raised:
             stack.deploy()
@@ -151,8 +151,8 @@ def test_a_shipped_scenario_against_your_own_template_catches_its_mistake(harnes
 
 
 def test_scenario_parameters_reach_the_deployed_functions(harness_endpoint, harness_database_url):
-    stack = PipelineStack(harness_endpoint, harness_database_url,
-                          StackConfig(prefix=unique_prefix("params"), parameters={"LogLevel": "DEBUG"}))
+    stack = PipelineStack(harness_endpoint, harness_database_url, unique_prefix("params"),
+                          StackSettings.model_validate({"parameters": {"LogLevel": "DEBUG"}}))
     try:
         stack.deploy()
         for logical in FUNCTION_IDS:

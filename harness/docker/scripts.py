@@ -27,11 +27,17 @@ if [ "${HARNESS_WATCH_STDIN:-0}" = 1 ]; then
     exec 3<&-
 fi
 exec </dev/null
-status=0
-# `wait` returns early when a trapped signal arrives: wait again until the child is really gone.
-while kill -0 "$child" 2>/dev/null; do
+# `wait` returns early (128 + the signal) when a trapped signal arrives: wait again while the child lives, and
+# once it is gone ask once more, for its own status if the last wait was cut short (127: it was collected).
+while :; do
     wait "$child"
     status=$?
+    if ! kill -0 "$child" 2>/dev/null; then
+        wait "$child" 2>/dev/null
+        again=$?
+        [ "$again" -ne 127 ] && status=$again
+        break
+    fi
 done
 exit "$status"
 """

@@ -1,12 +1,10 @@
-"""`harness up --docker`: docker-compose.yml's services as containers, through the Docker SDK for Python.
-
-The images are the ones `harness image build` makes here. Both services use the host's network, on free ports
-of 127.0.0.1 (`--port` for LocalStack's), given as the compose file's `${HARNESS_*_PORT}` variables. Once both
-answer, it prints what the LocalStack container's own `harness up` printed (HARNESS_ENDPOINT and its timing)
-and DATABASE_URL; on Ctrl-C or SIGTERM it stops and removes the containers it made, by ID. Killed outright, it
-still leaves none: it is attached to each container's stdin (StdinOnce), which the engine closes when this
-process goes; the image's entrypoint, harness-watchdog, then stops the service, and the container is
-auto-removed. No volume or network is made. (`containers.run` is create + attach + start, but cannot hold stdin.)
+"""`harness up --docker`: docker-compose.yml's services (the images `harness image build` makes) as containers on
+the host network, on free 127.0.0.1 ports given as its `${HARNESS_*_PORT}`, through the Docker SDK. It prints
+what the container's own `harness up` printed, and DATABASE_URL; on Ctrl-C or SIGTERM it removes exactly its
+containers, by ID. Killed outright it leaves none either: it holds each one's stdin (StdinOnce, closed by the
+engine when this process goes), on whose end the entrypoint, harness-watchdog, stops the service, and the
+container is auto-removed. No volume or network is made. (`containers.run` is create, attach, start, but
+cannot hold stdin.)
 """
 
 from __future__ import annotations
@@ -60,9 +58,7 @@ def services(variables: dict[str, str], path: Path = COMPOSE_FILE) -> dict[str, 
 
 def connect() -> Any:
     try:
-        client = docker.from_env(version="auto", timeout=60)  # auto: Debian's engine 20.10 speaks API 1.41
-        client.ping()
-        return client
+        return docker.from_env(version="auto", timeout=60)  # auto: from_env asks; Debian's 20.10 speaks API 1.41
     except Exception as error:  # noqa: BLE001 - whatever stops the first call, the answer is the same
         raise DockerUpError(f"no Docker engine answered at {os.environ.get('DOCKER_HOST') or '/var/run/docker.sock'}"
                             f" ({error}). Install and start one (as root: apt-get install docker.io; dockerd &), "
@@ -108,8 +104,7 @@ def postgres_answers(url: str) -> bool:
     import psycopg
 
     try:
-        psycopg.connect(url, connect_timeout=2).close()
-        return True
+        return psycopg.connect(url, connect_timeout=2).close() is None
     except psycopg.Error:
         return False
 
@@ -130,11 +125,12 @@ def remove(client: Any, started: list[Attached]) -> None:
     started.clear()
 
 
+def say(message: str) -> None:
+    print(f"harness up --docker: {message}", file=sys.stderr, flush=True)
+
+
 def cmd_up_docker(args: argparse.Namespace, *, client: Any = None, stop: threading.Event | None = None) -> int:
     """`harness up --docker`; `client` and `stop` replace the SDK's client and the signals in tests."""
-    def say(message: str) -> None:
-        print(f"harness up --docker: {message}", file=sys.stderr, flush=True)
-
     if args.deploy or args.scenario or args.keepalive_ms is not None:
         say("--deploy, --scenario and --keepalive-ms need `harness up` without --docker")
         return 2

@@ -120,9 +120,12 @@ def run_inside(root: Path, script: str, log: Path, what: str, epoch: int,
         shutil.copyfile(bundle, scratch / "ca.crt")
         env["PIP_CERT"] = f"/{SCRATCH}/ca.crt"
     env.update(extra_env or {})
-    resolv = root / "etc" / "resolv.conf"
-    resolv.unlink(missing_ok=True)
+    # Name resolution as in a container, whose engine mounts both: the host's resolver, and localhost.
+    resolv, hosts = root / "etc" / "resolv.conf", root / "etc" / "hosts"
+    for provided in (resolv, hosts):
+        provided.unlink(missing_ok=True)
     shutil.copyfile("/etc/resolv.conf", resolv)
+    hosts.write_text("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n")
     mounts = (f"mount -t proc proc {shlex.quote(str(root / 'proc'))} && "
               f"mount --rbind /dev {shlex.quote(str(root / 'dev'))} && "
               f"exec chroot {shlex.quote(str(root))} /usr/bin/env -i "
@@ -132,6 +135,7 @@ def run_inside(root: Path, script: str, log: Path, what: str, epoch: int,
         run_logged(["unshare", "--mount", "--propagation", "private", "sh", "-ec", mounts], log, what, say=say)
     finally:
         resolv.unlink(missing_ok=True)
+        hosts.unlink(missing_ok=True)
         shutil.rmtree(scratch, ignore_errors=True)
 
 

@@ -312,8 +312,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="deploy with this scenario file's stack settings and faults armed (implies --deploy), and "
                          "print the job's event and the commands that trigger it and check it")
     up.add_argument("--docker", action="store_true",
-                    help="instead, run docker-compose.yml's LocalStack and PostgreSQL as containers (Docker SDK; "
-                         "needs a Docker engine; not verified against one)")
+                    help="instead, run docker-compose.yml's LocalStack and PostgreSQL as containers on free ports "
+                         "(needs a Docker engine and the images of `harness image build`)")
     up.set_defaults(func=cmd_up)
 
     check = sub.add_parser("check", help="evaluate a scenario's expectations on a stack that is already up")

@@ -118,9 +118,12 @@ def remove(client: Any, started: list[Attached]) -> None:
             except docker.errors.APIError:
                 pass  # auto-remove got there first, or is under way
         with socket.socket(fileno=os.dup(attached.socket.fileno())) as connection:
-            connection.shutdown(socket.SHUT_RDWR)  # stdin ends (close() would upset the SDK's response later)
+            connection.shutdown(socket.SHUT_RDWR)  # stdin ends, and the reader sees the end of the output
+        attached.join(10)
+        # The SDK keeps the HTTP response on the socket: closing that response closes both, in the order it needs.
+        getattr(attached.socket, "_response", attached.socket).close()
         deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and client.containers.list(all=True, filters={"id": attached.container.id}):
+        while time.monotonic() < deadline and client.api.containers(all=True, filters={"id": attached.container.id}):
             time.sleep(0.05)
     started.clear()
 

@@ -61,6 +61,9 @@ class FakeAPI:
         self.client.calls.append(("remove", container_id))
         self.client.live.pop(container_id, None)
 
+    def containers(self, all: bool, filters: dict[str, str]) -> list[dict[str, str]]:
+        return [{"Id": key} for key in self.client.live if key == filters["id"]]
+
 
 class FakeContainers:
     def __init__(self, client: FakeClient):
@@ -72,9 +75,6 @@ class FakeContainers:
         container = FakeContainer(self.client, image, command, kwargs)
         self.client.live[container.id] = container
         return container
-
-    def list(self, all: bool, filters: dict[str, str]) -> list[FakeContainer]:
-        return [c for key, c in self.client.live.items() if key == filters["id"]]
 
 
 def ready_localstack(container: FakeContainer, peer: socket.socket) -> None:

@@ -104,9 +104,10 @@ def postgres_answers(url: str) -> bool:
     import psycopg
 
     try:
-        return psycopg.connect(url, connect_timeout=2).close() is None
+        psycopg.connect(url, connect_timeout=2).close()
     except psycopg.Error:
         return False
+    return True
 
 
 def remove(client: Any, started: list[Attached]) -> None:

@@ -129,8 +129,8 @@ def write_layer(out: Path, epoch: int, description: str, *, root: Path | None = 
                         continue  # a socket: nothing a layer can hold
                     info = _normalised(found, epoch)
                     if info.isreg():
-                        with open(root / name, "rb") as content:
-                            tar.addfile(info, content)
+                        with open(root / name, "rb") as stream:
+                            tar.addfile(info, stream)
                     else:
                         tar.addfile(info)
                     continue
@@ -139,9 +139,9 @@ def write_layer(out: Path, epoch: int, description: str, *, root: Path | None = 
                     info.type, info.mode = tarfile.DIRTYPE, 0o755
                 elif kind == "file":
                     assert files is not None
-                    content, info.mode = files[name]
-                    info.size = len(content)
-                tar.addfile(_normalised(info, epoch), io.BytesIO(content) if kind == "file" else None)
+                    data, info.mode = files[name]
+                    info.size = len(data)
+                tar.addfile(_normalised(info, epoch), io.BytesIO(data) if kind == "file" else None)
     tmp.rename(out)
     return Layer(out, "sha256:" + digesting.digest.hexdigest(), digesting.size, description)
 

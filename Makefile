@@ -1,4 +1,4 @@
-.PHONY: setup run test lint bench mutants
+.PHONY: setup run test lint bench mutants images
 
 setup:
 	./scripts/setup
@@ -12,6 +12,11 @@ test: setup
 	.venv/bin/ruff check .
 	.venv/bin/lint-imports --no-cache
 	.venv/bin/python -m pytest -n 2 -p no:cacheprovider
+
+# Docker images of the harness's LocalStack and a PostgreSQL, from Debian's packages and the pinned Python packages
+# (as root; needs mmdebstrap and a Docker engine). docker-compose.yml and `harness up --docker` run them.
+images: setup
+	.venv/bin/harness image build
 
 bench: setup
 	.venv/bin/python bench/bench_executor.py

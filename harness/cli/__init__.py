@@ -222,6 +222,12 @@ def cmd_setup_runtimes(_args: argparse.Namespace) -> int:
     return 0 if served else 1
 
 
+def cmd_image_build(args: argparse.Namespace) -> int:
+    from harness.docker.image import cmd_image_build
+
+    return cmd_image_build(args)
+
+
 def _run_command():
     from harness.cli import run
 
@@ -274,8 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="deploy with this scenario file's stack settings and faults armed (implies --deploy), and "
                          "print the job's event and the commands that trigger it and check it")
     up.add_argument("--docker", action="store_true",
-                    help="instead, run docker-compose.yml's LocalStack and PostgreSQL as containers (Docker SDK; "
-                         "needs a Docker engine; not verified against one)")
+                    help="instead, run docker-compose.yml's LocalStack and PostgreSQL as containers on free ports "
+                         "(needs a Docker engine and the images of `harness image build`)")
     up.set_defaults(func=cmd_up)
 
     check = sub.add_parser("check", help="evaluate a scenario's expectations on a stack that is already up")
@@ -324,6 +330,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"where to write it, - for stdout (default: {_DEFAULT_SCHEMA} if scenarios/ "
                              "is a folder here, else stdout)")
     schema.set_defaults(func=cmd_schema)
+
+    image = sub.add_parser("image", help="Docker images of the harness's LocalStack and a PostgreSQL")
+    image_build = image.add_subparsers(dest="image_command", required=True).add_parser(
+        "build", help="build both from Debian's packages and the pinned Python packages (as root; needs mmdebstrap "
+                      "and a Docker engine)")
+    image_build.add_argument("--mirror", default="http://deb.debian.org/debian", help="the Debian mirror")
+    image_build.add_argument("--no-cache", action="store_true", help="make every layer anew, even if cached")
+    image_build.set_defaults(func=cmd_image_build)
 
     setup = sub.add_parser("setup-runtimes", help="install awslambdaric and boto3 for each local Python runtime")
     setup.set_defaults(func=cmd_setup_runtimes)

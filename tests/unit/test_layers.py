@@ -17,7 +17,8 @@ LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
 
 
 def _graph() -> grimp.ImportGraph:
-    return grimp.build_graph("harness", include_external_packages=True, exclude_type_checking_imports=True)
+    return grimp.build_graph("harness", include_external_packages=True, exclude_type_checking_imports=True,
+                              cache_dir=None)
 
 
 def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:

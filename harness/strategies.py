@@ -169,7 +169,7 @@ def stack_settings(
     """A scenario's `stack`: the worker's timeout in seconds (`worker_timeouts`, min and max), each
     function's MaximumRetryAttempts (`retry_attempts`), the error handler's `reshard_factor` and
     `max_reshard_depth`, and, with `policies`, the worker's error policy (`report` or `raise` per failure
-    class; without, the seed design's). The orchestrator and error handler keep their 3 s timeout.
+    class; without, the seed design's). The orchestrator and error handler keep the template's Timeouts.
 
     Example: `@given(stack_settings(reshard_depths=(0, 1)))`; then `stack.worker.max_attempts`,
     `stack.reshard_factor`, `stack.max_reshard_depth`, `stack.worker.on_error.action("logical")`.

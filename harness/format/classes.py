@@ -33,6 +33,12 @@ def fails_invocation(scenario: Any, fault: FaultBase) -> bool:
     return bool(scenario.stack.worker.on_error.action(kind) == "raise")
 
 
+def times_out(scenario: Any, fault: FaultBase) -> bool:
+    """Whether an attempt that gets this fault ends at the function's Timeout ("Task timed out after"): a
+    timeout, or a delay that outlasts the Timeout."""
+    return fault.row.lasts == "timeout" or (fault.row.lasts == "delay" and fails_invocation(scenario, fault))
+
+
 def reported_by_worker(scenario: Any, fault: FaultBase) -> bool:
     """Whether the worker publishes JOB FAILED for an attempt that gets this fault (its `report` action)."""
     return fault.function == DEAD_LETTERED_FUNCTION and scenario.is_pipeline and fault.row.lasts != "delay" \

@@ -16,6 +16,8 @@ QUEUE_TYPES = ("AWS::SQS::Queue",)
 ALARM_TYPES = ("AWS::CloudWatch::Alarm",)
 AWS_DEFAULT_TIMEOUT_S = 3
 AWS_DEFAULT_RETRIES = 2
+AWS_DEFAULT_EVENT_AGE_S = 6 * 60 * 60
+"""How long Lambda keeps an asynchronous event for retries when MaximumEventAgeInSeconds is not set."""
 
 
 class TemplateError(Exception):
@@ -85,17 +87,27 @@ class Template:
         return float(found) if isinstance(found, int | float | str) and str(found).replace(".", "", 1).isdigit() \
             else float(AWS_DEFAULT_TIMEOUT_S)
 
-    def retries(self, logical: str, parameters: dict[str, Any]) -> int:
-        """MaximumRetryAttempts of the function's asynchronous invocation (SAM's EventInvokeConfig, or an
-        AWS::Lambda::EventInvokeConfig naming it), else AWS's 2."""
+    def _invoke_config(self, logical: str, key: str, parameters: dict[str, Any]) -> Any:
+        """A setting of the function's asynchronous invocation: SAM's EventInvokeConfig, or an
+        AWS::Lambda::EventInvokeConfig naming the function; None when neither sets it."""
         config = self.value(self.function_property(logical, "EventInvokeConfig"), parameters) or {}
-        found = self.value(config.get("MaximumRetryAttempts"), parameters) if isinstance(config, dict) else None
+        found = self.value(config.get(key), parameters) if isinstance(config, dict) else None
         for resource in self.resources.values():
             if isinstance(resource, dict) and resource.get("Type") == "AWS::Lambda::EventInvokeConfig":
                 properties = resource.get("Properties") or {}
                 if _names(properties.get("FunctionName")) == logical:
-                    found = self.value(properties.get("MaximumRetryAttempts"), parameters)
+                    found = self.value(properties.get(key), parameters)
+        return found
+
+    def retries(self, logical: str, parameters: dict[str, Any]) -> int:
+        """MaximumRetryAttempts of the function's asynchronous invocation, else AWS's 2."""
+        found = self._invoke_config(logical, "MaximumRetryAttempts", parameters)
         return int(found) if isinstance(found, int | str) and str(found).isdigit() else AWS_DEFAULT_RETRIES
+
+    def max_event_age(self, logical: str, parameters: dict[str, Any]) -> float:
+        """MaximumEventAgeInSeconds of the function's asynchronous invocation, else AWS's 6 hours."""
+        found = self._invoke_config(logical, "MaximumEventAgeInSeconds", parameters)
+        return float(found) if isinstance(found, int | str) and str(found).isdigit() else AWS_DEFAULT_EVENT_AGE_S
 
     def dead_letter_target(self, logical: str) -> str | None:
         """The logical ID of the function's DeadLetterConfig target (SAM's DeadLetterQueue), or None."""

@@ -9,7 +9,7 @@ from pydantic import Field, model_validator
 
 from harness.format import FileId, Loc
 from harness.format.catalog import DEAD_LETTERED_FUNCTION
-from harness.format.faults import TimeoutFault
+from harness.format.classes import times_out
 from harness.model.platform import MODEL
 from harness.model.walk import OPTIMISTIC, PESSIMISTIC, walk_runs
 from harness.records import parse_json
@@ -92,9 +92,7 @@ class ReshardExpectation(ExpectationBase):
 
 def _reshard_problems(scenario: Any, at: Loc, expectation: ReshardExpectation) -> Problems:
     problems: Problems = []
-    timeouts = [
-        fault for fault in scenario.faults_for(DEAD_LETTERED_FUNCTION) if isinstance(fault, TimeoutFault)
-    ]
+    timeouts = [fault for fault in scenario.faults_for(DEAD_LETTERED_FUNCTION) if times_out(scenario, fault)]
     needs_timeout = [
         key
         for key, wanted in (
@@ -109,7 +107,7 @@ def _reshard_problems(scenario: Any, at: Loc, expectation: ReshardExpectation) -
             (
                 (*at, needs_timeout[0]),
                 f"the error handler re-shards only shards that timed out, "
-                f"but no fault on {DEAD_LETTERED_FUNCTION} has kind: timeout",
+                f"but no fault on {DEAD_LETTERED_FUNCTION} times out (kind: timeout, or a latency past its Timeout)",
             )
         )
     problems += scenario.unknown_files((*at, "quarantined"), expectation.quarantined)

@@ -311,6 +311,10 @@ class Walk:
                 return end, None
             if fault is None or not fails:
                 return end, None
+            # Lambda retries only while the event is young enough to be retried (MaximumEventAgeInSeconds):
+            # its age at the failure plus the retry's delay, on the stack's clock (LocalStack's rule too).
+            if end - start + self.platform.retry_delay(attempt) > self.scenario.max_event_age(function):
+                break
             now = end + self.platform.retry_delay(attempt) + attempt * self.pace.retry_lateness
         return end, fault
 

@@ -18,6 +18,7 @@ from harness.format import Loc, Slug, SourceLocated, Text
 from harness.format.catalog import DEFAULT_MAX_WAIT_SECONDS
 from harness.format.classes import fails_invocation, failure_class
 from harness.format.faults import Fault, FaultBase
+from harness.format.template import AWS_DEFAULT_EVENT_AGE_S
 from harness.kinds import Expectation
 
 Problems = list[tuple[Loc, str]]
@@ -67,6 +68,10 @@ class ScenarioDocument(SourceLocated):
 
     def timeout_of(self, function: str) -> float:
         raise NotImplementedError
+
+    def max_event_age(self, function: str) -> float:
+        """MaximumEventAgeInSeconds of the function's asynchronous invocations (AWS's default: 6 hours)."""
+        return float(AWS_DEFAULT_EVENT_AGE_S)
 
     def alarm_timing(self, alarm: str) -> tuple[float, int]:
         """The alarm's Period (seconds) and EvaluationPeriods."""

@@ -11,7 +11,7 @@ from pydantic import TypeAdapter
 from harness.scenario import Fault
 
 REQUEST = r"RequestId: [0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12} Error: "
-RAISE_ALL = {"ON_ERROR_LOGICAL": "raise", "ON_ERROR_PROGRAMMATIC": "raise", "ON_ERROR_TRANSIENT": "raise"}
+RAISE_ALL = {"on_error": {"logical": "raise", "programmatic": "raise", "transient": "raise"}}
 
 
 def _faults(*specs: dict[str, Any]) -> list[Any]:
@@ -28,7 +28,7 @@ def _invoke(stack: Any, file_id: str) -> dict[str, Any]:
 
 
 def test_new_fault_kinds_fail_with_the_error_shapes_aws_records(pipeline_stack):
-    stack = pipeline_stack("shapes", worker_on_error=RAISE_ALL, faults=_faults(
+    stack = pipeline_stack("shapes", worker=RAISE_ALL, faults=_faults(
         {"kind": "crash", "files": ["f-exit0"], "exit_status": 0},
         {"kind": "crash", "files": ["f-exit3"], "exit_status": 3},
         {"kind": "bad_input", "files": ["f-input"]},

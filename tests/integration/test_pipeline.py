@@ -6,6 +6,7 @@ import json
 
 from harness.model.content import expected_row_counts
 from harness.observe.taps import QueueTap
+from tests.integration.conftest import Clocks
 from tests.support.taps import wait_until
 
 
@@ -72,39 +73,48 @@ def _alarm_notifications(tap: QueueTap, alarm_name: str) -> list[dict]:
     return [n for n in notifications if n.get("AlarmName") == alarm_name]
 
 
-def _wait_state(tap: QueueTap, alarm_name: str, state: str, what: str, from_data: bool = False) -> dict:
-    def seen(_: object) -> bool:
+def _wait_state(clocks: Clocks, tap: QueueTap, alarm_name: str, state: str, what: str,
+                from_data: bool = False) -> dict:
+    """Until the alarm's notification of `state` is on the tap, moving the stack's clock over idle time to
+    its next evaluation (the alarms have AWS's periods)."""
+    def seen() -> bool:
+        tap.poll(wait_s=0.05)
         # LocalStack says "no datapoints were received" when missing data decided the state.
         return any(n["NewStateValue"] == state and not (from_data and "no datapoints" in n["NewStateReason"])
                    for n in _alarm_notifications(tap, alarm_name))
 
-    wait_until(tap, seen, 40, what=what)
+    clocks.run_until(seen, deadline_s=40, what=what)
     return [n for n in _alarm_notifications(tap, alarm_name) if n["NewStateValue"] == state][-1]
 
 
-def test_alarms_follow_idle_clean_and_failed_runs(pipeline_stack):
-    from harness.scenario.faults import ExceptionFault
+def test_alarms_follow_idle_clean_and_failed_runs(pipeline_stack, harness_endpoint):
+    from harness.scenario import ExceptionFault
 
     fault = ExceptionFault(kind="exception", function="worker", files=["f-bad"])
     # "When in doubt, throw": the worker raises its own code's errors, so Lambda counts them as Errors.
     stack = pipeline_stack("alarms", alarm_period_seconds=60, faults=[fault],
-                           worker_on_error={"ON_ERROR_PROGRAMMATIC": "raise"})
+                           worker={"on_error": {"programmatic": "raise"}})
+    clocks = Clocks(harness_endpoint, [stack.prefix])
     alarms, not_run, failed = stack.taps["alarms"], stack.alarm_names["job_not_run"], stack.alarm_names["job_failed"]
     # Idle: no invocation in the period and missing data is breaching, so JOB NOT RUN alarms.
-    _wait_state(alarms, not_run, "ALARM", "JOB NOT RUN in ALARM while idle")
+    _wait_state(clocks, alarms, not_run, "ALARM", "JOB NOT RUN in ALARM while idle")
     # A clean run: invocations for JOB NOT RUN, and Errors=0 datapoints bring JOB FAILED to OK.
     stack.run_job(_job(2, 2, "job-clean"))
-    _wait_state(alarms, not_run, "OK", "JOB NOT RUN back to OK after the job ran")
-    _wait_state(alarms, failed, "OK", "JOB FAILED to OK after a clean run")
+    _wait_state(clocks, alarms, not_run, "OK", "JOB NOT RUN back to OK after the job ran")
+    _wait_state(clocks, alarms, failed, "OK", "JOB FAILED to OK after a clean run")
     # A failing run: the worker's errors cross the threshold; the reason names the datapoint.
     stack.run_job({"job_id": "job-bad", "file_ids": ["f-bad"], "shard_size": 1})
-    alarm = _wait_state(alarms, failed, "ALARM", "JOB FAILED in ALARM after a worker error", from_data=True)
+    alarm = _wait_state(clocks, alarms, failed, "ALARM", "JOB FAILED in ALARM after a worker error", from_data=True)
     assert alarm["OldStateValue"] == "OK"
-    # Raised, not reported: the one alert comes from the error handler once the event is dead-lettered.
-    wait_until(
-        stack.taps["notifications"],
-        lambda seen: any(m.subject == "JOB FAILED" and json.loads(m.message)["reason"] == "needs_attention"
-                         for m in seen), 15,
-        what="the error handler's JOB FAILED")
+    # Raised, not reported: the one alert comes from the error handler once the event is dead-lettered, after
+    # Lambda's two retries (1 and 2 minutes, on the stack's clock).
+    notifications = stack.taps["notifications"]
+
+    def reported() -> bool:
+        notifications.poll(wait_s=0.05)
+        return any(m.subject == "JOB FAILED" and json.loads(m.message)["reason"] == "needs_attention"
+                   for m in notifications.messages)
+
+    clocks.run_until(reported, deadline_s=30, what="the error handler's JOB FAILED")
     reports = [json.loads(m.message) for m in stack.taps["notifications"].messages if m.subject == "JOB FAILED"]
     assert [(r["reason"], r["file_ids"]) for r in reports] == [("needs_attention", ["f-bad"])]

@@ -23,14 +23,16 @@ pytestmark = pytest.mark.integration
 
 
 def run_check(line: str, scenario: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
-    """The printed CHECK command, as a person would paste it (harness as `python -m harness.cli`)."""
+    """The printed CHECK command as a person would paste it: its program is the harness it names by its full
+    path (no virtual environment needs to be active), with `scenario` in place of the scenario it names."""
     words = shlex.split(line)
-    assignments = dict(word.split("=", 1) for word in words if "=" in word and not word.startswith("-")
-                       and words.index(word) < words.index("harness"))
-    arguments = words[words.index("harness") + 1:]
+    program = next(index for index, word in enumerate(words) if Path(word).name == "harness")
+    assert Path(words[program]).is_absolute() and Path(words[program]).exists(), words[program]
+    assignments = dict(word.split("=", 1) for word in words[:program] if "=" in word)
+    arguments = words[program + 1:]
     arguments[arguments.index(str(SCENARIO))] = str(scenario)
-    return subprocess.run([sys.executable, "-m", "harness.cli", *arguments], env={**env, **assignments},
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run([words[program], *arguments], env={**env, **assignments}, capture_output=True, text=True,
+                          timeout=120)
 
 
 def test_up_with_a_scenario_then_trigger_then_check(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-.PHONY: setup run test lint bench mutants images
+.PHONY: setup run test test-slow lint bench mutants images
 
 setup:
 	./scripts/setup
@@ -11,7 +11,11 @@ run: setup
 test: setup
 	.venv/bin/ruff check .
 	.venv/bin/lint-imports --no-cache
-	.venv/bin/python -m pytest -n 2 -p no:cacheprovider
+	.venv/bin/python -m pytest -n 2 -p no:cacheprovider -m "not slow"
+
+# The end-to-end checks that take a minute or more each (marker `slow`); .ci/run runs them after `make test`.
+test-slow: setup
+	.venv/bin/python -m pytest -n 2 -p no:cacheprovider -m slow
 
 # Docker images of the harness's LocalStack and a PostgreSQL, from Debian's packages and the pinned Python packages
 # (as root; needs mmdebstrap and a Docker engine). docker-compose.yml and `harness up --docker` run them.

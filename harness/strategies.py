@@ -251,6 +251,20 @@ def _some(values: Sequence[Any], most: int) -> st.SearchStrategy[list[Any] | Non
     return st.none() | chosen.map(lambda picked: [value for value in values if value in picked])
 
 
+@st.composite
+def _kind_settings(draw: st.DrawFn, kind: str, function: str, stack: StackSettings) -> dict[str, Any]:
+    """The settings only some kinds have: an exception's type, a delay, a crash's exit status."""
+    if kind == "exception":
+        return {"exception": {"type": draw(st.sampled_from(EXCEPTION_TYPES)), "message": _MESSAGE}}
+    if KINDS[kind].lasts == "delay":
+        # Below the Timeout (the work is done, later) or past it (a timeout).
+        timeout = float(stack.function(function).timeout_seconds or 1)  # type: ignore[arg-type]
+        return {"seconds": draw(st.sampled_from((1.0, timeout / 2, timeout * 2)))}
+    if kind == "crash":
+        return {"exit_status": draw(st.sampled_from((0, 1, 2)))}
+    return {}
+
+
 def fault_plans(
     job: Job,
     stack: StackSettings | None = None,
@@ -304,17 +318,10 @@ def fault_plans(
                 drawn["probability"] = draw(st.integers(0, 20)) / 20
                 drawn["seed"] = draw(st.integers(0, 1_000))
         document.update({key: value for key, value in drawn.items() if value is not None})
-        if kind == "exception":
-            document["exception"] = {"type": draw(st.sampled_from(EXCEPTION_TYPES)), "message": _MESSAGE}
-        if KINDS[kind].lasts == "delay":
-            # Below the Timeout (the work is done, later) or past it (a timeout).
-            timeout = float(stack.function(function).timeout_seconds or 1)  # type: ignore[arg-type]
-            document["seconds"] = draw(st.sampled_from((1.0, timeout / 2, timeout * 2)))
+        document.update(draw(_kind_settings(kind, function, stack)))
         exception = document.get("exception", {}).get("type", "RuntimeError")
         if drawn.get("attempts") and not _fails(kind, function, stack, exception, document.get("seconds", 0.0)):
             document["attempts"] = [1]
-        if kind == "crash":
-            document["exit_status"] = draw(st.sampled_from((0, 1, 2)))
         return _FAULT.validate_python(document)
 
     return st.lists(draw_fault(), min_size=min_faults, max_size=max_faults)
@@ -376,7 +383,7 @@ def predicted_notifications(scenario: Scenario) -> list[dict[str, Any]]:
     """
     from harness.model.content import expected_row_counts
     from harness.model.platform import MODEL
-    from harness.model.walk import OPTIMISTIC, QUARANTINE, RESHARD, Committed, Decided, Reported, Walk
+    from harness.model.walk import OPTIMISTIC, Committed, Walk
 
     ids = scenario.file_ids()
     if scenario.job is None:
@@ -386,20 +393,7 @@ def predicted_notifications(scenario: Scenario) -> list[dict[str, Any]]:
     inserted = [file_id for event in events if isinstance(event, Committed) and event.complete
                 for file_id in event.new_file_ids]
     succeeded = sum(1 for event in events if isinstance(event, Committed) and event.complete)
-    named: dict[str, int] = dict.fromkeys(ids, 0)
-    failed = 0
-    for event in events:
-        if isinstance(event, Reported):
-            failed += 1
-            files = list(event.shard.get("file_ids") or [])
-        elif isinstance(event, Decided) and event.action != RESHARD:
-            failed += 1
-            # A quarantine report names the files quarantined; any other report the shard's files.
-            files = list(event.quarantined) if event.action == QUARANTINE else list(event.shard.get("file_ids") or [])
-        else:
-            continue
-        for file_id in files:
-            named[file_id] = named.get(file_id, 0) + 1
+    failed, named = _job_failed_reports(events, ids)
     job_succeeded: dict[str, Any] = {"topic": "notifications", "subject": "JOB SUCCEEDED", "count": succeeded}
     if succeeded:
         rows = expected_row_counts(inserted)
@@ -416,6 +410,26 @@ def predicted_notifications(scenario: Scenario) -> list[dict[str, Any]]:
             expectations.append({"sns": {"topic": "notifications", "subject": "JOB FAILED",
                                          "field_patterns": {"file_ids": pattern}, "count": named[file_id]}})
     return expectations
+
+
+def _job_failed_reports(events: list[Any], ids: list[str]) -> tuple[int, dict[str, int]]:
+    """How many JOB FAILED the walk's events make, and how many of them name each file."""
+    from harness.model.walk import QUARANTINE, RESHARD, Decided, Reported
+
+    named: dict[str, int] = dict.fromkeys(ids, 0)
+    failed = 0
+    for event in events:
+        if isinstance(event, Reported):
+            files = list(event.shard.get("file_ids") or [])
+        elif isinstance(event, Decided) and event.action != RESHARD:
+            # A quarantine report names the files quarantined; any other report the shard's files.
+            files = list(event.quarantined) if event.action == QUARANTINE else list(event.shard.get("file_ids") or [])
+        else:
+            continue
+        failed += 1
+        for file_id in files:
+            named[file_id] = named.get(file_id, 0) + 1
+    return failed, named
 
 
 def live_predictions(scenario: Scenario) -> list[dict[str, Any]]:

@@ -267,6 +267,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
+    for add in (_add_up, _add_check_and_logs, _add_run, _add_the_rest):
+        add(sub)
+    return parser
+
+
+def _add_up(sub: Any) -> None:
+    """`harness up`."""
     up = sub.add_parser("up", help="start the embedded LocalStack in the foreground and print its endpoint")
     up.add_argument("--port", type=int, default=None, help="gateway port on 127.0.0.1 (default: a free one)")
     up.add_argument("--keepalive-ms", type=int, default=None,
@@ -284,6 +291,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "(needs a Docker engine and the images of `harness image build`)")
     up.set_defaults(func=cmd_up)
 
+
+def _add_check_and_logs(sub: Any) -> None:
+    """`harness check` and `harness logs`: a stack that is already up."""
     check = sub.add_parser("check", help="evaluate a scenario's expectations on a stack that is already up")
     check.add_argument("path", help="the scenario file")
     check.add_argument("--endpoint", required=True, help="the LocalStack the stack is on (harness up prints it)")
@@ -301,6 +311,9 @@ def build_parser() -> argparse.ArgumentParser:
     logs.add_argument("--allow-remote-endpoint", action="store_true", help="allow a non-loopback --endpoint")
     logs.set_defaults(func=cmd_logs)
 
+
+def _add_run(sub: Any) -> None:
+    """`harness run`."""
     run = sub.add_parser("run", help="run scenario files on the embedded LocalStack and PostgreSQL")
     run.add_argument("paths", nargs="*", help="scenario files or directories (default: scenarios/)")
     run.add_argument("-k", dest="keyword", default=None, help="only scenarios whose name matches (pytest -k syntax)")
@@ -321,6 +334,9 @@ def build_parser() -> argparse.ArgumentParser:
                                                            a.allow_remote_endpoint, a.keep_stacks,
                                                            a.report_dir, jobs=a.jobs, template=a.template))
 
+
+def _add_the_rest(sub: Any) -> None:
+    """`harness validate`, `schema`, `image build` and `setup-runtimes`."""
     validate = sub.add_parser("validate", help="check scenario files without running them")
     validate.add_argument("paths", nargs="+")
     validate.set_defaults(func=lambda a: _run_command().cmd_validate(a.paths))
@@ -341,7 +357,6 @@ def build_parser() -> argparse.ArgumentParser:
 
     setup = sub.add_parser("setup-runtimes", help="install awslambdaric and boto3 for each local Python runtime")
     setup.set_defaults(func=cmd_setup_runtimes)
-    return parser
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -11,12 +11,13 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 
 from harness.scenario import Scenario, ScenarioError, TemplateScenario, load_scenarios, validate_paths
+from harness.text import duration_text
 
 if TYPE_CHECKING:
     from harness.model.platform import Platform
@@ -159,17 +160,12 @@ def _print_result(result: ScenarioResult) -> None:
 def cmd_run(paths: list[str], keyword: str | None, junit_xml: str | None, endpoint: str | None,
             allow_remote: bool, keep_stacks: bool, report_dir: str | None = None, jobs: int | None = None,
             template: str | None = None) -> int:
-    from harness.runner import ScenarioResult, run_scenario
     from harness.stack.resources import Resources
 
-    if jobs is None:
-        jobs = default_jobs()
-    if jobs < 1:
-        console.print(f"harness run: -j must be at least 1, not {jobs}", markup=False, highlight=False)
-        return 2
-    template_file = Path(template) if template else None
-    if template_file is not None and not template_file.is_file():
-        console.print(f"harness run: --template {template}: no such file", markup=False, highlight=False)
+    jobs = default_jobs() if jobs is None else jobs
+    refused = _refused_options(jobs, template)
+    if refused:
+        console.print(f"harness run: {refused}", markup=False, highlight=False)
         return 2
     try:
         scenarios = select(load_scenarios([Path(p) for p in paths or ["scenarios"]]), keyword)
@@ -179,18 +175,38 @@ def cmd_run(paths: list[str], keyword: str | None, junit_xml: str | None, endpoi
     if not scenarios:
         console.print("[yellow]no scenario selected[/yellow]")
         return 5
+    started = time.monotonic()
     resources = Resources(endpoint_url=endpoint, allow_remote=allow_remote or None, quiet=False)
+    try:
+        results = _run_all(scenarios, resources, jobs, keep_stacks, Path(template) if template else None)
+    finally:
+        resources.close()
+    return _summary(results, time.monotonic() - started, report_dir, junit_xml)
+
+
+def _refused_options(jobs: int, template: str | None) -> str | None:
+    if jobs < 1:
+        return f"-j must be at least 1, not {jobs}"
+    if template and not Path(template).is_file():
+        return f"--template {template}: no such file"
+    return None
+
+
+def _run_all(scenarios: list[Scenario | TemplateScenario], resources: Any, jobs: int, keep_stacks: bool,
+             template: Path | None) -> list[ScenarioResult]:
+    """Every scenario, on `jobs` threads, its block printed as soon as it and every one before it are done."""
+    from harness.runner import ScenarioResult, run_scenario
+
     slots: list[ScenarioResult | None] = [None] * len(scenarios)
     printed = 0
     running = _Running(len(scenarios))
-    started = time.monotonic()
 
     def run_one(index: int, scenario: Scenario | TemplateScenario,
                 progress: Callable[[str], None]) -> ScenarioResult:
         running.begin(index, scenario.name)
         scenario_started = time.monotonic()
         try:
-            return run_scenario(scenario, resources, progress, keep_stack=keep_stacks, template=template_file)
+            return run_scenario(scenario, resources, progress, keep_stack=keep_stacks, template=template)
         except _Interrupted:
             raise
         except Exception as error:  # an infrastructure error fails this scenario only
@@ -200,45 +216,44 @@ def cmd_run(paths: list[str], keyword: str | None, junit_xml: str | None, endpoi
             running.end(index)
 
     def print_finished() -> None:
-        # In the scenario list's order: a block as soon as it and every block before it are done.
         nonlocal printed
         while printed < len(slots) and (result := slots[printed]) is not None:
             _print_result(result)
             printed += 1
 
-    try:
-        with console.status("starting LocalStack and PostgreSQL") as status:
-            # First use here, in the main thread, before any worker: each is started once, and a child
-            # process dies with the thread that started it (the parent-death signal), so not in a worker.
-            resources.endpoint()
-            resources.database_url()
-            if resources.attached:
-                # Deadlines and floors follow this (the embedded LocalStack states its own when it starts).
-                console.print(f"harness: {resources.platform().describe()}", markup=False, highlight=False)
-            if jobs == 1 or len(scenarios) == 1:
-                # One at a time, in this thread: Ctrl-C interrupts the scenario at once, and its stack is torn
-                # down by run_scenario's `finally`.
-                for index, scenario in enumerate(scenarios):
+    with console.status("starting LocalStack and PostgreSQL") as status:
+        # First use here, in the main thread, before any worker: each is started once, and a child
+        # process dies with the thread that started it (the parent-death signal), so not in a worker.
+        resources.endpoint()
+        resources.database_url()
+        if resources.attached:
+            console.print(f"harness: {resources.platform().describe()}", markup=False, highlight=False)
+        if jobs == 1 or len(scenarios) == 1:
+            # One at a time, in this thread: Ctrl-C interrupts the scenario at once, and its stack is torn
+            # down by run_scenario's `finally`.
+            for index, scenario in enumerate(scenarios):
 
-                    def progress(step: str, index: int = index) -> None:
-                        running.step(index, step)
-                        status.update(running.text())
+                def progress(step: str, index: int = index) -> None:
+                    running.step(index, step)
+                    status.update(running.text())
 
-                    slots[index] = run_one(index, scenario, progress)
-                    print_finished()
-            else:
-                _run_in_threads(scenarios, _longest_first(scenarios, resources.platform()), min(jobs, len(scenarios)),
-                                run_one, running, slots, print_finished, status.update)
-    finally:
-        resources.close()
-    results: list[ScenarioResult] = [result for result in slots if result is not None]
-    total = time.monotonic() - started
+                slots[index] = run_one(index, scenario, progress)
+                print_finished()
+        else:
+            _run_in_threads(scenarios, _longest_first(scenarios, resources.platform()), min(jobs, len(scenarios)),
+                            run_one, running, slots, print_finished, status.update)
+    return [result for result in slots if result is not None]
+
+
+def _summary(results: list[ScenarioResult], total: float, report_dir: str | None, junit_xml: str | None) -> int:
+    """The table (wall time, and the stack time each scenario covered), the reports; the exit status."""
     table = Table(title="scenarios")
-    for column in ("scenario", "result", "seconds", "file"):
+    for column in ("scenario", "result", "seconds", "stack time", "file"):
         table.add_column(column)
     for result in results:
+        covered = duration_text(result.report.elapsed) if result.report is not None else ""
         table.add_row(result.scenario.name, "passed" if result.passed else "FAILED", f"{result.seconds:.1f}",
-                      str(result.scenario.source_file or ""))
+                      covered, str(result.scenario.source_file or ""))
     console.print(table)
     passed = sum(1 for r in results if r.passed)
     print(f"{passed} passed, {len(results) - passed} failed in {total:.1f}s")

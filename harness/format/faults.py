@@ -82,10 +82,6 @@ class FaultBase(ScenarioModel):
         """Whether the fault may fire on this attempt number (before file, shard and chance filters)."""
         return plan.targets(self.attempts, attempt)
 
-    def targets_run(self, run: int) -> bool:
-        """Whether the fault is armed during this run of the job."""
-        return plan.targets(self.runs, run)
-
     @property
     def row(self) -> FaultKind:
         return KINDS[self.kind]  # type: ignore[attr-defined]

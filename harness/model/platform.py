@@ -26,10 +26,6 @@ class Platform:
     virtual_clock: bool = True
     """Whether each stack runs on a clock of its own that the harness moves over idle time."""
 
-    @property
-    def retry_base_delay_s(self) -> float:
-        return AWS_RETRY_BASE_DELAY_S
-
     def retry_delay(self, attempt: int) -> float:
         """The delay before the retry that follows failed attempt `attempt` (1 -> 1 min, 2 -> 2 min)."""
         return attempt * AWS_RETRY_BASE_DELAY_S

@@ -10,7 +10,7 @@ facts through the methods below, never the profile's own settings.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from pydantic import Field
 
@@ -148,5 +148,3 @@ class ScenarioDocument(SourceLocated):
     def unknown_files(self, at: Loc, files: list[str] | None) -> Problems:
         return []
 
-    def relative_template(self) -> Any:
-        raise NotImplementedError

@@ -267,6 +267,7 @@ def _run(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str, 
     return done.returncode, done.stdout + done.stderr, time.monotonic() - started
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(os.environ.get("HARNESS_LIVE_PLANTED") == "0", reason="HARNESS_LIVE_PLANTED=0")
 @pytest.mark.parametrize("mutant_id", list(PLANTED))
 def test_a_planted_bug_fails_the_live_property_and_its_file_replays(

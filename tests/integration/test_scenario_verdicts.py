@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -60,7 +61,7 @@ def test_a_dlq_message_that_never_comes_fails(tmp_path, harness_resources):
     assert result.seconds < 20
 
 
-def test_cli_run_exit_status_and_junit(tmp_path):
+def test_cli_run_exit_status_and_junit(tmp_path, harness_endpoint, harness_database_url):
     good = _write(tmp_path, """
         name: cli-clean-run
         description: One clean shard.
@@ -72,13 +73,16 @@ def test_cli_run_exit_status_and_junit(tmp_path):
     bad.parent.mkdir()
     bad.write_text(good.read_text().replace("cli-clean-run", "cli-wrong-run").replace("count: 1", "count: 2"))
     junit = tmp_path / "report.xml"
-    run = subprocess.run([sys.executable, "-m", "harness.cli", "run", str(good), str(bad), "--junit-xml", str(junit)],
-                         cwd=REPO, capture_output=True, text=True, timeout=180)
+    # Attached to the session's LocalStack and PostgreSQL: the command's own start is tested elsewhere.
+    attached = {**os.environ, "DATABASE_URL": harness_database_url}
+    endpoint = ["--endpoint", harness_endpoint.url]
+    run = subprocess.run([sys.executable, "-m", "harness.cli", "run", str(good), str(bad), "--junit-xml", str(junit),
+                          *endpoint], cwd=REPO, env=attached, capture_output=True, text=True, timeout=180)
     assert run.returncode == 1, run.stdout + run.stderr
     assert "1 passed, 1 failed" in run.stdout
     assert 'failures="1"' in junit.read_text() and "cli-wrong-run" in junit.read_text()
-    only_good = subprocess.run([sys.executable, "-m", "harness.cli", "run", str(tmp_path), "-k", "clean"],
-                               cwd=REPO, capture_output=True, text=True, timeout=180)
+    only_good = subprocess.run([sys.executable, "-m", "harness.cli", "run", str(tmp_path), "-k", "clean", *endpoint],
+                               cwd=REPO, env=attached, capture_output=True, text=True, timeout=180)
     assert only_good.returncode == 0, only_good.stdout + only_good.stderr
     assert "1 passed, 0 failed" in only_good.stdout
 

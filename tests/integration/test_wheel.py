@@ -124,6 +124,7 @@ def _tail(result: subprocess.CompletedProcess) -> str:
     return f"exit {result.returncode}\n--- stdout\n{result.stdout[-4000:]}\n--- stderr\n{result.stderr[-4000:]}"
 
 
+@pytest.mark.slow
 def test_an_installed_wheel_runs_a_scenario_outside_the_checkout(tmp_path: Path) -> None:
     wheel = _build_wheel(tmp_path)
     venv = tmp_path / "venv"

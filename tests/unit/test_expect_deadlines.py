@@ -171,7 +171,8 @@ def test_a_state_after_another_waits_for_the_look_back_too() -> None:
     two = alarm.model_copy(update={"transitions": ["ALARM", "OK"]})
     period, periods = scenario.alarm_timing(alarm.alarm)
     lookback = lookback_count(periods) * period
-    assert deadline_seconds(scenario, two) == pytest.approx(deadline_seconds(scenario, alarm) + period * periods + lookback)
+    one = deadline_seconds(scenario, alarm)
+    assert deadline_seconds(scenario, two) == pytest.approx(one + period * periods + lookback)
 
 
 @pytest.mark.parametrize("scenario", load_scenarios([SCENARIOS]), ids=lambda scenario: scenario.name)

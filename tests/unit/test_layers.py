@@ -98,3 +98,16 @@ def test_a_planted_localstack_import_outside_its_folder_breaks_the_contracts(tmp
     result = _lint_copy(tmp_path, "import localstack.config  # noqa")
     assert result.returncode != 0
     assert "BROKEN" in result.stdout
+
+
+def test_no_function_of_the_harness_is_over_60_lines() -> None:
+    import ast
+
+    long = []
+    for path in sorted((ROOT / "harness").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.end_lineno is not None:
+                length = node.end_lineno - node.lineno + 1
+                if length > 60:
+                    long.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name} ({length} lines)")
+    assert long == []

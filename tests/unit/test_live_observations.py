@@ -8,8 +8,8 @@ from types import SimpleNamespace
 from typing import Any
 
 from harness.model.platform import embedded
-from harness.records import ClockReading
 from harness.observe.live import StackObservations
+from harness.records import ClockReading
 
 
 @dataclass

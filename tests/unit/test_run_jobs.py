@@ -118,6 +118,7 @@ def stage(monkeypatch: pytest.MonkeyPatch) -> Stage:
 
 class _PassedReport:
     passed = True
+    elapsed = 3600.0  # an hour on the stack's clock
 
 
 def _passed(scenario: Scenario) -> runner.ScenarioResult:
@@ -168,6 +169,8 @@ def test_blocks_and_table_come_in_list_order_whatever_order_scenarios_finish(
         else:
             assert block == [f"PASS {name} (0.5 s)"], block
     assert _table_order(lines) == NAMES
+    # Each passed scenario's row says how much of the stack's clock it covered, beside its wall time.
+    assert any(re.search(r"│ s0-alpha +│ passed +│ 0\.5 +│ 60 min 0\.0 s +│", line) for line in lines), lines
     assert code == 1
     assert "3 passed, 3 failed" in out
     assert FakeResources.made[0].closed

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from harness.stack import template as templates
 from harness.scenario import StackSettings
+from harness.stack import template as templates
 from harness.stack.pipeline import PipelineStack, _pipeline_zip
 from harness.stack.template import PIPELINE_TEMPLATE, TemplateError
 

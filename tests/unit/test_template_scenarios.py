@@ -59,7 +59,8 @@ def test_a_pipeline_fault_kind_is_refused_saying_why(tmp_path: Path) -> None:
 def test_a_kind_specific_setting_on_another_kind_is_refused(tmp_path: Path) -> None:
     path = _write(tmp_path, HEAD + "faults:\n  - {function: OrderHandlerFunction, kind: timeout, exit_status: 3}\n"
                   "expect:\n  - result: {status: 202}\n")
-    with pytest.raises(ScenarioError, match=r"unknown key 'exit_status': it only applies to kind: crash \(this is kind: timeout\)"):
+    applies = r"unknown key 'exit_status': it only applies to kind: crash \(this is kind: timeout\)"
+    with pytest.raises(ScenarioError, match=applies):
         load_scenario(path)
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import enum
 import json
-import os
 import subprocess
 import threading
 import time
@@ -204,10 +203,3 @@ def read_new_output(path: Path, offset: int) -> tuple[str, int]:
         return "", offset
     return data.decode("utf-8", errors="replace"), offset + len(data)
 
-
-def clean_tmp(path: Path) -> None:
-    for root, dirs, files in os.walk(path, topdown=False):
-        for name in files:
-            os.unlink(os.path.join(root, name))
-        for name in dirs:
-            os.rmdir(os.path.join(root, name))

@@ -12,7 +12,8 @@ Routes (all on LocalStack's gateway, loopback only, as the gateway is):
 - ``/_harness/stacks/<prefix>``: PUT registers a stack before its deploy (its topics are tapped as they are
   created, and its resources run on the stack's clock), DELETE forgets it. GET ``/_harness/stacks/<name or
   ID>?wait=S`` answers a CloudFormation stack's status once it is no longer in progress (or after S seconds).
-- ``/_harness/clock/<prefix>``: GET a `ClockState`; POST an `AdvanceRequest`, which answers an `Advance`
+- ``/_harness/clock/<prefix>``: GET a `ClockState` (``?idle_within=S``: once none of the stack's code runs, at
+  most S seconds later); POST an `AdvanceRequest`, which answers an `Advance`
   (409 with ``{"busy": [...]}`` while any code of the stack runs).
 - ``/_harness/health``: GET a `Health`: the LocalStack version and whether every patch of the harness is
   in place on the classes LocalStack serves.
@@ -40,7 +41,8 @@ CLOCK = "/_harness/clock"
 HEALTH = "/_harness/health"
 
 STACK_WAIT_MAX_S = 10.0
-"""The longest one GET of ``/_harness/stacks/<name>?wait=S`` waits; the harness asks again until its deadline."""
+"""The longest one GET of ``/_harness/stacks/<name>?wait=S`` (or ``/_harness/clock/<prefix>?idle_within=S``)
+waits; the harness asks again until its deadline."""
 
 DEFAULT_ACCOUNT, DEFAULT_REGION = "000000000000", "us-east-1"
 

@@ -147,7 +147,7 @@ def evaluate(
         moment = min(tracker.decides_by(settled_since, grace) for tracker in undecided)
         if move_clock(observations, snapshot.clock, moment):
             continue
-        sleep(poll_interval)
+        pause(observations, snapshot.clock, sleep, poll_interval)
     outcomes = [tracker.outcome for tracker in trackers if tracker.outcome is not None]
     return Report(
         scenario=scenario.name,
@@ -170,6 +170,16 @@ def move_clock(observations: Observations, reading: ClockReading, until: float) 
     if not answer or "now" not in answer:
         return False  # no stack clock, or its code runs again already
     return bool(answer.get("fired")) or float(answer["now"]) > reading.now
+
+
+def pause(observations: Observations, reading: ClockReading, sleep: Callable[[float], None],
+          poll_interval: float) -> None:
+    """Until the next poll: while the stack's code runs, until it stops (at most a poll interval), so that the
+    clock moves on as soon as it may; otherwise a poll interval."""
+    if reading.busy:
+        observations.wait_idle(poll_interval)
+    else:
+        sleep(poll_interval)
 
 
 def while_running[T](observations: Observations, call: Callable[[], T], *, sleep: Callable[[float], None] = time.sleep,
@@ -206,7 +216,7 @@ def wait_for_alarm(observations: Observations, condition: Callable[[], bool], *,
         if reading.now >= until or wall_clock() - started >= wall_seconds:
             raise DeadlineExceeded(f"{what}: not by {offset(until - observations.started_at)} on the stack's clock")
         if not move_clock(observations, reading, until):
-            sleep(poll_interval)
+            pause(observations, reading, sleep, poll_interval)
 
 
 def timing_text(scenario: Scenario, platform: Platform) -> str:
@@ -248,4 +258,4 @@ def wait_until_settled(
         owed = [float(wakeup["due"]) for wakeup in snapshot.clock.owed()]
         if owed and move_clock(observations, snapshot.clock, min(owed)):
             continue
-        sleep(poll_interval)
+        pause(observations, snapshot.clock, sleep, poll_interval)

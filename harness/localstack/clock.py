@@ -193,6 +193,15 @@ def begin(kind: str, name: str, request: str | None = None) -> int:
     return token
 
 
+def wait_idle(prefix: str, timeout: float) -> None:
+    """Block until none of the stack's code runs (`busy` says nothing), or `timeout` seconds have passed: the
+    harness's next poll then comes as soon as the clock may move, not a poll interval later."""
+    deadline = time.monotonic() + timeout
+    with _CHANGED:
+        while busy(prefix) and (left := deadline - time.monotonic()) > 0:
+            _CHANGED.wait(left)
+
+
 def notify() -> None:
     """Something a waiter may be waiting for happened (a result arrived, a process ended): look again."""
     with _CHANGED:

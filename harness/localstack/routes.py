@@ -72,6 +72,11 @@ def stacks(request: Any, name: str) -> Any:
 def stack_clock(request: Any, prefix: str) -> Any:
     account, region = _where(request)
     if request.method == "GET":
+        if "idle_within" in request.args:
+            try:
+                clock.wait_idle(prefix, min(float(request.args["idle_within"]), wire.STACK_WAIT_MAX_S))
+            except ValueError:
+                return _reply({"error": "idle_within: give seconds"}, 400)
         # The count first, then the taps: a message delivered before the count said idle is in a tap.
         found: dict[str, Any] = clock.state(prefix)
         found["waiting"] = taps.waiting(prefix, account, region)

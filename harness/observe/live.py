@@ -66,6 +66,12 @@ class StackObservations:
         """The stack's clock now, without asking the platform (what the last reading's history gives)."""
         return self.time.at(time.time())
 
+    def wait_idle(self, seconds: float) -> None:
+        if self.platform.virtual_clock:
+            self.stack.clock_state(idle_within=seconds)
+        else:
+            time.sleep(seconds)
+
     def advance_clock(self, until: float, *, stop_at_change: bool) -> dict[str, Any] | None:
         if not self.platform.virtual_clock:
             return None

@@ -246,10 +246,14 @@ class TemplateStack:
         return {"status": response["StatusCode"], "function_error": response.get("FunctionError"), "body": body}
 
     # -- the stack's clock ---------------------------------------------------------------------------
-    def clock_state(self) -> wire.ClockState | None:
+    def clock_state(self, idle_within: float | None = None) -> wire.ClockState | None:
         """The stack's clock (`harness.wire.ClockState`): now, its history, what keeps it from moving, its
-        wake-ups, and the messages waiting in its taps; None when the LocalStack has no stack clocks."""
-        answer = self._route(wire.CLOCK, "GET", self.prefix, query={"region": self.client("sqs").meta.region_name})
+        wake-ups, and the messages waiting in its taps; None when the LocalStack has no stack clocks. With
+        `idle_within`, once none of its code runs or after that many seconds, whichever comes first."""
+        query = {"region": self.client("sqs").meta.region_name}
+        if idle_within is not None:
+            query["idle_within"] = f"{idle_within:.3f}"
+        answer = self._route(wire.CLOCK, "GET", self.prefix, query=query, timeout=wire.STACK_WAIT_MAX_S + 10)
         return None if answer is None else answer  # type: ignore[no-any-return]
 
     def advance_clock(self, until: float, *, stop_at_change: bool = False) -> dict[str, Any]:

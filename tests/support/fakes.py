@@ -127,6 +127,12 @@ class FakeObservations:
         moments += [d.decided_at for d in self._decisions] + [moment for moment, _, _ in self._rows]
         return sorted(moments)
 
+    def wait_idle(self, seconds: float) -> None:
+        """As the harness's LocalStack answers: the fake clock sleeps until the running code stops, or `seconds`."""
+        now = self.now
+        stops = [self._code_stops(s) for s in self._attempts if s.attempt.started_at <= now < self._code_stops(s)]
+        self.clock.sleep(min([seconds, *[moment - now for moment in stops]]))
+
     def advance_clock(self, until: float, *, stop_at_change: bool) -> dict[str, Any] | None:
         """As the harness's LocalStack does (`harness.localstack.clock.advance`), when the platform has a stack
         clock: refused while an attempt runs; else moved to the next scripted moment (what the platform would

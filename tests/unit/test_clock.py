@@ -185,3 +185,19 @@ def test_an_alarm_evaluation_reads_metric_data_from_the_provider_and_the_rest_th
         "get_metric_data", "000000000000", "eu-west-1", (queries, "start", "end"))
     assert metrics.describe_alarms(AlarmNames=["a"]) == "describe_alarms"  # the rest: through the client
     assert [call[0] for call in client.calls] == ["describe_alarms"]
+
+
+def test_wait_idle_returns_when_the_stacks_code_stops_and_not_before(stack: str) -> None:
+    token = clock.begin("running", f"{stack}-worker", request="req-9")
+    threading.Timer(0.2, clock.end, args=(token,)).start()
+    started = time.monotonic()
+    clock.wait_idle(stack, 5.0)
+    assert 0.15 <= time.monotonic() - started < 2.0  # woken by the end, not by the timeout
+    assert clock.busy(stack) == []
+    held = clock.begin("running", f"{stack}-worker", request="req-10")
+    try:
+        started = time.monotonic()
+        clock.wait_idle(stack, 0.2)
+        assert time.monotonic() - started >= 0.2  # still busy: it waited its timeout out
+    finally:
+        clock.end(held)

@@ -115,6 +115,7 @@ def falsifying_examples(output: str) -> list[str]:
     return examples
 
 
+@pytest.mark.slow
 def test_the_unmutated_pipeline_passes_every_property(tmp_path: Path) -> None:
     result, package = run_properties(tmp_path, ())
     output = result.stdout + result.stderr
@@ -123,6 +124,7 @@ def test_the_unmutated_pipeline_passes_every_property(tmp_path: Path) -> None:
     assert re.search(r"\b6 passed\b", output), output[-2000:]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mutant_ids", list(CASES.values()), ids=list(CASES))
 def test_each_pure_mutant_is_caught_with_a_shrunk_example(tmp_path: Path, mutant_ids: tuple[str, ...]) -> None:
     result, package = run_properties(tmp_path, mutant_ids)

@@ -12,6 +12,8 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 CONFTEST = '''
@@ -35,6 +37,7 @@ runner.run_scenario = run
 '''
 
 
+@pytest.mark.slow
 def test_pytest_harness_report_under_xdist_writes_pages_an_index_and_names_them_in_junit(tmp_path: Path) -> None:
     project = tmp_path / "project"
     (project / "scenarios").mkdir(parents=True)

@@ -39,6 +39,9 @@ class AttemptsExpectation(ExpectationBase):
     checked."""
     min_spacing_seconds: float | None = Field(default=None, ge=0)
     """The retries of an invocation come at least this long after the attempt before them."""
+    retry_delays_seconds: list[float] | None = Field(default=None, min_length=1, max_length=2)
+    """Retry n starts this long after attempt n failed (AWS: 60 and 120), on the stack's clock, within the start
+    of a runtime (`DELAY_TOLERANCE_S`)."""
 
     @model_validator(mode="after")
     def _check(self) -> AttemptsExpectation:
@@ -46,7 +49,7 @@ class AttemptsExpectation(ExpectationBase):
         if self.invocations is None and self.count is None:
             problems.append(((), "missing required key 'count' (attempts per invocation) or 'invocations'"))
         if self.invocations == 0:
-            for key in ("count", "min_spacing_seconds", "same_request_id"):
+            for key in ("count", "min_spacing_seconds", "same_request_id", "retry_delays_seconds"):
                 if getattr(self, key) is not None:
                     problems.append(((key,), f"{key} says nothing when invocations is 0"))
         raise_if(problems)
@@ -70,6 +73,9 @@ class AttemptsExpectation(ExpectationBase):
         if not scenario.triggers() and (self.invocations or self.count):
             problems.append(((*at, "count" if self.count else "invocations"),
                              f"no job runs, so {self.function} never runs"))
+        if self.retry_delays_seconds and 1 + len(self.retry_delays_seconds) > limit:
+            problems.append(((*at, "retry_delays_seconds"), f"{len(self.retry_delays_seconds)} retries cannot "
+                             f"happen: at most {limit} attempts (1 + max_retry_attempts={limit - 1})"))
         problems += scenario.unknown_files((*at, "files"), self.files)
         job_shard = scenario.job.shard_size if getattr(scenario, "job", None) else None
         if job_shard and self.shard_size and self.shard_size > job_shard:
@@ -96,6 +102,8 @@ class AttemptsExpectation(ExpectationBase):
             problems += _request_id_problems(groups, snapshot, self.same_request_id)
         if self.min_spacing_seconds is not None:
             problems += _spacing_problems(groups, self.min_spacing_seconds)
+        if self.retry_delays_seconds is not None:
+            problems += _delay_problems(groups, snapshot, self.retry_delays_seconds)
         observed = _describe(groups, snapshot)
         if problems:
             observed = f"{listing(problems)}; seen: {observed}"
@@ -123,6 +131,9 @@ class AttemptsExpectation(ExpectationBase):
             parts.append("an event invoked again under a new request ID")
         if self.min_spacing_seconds is not None:
             parts.append(f"attempts at least {self.min_spacing_seconds:g} s apart")
+        if self.retry_delays_seconds is not None:
+            delays = " and ".join(f"{delay:g} s" for delay in self.retry_delays_seconds)
+            parts.append(f"retries {delays} after the failure before them (within {DELAY_TOLERANCE_S:g} s)")
         return ", ".join(parts)
 
 
@@ -148,6 +159,26 @@ def _request_id_problems(groups: dict[str, list[Attempt]], snapshot: Snapshot, s
     if same:
         return problems + again
     return problems + ([] if again else ["every event was invoked under one request ID"])
+
+
+DELAY_TOLERANCE_S = 0.5
+"""How far from its stated delay a retry may start on the stack's clock: the ledger records an attempt when its
+handler starts, so a retry after a timeout (a new execution environment) starts its delay plus that
+environment's start (0.1 to 0.2 s here) after the failure."""
+
+
+def _delay_problems(groups: dict[str, list[Attempt]], snapshot: Snapshot, delays: list[float]) -> list[str]:
+    problems: list[str] = []
+    for request_id, group in groups.items():
+        for before, after, delay in zip(group, group[1:], delays, strict=False):
+            gap = after.started_at - snapshot.failed_at(before)
+            if abs(gap - delay) > DELAY_TOLERANCE_S:
+                problems.append(f"{request_text(request_id)} attempt {after.attempt} started {gap:.2f} s after "
+                                f"attempt {before.attempt} failed, expected {delay:g} s")
+        if len(group) < 1 + len(delays):
+            problems.append(f"{request_text(request_id)} got {plural(len(group), 'attempt')}: no retry to time "
+                            f"after attempt {len(group)}")
+    return problems
 
 
 def _spacing_problems(groups: dict[str, list[Attempt]], minimum: float) -> list[str]:

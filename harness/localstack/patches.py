@@ -75,6 +75,7 @@ def patch_list() -> list[Any]:
     from localstack.services.sns.publisher import PublishDispatcher
     from localstack.services.sns.resource_providers.aws_sns_topic import SNSTopicProvider
     from localstack.services.sqs.provider import CloudwatchDispatcher
+    from localstack.utils.aws import dead_letter_queue
     from localstack.utils.patch import Patch, create_patch_proxy
 
     from harness.localstack import alarms, control_plane, retries, taps
@@ -88,6 +89,8 @@ def patch_list() -> list[Any]:
         fn(event_manager.get_sqs_client, retries.get_sqs_client),
         fn(event_manager.has_enough_time_for_retry, retries.has_enough_time_for_retry),
         fn(event_manager.Poller.handle_message, retries.handle_message),
+        fn(event_manager.Poller.process_dead_letter_queue, retries.process_dead_letter_queue),
+        fn(dead_letter_queue._prepare_messages_to_dlq, retries.prepare_messages_to_dlq),
         fn(LambdaService.invoke, retries.invoke),
         Patch(version_manager, "start_thread", create_patch_proxy(version_manager.start_thread, retries.start_thread)),
         Patch(version_manager, "record_cw_metric_invocation", metrics.record_invocation_and_zero_errors),

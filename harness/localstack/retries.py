@@ -146,6 +146,31 @@ def handle_message(original: Any, self: Any, message: dict[str, Any]) -> None:
         clock.end(token)
 
 
+_DEAD_LETTERING = threading.local()
+"""The request ID of the invocation whose event is being dead-lettered in this thread."""
+
+
+def process_dead_letter_queue(original: Any, self: Any, sqs_invocation: Any, response_payload: Any) -> Any:
+    """An event's dead letter carries the failed invocation's request ID in its `RequestID` attribute, as AWS
+    documents (LocalStack 2026.3 writes a fresh UUID there: `prepare_messages_to_dlq`)."""
+    _DEAD_LETTERING.request_id = getattr(sqs_invocation.invocation, "request_id", None)
+    try:
+        return original(self, sqs_invocation, response_payload)
+    finally:
+        _DEAD_LETTERING.request_id = None
+
+
+def prepare_messages_to_dlq(original: Any, source_arn: str, event: dict[str, Any], error_message: str) -> Any:
+    messages = original(source_arn, event, error_message)
+    request_id = getattr(_DEAD_LETTERING, "request_id", None)
+    if request_id:
+        for message in messages:
+            found = (message.get("MessageAttributes") or {}).get("RequestID")
+            if isinstance(found, dict):
+                found["StringValue"] = str(request_id)
+    return messages
+
+
 def invoke(original: Any, self: Any, function_name: str, *args: Any, **kwargs: Any) -> Any:
     """`LambdaService.invoke`: a call of a function (a cold start included) is the stack's activity."""
     # (qualifier, region, account_id, invocation_type, client_context, request_id, payload, ...)

@@ -118,3 +118,6 @@ def test_alarms_follow_idle_clean_and_failed_runs(pipeline_stack, harness_endpoi
     clocks.run_until(reported, deadline_s=30, what="the error handler's JOB FAILED")
     reports = [json.loads(m.message) for m in stack.taps["notifications"].messages if m.subject == "JOB FAILED"]
     assert [(r["reason"], r["file_ids"]) for r in reports] == [("needs_attention", ["f-bad"])]
+    # The report ties the dead letter to the worker's failed invocation: its request ID, as the DLQ gave it.
+    failed = {a.request_id for a in stack.attempts() if a.function == "worker" and "f-bad" in a.file_ids}
+    assert [r["dlq_request_id"] for r in reports] == sorted(failed)

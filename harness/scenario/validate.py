@@ -130,10 +130,13 @@ def _wrong_place(scenario: ScenarioDocument, at: Loc, fault: Any) -> Problems:
 
 
 def _job_problems(scenario: Scenario) -> Problems:
+    template = scenario.template_path()
+    problems: Problems = []
+    if not template.is_file():
+        problems.append((("stack", "template"), f"no such template {template}"))
     job = scenario.job
     if job is None:
-        return []
-    problems: Problems = []
+        return problems
     if job.next_run_when is not None and job.runs == 1:
         problems.append((("job", "next_run_when"),
                          "next_run_when waits before a later run, but the job runs once: set runs"))
@@ -169,14 +172,6 @@ def _job_size_problems(scenario: Scenario, job: Job) -> Problems:
                      f"(up to 900; at least {needed}) or job.shard_size (up to stack.max_shard_size, "
                      f"{stack.max_shard_size}), or use fewer files")]
     return []
-
-
-def _root_shards(scenario: Scenario, job: Job) -> list[Any]:
-    from harness import paths
-
-    sharding, events = paths.pipeline_common("sharding"), paths.pipeline_common("events")
-    files = tuple(scenario.file_ids())
-    return list(sharding.shards_for_job(events.Job(scenario.job_id(), files, job.shard_size)))
 
 
 def _root_shards(scenario: Scenario, job: Job) -> list[Any]:

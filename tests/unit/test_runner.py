@@ -136,16 +136,23 @@ def test_a_template_named_by_the_scenario_is_found_next_to_it_and_overridden_by_
 
 def test_a_template_that_is_not_there_is_refused_before_deploy_naming_its_line(
         monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    from harness.scenario import ScenarioError
     from harness.scenario.loader import load_scenario
 
     path = tmp_path / "own.yaml"
     path.write_text("name: own\ndescription: own template\nstack:\n  template: nowhere.yaml\n"
                     "job: {files: 1}\nexpect:\n  - database: {loaded_exactly_once: all}\n")
+    with pytest.raises(ScenarioError) as refused:  # by `harness validate` too
+        load_scenario(path)
+    assert f"{path}:4:13: stack.template: no such template {tmp_path / 'nowhere.yaml'}" in str(refused.value)
+    # A scenario built otherwise is refused by the runner before anything is deployed.
     FailingStack.made.clear()
     monkeypatch.setattr(runner, "build_stack_at", FailingStack)
-    result = runner.run_scenario(load_scenario(path), FakeResources())  # type: ignore[arg-type]
-    assert result.error is not None and f"{path}:4:" in result.error, result.error
-    assert f"stack.template: no such template {tmp_path / 'nowhere.yaml'}" in result.error
+    built = Scenario.model_validate({"name": "own", "description": "own template", "job": {"files": 1},
+                                     "stack": {"template": "nowhere.yaml"},
+                                     "expect": [{"database": {"loaded_exactly_once": "all"}}]})
+    result = runner.run_scenario(built, FakeResources())  # type: ignore[arg-type]
+    assert result.error is not None and "stack.template: no such template" in result.error, result.error
     assert FailingStack.made == []  # nothing deployed
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -70,3 +71,15 @@ def pipeline_common(submodule: str | None = None) -> ModuleType:
         sys.path.append(parent)
     name = "pipeline_common" if submodule is None else f"pipeline_common.{submodule}"
     return importlib.import_module(name)
+
+
+_TEMPLATE_KEYS = re.compile(r"^(AWSTemplateFormatVersion|Resources|Transform)\s*:", re.MULTILINE)
+
+
+def is_template_file(path: Path) -> bool:
+    """Whether the YAML file is a CloudFormation or SAM template (a top-level Resources, Transform or
+    AWSTemplateFormatVersion), which a folder of scenarios may hold beside them."""
+    try:
+        return bool(_TEMPLATE_KEYS.search(path.read_text(encoding="utf-8", errors="replace")))
+    except OSError:
+        return False

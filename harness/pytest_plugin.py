@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from harness.paths import SCENARIO_SUFFIXES
+from harness.paths import SCENARIO_SUFFIXES, is_template_file
 
 # Every project with the harness installed loads this plugin, whether or not it uses the harness: what
 # pulls in boto3, LocalStack, psycopg or the scenario model is imported inside the hook, fixture or item
@@ -122,7 +122,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def _is_scenario_file(path: Path) -> bool:
     if path.suffix not in SCENARIO_SUFFIXES:
         return False
-    return path.name.startswith("scenario_") or "scenarios" in path.parts
+    if not (path.name.startswith("scenario_") or "scenarios" in path.parts):
+        return False
+    return not is_template_file(path)  # a template beside the scenarios is no test
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from rich.console import Console
 from rich.table import Table
 
-from harness.scenario import Scenario, ScenarioError, TemplateScenario, load_scenarios, validate_paths
+from harness.scenario import Loaded, Scenario, ScenarioError, TemplateScenario, load_found
 from harness.text import duration_text
 
 if TYPE_CHECKING:
@@ -56,14 +56,11 @@ def _name_matcher(name: str) -> Callable[..., bool]:
 
 
 def cmd_validate(paths: list[str]) -> int:
-    errors = validate_paths([Path(p) for p in paths])
-    for error in errors:
-        print(str(error))
-    if errors:
-        console.print(f"[red]{len(errors)} problem(s)[/red]")
+    loaded = _loaded([Path(p) for p in paths])
+    if loaded.problems:
+        console.print(f"[red]{len(loaded.problems)} problem(s)[/red]")
         return 1
-    count = len(load_scenarios([Path(p) for p in paths]))
-    console.print(f"[green]{count} scenario file(s) valid[/green]")
+    console.print(f"[green]{len(loaded.scenarios)} scenario file(s) valid[/green]")
     return 0
 
 
@@ -167,21 +164,32 @@ def cmd_run(paths: list[str], keyword: str | None, junit_xml: str | None, endpoi
     if refused:
         console.print(f"harness run: {refused}", markup=False, highlight=False)
         return 2
-    try:
-        scenarios = select(load_scenarios([Path(p) for p in paths or ["scenarios"]]), keyword)
-    except ScenarioError as error:
-        print(str(error))
-        return 2
+    loaded = _loaded([Path(p) for p in paths or ["scenarios"]])
+    scenarios = select(loaded.scenarios, keyword)
     if not scenarios:
         console.print("[yellow]no scenario selected[/yellow]")
-        return 5
+        return 2 if loaded.problems else 5
     started = time.monotonic()
     resources = Resources(endpoint_url=endpoint, allow_remote=allow_remote or None, quiet=False)
     try:
         results = _run_all(scenarios, resources, jobs, keep_stacks, Path(template) if template else None)
     finally:
         resources.close()
-    return _summary(results, time.monotonic() - started, report_dir, junit_xml)
+    status = _summary(results, time.monotonic() - started, report_dir, junit_xml)
+    if loaded.problems:
+        print(f"{len(loaded.problems)} problem(s) in files that did not run: see above")
+    return 1 if loaded.problems else status
+
+
+def _loaded(paths: list[Path]) -> Loaded:
+    """The valid scenarios under `paths`; a template found in a folder is skipped and an invalid file reported,
+    each saying so, while the valid ones go on to run."""
+    loaded = load_found(paths)
+    for template in loaded.templates:
+        print(f"{template}: skipped, a CloudFormation or SAM template (a scenario names it with `template:`)")
+    for problem in loaded.problems:
+        print(str(ScenarioError([problem])))
+    return loaded
 
 
 def _refused_options(jobs: int, template: str | None) -> str | None:

@@ -36,7 +36,17 @@ from harness.kinds import (
 
 from .document import ScenarioDocument
 from .errors import Problem, ScenarioError
-from .loader import AnyScenario, load_document, load_scenario, load_scenarios, scenario_files, validate_paths
+from .loader import (
+    AnyScenario,
+    Loaded,
+    is_template_file,
+    load_document,
+    load_found,
+    load_scenario,
+    load_scenarios,
+    scenario_files,
+    validate_paths,
+)
 from .pipeline import (
     AlarmSettings,
     ErrorPolicy,
@@ -97,7 +107,10 @@ __all__ = [
     "TopicName",
     "WorkerSettings",
     "json_schema",
+    "Loaded",
+    "is_template_file",
     "load_document",
+    "load_found",
     "load_scenario",
     "load_scenarios",
     "render_json_schema",

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from harness.format import Loc, format_loc
-from harness.paths import SCENARIO_SUFFIXES
+from harness.paths import SCENARIO_SUFFIXES, is_template_file
 
 from .error_text import mark_for, translate
 from .errors import Problem, ScenarioError
@@ -112,37 +113,65 @@ def load_scenario(path: PathLike) -> AnyScenario:
     return scenario
 
 
-def scenario_files(paths: Iterable[PathLike]) -> tuple[list[Path], list[Problem]]:
+@dataclass
+class Found:
+    """What a set of paths holds: scenario files, problems, and the templates skipped in folders."""
+
+    files: list[Path] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    templates: list[Path] = field(default_factory=list)
+
+
+def scenario_files(paths: Iterable[PathLike]) -> Found:
     """Files named directly, and scenario files (`*.yaml`, `*.yml`) found recursively under directories, each
-    once, in order."""
-    files: list[Path] = []
-    problems: list[Problem] = []
+    once, in order; a template found in a directory is skipped (`Found.templates`)."""
+    found_all = Found()
     seen: set[Path] = set()
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found = sorted(
-                candidate
-                for candidate in path.rglob("*")
-                if candidate.suffix in SCENARIO_SUFFIXES and candidate.is_file()
-            )
+            found = sorted(candidate for candidate in path.rglob("*")
+                           if candidate.suffix in SCENARIO_SUFFIXES and candidate.is_file())
+            found_all.templates += [file for file in found if is_template_file(file)]
+            found = [file for file in found if file not in found_all.templates]
             if not found:
                 patterns = " or ".join(f"*{suffix}" for suffix in SCENARIO_SUFFIXES)
-                problems.append(_problem(path, None, (), f"no {patterns} scenario files in this directory"))
+                found_all.problems.append(_problem(path, None, (), f"no {patterns} scenario files in this directory"))
         elif path.exists():
             found = [path]
         else:
-            problems.append(_problem(path, None, (), "no such file or directory"))
+            found_all.problems.append(_problem(path, None, (), "no such file or directory"))
             found = []
         for file in found:
             if file.resolve() not in seen:
                 seen.add(file.resolve())
-                files.append(file)
-    return files, problems
+                found_all.files.append(file)
+    return found_all
+
+
+@dataclass
+class Loaded:
+    """Every valid scenario under some paths, the problems of the others, and the templates skipped."""
+
+    scenarios: list[AnyScenario]
+    problems: list[Problem]
+    templates: list[Path]
+
+
+def load_found(paths: Iterable[PathLike]) -> Loaded:
+    """Every scenario under `paths` that is valid; a file with problems is left out, its problems kept."""
+    found = scenario_files(paths)
+    scenarios, problems = _load_files(found.files)
+    return Loaded(scenarios, found.problems + problems, found.templates)
 
 
 def _load_all(paths: Iterable[PathLike]) -> tuple[list[AnyScenario], list[Problem]]:
-    files, problems = scenario_files(paths)
+    loaded = load_found(paths)
+    return loaded.scenarios, loaded.problems
+
+
+def _load_files(files: list[Path]) -> tuple[list[AnyScenario], list[Problem]]:
+    problems: list[Problem] = []
     scenarios: list[AnyScenario] = []
     first_by_name: dict[str, AnyScenario] = {}
     for file in files:

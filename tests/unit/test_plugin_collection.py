@@ -28,3 +28,14 @@ def test_a_broken_scenario_file_is_one_collection_error_under_xdist(tmp_path: Pa
     # The problems themselves, with file and line, and no traceback into the harness.
     assert f"{tmp_path / 'scenarios' / 'broken.yaml'}:3:1: expect: needs at least 1 item(s), got 0" in output
     assert "load_scenario" not in output
+
+
+def test_a_template_beside_the_scenarios_is_not_collected(tmp_path: Path) -> None:
+    from harness.pytest_plugin import _is_scenario_file
+
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+    (folder / "template.yaml").write_text("AWSTemplateFormatVersion: '2010-09-09'\nResources: {}\n")
+    (folder / "one.yaml").write_text("name: one\ndescription: d\nexpect: []\n")
+    assert not _is_scenario_file(folder / "template.yaml")
+    assert _is_scenario_file(folder / "one.yaml")

@@ -336,3 +336,30 @@ def test_harness_run_j_reaches_cmd_run(tmp_path: Path, monkeypatch: pytest.Monke
     monkeypatch.setattr(run_command, "console", Console(file=io.StringIO(), soft_wrap=True, width=10_000))
     assert main(["run", "-j", "3", *_scenario_files(tmp_path)]) == 1
     assert stage.most == 3
+
+
+def test_a_folder_runs_its_valid_scenarios_skips_a_template_and_reports_a_broken_file(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], stage: Stage) -> None:
+    folder = tmp_path / "scenarios"
+    folder.mkdir()
+    good = [p for p in _scenario_files(folder) if Path(p).stem not in (*FAILING, "s5-foxtrot")]
+    for path in set(_scenario_files(folder)) - set(good):
+        Path(path).unlink()
+    (folder / "sub").mkdir()
+    (folder / "sub" / "template.yaml").write_text("Transform: AWS::Serverless-2016-10-31\nResources:\n  F:\n"
+                                                  "    Type: AWS::Serverless::Function\n"
+                                                  "    Properties: {Handler: !Ref Handler}\n")
+    (folder / "broken.yaml").write_text("name: broken\ndescription: d\njob: {files: 1}\nexpect:\n  - dlq: {cont: 1}\n")
+    code, lines, out = _run(monkeypatch, capsys, [str(folder)], 2)
+    assert code == 1  # the valid ones passed, but a file did not run
+    assert [name for name, _ in _blocks(lines)] == ["s0-alpha", "s2-charlie", "s3-delta"]
+    assert f"{folder / 'sub' / 'template.yaml'}: skipped, a CloudFormation or SAM template" in out
+    assert f"{folder / 'broken.yaml'}:5:11: expect[0].dlq.cont: unknown key 'cont'; did you mean 'count'?" in out
+    assert "3 passed, 0 failed" in out and "1 problem(s) in files that did not run" in out
+
+
+def test_a_folder_of_nothing_valid_runs_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                               capsys: pytest.CaptureFixture[str], stage: Stage) -> None:
+    (tmp_path / "broken.yaml").write_text("name: broken\n")
+    code, _, out = _run(monkeypatch, capsys, [str(tmp_path)], 2)
+    assert code == 2 and "broken.yaml" in out and stage.started == set()

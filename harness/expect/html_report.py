@@ -296,19 +296,27 @@ def _expectations_table(expectations: list[dict[str, Any]]) -> str:
     return "\n".join(rows)
 
 
-def render_index(entries: list[dict[str, Any]]) -> str:
+def render_index(entries: list[dict[str, Any]], earlier: list[dict[str, Any]] | None = None) -> str:
+    """The index of this run's pages, then of the pages earlier runs left in the same folder."""
     passed = sum(1 for entry in entries if entry["passed"])
+    parts = [f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"/><title>harness: {passed} of '
+             f"{len(entries)} passed</title><style>{CSS}</style></head><body>\n"
+             f"<h1>{passed} of {len(entries)} scenarios passed</h1>\n", _index_table("scenarios", entries)]
+    if earlier:
+        parts.append(f"<h2>Earlier runs in this folder ({len(earlier)} pages, kept)</h2>\n")
+        parts.append(_index_table("earlier", earlier))
+    return "".join(parts) + "</body></html>\n"
+
+
+def _index_table(table_id: str, entries: list[dict[str, Any]]) -> str:
     rows = "\n".join(
         f'<tr class="{"pass" if e["passed"] else "fail"}"><td><a href="{escape(e["page"])}">{escape(e["scenario"])}'
         f'</a></td><td>{"passed" if e["passed"] else "FAILED"}</td><td>{e["seconds"]:.1f}</td>'
         f'<td><a href="{escape(e["json"])}">json</a></td></tr>'
         for e in entries
     )
-    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"/><title>harness: {passed} of '
-            f"{len(entries)} passed</title><style>{CSS}</style></head><body>\n"
-            f"<h1>{passed} of {len(entries)} scenarios passed</h1>\n"
-            f'<table id="scenarios"><tr><th>scenario</th><th>result</th><th>seconds</th><th>events</th></tr>\n'
-            f"{rows}\n</table>\n</body></html>\n")
+    return (f'<table id="{table_id}"><tr><th>scenario</th><th>result</th><th>seconds</th><th>events</th></tr>\n'
+            f"{rows}\n</table>\n")
 
 
 def write_scenario_report(directory: Path, result: Any) -> dict[str, Any]:
@@ -336,10 +344,23 @@ def entry_of_page(page: Path) -> dict[str, Any]:
 
 
 def write_index(directory: Path, entries: list[dict[str, Any]]) -> Path:
+    """`index.html`: the pages of `entries`, then every other page an earlier run left in the folder."""
     directory.mkdir(parents=True, exist_ok=True)
     index = directory / "index.html"
-    index.write_text(render_index(entries), encoding="utf-8")
+    index.write_text(render_index(entries, _earlier_pages(directory, {e["page"] for e in entries})), encoding="utf-8")
     return index
+
+
+def _earlier_pages(directory: Path, current: set[str]) -> list[dict[str, Any]]:
+    earlier = []
+    for page in sorted(directory.glob("*.html")):
+        if page.name == "index.html" or page.name in current or not page.with_suffix(".json").is_file():
+            continue
+        try:
+            earlier.append(entry_of_page(page))
+        except (ValueError, KeyError):
+            continue  # not one of ours
+    return earlier
 
 
 def write_reports(directory: Path, results: list[Any]) -> dict[str, Path]:

@@ -198,3 +198,13 @@ def test_the_page_states_the_stack_clock_and_the_alarm_periods_in_aws_units(page
     assert timing.startswith("each stack runs on its own clock, which skips ahead whenever none of its code runs")
     assert timing.endswith("; alarm periods: job_not_run 1 day, job_failed 60 s")
     assert json.loads((directory / "worker-timeout-reshards.json").read_text())["timing"] == timing
+
+
+def test_a_second_run_into_the_same_folder_keeps_the_first_runs_pages_in_the_index(tmp_path: Path) -> None:
+    first, second = simulated("worker-timeout-reshards"), simulated("success-path")
+    write_reports(tmp_path, [SimpleNamespace(scenario=first[0], report=first[1], seconds=1.0, error=None)])
+    write_reports(tmp_path, [SimpleNamespace(scenario=second[0], report=second[1], seconds=1.0, error=None)])
+    index = (tmp_path / "index.html").read_text(encoding="utf-8")
+    links = [a["href"] for tag, a in parse(index) if tag == "a" and a.get("href", "").endswith(".html")]
+    assert links == ["success-path.html", "worker-timeout-reshards.html"]  # this run's, then the kept one
+    assert "1 of 1 scenarios passed" in index and "Earlier runs in this folder (1 pages, kept)" in index

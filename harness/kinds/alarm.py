@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, Field, WithJsonSchema, model_validator
 
 from harness.format import Loc, ScenarioModel, duplicates
 from harness.format.catalog import AlarmState
@@ -33,7 +33,9 @@ def _seconds(value: Any) -> Any:
     return value
 
 
-Duration = Annotated[float, BeforeValidator(_seconds), Field(ge=0)]
+_DURATION_TEXT = r"^\s*\d+(\.\d+)?\s*(" + "|".join(sorted(_UNITS, key=len, reverse=True)) + r")\s*$"
+Duration = Annotated[float, BeforeValidator(_seconds), Field(ge=0), WithJsonSchema({"anyOf": [
+    {"type": "number", "minimum": 0}, {"type": "string", "pattern": _DURATION_TEXT}]})]
 AT_TOLERANCE_SECONDS = 5.0
 """How far from `at` a transition may be: CloudWatch evaluates on a grid from the alarm's creation, a few
 seconds before the job starts on a fresh stack."""

@@ -72,7 +72,7 @@ OPTIMISTIC = Pace("optimistic", 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, every_draw_fires=F
 PESSIMISTIC = Pace("pessimistic", start_attempt=0.0, work=0.5, error=0.5, out_of_memory=None,
                    retry_lateness=1.0, handoff=1.0, every_draw_fires=True)
 SCRIPTED = Pace("scripted", start_attempt=0.1, work=0.1, error=0.05, out_of_memory=0.3,
-                retry_lateness=0.5, handoff=0.1, every_draw_fires=False)
+                retry_lateness=0.1, handoff=0.1, every_draw_fires=False)
 
 
 @dataclass(frozen=True)

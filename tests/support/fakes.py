@@ -301,9 +301,11 @@ class FakeObservations:
         return self.add_message("notifications", {"status": subject, **body}, at=at, subject=subject)
 
     def add_dead_letter(
-        self, event: dict[str, Any], *, at: float, error_message: str, error_code: str = "200"
+        self, event: dict[str, Any], *, at: float, error_message: str, error_code: str = "200",
+        request_id: str | None = None,
     ) -> Message:
-        attributes = {"RequestID": f"dlq-{len(self._messages)}", "ErrorCode": error_code, "ErrorMessage": error_message}
+        attributes = {"RequestID": request_id or f"dlq-{len(self._messages)}", "ErrorCode": error_code,
+                      "ErrorMessage": error_message}
         return self.add_message("dlq", event, at=at, attributes=attributes)
 
     def add_alarm(

@@ -127,7 +127,11 @@ class _Pipeline:
 
     def _dead_letter(self, event: DeadLettered) -> None:
         if event.function == "worker":
-            self.obs.add_dead_letter(event.payload, at=event.at, error_message=event.error_message)
+            # Its RequestID is the failed invocation's, as AWS writes it (and the harness's LocalStack).
+            failed = next(s.attempt.request_id for s in reversed(self.obs._attempts)
+                          if s.attempt.function == event.function and s.attempt.event == event.payload)
+            self.obs.add_dead_letter(event.payload, at=event.at, error_message=event.error_message,
+                                     request_id=failed)
         else:
             # The error handler's own dead letter: the SNS records it was handed, kept on error_handler_dlq.
             self.obs.add_message("error_handler_dlq", event.payload, at=event.at,

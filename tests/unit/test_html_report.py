@@ -108,7 +108,7 @@ def test_the_expectations_pass_each_linked_to_its_deadline_and_events(page: tupl
     links = [a["href"] for tag, a in elements if tag == "a" and a.get("href", "").startswith("#")]
     assert all(link[1:] in ids for link in links)
     assert [f"#deadline-{index}" for index in range(7)] == [link for link in links if link.startswith("#deadline")]
-    assert "worker-timeout-reshards.yaml:19:5" in text  # the dlq expectation's place
+    assert "worker-timeout-reshards.yaml:21:5" in text  # the dlq expectation's place
     data = json.loads((page[1] / "worker-timeout-reshards.json").read_text(encoding="utf-8"))
     [dlq] = [item for item in data["expectations"] if item["kind"] == "dlq"]
     assert [e["lane"] for e in data["events"] if e["id"] in dlq["events"]] == ["dlq"]

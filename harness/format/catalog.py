@@ -1,12 +1,19 @@
-"""The names a scenario may use: the seed pipeline's functions, topics, alarms and fault kinds.
+"""The names a scenario may use: the seed pipeline's functions, topics, alarms and fault kinds, and what its
+messages say.
 
 These mirror what `harness.stack` deploys from `lambdas/`. They are `Literal` types so that a typo is
 rejected before anything is deployed and so that the JSON Schema offers them to an editor's completion.
+The subjects and fields of the pipeline's messages are read from the pipeline's own
+`pipeline_common.messages`, which its functions build their messages with.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Literal, get_args
+
+from harness import paths
 
 FunctionName = Literal["orchestrator", "worker", "error_handler"]
 TopicName = Literal["notifications", "dlq", "alarms", "error_handler_dlq"]
@@ -57,9 +64,50 @@ DEFAULT_MAX_WAIT_SECONDS = 300.0
 # The error handler re-shards only on this error message (AWS's own wording for a Lambda timeout).
 TIMEOUT_ERROR_MESSAGE = "Task timed out after"
 
-# Subjects the pipeline publishes to the notifications topic (documentation and editor hints only:
-# a scenario may name any subject, since the error handler's reports are free text).
-NOTIFICATION_SUBJECTS: tuple[str, ...] = ("JOB SUCCEEDED", "JOB FAILED")
+_messages = paths.pipeline_common("messages")
+
+# Subjects the pipeline publishes to the notifications topic: the worker's and the error handler's.
+NOTIFICATION_SUBJECTS: tuple[str, ...] = _messages.SUBJECTS
+
+# The JSON of CloudWatch's notification of an alarm's state change, as AWS documents it (LocalStack writes
+# these keys too). Its subject (`ALARM: "<name>" in <region>`) names the deployed alarm, so it is not fixed.
+ALARM_NOTIFICATION_FIELDS: tuple[str, ...] = (
+    "AlarmName", "AlarmDescription", "AWSAccountId", "AlarmConfigurationUpdatedTimestamp", "NewStateValue",
+    "NewStateReason", "StateChangeTime", "Region", "AlarmArn", "OldStateValue", "OKActions", "AlarmActions",
+    "InsufficientDataActions", "Trigger",
+)
+
+# The body of a Lambda invoke whose function failed (the Python runtime's error object).
+LAMBDA_ERROR_FIELDS: tuple[str, ...] = ("errorMessage", "errorType", "requestId", "stackTrace")
+
+# The orchestrator's answer: how it sharded the job, or Lambda's error when it failed.
+ORCHESTRATOR_ANSWER_FIELDS: tuple[str, ...] = (*_messages.JOB_SHARDED, *LAMBDA_ERROR_FIELDS)
+
+
+@dataclass(frozen=True)
+class MessageVocabulary:
+    """What the messages on one of the seed pipeline's topics say: the subjects published there (empty: not
+    fixed, so any) and the top-level fields of their JSON bodies, per subject (`""`: whatever the subject)."""
+
+    subjects: tuple[str, ...]
+    fields: Mapping[str, tuple[str, ...]]
+
+    def fields_of(self, subject: str | None = None) -> tuple[str, ...]:
+        """The fields of a message with `subject`; of any message if None or not a subject of the topic."""
+        if subject is not None and subject in self.fields:
+            return self.fields[subject]
+        return tuple(dict.fromkeys(name for names in self.fields.values() for name in names))
+
+    def subjects_with(self, field: str) -> list[str]:
+        return [subject for subject, names in self.fields.items() if subject and field in names]
+
+
+# The topics whose messages the pipeline's code (or CloudWatch) writes. The dead-letter topics are left out:
+# their bodies are the failed invocations' events, whatever those were.
+TOPIC_MESSAGES: dict[str, MessageVocabulary] = {
+    "notifications": MessageVocabulary(NOTIFICATION_SUBJECTS, dict(_messages.FIELDS)),
+    "alarms": MessageVocabulary((), {"": ALARM_NOTIFICATION_FIELDS}),
+}
 
 
 def is_valid_alarm_period(seconds: int) -> bool:

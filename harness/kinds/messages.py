@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pydantic import Field, JsonValue
 
-from harness.format import Loc, Regex
+from harness.format import Loc, Regex, did_you_mean
 from harness.records import Message, parse_json
 from harness.text import listing, plural, value_text
 
@@ -121,6 +122,28 @@ class MessagesExpectation(ExpectationBase):
 
     def expects_messages(self) -> tuple[bool, Loc]:
         return bool(self.count or self.min_count), ("count" if self.count else "min_count",)
+
+    def field_paths(self) -> dict[str, list[str]]:
+        """The body field paths the expectation names, per setting."""
+        return {name: list(getattr(self, name)) for name in ("fields", "field_patterns", "totals")}
+
+
+def unknown_field_problems(at: Loc, paths: Mapping[str, Sequence[str]], known: Sequence[str], where: str,
+                           hint: Callable[[str], str] = lambda field: "") -> Problems:
+    """Each field path whose first part is none of the `known` fields of `where` (like "message on
+    notifications"), which it can therefore never match, with a did-you-mean and the fields there are.
+    `hint` says what else is true of a field (that another kind of message has it), in place of a guess."""
+    problems: Problems = []
+    for setting, setting_paths in paths.items():
+        for path in setting_paths:
+            field = path.split(".")[0]
+            if field in known:
+                continue
+            of = f" (of {path!r})" if field != path else ""
+            why = hint(field) or did_you_mean(field, known)
+            problems.append(((*at, setting, path),
+                             f"field {field!r}{of} is in no {where}{why} (its fields: {', '.join(known)})"))
+    return problems
 
 
 def _total(matching: list[tuple[Message, Any]], path: str) -> tuple[float, int]:

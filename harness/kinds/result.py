@@ -9,11 +9,13 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import AliasChoices, Field, JsonValue, model_validator
 
 from harness.format import Loc, Regex
+from harness.format.catalog import ORCHESTRATOR_ANSWER_FIELDS
 from harness.records import InvokeResult
 from harness.text import listing, value_text
 
 from .base import ExpectationBase, Problems, Verdict, raise_if
 from .fields import field_text, field_value, is_missing, json_equal
+from .messages import unknown_field_problems
 
 if TYPE_CHECKING:
     from harness.expect.snapshot import Snapshot
@@ -43,7 +45,7 @@ class ResultExpectation(ExpectationBase):
         problems: list[tuple[Loc, str]] = []
         if self.succeeded is None and self.function_error is None and self.status is None and not self.fields \
                 and not self.field_patterns:
-            problems.append(((), "give at least one of succeeded, status, fields, field_patterns"))
+            problems.append(((), "give at least one of succeeded, status, function_error, fields, field_patterns"))
         if self.succeeded is not None and self.function_error is not None:
             problems.append((("function_error",), "give succeeded or function_error, not both"))
         raise_if(problems)
@@ -63,6 +65,10 @@ class ResultExpectation(ExpectationBase):
             return [(at, "no job runs, so the orchestrator is never invoked and answers nothing")]
         if self.run is not None and self.run > scenario.runs():
             return [((*at, "run"), f"run {self.run} never happens: the job runs {scenario.runs()} time(s)")]
+        if scenario.is_pipeline:
+            # The orchestrator's answer, from the pipeline's own `pipeline_common.messages`, or Lambda's error.
+            paths = {"fields": list(self.fields), "field_patterns": list(self.field_patterns)}
+            return unknown_field_problems(at, paths, ORCHESTRATOR_ANSWER_FIELDS, "answer of the orchestrator")
         return []
 
     def report_lanes(self) -> set[tuple[str, str]]:

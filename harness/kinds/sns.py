@@ -6,11 +6,12 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field, model_validator
 
-from harness.format import Loc
+from harness.format import Loc, did_you_mean
+from harness.format.catalog import TOPIC_MESSAGES
 from harness.records import Message
 
 from .base import Problems, Verdict, names_problems
-from .messages import MessagesExpectation, check_shape
+from .messages import MessagesExpectation, check_shape, unknown_field_problems
 
 if TYPE_CHECKING:
     from harness.expect.snapshot import Snapshot
@@ -52,10 +53,35 @@ class SnsExpectation(MessagesExpectation):
             return problems
         if self.run is not None and self.run > scenario.runs():
             problems.append(((*at, "run"), f"run {self.run} never happens: the job runs {scenario.runs()} time(s)"))
+        if scenario.is_pipeline:
+            problems += self.vocabulary_problems(at)
         expects, key = self.expects_messages()
         if expects:
             problems += [((*at, *key), why) for why in scenario.why_no_messages(self.topic)]
         return problems
+
+    def vocabulary_problems(self, at: Loc) -> Problems:
+        """A subject never published on the pipeline's topic, or a field no message there has (from the
+        pipeline's own `pipeline_common.messages`): such a selection matches nothing, ever."""
+        vocabulary = TOPIC_MESSAGES.get(self.topic)
+        if vocabulary is None:
+            return []
+        problems: Problems = []
+        subject = self.subject
+        if subject is not None and vocabulary.subjects and subject not in vocabulary.subjects:
+            problems.append(((*at, "subject"),
+                             f"subject {subject!r} is never published on {self.topic}"
+                             f"{did_you_mean(subject, vocabulary.subjects)} "
+                             f"(its subjects: {', '.join(vocabulary.subjects)})"))
+            subject = None
+        known = vocabulary.fields_of(subject)
+        where = f"{subject} message on {self.topic}" if subject in vocabulary.fields else f"message on {self.topic}"
+
+        def hint(field: str) -> str:
+            elsewhere = vocabulary.subjects_with(field)
+            return f"; only {' and '.join(elsewhere)} messages have it" if elsewhere else ""
+
+        return problems + unknown_field_problems(at, self.field_paths(), known, where, hint)
 
     def report_lanes(self) -> set[tuple[str, str]]:
         lanes = {("message", self.topic)}

@@ -29,7 +29,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline_common import aws, database, notify
+from pipeline_common import aws, database, messages, notify
 from pipeline_common.config import ErrorHandlerConfig, load_error_handler_config
 from pipeline_common.errors import InvalidEvent, WorkerInvokeError
 from pipeline_common.events import Shard, parse_shard
@@ -226,7 +226,8 @@ def _act(
     )
     if invalid_event is not None:
         report["original_event"] = invalid_event
-    notify.publish(config.notifications_topic_arn, notify.JOB_FAILED, report)
+    notify.publish(config.notifications_topic_arn, messages.JOB_FAILED,
+                   messages.message(messages.DEAD_LETTER_REPORT, **report))
 
 
 def _invoke_children(config: ErrorHandlerConfig, children: tuple[Shard, ...]) -> None:

@@ -12,7 +12,7 @@ import json
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from pipeline_common import aws
+from pipeline_common import aws, messages
 from pipeline_common.config import load_orchestrator_config
 from pipeline_common.errors import WorkerInvokeError
 from pipeline_common.events import Shard, parse_job
@@ -50,15 +50,16 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
     if failures:
         raise WorkerInvokeError(config.worker_function, failures)
 
-    summary = {
-        "job_id": job.job_id,
-        "files": len(job.file_ids),
-        "shard_size": job.shard_size,
-        "shard_count": len(shards),
-        "shard_sizes": [len(shard.file_ids) for shard in shards],
-        "shard_ids": [shard.shard_id for shard in shards],
-        "worker_function": config.worker_function,
-        "request_id": getattr(context, "aws_request_id", None),
-    }
+    summary = messages.message(
+        messages.JOB_SHARDED,
+        job_id=job.job_id,
+        files=len(job.file_ids),
+        shard_size=job.shard_size,
+        shard_count=len(shards),
+        shard_sizes=[len(shard.file_ids) for shard in shards],
+        shard_ids=[shard.shard_id for shard in shards],
+        worker_function=config.worker_function,
+        request_id=getattr(context, "aws_request_id", None),
+    )
     logger.info("job sharded %s", json.dumps(summary))
     return summary

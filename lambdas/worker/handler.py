@@ -18,7 +18,7 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
-from pipeline_common import aws, database, failures, notify
+from pipeline_common import aws, database, failures, messages, notify
 from pipeline_common.config import WorkerConfig, load_worker_config
 from pipeline_common.content import rows_for_file
 from pipeline_common.events import Shard, parse_shard
@@ -41,17 +41,18 @@ def handler(event: Any, context: Any) -> dict[str, Any]:
         shard = parse_shard(event)
         config = load_worker_config()
         stats = load_shard(shard, config)
-        summary = {
-            "job_id": shard.job_id,
-            "shard_id": shard.shard_id,
-            "reshard_depth": shard.reshard_depth,
-            "file_ids": list(shard.file_ids),
+        summary = messages.message(
+            messages.SHARD_LOADED,
+            job_id=shard.job_id,
+            shard_id=shard.shard_id,
+            reshard_depth=shard.reshard_depth,
+            file_ids=list(shard.file_ids),
             **stats,
-            "duration_ms": _elapsed_ms(started),
-            "request_id": request_id,
-            "function_name": getattr(context, "function_name", None),
-        }
-        notify.publish(config.notifications_topic_arn, notify.JOB_SUCCEEDED, summary)
+            duration_ms=_elapsed_ms(started),
+            request_id=request_id,
+            function_name=getattr(context, "function_name", None),
+        )
+        notify.publish(config.notifications_topic_arn, messages.JOB_SUCCEEDED, summary)
     except Exception as exc:
         failure_class = failures.classify(exc)
         if policy[failure_class] == failures.RAISE:
@@ -102,12 +103,13 @@ def _load_file(
             row_values=[row.value for row in rows],
         )
         rows_inserted = max(connection.row_count or 0, 0)
-    return {
-        "file_id": file_id,
-        "rows": len(rows),
-        "rows_inserted": rows_inserted,
-        "file_inserted": file_inserted,
-    }
+    return messages.message(
+        messages.FILE_LOADED,
+        file_id=file_id,
+        rows=len(rows),
+        rows_inserted=rows_inserted,
+        file_inserted=file_inserted,
+    )
 
 
 def _statements(config: WorkerConfig) -> tuple[str, str]:
@@ -138,30 +140,31 @@ def _report_failure(event: Any, exc: Exception, context: Any, started: float, fa
     """
     topic_arn = os.environ.get("NOTIFICATIONS_TOPIC_ARN", "").strip()
     raw = event if isinstance(event, dict) else {}
-    body = {
-        "reason": "error",
-        "failure_class": failure_class,
-        "job_id": raw.get("job_id"),
-        "shard_id": raw.get("shard_id"),
-        "reshard_depth": raw.get("reshard_depth", 0),
-        "file_ids": raw.get("file_ids"),
-        "error_type": type(exc).__name__,
-        "error_message": database.error_text(exc),
-        "error_code": database.error_code(exc),
-        "duration_ms": _elapsed_ms(started),
-        "request_id": getattr(context, "aws_request_id", None),
-        "function_name": getattr(context, "function_name", None),
-    }
+    body = messages.message(
+        messages.SHARD_FAILED,
+        reason="error",
+        failure_class=failure_class,
+        job_id=raw.get("job_id"),
+        shard_id=raw.get("shard_id"),
+        reshard_depth=raw.get("reshard_depth", 0),
+        file_ids=raw.get("file_ids"),
+        error_type=type(exc).__name__,
+        error_message=database.error_text(exc),
+        error_code=database.error_code(exc),
+        duration_ms=_elapsed_ms(started),
+        request_id=getattr(context, "aws_request_id", None),
+        function_name=getattr(context, "function_name", None),
+    )
     logger.error("JOB FAILED %s", json.dumps(body, default=str))
     if not topic_arn:
         logger.error("cannot publish JOB FAILED: NOTIFICATIONS_TOPIC_ARN is not set")
         raise exc
     try:
-        notify.publish(topic_arn, notify.JOB_FAILED, body)
+        notify.publish(topic_arn, messages.JOB_FAILED, body)
     except Exception:
         logger.exception("publishing JOB FAILED failed; raising the original error instead")
         raise exc from None
-    return {"status": notify.JOB_FAILED, **body}
+    return {messages.STATUS: messages.JOB_FAILED, **body}
 
 
 def _elapsed_ms(started: float) -> int:

@@ -101,7 +101,8 @@ def test_a_body_no_worker_attempt_carried_fails(tmp_path: Path) -> None:
 
 def succeeded(observations: FakeObservations, *, at: float = 0.3, shard: str = "0000", **stats: object) -> None:
     body = {"job_id": JOB, "shard_id": shard, "files": 4, "files_inserted": 4, "rows_inserted": 40, **stats}
-    observations.add_notification("JOB SUCCEEDED", {"summary": {"files": 4}, **body}, at=at)
+    file_stats = [{"file_id": "f-0000", "rows": 10, "rows_inserted": 10, "file_inserted": True}]
+    observations.add_notification("JOB SUCCEEDED", {"file_stats": file_stats, **body}, at=at)
 
 
 def test_fields_dotted_paths_and_totals(tmp_path: Path) -> None:
@@ -110,7 +111,7 @@ def test_fields_dotted_paths_and_totals(tmp_path: Path) -> None:
         succeeded(observations, shard="0001", files_inserted=3)
 
     expectation = (
-        "sns: {topic: notifications, subject: JOB SUCCEEDED, count: 2, fields: {files: 4, summary.files: 4}, "
+        "sns: {topic: notifications, subject: JOB SUCCEEDED, count: 2, fields: {files: 4, file_stats.0.rows: 10}, "
         "field_patterns: {shard_id: '^000[01]$'}, totals: {files_inserted: 7, rows_inserted: 80}}"
     )
     report = evaluate(tmp_path, expectation, two_shards, files=8)
@@ -125,7 +126,7 @@ def test_fields_dotted_paths_and_totals(tmp_path: Path) -> None:
         ("sns: {topic: notifications, subject: JOB FAILED, min_count: 1}", "subjects: 1 x JOB SUCCEEDED"),
         ("sns: {topic: notifications, count: 1, fields: {files: 5}}", "files=4, not 5"),
         ("sns: {topic: notifications, count: 1, fields: {files: '4'}}", "files=4, not '4'"),
-        ("sns: {topic: notifications, count: 1, fields: {summary.rows: 4}}", "no field summary.rows"),
+        ("sns: {topic: notifications, count: 1, fields: {file_stats.1.rows: 4}}", "no field file_stats.1.rows"),
         ("sns: {topic: notifications, count: 1, field_patterns: {shard_id: '^1'}}", "does not match /^1/"),
         ("sns: {topic: notifications, count: 1, totals: {files_inserted: 5}}", "total files_inserted=4, expected 5"),
         ("sns: {topic: notifications, count: 1, totals: {shard_id: 5}}", "shard_id is not a number"),
@@ -155,8 +156,8 @@ def test_messages_are_attributed_to_the_run_they_follow(tmp_path: Path) -> None:
 def test_a_bool_field_is_not_a_number(tmp_path: Path) -> None:
     report = evaluate(
         tmp_path,
-        "sns: {topic: notifications, count: 1, fields: {flag: 1}}",
-        lambda o: succeeded(o, flag=True),
+        "sns: {topic: notifications, count: 1, fields: {files: 1}}",
+        lambda o: succeeded(o, files=True),
     )
     assert not report.passed
 

@@ -66,3 +66,16 @@ def pipeline_env(monkeypatch: pytest.MonkeyPatch, pipeline_db: ReadBackDatabase)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return env
+
+
+@pytest.fixture
+def stack() -> Iterator[str]:
+    """A stack registered with the stack clock of this process (harness.localstack.clock), forgotten after."""
+    from harness.localstack import clock
+
+    prefix = f"ck{uuid.uuid4().hex[:8]}"
+    clock.register(prefix)
+    try:
+        yield prefix
+    finally:
+        clock.forget(prefix)

@@ -7,24 +7,12 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from harness.localstack import alarms, clock
 from harness.wire import StackTime
-
-
-@pytest.fixture
-def stack() -> Iterator[str]:
-    prefix = f"ck{uuid.uuid4().hex[:8]}"
-    clock.register(prefix)
-    try:
-        yield prefix
-    finally:
-        clock.forget(prefix)
 
 
 def test_a_name_belongs_to_the_stack_of_its_prefix_or_of_its_registration(stack: str) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -24,16 +23,6 @@ class FakeSqs:
 
     def delete_message(self, **kwargs: Any) -> str:
         return "deleted"
-
-
-@pytest.fixture
-def stack() -> Iterator[str]:
-    prefix = f"rt{uuid.uuid4().hex[:8]}"
-    clock.register(prefix)
-    try:
-        yield prefix
-    finally:
-        clock.forget(prefix)
 
 
 def body(request_id: str) -> str:

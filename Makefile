@@ -22,8 +22,11 @@ test-slow: setup
 images: setup
 	.venv/bin/harness image build
 
+# The benchmarks (bench/): each prints medians beside its targets, and fails when it finds nothing to measure.
 bench: setup
 	.venv/bin/python bench/bench_executor.py
+	.venv/bin/python bench/bench_pipeline.py
+	.venv/bin/python bench/bench_scenarios.py
 
 # Mutation testing: the scenario suite against each planted bug of tests/mutants/catalog.yaml.
 mutants: setup

@@ -32,8 +32,8 @@ from harness.stack.lambda_api import wait_active, zip_sources  # noqa: E402
 
 TRIVIAL = "def handler(event, context):\n    return 1\n"
 WITH_BOTO3 = (
-    "import boto3\nCLIENT = boto3.client('sqs')\n"
-    "def handler(event, context):\n    return 1\n"
+    "import os\nimport boto3\nCLIENT = boto3.client('sqs')\n"
+    "def handler(event, context):\n    return os.getpid()\n"  # which process is its environment
 )
 
 
@@ -94,12 +94,15 @@ def one_run(run: int, warm_invokes: int) -> dict[str, float]:
             health.append((time.perf_counter() - started) * 1000)
         figures["gateway_p50_ms"] = percentile(health, 0.5)
 
-        lam.invoke(FunctionName="boto3")
-        runtimes = [p for p in psutil.Process(localstack.process.pid).children(recursive=True)
-                    if "awslambdaric" in " ".join(p.cmdline())]
-        boto3_env = [p for p in runtimes if p.environ().get("AWS_LAMBDA_FUNCTION_NAME") == "boto3"]
-        figures["env_rss_boto3_mb"] = boto3_env[0].memory_info().rss / 2**20
-        figures["env_uss_boto3_mb"] = boto3_env[0].memory_full_info().uss / 2**20
+        # The environment's process (a fork of its runtime's template) says which it is; it must be LocalStack's.
+        pid = int(lam.invoke(FunctionName="boto3")["Payload"].read())
+        environment = psutil.Process(pid)
+        if environment not in psutil.Process(localstack.process.pid).children(recursive=True):
+            raise SystemExit(f"process {pid} is not under LocalStack: nothing to measure")
+        memory = environment.memory_full_info()
+        figures["env_rss_boto3_mb"] = memory.rss / 2**20
+        figures["env_uss_boto3_mb"] = memory.uss / 2**20
+        figures["env_pss_boto3_mb"] = memory.pss / 2**20
     finally:
         localstack.stop()
     print(f"  run {run}: " + ", ".join(f"{k}={v:.1f}" for k, v in figures.items()), flush=True)
@@ -130,7 +133,11 @@ def main() -> None:
         ("memory per environment, boto3 imported (RSS)", f"{med('env_rss_boto3_mb'):.0f} MB", "<= 70 MB",
          f"{med('env_rss_boto3_mb') / bare_rss:.1f}x a bare `python -S` ({bare_rss:.0f} MB)"),
         ("  of which unique to it (USS)", f"{med('env_uss_boto3_mb'):.0f} MB", "", ""),
+        ("  its share of pages shared with others (PSS)", f"{med('env_pss_boto3_mb'):.0f} MB", "", ""),
     ]
+    zeros = [label for label, value, _, _ in rows if value.split()[0] in ("0", "0.0", "0.00")]
+    if zeros:
+        raise SystemExit(f"nothing measured for: {', '.join(zeros)}")
     print(f"\nmedians over {args.runs} runs ({args.warm_invokes} warm invokes each):")
     for label, value, target, baseline in rows:
         print(f"  {label:<48} {value:>9}  {target:<10} {baseline}")

@@ -33,31 +33,56 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from harness.services import EmbeddedLocalStack  # noqa: E402
 from harness.stack.database import EmbeddedPostgres  # noqa: E402
 from harness.stack.lambda_api import wait_active, zip_sources  # noqa: E402
-from harness.stack.pipeline import PipelineStack, StackConfig, unique_prefix  # noqa: E402
+from harness.stack.pipeline import PipelineStack, unique_prefix  # noqa: E402
+
+
+def _parent(proc: psutil.Process) -> int | None:
+    try:
+        return proc.ppid()
+    except psutil.Error:
+        return None
 
 
 class EnvironmentSampler:
-    """Samples the runtime processes under LocalStack: peak count and peak total RSS."""
+    """Samples the execution environments under LocalStack (forks of a runtime's template, or fresh
+    `awslambdaric` interpreters): peak count, and peak total RSS and PSS (forks share pages, which RSS counts
+    in each; PSS splits them)."""
 
     def __init__(self, localstack_pid: int) -> None:
         self.root = psutil.Process(localstack_pid)
         self.peak_count = 0
         self.peak_rss_mb = 0.0
+        self.peak_pss_mb = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
+    def environments(self) -> list[psutil.Process]:
+        processes = self.root.children(recursive=True)
+        commands = {}
+        for proc in processes:
+            try:
+                commands[proc.pid] = " ".join(proc.cmdline())
+            except psutil.Error:  # exited (or a zombie) between listing and reading
+                pass
+        # A runtime's template is a `zygote_server.py` started by LocalStack; its forks (same command line)
+        # are the environments, as are fresh `awslambdaric` interpreters.
+        templates = {proc.pid for proc in processes if "zygote_server.py" in commands.get(proc.pid, "")
+                     and _parent(proc) == self.root.pid}
+        return [proc for proc in processes if proc.pid in commands
+                and ("awslambdaric" in commands[proc.pid] or _parent(proc) in templates)]
+
     def _run(self) -> None:
-        while not self._stop.wait(0.05):
-            count, rss = 0, 0.0
-            for proc in self.root.children(recursive=True):
+        while not self._stop.wait(0.1):
+            count, rss, pss = 0, 0.0, 0.0
+            for proc in self.environments():
                 try:
-                    if "awslambdaric" in " ".join(proc.cmdline()):
-                        rss += proc.memory_info().rss / 2**20
-                        count += 1
-                except psutil.Error:  # exited (or a zombie) between listing and reading
-                    pass
+                    memory = proc.memory_full_info()
+                except psutil.Error:
+                    continue
+                count, rss, pss = count + 1, rss + memory.rss / 2**20, pss + memory.pss / 2**20
             self.peak_count = max(self.peak_count, count)
             self.peak_rss_mb = max(self.peak_rss_mb, rss)
+            self.peak_pss_mb = max(self.peak_pss_mb, pss)
 
     def __enter__(self) -> EnvironmentSampler:
         self._thread.start()
@@ -77,7 +102,7 @@ def one_run(run: int, files: int) -> dict[str, float]:
         lam, iam = endpoint.client("lambda"), endpoint.client("iam")
         role = iam.create_role(RoleName="bench", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
         started = time.perf_counter()
-        PipelineStack(endpoint, database.url, StackConfig(prefix=unique_prefix("cold"))).deploy()
+        PipelineStack(endpoint, database.url, unique_prefix("cold")).deploy()
         figures["deploy_first_s"] = time.perf_counter() - started
         # Baseline, measured once the Lambda service is warm: one trivial function to Active.
         started = time.perf_counter()
@@ -87,7 +112,7 @@ def one_run(run: int, files: int) -> dict[str, float]:
         figures["baseline_function_s"] = time.perf_counter() - started
 
         started = time.perf_counter()
-        stack = PipelineStack(endpoint, database.url, StackConfig(prefix=unique_prefix("bench"))).deploy()
+        stack = PipelineStack(endpoint, database.url, unique_prefix("bench")).deploy()
         figures["deploy_warm_s"] = time.perf_counter() - started
 
         job = {"job_id": "bench", "file_ids": [f"f-{i:05d}" for i in range(files)], "shard_size": 10}
@@ -102,6 +127,9 @@ def one_run(run: int, files: int) -> dict[str, float]:
             figures["job_wall_s"] = time.perf_counter() - started
         figures["peak_environments"] = sampler.peak_count
         figures["peak_environments_rss_mb"] = sampler.peak_rss_mb
+        figures["peak_environments_pss_mb"] = sampler.peak_pss_mb
+        if not sampler.peak_count:
+            raise SystemExit("no execution environment was seen during the job: nothing to measure")
     finally:
         database.stop()
         localstack.stop()
@@ -171,6 +199,7 @@ def main() -> None:
     print(f"  {args.files}-file job, shard 10, to last row   {med('job_wall_s'):6.2f} s   target <= 20 s")
     print(f"  peak live environments                      {med('peak_environments'):6.0f}")
     print(f"  their peak total RSS                        {med('peak_environments_rss_mb'):6.0f} MB")
+    print(f"  their peak total PSS (shared pages split)   {med('peak_environments_pss_mb'):6.0f} MB")
 
 
 if __name__ == "__main__":

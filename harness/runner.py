@@ -35,6 +35,9 @@ class ScenarioResult:
     verdict_seconds: float = 0.0
     warnings: list[str] = field(default_factory=list)
     """What the template asks for that the platform does not carry out (each names its file and line)."""
+    cpu_seconds: float = 0.0
+    """CPU time of this process and every process under it (LocalStack, the runtimes, PostgreSQL) while the
+    scenario ran: its own when it ran alone (`harness run -j 1`)."""
 
     @property
     def passed(self) -> bool:
@@ -86,6 +89,7 @@ def run_on_stack(scenario: AnyScenario, stack: TemplateStack, deploy: Callable[[
                  started: float) -> ScenarioResult:
     """Deploy, exercise (the job or the invocation, then the verdicts: a report, or an error), tear down
     unless kept; with the deploy's and the verdicts' times, and the template's warnings."""
+    cpu = tree_cpu_seconds()
     try:
         progress("deploying")
         try:
@@ -100,10 +104,26 @@ def run_on_stack(scenario: AnyScenario, stack: TemplateStack, deploy: Callable[[
         if isinstance(outcome, str):
             return ScenarioResult(scenario, None, done - started, error=outcome, deploy_seconds=deployed - started)
         return ScenarioResult(scenario, outcome, done - started, deploy_seconds=deployed - started,
-                              verdict_seconds=done - deployed, warnings=list(stack.warnings))
+                              verdict_seconds=done - deployed, warnings=list(stack.warnings),
+                              cpu_seconds=tree_cpu_seconds() - cpu)
     finally:
         if not keep_stack:
             stack.teardown()
+
+
+def tree_cpu_seconds() -> float:
+    """User and system CPU of this process and all under it, the ended ones (reaped by their parents) too."""
+    import psutil
+
+    total = 0.0
+    me = psutil.Process()
+    for process in [me, *me.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.Error:
+            continue  # ended meanwhile: its parent's children_* has it once reaped
+        total += times.user + times.system + times.children_user + times.children_system
+    return total
 
 
 def trigger_call(scenario: AnyScenario) -> tuple[str, object, str]:

@@ -71,9 +71,15 @@ def write_junit(path: Path, results: list, total_seconds: float, report_files: d
         case = ET.SubElement(suite, "testcase", classname="scenarios", name=result.scenario.name,
                              file=str(result.scenario.source_file or ""), time=f"{result.seconds:.3f}")
         report_file = (report_files or {}).get(result.scenario.name)
+        properties = ET.SubElement(case, "properties")
+        # Where the wall time went, how much of the stack's clock it covered, and the CPU it took.
+        stack_seconds = result.report.elapsed if getattr(result, "report", None) is not None else 0.0
+        for name, value in (("deploy_seconds", getattr(result, "deploy_seconds", 0.0)),
+                            ("verdict_seconds", getattr(result, "verdict_seconds", 0.0)),
+                            ("stack_seconds", stack_seconds), ("cpu_seconds", getattr(result, "cpu_seconds", 0.0))):
+            ET.SubElement(properties, "property", name=name, value=f"{float(value):.3f}")
         if report_file is not None:
             # The HTML report of this scenario (`harness run --report DIR`), for a CI to link.
-            properties = ET.SubElement(case, "properties")
             ET.SubElement(properties, "property", name="report", value=str(report_file))
         if not result.passed:
             # The first unmet expectation, so a CI summary that shows only the message still says what failed.

@@ -171,8 +171,11 @@ def test_harness_run_report_writes_an_index_a_page_and_json(tmp_path: Path, monk
     assert data["passed"] is True and len(data["expectations"]) == 7
     case = ET.parse(junit).getroot().find("testcase")
     assert case is not None
-    [prop] = case.iter("property")
-    assert (prop.get("name"), prop.get("value")) == ("report", str(out / "worker-timeout-reshards.html"))
+    properties = {prop.get("name"): prop.get("value") for prop in case.iter("property")}
+    assert properties["report"] == str(out / "worker-timeout-reshards.html")
+    # The stack time the scenario covered (its report's elapsed, on the stack's clock), beside its wall time.
+    assert float(properties["stack_seconds"]) > 2880  # three 900 s timeouts and 3 minutes of retries
+    assert set(properties) == {"report", "deploy_seconds", "verdict_seconds", "stack_seconds", "cpu_seconds"}
 
 
 def test_each_attempt_bar_links_to_its_own_function_log_lines(page: tuple[str, Path]) -> None:

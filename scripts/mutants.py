@@ -1,8 +1,10 @@
 """Mutation testing of the scenario suite: `make mutants`.
 
-Each mutant in `tests/mutants/catalog.yaml` plants one bug in the pipeline (`lambdas/`) or the stack
-(`lambdas/template.yaml`): in a fresh copy of the project, `old` (which must occur exactly once in `file`) is
-replaced by `new`, and `harness run` runs the scenario suite of that copy. A mutant is killed when at least
+Each mutant in `tests/mutants/catalog.yaml` (written by hand) and `tests/mutants/template_catalog.yaml`
+(one per behaviour-changing property of `lambdas/template.yaml`, written by `scripts/template_mutants.py`)
+plants one bug in the pipeline (`lambdas/`) or the stack (`lambdas/template.yaml`): in a fresh copy of the
+project, `old` (which must occur exactly once in `file`) is replaced by `new`, and `harness run` runs the
+scenario suite of that copy. A mutant is killed when at least
 one scenario fails that passes on an unmutated copy (the baseline, run first unless --no-baseline); one
 that no scenario kills is a hole in the suite. The kill matrix (mutant -> the scenarios that failed) is
 printed as a Markdown table at the end.
@@ -16,6 +18,7 @@ run could not be judged (an error before any scenario ran) or the catalog is inv
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import re
@@ -29,11 +32,15 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
+from types import ModuleType
 
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CATALOG = REPO_ROOT / "tests" / "mutants" / "catalog.yaml"
+TEMPLATE_CATALOG = REPO_ROOT / "tests" / "mutants" / "template_catalog.yaml"
+CATALOGS = (CATALOG, TEMPLATE_CATALOG)
+"""Read in this order: the hand-written mutants, then the generated ones (`scripts/template_mutants.py`)."""
 # What a copy holds: enough to run `harness run` from it, and nothing a mutant would not need.
 COPIED = ("harness", "lambdas", "scenarios", "constraints", "pyproject.toml")
 FIELDS = ("id", "bug", "file", "old", "new")
@@ -55,6 +62,8 @@ class Mutant:
     file: str
     old: str
     new: str
+    catalog: Path = field(default=CATALOG, compare=False, repr=False)
+    """The catalog the mutant comes from, named when its anchor needs updating."""
 
     def check_anchor(self, root: Path) -> str:
         """The text of `file` under `root`; raises CatalogError unless `old` occurs in it exactly once."""
@@ -68,9 +77,14 @@ class Mutant:
             where = "does not occur" if count == 0 else f"occurs {count} times"
             raise CatalogError(
                 f"mutant {self.id}: its `old` text {where} in {self.file} (it must occur exactly once; "
-                f"update the anchor in {CATALOG.relative_to(REPO_ROOT)}):\n{_indent(self.old)}"
+                f"{self._update_hint()}):\n{_indent(self.old)}"
             )
         return text
+
+    def _update_hint(self) -> str:
+        if self.catalog == TEMPLATE_CATALOG:
+            return (f"regenerate {_relative(self.catalog)} with .venv/bin/python scripts/template_mutants.py")
+        return f"update the anchor in {_relative(self.catalog)}"
 
     def apply(self, root: Path) -> Path:
         """Plant the bug in the copy at `root`; returns the changed file."""
@@ -104,7 +118,7 @@ def load_catalog(path: Path = CATALOG) -> list[Mutant]:
             problems.append(f"mutant {label}: unknown keys: {', '.join(map(str, unknown))}")
         if missing or unknown:
             continue
-        mutant = Mutant(**{name: entry[name] for name in FIELDS})
+        mutant = Mutant(**{name: entry[name] for name in FIELDS}, catalog=path)
         if mutant.id in seen:
             problems.append(f"mutant {mutant.id}: the id is used more than once")
         seen.add(mutant.id)
@@ -117,6 +131,62 @@ def load_catalog(path: Path = CATALOG) -> list[Mutant]:
     if problems:
         raise CatalogError(f"{path}:\n" + "\n".join(f"  {problem}" for problem in problems))
     return mutants
+
+
+def load_catalogs(paths: tuple[Path, ...] | list[Path] = CATALOGS) -> list[Mutant]:
+    """The mutants of every catalog, in order; an id may be used once across all of them. A catalog that
+    does not exist is skipped (the generated one, before its first generation), unless it is the only one."""
+    present = [path for path in paths if path.exists()] or list(paths[:1])
+    problems: list[str] = []
+    mutants: list[Mutant] = []
+    for path in present:
+        try:
+            mutants += load_catalog(path)
+        except CatalogError as error:
+            problems.append(str(error))
+    seen: dict[str, Path] = {}
+    for mutant in mutants:
+        if mutant.id in seen and seen[mutant.id] != mutant.catalog:
+            problems.append(f"mutant {mutant.id}: the id is used in {_relative(seen[mutant.id])} and in "
+                            f"{_relative(mutant.catalog)}")
+        seen.setdefault(mutant.id, mutant.catalog)
+    if problems:
+        raise CatalogError("\n".join(problems))
+    return mutants
+
+
+def stale_template_catalog() -> str | None:
+    """Why tests/mutants/template_catalog.yaml is not what scripts/template_mutants.py writes now, or None."""
+    if not TEMPLATE_CATALOG.exists():
+        return None
+    module = template_mutants_script()
+    try:
+        wanted = module.render(module.generate(module.TEMPLATE.read_text(encoding="utf-8")))
+    except module.GeneratorError as error:
+        return f"scripts/template_mutants.py cannot generate it: {error}"
+    if TEMPLATE_CATALOG.read_text(encoding="utf-8") != wanted:
+        return (f"{_relative(TEMPLATE_CATALOG)} is out of date with lambdas/template.yaml "
+                "(run .venv/bin/python scripts/template_mutants.py)")
+    return None
+
+
+def template_mutants_script() -> ModuleType:
+    """scripts/template_mutants.py as a module (scripts/ is not a package), loaded once."""
+    name = "harness_template_mutants_script"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, REPO_ROOT / "scripts" / "template_mutants.py")
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # registered before it runs, so that its dataclasses find it
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(path.relative_to(REPO_ROOT))
+    except ValueError:
+        return str(path)
 
 
 def _file_problem(file: str) -> str | None:
@@ -436,8 +506,9 @@ def exit_status(outcomes: list[Outcome]) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mutants.py",
-        description="Run the scenario suite against each mutant of tests/mutants/catalog.yaml; print the kill "
-                    "matrix. Exit 0: all killed; 1: some survived; 2: an error or an invalid catalog.",
+        description="Run the scenario suite against each mutant of tests/mutants/catalog.yaml and "
+                    "tests/mutants/template_catalog.yaml; print the kill matrix. Exit 0: all killed; 1: some "
+                    "survived; 2: an error or an invalid catalog.",
     )
     parser.add_argument("--only", nargs="+", metavar="ID", help="run only these mutants")
     parser.add_argument("--list", action="store_true", help="list the mutants (after checking them) and exit")
@@ -445,7 +516,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--scenarios", nargs="+", metavar="PATH", default=["scenarios"],
                         help="scenario files or directories of the repository to run in each copy "
                              "(default: scenarios)")
-    parser.add_argument("--catalog", type=Path, default=CATALOG, help=argparse.SUPPRESS)
+    parser.add_argument("--catalog", type=Path, nargs="+", default=list(CATALOGS), help=argparse.SUPPRESS)
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per mutant (default 1800)")
     parser.add_argument("--keep-copies", action="store_true", help="keep each mutant's copy, to debug it")
     parser.add_argument("--no-baseline", action="store_true",
@@ -456,7 +527,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        mutants = load_catalog(args.catalog)
+        mutants = load_catalogs(args.catalog)
         if args.only:
             known = {m.id for m in mutants}
             unknown = [i for i in args.only if i not in known]
@@ -467,6 +538,9 @@ def main(argv: list[str] | None = None) -> int:
     except CatalogError as error:
         print(f"mutants: {error}", file=sys.stderr)
         return 2
+    stale = stale_template_catalog() if TEMPLATE_CATALOG in args.catalog else None
+    if stale:
+        _say(f"mutants: warning: {stale}")
     if args.list:
         for mutant in mutants:
             print(f"{mutant.id}\t{mutant.file}\t{mutant.bug}")

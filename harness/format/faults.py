@@ -90,10 +90,14 @@ class FaultBase(ScenarioModel):
         """What the kind adds to the wrapper's plan entry (`fault_plan`)."""
         return {}
 
-    def error_message(self, timeout_s: float) -> str:
+    def error_message(self, timeout_s: float, memory_mb: int = 128) -> str:
         """The error message the platform or the function's code gives for an attempt it fails (the model
         of the pipeline writes it where the stack would: a dead letter's ErrorMessage, a JOB FAILED)."""
         return "injected fault"
+
+    def error_type(self) -> str:
+        """The errorType of a failed synchronous invoke's answer."""
+        return "Error"
 
 
 class ExceptionSpec(ScenarioModel):
@@ -110,7 +114,7 @@ class TimeoutFault(FaultBase):
 
     kind: Literal["timeout"]
 
-    def error_message(self, timeout_s: float) -> str:
+    def error_message(self, timeout_s: float, memory_mb: int = 128) -> str:
         return f"{REQUEST_ERROR} Task timed out after {timeout_s:.2f} seconds"
 
 
@@ -127,7 +131,7 @@ class LatencyFault(FaultBase):
     def plan_entry(self) -> dict[str, Any]:
         return {"seconds": self.seconds}
 
-    def error_message(self, timeout_s: float) -> str:
+    def error_message(self, timeout_s: float, memory_mb: int = 128) -> str:
         return f"{REQUEST_ERROR} Task timed out after {timeout_s:.2f} seconds"
 
 
@@ -141,8 +145,11 @@ class ExceptionFault(FaultBase):
     def plan_entry(self) -> dict[str, Any]:
         return {"exception": {"type": self.exception.type, "message": self.exception.message}}
 
-    def error_message(self, timeout_s: float) -> str:
+    def error_message(self, timeout_s: float, memory_mb: int = 128) -> str:
         return self.exception.message
+
+    def error_type(self) -> str:
+        return self.exception.type
 
 
 class BadTableFault(FaultBase):
@@ -152,7 +159,7 @@ class BadTableFault(FaultBase):
     wrong_name: SqlName = "no_such_table"
     """The table name the function is given in place of its real one."""
 
-    def error_message(self, timeout_s: float) -> str:
+    def error_message(self, timeout_s: float, memory_mb: int = 128) -> str:
         return f'relation "stack.{self.wrong_name}" does not exist'
 
 
@@ -163,7 +170,7 @@ class BadFieldFault(FaultBase):
     wrong_name: SqlName = "no_such_column"
     """The column name the function is given in place of its real one."""
 
-    def error_message(self, timeout_s: float) -> str:
+    def error_message(self, timeout_s: float, memory_mb: int = 128) -> str:
         return f'column "{self.wrong_name}" of relation "rows" does not exist'
 
 
@@ -172,8 +179,11 @@ class OutOfMemoryFault(FaultBase):
 
     kind: Literal["out_of_memory"]
 
-    def error_message(self, timeout_s: float) -> str:
-        return f"{REQUEST_ERROR} Runtime exited with error: signal: killed"
+    def error_message(self, timeout_s: float, memory_mb: int = 128) -> str:
+        return f"{REQUEST_ERROR} {plan.out_of_memory_error(memory_mb)[1]}"
+
+    def error_type(self) -> str:
+        return plan.out_of_memory_error(0)[0]
 
 
 class FailAfterCommitFault(FaultBase):
@@ -189,8 +199,11 @@ class FailAfterCommitFault(FaultBase):
     def plan_entry(self) -> dict[str, Any]:
         return {"exception": {"type": self.exception.type, "message": self.exception.message}}
 
-    def error_message(self, timeout_s: float) -> str:
+    def error_message(self, timeout_s: float, memory_mb: int = 128) -> str:
         return self.exception.message
+
+    def error_type(self) -> str:
+        return self.exception.type
 
 
 class CrashFault(FaultBase):
@@ -203,10 +216,13 @@ class CrashFault(FaultBase):
     def plan_entry(self) -> dict[str, Any]:
         return {"exit_status": self.exit_status}
 
-    def error_message(self, timeout_s: float) -> str:
+    def error_message(self, timeout_s: float, memory_mb: int = 128) -> str:
         if self.exit_status == 0:
             return f"{REQUEST_ERROR} Runtime exited without providing a reason"
         return f"{REQUEST_ERROR} Runtime exited with error: exit status {self.exit_status}"
+
+    def error_type(self) -> str:
+        return "Runtime.ExitError"
 
 
 class BadInputFault(FaultBase):
@@ -214,7 +230,7 @@ class BadInputFault(FaultBase):
 
     kind: Literal["bad_input"]
 
-    def error_message(self, timeout_s: float) -> str:
+    def error_message(self, timeout_s: float, memory_mb: int = 128) -> str:
         return "invalid event: field 'job_id' is missing"
 
 
@@ -223,7 +239,7 @@ class DbUnreachableFault(FaultBase):
 
     kind: Literal["db_unreachable"]
 
-    def error_message(self, timeout_s: float) -> str:
+    def error_message(self, timeout_s: float, memory_mb: int = 128) -> str:
         return "Can't create a connection to host 127.0.0.1 and port 1"
 
 
@@ -254,7 +270,7 @@ class ImportErrorFault(_DeploymentFault):
     def plan_entry(self) -> dict[str, Any]:
         return {"missing_module": self.missing_module}
 
-    def error_message(self, timeout_s: float) -> str:
+    def error_message(self, timeout_s: float, memory_mb: int = 128) -> str:
         return f"Unable to import module 'handler': No module named '{self.missing_module}'"
 
 
@@ -263,7 +279,7 @@ class MissingHandlerFault(_DeploymentFault):
 
     kind: Literal["missing_handler"]
 
-    def error_message(self, timeout_s: float) -> str:
+    def error_message(self, timeout_s: float, memory_mb: int = 128) -> str:
         return "Handler 'handler' missing on module 'handler'"
 
 

@@ -87,6 +87,11 @@ class Template:
         return float(found) if isinstance(found, int | float | str) and str(found).replace(".", "", 1).isdigit() \
             else float(AWS_DEFAULT_TIMEOUT_S)
 
+    def memory(self, logical: str, parameters: dict[str, Any]) -> int:
+        """The function's MemorySize in MB, else AWS's 128."""
+        found = self.value(self.function_property(logical, "MemorySize"), parameters)
+        return int(found) if isinstance(found, int | str) and str(found).isdigit() else 128
+
     def _invoke_config(self, logical: str, key: str, parameters: dict[str, Any]) -> Any:
         """A setting of the function's asynchronous invocation: SAM's EventInvokeConfig, or an
         AWS::Lambda::EventInvokeConfig naming the function; None when neither sets it."""

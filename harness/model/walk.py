@@ -352,7 +352,7 @@ def attempt_duration(pace: Pace, fault: Fault | None, timeout: float) -> tuple[f
 
 def error_message(scenario: ScenarioDocument, fault: Fault) -> str:
     """The error message the platform or the function's code gives for an attempt with this fault."""
-    return fault.error_message(scenario.timeout_of(fault.function))
+    return fault.error_message(scenario.timeout_of(fault.function), scenario.memory_of(fault.function))
 
 
 def walk_runs(scenario: ScenarioDocument, platform: Platform, pace: Pace) -> list[Timing]:

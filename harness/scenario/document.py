@@ -69,6 +69,10 @@ class ScenarioDocument(SourceLocated):
     def timeout_of(self, function: str) -> float:
         raise NotImplementedError
 
+    def memory_of(self, function: str) -> int:
+        """The function's MemorySize in MB (AWS's default: 128)."""
+        return 128
+
     def max_event_age(self, function: str) -> float:
         """MaximumEventAgeInSeconds of the function's asynchronous invocations (AWS's default: 6 hours)."""
         return float(AWS_DEFAULT_EVENT_AGE_S)

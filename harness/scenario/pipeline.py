@@ -268,6 +268,9 @@ class Scenario(ScenarioDocument):
     def timeout_of(self, function: str) -> float:
         return float(self.stack.function(function).timeout_seconds or 0)  # type: ignore[arg-type]
 
+    def memory_of(self, function: str) -> int:
+        return int(self.stack.function(function).memory_mb or 128)  # type: ignore[arg-type]
+
     def alarm_timing(self, alarm: str) -> tuple[float, int]:
         settings = self.stack.alarm(alarm)  # type: ignore[arg-type]
         return float(settings.period_seconds or 60), int(settings.evaluation_periods or 1)

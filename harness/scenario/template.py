@@ -124,6 +124,11 @@ class TemplateScenario(ScenarioDocument):
     def timeout_of(self, function: str) -> float:
         return self.loaded.timeout(function, self._parameters) if self.loaded is not None else 3.0
 
+    def memory_of(self, function: str) -> int:
+        if self.loaded is None:
+            return super().memory_of(function)
+        return self.loaded.memory(function, self._parameters)
+
     def max_event_age(self, function: str) -> float:
         if self.loaded is None:
             return super().max_event_age(function)

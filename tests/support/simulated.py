@@ -28,7 +28,7 @@ from harness.model.walk import (
     Walk,
     error_message,
 )
-from harness.scenario import ExceptionFault, FailAfterCommitFault, Fault, Scenario
+from harness.scenario import ExceptionFault, Fault, Scenario
 
 from .fakes import FakeObservations
 
@@ -121,7 +121,7 @@ class _Pipeline:
             self.obs.add_result(run, body, at=at)
         else:
             failed = event.fault
-            error_type = failed.exception.type if isinstance(failed, ExceptionFault | FailAfterCommitFault) else "Error"
+            error_type = failed.error_type()
             self.obs.add_result(run, {"errorType": error_type, "errorMessage": error_message(self.scenario, failed)},
                                 at=at, function_error="Unhandled")
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness import procs
+from harness.faults.plan import out_of_memory_error
 from harness.localstack import clock
 from harness.localstack.executor import zygote
 from harness.localstack.executor.memory import WATCHDOG
@@ -182,11 +183,8 @@ def exit_error_payload(request_id: str, status: int | None, oom: bool, memory_li
     """AWS's payload when the runtime dies mid-invoke (Runtime.ExitError / Runtime.OutOfMemory)."""
     prefix = f"RequestId: {request_id} Error: " if request_id else "Error: "
     if oom:
-        return json.dumps({
-            "errorType": "Runtime.OutOfMemory",
-            "errorMessage": f"{prefix}Runtime exited with error: signal: killed "
-                            f"(memory used exceeded the function's MemorySize of {memory_limit_mb} MB)",
-        }).encode()
+        error_type, message = out_of_memory_error(memory_limit_mb)
+        return json.dumps({"errorType": error_type, "errorMessage": f"{prefix}{message}"}).encode()
     # AWS's own wording: a clean exit (status 0) mid-invoke gives no reason, any other says what it was.
     reason = "Runtime exited without providing a reason" if status == 0 else \
         f"Runtime exited with error: {describe_exit(status)}"

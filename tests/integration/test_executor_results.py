@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import base64
 import re
+import threading
+import time
 
 import pytest
 
+from harness import wire
 from harness.stack.lambda_api import FunctionFailed, wait_active
 from harness.waiting import wait_for
 from tests.integration.conftest import invoke
@@ -188,3 +191,38 @@ def test_unsupported_runtime_fails_deploy_with_a_clear_reason(aws, deploy):
     with pytest.raises(FunctionFailed) as failure:
         wait_active(aws("lambda"), name)
     assert "nodejs20.x" in str(failure.value) and "python3.12" in str(failure.value)
+
+
+def test_a_handler_that_computes_past_its_timeout_is_killed_in_real_time(aws, deploy, harness_endpoint):
+    # Running code is never skipped: the function is a stack of its own (`deploy` registers it), and while a
+    # thread keeps asking its clock to move a day on, 2 s of computing under a 1 s Timeout still ends after
+    # 1 s of wall time, and the clock does not move.
+    lam = aws("lambda")
+    name = deploy("""
+        import time
+        def handler(event, context):
+            end = time.monotonic() + event["compute"]
+            while time.monotonic() < end:
+                pass
+            return "done"
+    """, timeout=1)
+    invoke(lam, name, {"compute": 0.01})  # warm: the environment's start is not in the measure
+    stop, refused = threading.Event(), []
+
+    def push() -> None:
+        while not stop.is_set():
+            answer = wire.call(harness_endpoint.url, wire.CLOCK, "POST", name, {"seconds": 86400}, answered=(409,))
+            refused.append(bool(answer and answer.get("busy")))
+
+    pusher = threading.Thread(target=push)
+    started = time.monotonic()
+    pusher.start()
+    try:
+        response, body = invoke(lam, name, {"compute": 2.0})
+    finally:
+        took = time.monotonic() - started
+        stop.set()
+        pusher.join(10)
+    assert response["FunctionError"] == "Unhandled" and body["errorType"] == "Sandbox.Timedout"
+    assert 1.0 <= took < 1.8, took
+    assert any(refused)  # the clock was asked to move while the code ran, and refused

@@ -57,6 +57,16 @@ class Attempt:
     run: int = 1
     """The run of the job the request belongs to (see job.runs)."""
 
+    @property
+    def unit(self) -> str:
+        """What the attempt works on, for a timeline: `job <id>` for a job's event (the orchestrator's, whose
+        ledger row carries the job ID), `shard <id>` for a shard's, or "" when it has neither."""
+        if not self.shard_id:
+            return ""
+        event = self.event if isinstance(self.event, dict) else {}
+        is_job = "shard_id" not in event and event.get("job_id") == self.shard_id
+        return f"{'job' if is_job else 'shard'} {self.shard_id}"
+
 
 @dataclass(frozen=True)
 class Message:

@@ -86,7 +86,7 @@ def _attempt_event(snapshot: Snapshot, attempt: Any) -> dict[str, Any]:
         "type": "attempt", "lane": attempt.function, "t": snapshot.since_start(attempt.started_at),
         "end": snapshot.since_start(end), "timeout_at": snapshot.since_start(attempt.started_at + timeout),
         "function": attempt.function, "request_id": attempt.request_id, "attempt": attempt.attempt,
-        "shard_id": attempt.shard_id, "file_ids": list(attempt.file_ids), "fault": attempt.fault,
+        "shard_id": attempt.shard_id, "unit": attempt.unit, "file_ids": list(attempt.file_ids), "fault": attempt.fault,
         "status": status, "run": attempt.run,
         "log": _log(snapshot.log_lines.get((attempt.function, attempt.request_id, attempt.attempt), [])),
     }

@@ -257,8 +257,9 @@ def _describe(event: dict[str, Any]) -> str:
         return f"run {event['run']} of the job submitted"
     if kind == "attempt":
         files = _files(event["file_ids"])
-        return (f"{event['function']} attempt {event['attempt']} (request {event['request_id']}) shard "
-                f"{event['shard_id']} {files}: fault {event['fault'] or 'none'}, {event['status']}, "
+        return (f"{event['function']} attempt {event['attempt']} (request {event['request_id']}) "
+                f"{event.get('unit') or 'shard ' + str(event['shard_id'])} {files}: fault {event['fault'] or 'none'}, "
+                f"{event['status']}, "
                 f"until +{event['end']:.2f} s")
     if kind == "message":
         text = f"{event['topic']}: {event['subject'] or ''} shard {event['shard_id']} {_files(event['file_ids'])}"

@@ -26,7 +26,7 @@ def build_timeline(snapshot: Snapshot) -> list[str]:
         status = snapshot.status(attempt)
         took = f" after {attempt.ended_at - attempt.started_at:.2f} s" if attempt.ended_at is not None else ""
         fault = f"fault {attempt.fault}" if attempt.fault else "no fault"
-        shard = f" shard {attempt.shard_id}" if attempt.shard_id else ""
+        shard = f" {attempt.unit}" if attempt.unit else ""
         events.append(
             (
                 attempt.started_at,

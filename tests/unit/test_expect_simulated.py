@@ -116,3 +116,11 @@ def test_the_shipped_files_are_left_alone() -> None:
     # The variants above are written to tmp_path; the shipped scenario still passes.
     report, _, _ = run(load_scenario(SCENARIOS / "worker-exception-raised.yaml"))
     assert report.passed
+
+
+def test_the_timeline_says_which_attempts_work_on_the_job_and_which_on_a_shard() -> None:
+    report, _, _ = run(load_scenario(SCENARIOS / "worker-timeout-reshards.yaml"))
+    orchestrator = [line for line in report.timeline if "orchestrator attempt 1" in line]
+    workers = [line for line in report.timeline if "worker attempt 1" in line]
+    assert orchestrator and all(" job worker-timeout-reshards " in line for line in orchestrator), orchestrator
+    assert workers and all(" shard 000" in line for line in workers), workers

@@ -132,6 +132,20 @@ class StackTime:
         return self.steps[-1][1] if self.steps else 0.0
 
 
+AWS_RETRY_BASE_DELAY_S = 60.0
+"""Lambda's async retry n comes n x this after failure n (1 and 2 minutes; LocalStack's default too)."""
+AWS_DEFAULT_EVENT_AGE_S = 6 * 60 * 60
+"""How long Lambda keeps an async event for retries when MaximumEventAgeInSeconds is not set (6 hours)."""
+
+
+def retry_in_time(age_s: float, delay_s: float, limit_s: float | None) -> bool:
+    """Whether Lambda makes the next retry of an event `age_s` old at its failure, `delay_s` later, under
+    MaximumEventAgeInSeconds `limit_s` (None: AWS's default): the platform's rule (harness.localstack.retries)
+    and the model's (harness.model.walk) both."""
+    limit = AWS_DEFAULT_EVENT_AGE_S if limit_s is None else limit_s
+    return age_s + delay_s <= limit
+
+
 def lookback_count(evaluation_periods: int) -> int:
     """How many periods an evaluation of an alarm with `evaluation_periods` looks back: LocalStack's
     `collect_metric_data` takes a few more than EvaluationPeriods (AWS documents a range larger than N, with no

@@ -16,8 +16,6 @@ QUEUE_TYPES = ("AWS::SQS::Queue",)
 ALARM_TYPES = ("AWS::CloudWatch::Alarm",)
 AWS_DEFAULT_TIMEOUT_S = 3
 AWS_DEFAULT_RETRIES = 2
-AWS_DEFAULT_EVENT_AGE_S = 6 * 60 * 60
-"""How long Lambda keeps an asynchronous event for retries when MaximumEventAgeInSeconds is not set."""
 
 
 class TemplateError(Exception):
@@ -109,10 +107,10 @@ class Template:
         found = self._invoke_config(logical, "MaximumRetryAttempts", parameters)
         return int(found) if isinstance(found, int | str) and str(found).isdigit() else AWS_DEFAULT_RETRIES
 
-    def max_event_age(self, logical: str, parameters: dict[str, Any]) -> float:
-        """MaximumEventAgeInSeconds of the function's asynchronous invocation, else AWS's 6 hours."""
+    def max_event_age(self, logical: str, parameters: dict[str, Any]) -> float | None:
+        """MaximumEventAgeInSeconds of the function's asynchronous invocation; None when it is not set."""
         found = self._invoke_config(logical, "MaximumEventAgeInSeconds", parameters)
-        return float(found) if isinstance(found, int | str) and str(found).isdigit() else AWS_DEFAULT_EVENT_AGE_S
+        return float(found) if isinstance(found, int | str) and str(found).isdigit() else None
 
     def dead_letter_target(self, logical: str) -> str | None:
         """The logical ID of the function's DeadLetterConfig target (SAM's DeadLetterQueue), or None."""

@@ -29,13 +29,10 @@ from datetime import datetime
 from typing import Any
 
 from harness.localstack import clock
+from harness.wire import retry_in_time
 
 LOG = logging.getLogger(__name__)
 
-AWS_RETRY_BASE_DELAY_S = 60
-"""Retry n of an event invocation comes n minutes after failure n (LocalStack's default too)."""
-DEFAULT_MAXIMUM_EVENT_AGE_S = 6 * 60 * 60
-"""How long Lambda keeps an async event for retries when MaximumEventAgeInSeconds is not set (6 hours)."""
 
 _FAILED_AT: OrderedDict[str, float] = OrderedDict()
 """Request ID -> when (on its stack's clock) its latest attempt failed; the newest few thousand."""
@@ -116,13 +113,12 @@ def has_enough_time_for_retry(original: Any, sqs_invocation: Any, event_invoke_c
 
     function = _function_name(sqs_invocation.invocation.invoked_arn)
     prefix = clock.owner(function)
-    age = getattr(event_invoke_config, "maximum_event_age_in_seconds", None)
-    limit = DEFAULT_MAXIMUM_EVENT_AGE_S if age is None else age
+    limit = getattr(event_invoke_config, "maximum_event_age_in_seconds", None)
     invoked = sqs_invocation.invocation.invoke_time
     invoked_at = clock.stack_time(prefix, invoked.timestamp() if isinstance(invoked, datetime) else float(invoked))
     passed = clock.now_of(prefix) - invoked_at
     next_delay = (sqs_invocation.retries + 1) * config.LAMBDA_RETRY_BASE_DELAY_SECONDS
-    return bool(limit) and passed + next_delay <= limit
+    return retry_in_time(passed, next_delay, limit)
 
 
 def _function_name(arn: str) -> str:

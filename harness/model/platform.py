@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-AWS_RETRY_BASE_DELAY_S = 60.0
-"""Lambda's async retries come 1 and 2 minutes after a failure (LocalStack's default too)."""
+from harness.wire import AWS_RETRY_BASE_DELAY_S
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from harness import paths
 from harness.faults import plan as fault_plans
 from harness.format.classes import fails_invocation
 from harness.format.faults import Fault, fault_plan
+from harness.wire import retry_in_time
 
 from .platform import Platform
 
@@ -311,9 +312,9 @@ class Walk:
                 return end, None
             if fault is None or not fails:
                 return end, None
-            # Lambda retries only while the event is young enough to be retried (MaximumEventAgeInSeconds):
-            # its age at the failure plus the retry's delay, on the stack's clock (LocalStack's rule too).
-            if end - start + self.platform.retry_delay(attempt) > self.scenario.max_event_age(function):
+            # Lambda retries only while the event is young enough (MaximumEventAgeInSeconds), on the stack's clock.
+            delay = self.platform.retry_delay(attempt)
+            if not retry_in_time(end - start, delay, self.scenario.max_event_age(function)):
                 break
             now = end + self.platform.retry_delay(attempt) + attempt * self.pace.retry_lateness
         return end, fault

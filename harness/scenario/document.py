@@ -18,7 +18,6 @@ from harness.format import Loc, Slug, SourceLocated, Text
 from harness.format.catalog import DEFAULT_MAX_WAIT_SECONDS
 from harness.format.classes import fails_invocation, failure_class
 from harness.format.faults import Fault, FaultBase
-from harness.format.template import AWS_DEFAULT_EVENT_AGE_S
 from harness.kinds import Expectation
 
 Problems = list[tuple[Loc, str]]
@@ -73,9 +72,9 @@ class ScenarioDocument(SourceLocated):
         """The function's MemorySize in MB (AWS's default: 128)."""
         return 128
 
-    def max_event_age(self, function: str) -> float:
-        """MaximumEventAgeInSeconds of the function's asynchronous invocations (AWS's default: 6 hours)."""
-        return float(AWS_DEFAULT_EVENT_AGE_S)
+    def max_event_age(self, function: str) -> float | None:
+        """MaximumEventAgeInSeconds of the function's asynchronous invocations; None: AWS's default."""
+        return None
 
     def alarm_timing(self, alarm: str) -> tuple[float, int]:
         """The alarm's Period (seconds) and EvaluationPeriods."""

@@ -129,7 +129,7 @@ class TemplateScenario(ScenarioDocument):
             return super().memory_of(function)
         return self.loaded.memory(function, self._parameters)
 
-    def max_event_age(self, function: str) -> float:
+    def max_event_age(self, function: str) -> float | None:
         if self.loaded is None:
             return super().max_event_age(function)
         return self.loaded.max_event_age(function, self._parameters)

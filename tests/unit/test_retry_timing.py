@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from harness import wire
 from harness.localstack import clock, retries
 
 
@@ -83,4 +84,7 @@ def test_a_retry_of_an_unknown_failure_waits_its_whole_delay_from_now(stack: str
 
 def test_a_function_of_no_stack_keeps_the_wall_clock() -> None:
     assert clock.owner("someone-elses-function") is None
-    assert retries.AWS_RETRY_BASE_DELAY_S == 60
+    assert wire.AWS_RETRY_BASE_DELAY_S == 60
+    # The event-age rule both the platform and the model apply: age at the failure plus the retry's delay.
+    assert wire.retry_in_time(60.5, 120, 240) and not wire.retry_in_time(60.5, 120, 150)
+    assert wire.retry_in_time(3600, 120, None) and not wire.retry_in_time(6 * 3600, 1, None)

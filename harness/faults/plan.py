@@ -80,9 +80,12 @@ def files_committed(entry: Entry | None, file_ids: Sequence[str]) -> list[str]:
     return committed
 
 
+OUT_OF_MEMORY_ERROR_TYPE = "Runtime.OutOfMemory"
+
+
 def out_of_memory_error(memory_mb: int) -> tuple[str, str]:
     """Lambda's errorType and errorMessage (after its "RequestId: ... Error: " prefix) for an invocation whose
     runtime was killed for using more than its memory size: the executor writes it, the model predicts it."""
-    return ("Runtime.OutOfMemory",
+    return (OUT_OF_MEMORY_ERROR_TYPE,
             f"Runtime exited with error: signal: killed (memory used exceeded the function's MemorySize of "
             f"{memory_mb} MB)")

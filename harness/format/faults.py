@@ -135,12 +135,10 @@ class LatencyFault(FaultBase):
         return f"{REQUEST_ERROR} Task timed out after {timeout_s:.2f} seconds"
 
 
-class ExceptionFault(FaultBase):
-    """The handler raises an exception."""
+class _RaisingFault(FaultBase):
+    """A fault whose attempt fails with an exception the function raises (`exception`)."""
 
-    kind: Literal["exception"]
-    exception: ExceptionSpec = ExceptionSpec()
-    """Which exception; RuntimeError('injected fault') when omitted."""
+    exception: ExceptionSpec
 
     def plan_entry(self) -> dict[str, Any]:
         return {"exception": {"type": self.exception.type, "message": self.exception.message}}
@@ -150,6 +148,14 @@ class ExceptionFault(FaultBase):
 
     def error_type(self) -> str:
         return self.exception.type
+
+
+class ExceptionFault(_RaisingFault):
+    """The handler raises an exception."""
+
+    kind: Literal["exception"]
+    exception: ExceptionSpec = ExceptionSpec()
+    """Which exception; RuntimeError('injected fault') when omitted."""
 
 
 class BadTableFault(FaultBase):
@@ -183,10 +189,10 @@ class OutOfMemoryFault(FaultBase):
         return f"{REQUEST_ERROR} {plan.out_of_memory_error(memory_mb)[1]}"
 
     def error_type(self) -> str:
-        return plan.out_of_memory_error(0)[0]
+        return plan.OUT_OF_MEMORY_ERROR_TYPE
 
 
-class FailAfterCommitFault(FaultBase):
+class FailAfterCommitFault(_RaisingFault):
     """The function does all its work (rows committed, messages published, children invoked), then fails.
 
     Lambda retries the event, so the retry meets work that is already done: what makes a pipeline
@@ -195,15 +201,6 @@ class FailAfterCommitFault(FaultBase):
     kind: Literal["fail_after_commit"]
     exception: ExceptionSpec = ExceptionSpec(message="failed after commit")
     """The exception raised once the function's handler has returned."""
-
-    def plan_entry(self) -> dict[str, Any]:
-        return {"exception": {"type": self.exception.type, "message": self.exception.message}}
-
-    def error_message(self, timeout_s: float, memory_mb: int = 128) -> str:
-        return self.exception.message
-
-    def error_type(self) -> str:
-        return self.exception.type
 
 
 class CrashFault(FaultBase):

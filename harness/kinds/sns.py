@@ -33,8 +33,9 @@ class SnsExpectation(MessagesExpectation):
     _shape = model_validator(mode="after")(check_shape)
 
     def awaited_alarms(self, scenario: Any) -> list[tuple[str, int]]:
-        # A message on a topic that alarms notify comes from a state change of one of them.
-        return [(alarm, 1) for alarm in scenario.alarms_notifying(self.topic)]
+        # A message on a topic that alarms notify comes from a state change of one of them, which may be a
+        # state entered after another: it may wait for the first one's datapoints to leave the look-back.
+        return [(alarm, 2) for alarm in scenario.alarms_notifying(self.topic)]
 
     def source_text(self) -> str:
         return f"{self.topic}" + (f" with subject {self.subject!r}" if self.subject is not None else "") + \

@@ -207,3 +207,13 @@ def _moments(observations: FakeObservations, deadline: float) -> list[float]:
     """Where a verdict can change: the start and each scripted moment (offsets), up to the deadline."""
     moments = {0.0} | {moment - observations.started_at for moment in observations._scripted_moments()}
     return sorted(moment for moment in moments if moment <= deadline)
+
+
+def test_a_message_on_the_alarms_topic_may_be_a_second_transition_and_waits_for_the_look_back(tmp_path: Path) -> None:
+    # An alarm's notification may report a state entered after another, which waits for the first state's
+    # datapoints to leave the looked-back periods: the message's deadline allows what a second transition does.
+    scenario = shipped("design-alarm-periods")
+    [message] = [e for e in scenario.expect if e.kind == "sns" and e.topic == "alarms"]
+    [alarm] = [e for e in scenario.expect if e.kind == "alarm" and e.alarm == "job_not_run"]
+    assert len(alarm.transitions) == 2
+    assert deadline_seconds(scenario, message) >= deadline_seconds(scenario, alarm)

@@ -44,7 +44,14 @@ def engine() -> Iterator[Any]:
 
 
 def ours(engine: Any, pid: int) -> list[Any]:
-    return engine.containers.list(all=True, filters={"label": f"harness.up.pid={pid}"})
+    """The containers this `harness up` made, inspected: for checks while they are known to exist."""
+    return [engine.containers.get(found_id) for found_id in ids_of_ours(engine, pid)]
+
+
+def ids_of_ours(engine: Any, pid: int) -> list[str]:
+    """Their IDs from one listing request. `containers.list()` inspects each listed container in a second
+    request, which raises NotFound when auto-remove deletes one in between: the very event a test waits for."""
+    return [found["Id"] for found in engine.api.containers(all=True, filters={"label": f"harness.up.pid={pid}"})]
 
 
 def listening(port: int) -> set[str]:
@@ -78,7 +85,7 @@ def test_a_scenario_runs_against_the_containers_and_sigterm_removes_them(engine:
         err = up.stderr.read() if up.stderr else ""
         assert "Traceback" not in err and "Exception ignored" not in err, err
         # Removed by `harness up --docker` itself before it returned, not later by the engine's auto-remove.
-        assert ours(engine, up.pid) == []
+        assert ids_of_ours(engine, up.pid) == []
     assert {n.id for n in engine.networks.list()} == networks
     assert {v.id for v in engine.volumes.list()} == volumes
 
@@ -90,5 +97,5 @@ def test_after_sigkill_no_container_is_left(engine: Any, tmp_path: Path) -> None
         up.send_signal(signal.SIGKILL)
         up.wait(10)
         # The engine closes the stdin it held; harness-watchdog stops each service; auto-remove does the rest.
-        wait_for(lambda: ours(engine, up.pid), lambda found: found == [], deadline_s=30,
+        wait_for(lambda: ids_of_ours(engine, up.pid), lambda found: found == [], deadline_s=30,
                  what="containers of a `harness up --docker` killed with SIGKILL gone")

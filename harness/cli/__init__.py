@@ -267,7 +267,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    for add in (_add_up, _add_check_and_logs, _add_run, _add_the_rest):
+    from harness.cli.soak import add_soak
+
+    for add in (_add_up, _add_check_and_logs, _add_run, add_soak, _add_the_rest):
         add(sub)
     return parser
 

@@ -57,6 +57,10 @@ ORCHESTRATOR_MAX_INVOKES_PER_SECOND = 1000
 # How many runs of one job a scenario may ask for (job.runs).
 RUNS_LIMIT = 10
 
+# How many nights a soak may run (`harness soak`): a year. Each night that runs is a run of the job on the one
+# stack, so a fault's `runs` may name run numbers up to this (a scenario refuses any beyond its job.runs).
+NIGHTS_LIMIT = 366
+
 # No expectation waits longer than this unless the scenario raises `max_wait_seconds`: a derived deadline
 # can be huge (a 1-day alarm period), and a wrong expectation must fail, not hang.
 DEFAULT_MAX_WAIT_SECONDS = 300.0

@@ -17,14 +17,14 @@ from pydantic import Field, model_validator
 
 from harness.faults import plan
 
-from .catalog import ATTEMPTS_LIMIT, RUNS_LIMIT
+from .catalog import ATTEMPTS_LIMIT, NIGHTS_LIMIT
 from .common import FileId, Loc, PythonName, ScenarioModel, ScenarioProblems, SqlName, Text, duplicates
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
 AttemptNumber = Annotated[int, Field(ge=1, le=ATTEMPTS_LIMIT)]
-RunNumber = Annotated[int, Field(ge=1, le=RUNS_LIMIT)]
+RunNumber = Annotated[int, Field(ge=1, le=NIGHTS_LIMIT)]
 
 FailureClass = Literal["platform", "logical", "programmatic", "transient"]
 # Exception types the worker takes for transient (Python's connection and timeout errors, as a network

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from harness.format import Loc, format_loc
+from harness.format import Loc, SourceLocated, format_loc
 from harness.paths import SCENARIO_SUFFIXES, is_template_file
 
 from .error_text import mark_for, translate
@@ -17,7 +17,7 @@ from .errors import Problem, ScenarioError
 from .pipeline import Scenario
 from .template import TemplateScenario
 from .validate import validate
-from .yaml_source import Mark, YamlSyntaxError, parse_yaml
+from .yaml_source import Mark, SourceMap, YamlSyntaxError, parse_yaml
 
 PathLike = str | Path
 
@@ -52,40 +52,51 @@ AnyScenario = Scenario | TemplateScenario
 
 
 def _load(path: Path) -> tuple[AnyScenario | None, list[Problem]]:
+    def choose(data: Any) -> type[AnyScenario]:
+        return TemplateScenario if is_template_document(data) else Scenario
+
+    scenario, source_map, problems = load_model_file(path, choose)
+    if scenario is None or source_map is None:
+        return None, problems
+    # The document's shape is right; now what its parts need of each other and of its stack.
+    problems = [_problem(path, mark_for(loc, source_map, at_key=False), loc, message)
+                for loc, message in validate(scenario)]
+    return (None, _sorted(problems)) if problems else (scenario, [])
+
+
+def load_model_file[M: SourceLocated](path: Path, choose: Callable[[Any], type[M]], what: str = "a scenario",
+                                      ) -> tuple[M | None, SourceMap | None, list[Problem]]:
+    """A YAML file read as the model `choose(data)` picks (a scenario, a soak file): every problem of its
+    bytes, its YAML and its shape, each at its line and column; the model knows its source's places."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        return None, [_problem(path, None, (), "no such file")]
+        return None, None, [_problem(path, None, (), "no such file")]
     except OSError as error:
-        return None, [_problem(path, None, (), f"cannot read the file: {error}")]
+        return None, None, [_problem(path, None, (), f"cannot read the file: {error}")]
     try:
         # Newlines as reading in text mode gives them (universal newlines).
         text = raw.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
     except UnicodeDecodeError as error:
-        return None, [_problem(path, _byte_mark(raw, error.start), (), _not_utf8(raw, error))]
+        return None, None, [_problem(path, _byte_mark(raw, error.start), (), _not_utf8(raw, error))]
     try:
         parsed = parse_yaml(text)
     except YamlSyntaxError as error:
-        return None, [_problem(path, error.issue.mark, error.issue.loc, error.issue.message)]
+        return None, None, [_problem(path, error.issue.mark, error.issue.loc, error.issue.message)]
     problems = [_problem(path, issue.mark, issue.loc, issue.message) for issue in parsed.issues]
     if parsed.data is None:
-        return None, [*problems, _problem(path, Mark(1, 1), (), "the file is empty; a scenario is a mapping")]
-    model: type[AnyScenario] = TemplateScenario if is_template_document(parsed.data) else Scenario
+        return None, None, [*problems, _problem(path, Mark(1, 1), (), f"the file is empty; {what} is a mapping")]
+    model = choose(parsed.data)
     try:
-        scenario = model.model_validate(parsed.data)
+        document = model.model_validate(parsed.data)
     except ValidationError as error:
-        problems += [
-            _problem(path, located.mark, located.loc, located.message)
-            for located in translate(error, parsed.source_map, model)
-        ]
-        return None, _sorted(problems)
+        problems += [_problem(path, located.mark, located.loc, located.message)
+                     for located in translate(error, parsed.source_map, model)]
+        return None, None, _sorted(problems)
     if problems:
-        return None, _sorted(problems)
-    scenario._attach_source(path, parsed.source_map.lines())
-    # The document's shape is right; now what its parts need of each other and of its stack.
-    problems = [_problem(path, mark_for(loc, parsed.source_map, at_key=False), loc, message)
-                for loc, message in validate(scenario)]
-    return (None, _sorted(problems)) if problems else (scenario, [])
+        return None, None, _sorted(problems)
+    document._attach_source(path, parsed.source_map.lines())
+    return document, parsed.source_map, []
 
 
 def is_template_document(data: Any) -> bool:

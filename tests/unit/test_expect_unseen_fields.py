@@ -97,6 +97,16 @@ def test_a_field_the_messages_carry_with_another_value_passes(tmp_path: Path, ex
     assert report.passed, report.render()
 
 
+def test_a_field_that_one_message_of_several_carried_is_a_field_of_the_source(tmp_path: Path) -> None:
+    def two_shapes(observations: FakeObservations) -> None:
+        dead_lettered(observations)
+        observations.add_message("OrderDeadLetterQueue", {"batch": ["o-7"]}, at=5.0)
+
+    expectation = "sqs: {queue: OrderDeadLetterQueue, count: 0, fields: {batch.0: o-1, order_id: o-2}}"
+    report = evaluate(tmp_path, expectation, two_shapes)
+    assert report.passed, report.render()
+
+
 def test_with_no_message_at_all_a_selection_fails_and_a_bare_count_0_passes(tmp_path: Path) -> None:
     expectation = "sqs: {queue: OrderDeadLetterQueue, count: 0, fields: {order_id: o-2}}"
     passed, location, observed = outcome(evaluate(tmp_path, expectation, nothing_arrived))

@@ -47,6 +47,7 @@ class _Tracker:
                  platform: Platform) -> None:
         self.expectation = expectation
         self.time_driven = expectation.time_driven(scenario)
+        self.scenario, self.index = scenario, index
         self.location = scenario.location("expect", index)
         self.started_at = started_at
         self.limit = deadline(scenario, expectation, platform)
@@ -98,10 +99,16 @@ class _Tracker:
             return min(self.deadline, settled_since + grace)
         return self.deadline
 
+    def _location(self, at: tuple[str | int, ...]) -> str:
+        """Where the verdict points: the setting it is about (`Verdict.at`), else the expectation."""
+        if not at:
+            return self.location
+        return self.scenario.location("expect", self.index, self.expectation.kind, *at)
+
     def _decide(self, verdict: Any, moment: float, passed: bool, note: str) -> None:
         self.outcome = Outcome(
             expectation=self.expectation,
-            location=self.location,
+            location=self._location(verdict.at),
             passed=passed,
             expected=verdict.expected,
             observed=verdict.observed,

@@ -15,7 +15,8 @@ class Outcome:
 
     expectation: Expectation
     location: str
-    """`file:line:col` of the expectation in its scenario file."""
+    """`file:line:col` of the expectation in its scenario file, or of the one setting its verdict is about
+    (`Verdict.at`: a field no message carried)."""
     passed: bool
     expected: str
     observed: str

@@ -14,9 +14,11 @@ from .common import (
     SourceLocated,
     SqlName,
     Text,
+    close_match,
     did_you_mean,
     duplicates,
     format_loc,
+    same_but_case,
 )
 
 __all__ = [
@@ -30,7 +32,9 @@ __all__ = [
     "SourceLocated",
     "SqlName",
     "Text",
+    "close_match",
     "did_you_mean",
     "duplicates",
     "format_loc",
+    "same_but_case",
 ]

@@ -160,9 +160,19 @@ def duplicates(values: list[str]) -> list[tuple[int, str]]:
     return repeats
 
 
+def close_match(name: str, candidates: Sequence[str]) -> str | None:
+    """The candidate `name` most likely misspells (by difflib's ratio, else the same letters in another
+    case), or None."""
+    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
+    return close[0] if close else same_but_case(name, candidates)
+
+
+def same_but_case(name: str, candidates: Sequence[str]) -> str | None:
+    """The candidate with the same letters as `name` in another case (`JOB FAILED` for `Job Failed`), or None."""
+    return next((candidate for candidate in candidates if candidate.lower() == name.lower()), None)
+
+
 def did_you_mean(name: str, candidates: Sequence[str]) -> str:
     """`; did you mean 'job_not_run'?` when a candidate is close to `name`, else ''."""
-    close = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
-    if not close:
-        close = [candidate for candidate in candidates if candidate.lower() == name.lower()]
-    return f"; did you mean {close[0]!r}?" if close else ""
+    close = close_match(name, candidates)
+    return f"; did you mean {close!r}?" if close is not None else ""

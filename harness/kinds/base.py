@@ -35,6 +35,9 @@ class Verdict:
     observed: str
     final: bool = False
     """True when nothing still to come can change it (a state that must never be entered was entered)."""
+    at: Loc = ()
+    """The setting of the expectation it is about, like `("fields", "order_id")`, when one setting is the
+    reason: a report then points at that setting's line and column rather than at the expectation's."""
 
 
 def count_text(count: int | None, min_count: int | None) -> str:

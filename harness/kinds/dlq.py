@@ -14,6 +14,7 @@ from harness.text import files_text, listing, plural, value_text
 
 from .base import ExpectationBase, Problems, Verdict, count_holds, count_problems, count_text, names_problems, raise_if
 from .fields import field_value, is_missing, json_equal
+from .unseen import absence_problems
 
 if TYPE_CHECKING:
     from harness.expect.snapshot import Snapshot
@@ -88,7 +89,8 @@ class DlqExpectation(ExpectationBase):
 
     def check(self, snapshot: Snapshot) -> Verdict:
         wanted_files = set(self.files or [])
-        selected = [message for message in snapshot.dead_letters(self.function)
+        letters = snapshot.dead_letters(self.function)
+        selected = [message for message in letters
                     if (not wanted_files or set(event_files(parse_json(message.body))) & wanted_files)
                     and _has_fields(parse_json(message.body), self.fields)]
         problems: list[str] = []
@@ -96,11 +98,20 @@ class DlqExpectation(ExpectationBase):
             problems.append(f"{plural(len(selected), 'message')}, expected {count_text(self.count, self.min_count)}")
         for message in selected:
             problems += self._problems(message, snapshot)
+        absent = self._absence_problems(letters, snapshot) if self.count == 0 else []
+        problems += [why for _, why in absent]
         described = [_dead_letter_text(message) for message in selected]
         observed = f"{plural(len(selected), 'message')}" + (f": {listing(described)}" if described else "")
         if problems:
             observed = f"{listing(problems)}; seen: {observed}"
-        return Verdict(holds=not problems, expected=self._expected(), observed=observed)
+        return Verdict(holds=not problems, expected=self._expected(), observed=observed,
+                       at=absent[0][0] if absent else ())
+
+    def _absence_problems(self, letters: list[Message], snapshot: Snapshot) -> Problems:
+        """A selection by a field that no dead letter carried (`unseen.absence_problems`): dead letters are
+        whatever events failed, so no list of their fields exists before deploy."""
+        source = f"the dead-letter target {snapshot.scenario.dead_letter_source(self.function)} of {self.function}"
+        return absence_problems(source, letters, {"fields": list(self.fields)})
 
     def _problems(self, message: Message, snapshot: Snapshot) -> list[str]:
         problems: list[str] = []

@@ -47,3 +47,22 @@ def number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value)
+
+
+def nearest_fields(bodies: list[Any], path: str) -> tuple[str, list[str]]:
+    """Where a path no body has leaves the bodies: its longest proper prefix at which some body holds an
+    object (or a list), and the keys (indices) found there in the order first seen. `("", [])` when no body
+    is an object at all."""
+    parts = path.split(".")
+    for end in range(len(parts) - 1, -1, -1):
+        prefix = ".".join(parts[:end])
+        names: dict[str, None] = {}
+        for body in bodies:
+            value = field_value(body, prefix) if prefix else body
+            if isinstance(value, dict):
+                names.update(dict.fromkeys(str(key) for key in value))
+            elif isinstance(value, list):
+                names.update(dict.fromkeys(str(index) for index in range(len(value))))
+        if names:
+            return prefix, list(names)
+    return "", []

@@ -17,6 +17,7 @@ from harness.text import listing, plural, value_text
 
 from .base import ExpectationBase, Problems, Verdict, count_holds, count_problems, count_text, raise_if
 from .fields import field_text, field_value, is_missing, json_equal, number
+from .unseen import absence_problems
 
 if TYPE_CHECKING:
     from harness.expect.snapshot import Snapshot
@@ -87,6 +88,8 @@ class MessagesExpectation(ExpectationBase):
         problems = [] if count_holds(len(matching), self.count, self.min_count) else \
             [f"{len(matching)} matching, expected {count_text(self.count, self.min_count)}"]
         problems += self.item_problems(matching, snapshot)
+        absent = self.absence_problems(messages, snapshot) if self.count == 0 else []
+        problems += [why for _, why in absent]
         totals_text = []
         for path, wanted in self.totals.items():
             total, bad = _total(matching, path)
@@ -104,7 +107,31 @@ class MessagesExpectation(ExpectationBase):
             observed = f"{listing(problems)}; seen: {observed}" + (f"; subjects: {seen}" if seen else "")
             if near_misses:
                 observed += f"; not matching: {listing(near_misses, 3)}"
-        return Verdict(holds=not problems, expected=self.expected_text(), observed=observed)
+        return Verdict(holds=not problems, expected=self.expected_text(), observed=observed,
+                       at=absent[0][0] if absent else ())
+
+    def source_name(self) -> str:
+        """The source in a sentence, like "queue OrderDeadLetterQueue"."""
+        raise NotImplementedError
+
+    def fields_known_before_deploy(self, scenario: Any) -> bool:
+        """Whether the source's subjects and fields are stated before deploy (then checked at load)."""
+        return False
+
+    def absence_problems(self, messages: list[Message], snapshot: Snapshot) -> Problems:
+        """Why `count: 0` would hold whatever arrived (`unseen.absence_problems`): a selection by a field no
+        message on the source carried. Where the source's fields are stated before deploy, its load did that."""
+        if self.fields_known_before_deploy(snapshot.scenario):
+            return []
+        return absence_problems(self.source_name(), messages, self.selector_paths(), self.selected_subject())
+
+    def selected_subject(self) -> str | None:
+        """The subject that selects messages, in the kinds that have one."""
+        return None
+
+    def selector_paths(self) -> dict[str, list[str]]:
+        """The body field paths that select messages, per setting (totals only add up what is selected)."""
+        return {name: list(getattr(self, name)) for name in ("fields", "field_patterns")}
 
     def item_problems(self, matching: list[tuple[Message, Any]], snapshot: Snapshot) -> list[str]:
         """What is wrong with the matching messages themselves (a kind's per-message conditions)."""

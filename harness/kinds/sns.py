@@ -41,6 +41,15 @@ class SnsExpectation(MessagesExpectation):
         return f"{self.topic}" + (f" with subject {self.subject!r}" if self.subject is not None else "") + \
             (f" from run {self.run}" if self.run is not None else "")
 
+    def source_name(self) -> str:
+        return f"topic {self.topic}"
+
+    def fields_known_before_deploy(self, scenario: Any) -> bool:
+        return bool(scenario.is_pipeline) and self.topic in TOPIC_MESSAGES
+
+    def selected_subject(self) -> str | None:
+        return self.subject
+
     def selected(self, message: Message, body: Any, snapshot: Snapshot) -> str | None:
         if self.subject is not None and message.subject != self.subject:
             return f"subject {message.subject!r}"
@@ -54,7 +63,7 @@ class SnsExpectation(MessagesExpectation):
             return problems
         if self.run is not None and self.run > scenario.runs():
             problems.append(((*at, "run"), f"run {self.run} never happens: the job runs {scenario.runs()} time(s)"))
-        if scenario.is_pipeline:
+        if self.fields_known_before_deploy(scenario):
             problems += self.vocabulary_problems(at)
         expects, key = self.expects_messages()
         if expects:

@@ -28,6 +28,9 @@ class SqsExpectation(MessagesExpectation):
     def source_text(self) -> str:
         return f"queue {self.queue}"
 
+    def source_name(self) -> str:
+        return f"queue {self.queue}"
+
     def validate(self, scenario: Any, at: Loc) -> Problems:
         return names_problems(at, "queue", self.queue, scenario.queues(), "SQS queue")
 

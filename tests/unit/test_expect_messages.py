@@ -281,3 +281,23 @@ def test_sns_on_the_alarms_topic_reads_the_alarm_json(tmp_path: Path) -> None:
     expectation = "sns: {topic: alarms, min_count: 1, fields: {NewStateValue: ALARM, AlarmName: stack-job_failed}}"
     assert evaluate(tmp_path, expectation, script).passed
     assert not evaluate(tmp_path, "sns: {topic: alarms, min_count: 1, fields: {NewStateValue: OK}}", script).passed
+
+
+# fields no message carried (tests/unit/test_expect_unseen_fields.py has a template's)
+
+
+def test_a_field_of_the_pipelines_vocabulary_is_not_asked_of_the_messages_that_came(tmp_path: Path) -> None:
+    # `reason` is a JOB FAILED field (checked at load); that no JOB FAILED came is what count: 0 asserts.
+    expectation = "sns: {topic: notifications, subject: JOB FAILED, count: 0, fields: {reason: error}}"
+    report = evaluate(tmp_path, expectation, succeeded)
+    assert report.passed, report.render()
+
+
+@pytest.mark.parametrize("expectation", ["sns: {topic: dlq, count: 0, fields: {shard_idd: '0000'}}",
+                                         "dlq: {count: 0, fields: {shard_idd: '0000'}}"])
+def test_a_dead_letter_field_no_message_carried_fails_on_the_pipeline_too(tmp_path: Path, expectation: str) -> None:
+    # Dead letters are whatever events failed: no vocabulary states their fields, the messages that came do.
+    report = evaluate(tmp_path, expectation, dead_lettered)
+    assert not report.passed
+    assert "had field 'shard_idd'; did you mean 'shard_id'?" in report.outcomes[0].observed
+    assert report.outcomes[0].location.endswith(f":10:{expectation.index('shard_idd') + 5}")

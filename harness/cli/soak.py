@@ -72,10 +72,11 @@ def _run(soak: Any, args: argparse.Namespace, console: Console) -> int:
         console.print(f"{mark} {check.name}" + (f": {check.detail}" if check.detail else ""))
     for night in run.nights:
         if night.replay is not None:
-            console.print(f"[red]{night.night.label} broke an invariant[/red]; replay: harness run {night.replay}")
+            console.print(f"[red]{night.night.label} broke an invariant[/red]; replay: harness run {night.replay}",
+                          soft_wrap=True)
     page = write_page(outcome, Path(args.report_dir))
     console.print(f"on-call page: {page}  (JSON: {page.with_suffix('.json')}); {run.wall_seconds:.1f} s of wall "
-                  f"time, deploy {run.deploy_seconds:.1f} s")
+                  f"time, deploy {run.deploy_seconds:.1f} s", soft_wrap=True)
     if run.error:
         print(f"harness soak: {run.error}", file=sys.stderr)
     return 0 if all(check.held for check in checks) and run.error is None else 1

@@ -138,44 +138,9 @@ def _print_trigger(args: argparse.Namespace, scenario: Any, stack: Any, endpoint
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    """Evaluate a scenario's expectations against what happened on a stack that is already up (moving its
-    clock over idle time, as a scenario run does, so that what is due comes)."""
-    from harness.expect import evaluate
-    from harness.model import platform
-    from harness.services import Endpoint
-    from harness.stack.template_stack import DeployError
+    from harness.cli.check import cmd_check
 
-    scenario = _scenario(args.path)
-    if scenario is None:
-        return 2
-    database_url = args.database_url or os.environ.get("DATABASE_URL")
-    if not database_url:
-        print("harness check: give --database-url or DATABASE_URL (harness up --deploy prints it)", file=sys.stderr)
-        return 2
-    endpoint = Endpoint(args.endpoint, allow_remote=args.allow_remote_endpoint or None)
-    from harness.runner import build_stack_at, observe_stack
-
-    stack = build_stack_at(scenario, endpoint, database_url, args.prefix)
-    try:
-        stack.attach()
-    except DeployError as error:
-        print(f"harness check: {error}", file=sys.stderr)
-        return 2
-    timing = platform.attached(endpoint.url)
-    print(f"harness: {timing.describe()}", file=sys.stderr)
-    observations = observe_stack(scenario, stack, timing)
-    now = observations.reading().now
-    # The job started when its first attempt did (the ledger has it), or now if it has not run yet.
-    first = min((attempt.started_at for attempt in observations.attempts()), default=now)
-    observations.started_at = first
-    observations.run_started_at.append(first)
-    try:
-        report = evaluate(scenario, observations)
-    finally:
-        for tap in stack.taps.values():
-            tap.release()  # the next check sees every message again
-    print(report.render())
-    return 0 if report.passed else 1
+    return cmd_check(args)
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
@@ -292,6 +257,12 @@ def _add_up(sub: Any) -> None:
     up.set_defaults(func=cmd_up)
 
 
+def _positive_run(text: str) -> int:
+    from harness.cli.check import positive_run
+
+    return positive_run(text)
+
+
 def _add_check_and_logs(sub: Any) -> None:
     """`harness check` and `harness logs`: a stack that is already up."""
     check = sub.add_parser("check", help="evaluate a scenario's expectations on a stack that is already up")
@@ -299,6 +270,9 @@ def _add_check_and_logs(sub: Any) -> None:
     check.add_argument("--endpoint", required=True, help="the LocalStack the stack is on (harness up prints it)")
     check.add_argument("--prefix", required=True, help="the stack's prefix (harness up --prefix)")
     check.add_argument("--database-url", default=None, help="the stack's database (default: DATABASE_URL)")
+    check.add_argument("--job", type=_positive_run, default=None, metavar="N",
+                       help="judge only run N of the job, of the runs triggered by hand that the check sees (it "
+                            "lists them); default: all of them together")
     check.add_argument("--allow-remote-endpoint", action="store_true", help="allow a non-loopback --endpoint")
     check.set_defaults(func=cmd_check)
 

@@ -38,6 +38,9 @@ class Observations(Protocol):
     """When the (first) job run started, on the stack's clock (epoch seconds), as every time here is."""
     run_started_at: list[float]
     """Start time of each run of the job (job.runs), in order."""
+    first_run: int
+    """The number of the run that starts at `run_started_at[0]`: 1, unless `harness check --job N` chose
+    a later run of the job made by hand (`harness.observe.runs.OneRun`)."""
     platform: Platform
     """The LocalStack the stack runs on, for reports."""
 

@@ -120,21 +120,22 @@ def _print_trigger(args: argparse.Namespace, scenario: Any, stack: Any, endpoint
     invoke = (f"lambda invoke --function-name {function} --invocation-type {invocation} "
               f"--payload {shlex.quote(payload)} /dev/stdout")
     _print_line("JOB_EVENT", payload)
-    # The AWS CLI the harness's environment installs (1.x, with LocalStack's lock) takes the payload as text;
-    # version 2 needs to be told so.
+    # The AWS CLI the harness's environment installs (1.x, with LocalStack's lock) takes the payload as text.
+    # Every line printed here works as printed with only that environment's programs: no line for AWS CLI
+    # version 2, which is not among them (a bare `aws` there is version 1, which refuses v2's options).
     _print_line("TRIGGER_AWS_CLI", f"{credentials} {programs / 'aws'} --endpoint-url {endpoint} --region us-east-1 "
                                    f"{invoke}")
-    _print_line("TRIGGER_AWS_CLI_V2", f"{credentials} aws --endpoint-url {endpoint} --region us-east-1 "
-                                      f"{invoke} --cli-binary-format raw-in-base64-out")
     _print_line("CHECK", f"{programs / 'harness'} check {shlex.quote(str(Path(args.scenario).resolve()))} "
                          f"--endpoint {endpoint} --prefix {args.prefix} --database-url {shlex.quote(database_url)}")
-    print("harness up: the scenario's faults are armed. Trigger it with TRIGGER_AWS_CLI (AWS CLI 1, in the "
-          "harness's environment; TRIGGER_AWS_CLI_V2 for version 2), or in Python:\n"
+    print("harness up: the scenario's faults are armed. Trigger it with TRIGGER_AWS_CLI (the AWS CLI 1 of the "
+          "harness's environment; an AWS CLI 2 of your own also needs --cli-binary-format raw-in-base64-out), "
+          "or in Python:\n"
           f"  import boto3\n"
           f"  boto3.client('lambda', endpoint_url='{endpoint}', region_name='us-east-1',\n"
           f"               aws_access_key_id='test', aws_secret_access_key='test').invoke(\n"
           f"      FunctionName='{function}', InvocationType='{invocation}', Payload={payload!r})\n"
-          "then check what followed with the CHECK line.", file=sys.stderr, flush=True)
+          "then check what followed with the CHECK line. Each trigger is a run of the job: the check lists the "
+          "runs it sees and judges them together, or run N alone with --job N.", file=sys.stderr, flush=True)
 
 
 def cmd_check(args: argparse.Namespace) -> int:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import build_parser
-from harness.cli.check import _job_problem, _seen_text
+from harness.cli.check import _job_problem, _say_overlaps, _seen_text
 from harness.expect import Report, evaluate
 from harness.observe.runs import OneRun, hand_runs, overlaps, runs_text
 from harness.scenario import Scenario, load_scenario
@@ -85,6 +85,16 @@ def test_runs_that_overlap_are_named() -> None:
     workers = [a for a in OneRun(observations, early, 1).attempts() if a.function == "worker"]
     assert [a.attempt for a in workers] == [1, 2, 3] and len({a.request_id for a in workers}) == 1
     assert workers[0].request_id not in {a.request_id for a in OneRun(observations, early, 2).attempts()}
+
+
+def test_the_check_warns_of_overlapping_runs_only(capsys: pytest.CaptureFixture[str]) -> None:
+    _, observations, starts = twice("worker-exception-raised")
+    _say_overlaps(observations, starts, 2)
+    assert capsys.readouterr().out == ""
+    _say_overlaps(observations, [starts[0], starts[0] + 10.0], 1)
+    warning = capsys.readouterr().out
+    assert warning.startswith("harness check: the runs overlap (worker attempt 2 of run 1 at +")
+    assert "so run 1's part is uncertain" in warning and "trigger the next run only after" in warning
 
 
 def test_job_must_name_a_run_that_was_seen() -> None:

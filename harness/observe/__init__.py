@@ -10,6 +10,8 @@ method returns what is known *now*, so the engine can poll it. The parts:
   the reading of them.
 - `live`: `StackObservations`, the implementation against a deployed stack; `tests.support.fakes` has
   an in-memory one.
+- `runs`: the runs of a job triggered by hand, read back from the ledger, and `OneRun`, the view of one
+  of them that `harness check --job N` judges.
 """
 
 from __future__ import annotations

@@ -120,62 +120,28 @@ def _print_trigger(args: argparse.Namespace, scenario: Any, stack: Any, endpoint
     invoke = (f"lambda invoke --function-name {function} --invocation-type {invocation} "
               f"--payload {shlex.quote(payload)} /dev/stdout")
     _print_line("JOB_EVENT", payload)
-    # The AWS CLI the harness's environment installs (1.x, with LocalStack's lock) takes the payload as text;
-    # version 2 needs to be told so.
+    # The AWS CLI the harness's environment installs (1.x, with LocalStack's lock) takes the payload as text.
+    # Every line printed here works as printed with only that environment's programs: no line for AWS CLI
+    # version 2, which is not among them (a bare `aws` there is version 1, which refuses v2's options).
     _print_line("TRIGGER_AWS_CLI", f"{credentials} {programs / 'aws'} --endpoint-url {endpoint} --region us-east-1 "
                                    f"{invoke}")
-    _print_line("TRIGGER_AWS_CLI_V2", f"{credentials} aws --endpoint-url {endpoint} --region us-east-1 "
-                                      f"{invoke} --cli-binary-format raw-in-base64-out")
     _print_line("CHECK", f"{programs / 'harness'} check {shlex.quote(str(Path(args.scenario).resolve()))} "
                          f"--endpoint {endpoint} --prefix {args.prefix} --database-url {shlex.quote(database_url)}")
-    print("harness up: the scenario's faults are armed. Trigger it with TRIGGER_AWS_CLI (AWS CLI 1, in the "
-          "harness's environment; TRIGGER_AWS_CLI_V2 for version 2), or in Python:\n"
+    print("harness up: the scenario's faults are armed. Trigger it with TRIGGER_AWS_CLI (the AWS CLI 1 of the "
+          "harness's environment; an AWS CLI 2 of your own also needs --cli-binary-format raw-in-base64-out), "
+          "or in Python:\n"
           f"  import boto3\n"
           f"  boto3.client('lambda', endpoint_url='{endpoint}', region_name='us-east-1',\n"
           f"               aws_access_key_id='test', aws_secret_access_key='test').invoke(\n"
           f"      FunctionName='{function}', InvocationType='{invocation}', Payload={payload!r})\n"
-          "then check what followed with the CHECK line.", file=sys.stderr, flush=True)
+          "then check what followed with the CHECK line. Each trigger is a run of the job: the check lists the "
+          "runs it sees and judges them together, or run N alone with --job N.", file=sys.stderr, flush=True)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    """Evaluate a scenario's expectations against what happened on a stack that is already up (moving its
-    clock over idle time, as a scenario run does, so that what is due comes)."""
-    from harness.expect import evaluate
-    from harness.model import platform
-    from harness.services import Endpoint
-    from harness.stack.template_stack import DeployError
+    from harness.cli.check import cmd_check
 
-    scenario = _scenario(args.path)
-    if scenario is None:
-        return 2
-    database_url = args.database_url or os.environ.get("DATABASE_URL")
-    if not database_url:
-        print("harness check: give --database-url or DATABASE_URL (harness up --deploy prints it)", file=sys.stderr)
-        return 2
-    endpoint = Endpoint(args.endpoint, allow_remote=args.allow_remote_endpoint or None)
-    from harness.runner import build_stack_at, observe_stack
-
-    stack = build_stack_at(scenario, endpoint, database_url, args.prefix)
-    try:
-        stack.attach()
-    except DeployError as error:
-        print(f"harness check: {error}", file=sys.stderr)
-        return 2
-    timing = platform.attached(endpoint.url)
-    print(f"harness: {timing.describe()}", file=sys.stderr)
-    observations = observe_stack(scenario, stack, timing)
-    now = observations.reading().now
-    # The job started when its first attempt did (the ledger has it), or now if it has not run yet.
-    first = min((attempt.started_at for attempt in observations.attempts()), default=now)
-    observations.started_at = first
-    observations.run_started_at.append(first)
-    try:
-        report = evaluate(scenario, observations)
-    finally:
-        for tap in stack.taps.values():
-            tap.release()  # the next check sees every message again
-    print(report.render())
-    return 0 if report.passed else 1
+    return cmd_check(args)
 
 
 def cmd_logs(args: argparse.Namespace) -> int:
@@ -294,6 +260,12 @@ def _add_up(sub: Any) -> None:
     up.set_defaults(func=cmd_up)
 
 
+def _positive_run(text: str) -> int:
+    from harness.cli.check import positive_run
+
+    return positive_run(text)
+
+
 def _add_check_and_logs(sub: Any) -> None:
     """`harness check` and `harness logs`: a stack that is already up."""
     check = sub.add_parser("check", help="evaluate a scenario's expectations on a stack that is already up")
@@ -301,6 +273,9 @@ def _add_check_and_logs(sub: Any) -> None:
     check.add_argument("--endpoint", required=True, help="the LocalStack the stack is on (harness up prints it)")
     check.add_argument("--prefix", required=True, help="the stack's prefix (harness up --prefix)")
     check.add_argument("--database-url", default=None, help="the stack's database (default: DATABASE_URL)")
+    check.add_argument("--job", type=_positive_run, default=None, metavar="N",
+                       help="judge only run N of the job, of the runs triggered by hand that the check sees (it "
+                            "lists them); default: all of them together")
     check.add_argument("--allow-remote-endpoint", action="store_true", help="allow a non-loopback --endpoint")
     check.set_defaults(func=cmd_check)
 

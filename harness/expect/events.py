@@ -24,7 +24,7 @@ MAX_LOG_CHARS = 2000
 
 def build_events(snapshot: Snapshot) -> list[dict[str, Any]]:
     events: list[dict[str, Any]] = []
-    for index, started in enumerate(snapshot.run_started_at, start=1):
+    for index, started in enumerate(snapshot.run_started_at, start=snapshot.first_run):
         events.append({"type": "run", "lane": "job", "t": snapshot.since_start(started), "run": index})
     first_attempt_of_shard: dict[tuple[str, str], int] = {}
     for attempt in snapshot.attempts:

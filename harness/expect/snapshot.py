@@ -61,6 +61,11 @@ class Snapshot:
     def run_started_at(self) -> list[float]:
         return list(self.observations.run_started_at)
 
+    @property
+    def first_run(self) -> int:
+        """The job's number for the run starting at `run_started_at[0]` (a check of one run made by hand)."""
+        return self.observations.first_run
+
     @cached_property
     def attempts(self) -> list[Attempt]:
         return sorted(self.observations.attempts(), key=lambda a: (a.started_at, a.request_id, a.attempt))

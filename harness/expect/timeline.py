@@ -20,7 +20,7 @@ MAX_EVENTS = 200
 
 def build_timeline(snapshot: Snapshot) -> list[str]:
     events: list[tuple[float, int, str]] = []
-    for index, started in enumerate(snapshot.run_started_at, start=1):
+    for index, started in enumerate(snapshot.run_started_at, start=snapshot.first_run):
         events.append((started, 0, f"run {index} of the job submitted"))
     for attempt in snapshot.attempts:
         status = snapshot.status(attempt)

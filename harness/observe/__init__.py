@@ -10,6 +10,8 @@ method returns what is known *now*, so the engine can poll it. The parts:
   the reading of them.
 - `live`: `StackObservations`, the implementation against a deployed stack; `tests.support.fakes` has
   an in-memory one.
+- `runs`: the runs of a job triggered by hand, read back from the ledger, and `OneRun`, the view of one
+  of them that `harness check --job N` judges.
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ class Observations(Protocol):
     """When the (first) job run started, on the stack's clock (epoch seconds), as every time here is."""
     run_started_at: list[float]
     """Start time of each run of the job (job.runs), in order."""
+    first_run: int
+    """The number of the run that starts at `run_started_at[0]`: 1, unless `harness check --job N` chose
+    a later run of the job made by hand (`harness.observe.runs.OneRun`)."""
     platform: Platform
     """The LocalStack the stack runs on, for reports."""
 

@@ -46,6 +46,7 @@ class StackObservations:
     """Each alarm's evaluation interval (tells the evaluation at its creation in its history)."""
     started_at: float = 0.0
     run_started_at: list[float] = field(default_factory=list)
+    first_run: int = 1
     invoke_results: list[InvokeResult] = field(default_factory=list)
     _seen: dict[str, list[Message]] = field(default_factory=dict)
     _waiting: dict[str, int] = field(default_factory=dict)

@@ -68,6 +68,7 @@ class FakeObservations:
     clock: FakeClock
     started_at: float = START
     runs: list[float] = field(default_factory=lambda: [0.0])
+    first_run: int = 1
     alarm_prefix: str = "stack-"
     platform: Platform = field(default_factory=lambda: Platform("fake observations", virtual_clock=False))
     _attempts: list[_Scripted] = field(default_factory=list)

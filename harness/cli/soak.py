@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-
-from harness.scenario import ScenarioError
+if TYPE_CHECKING:
+    from rich.console import Console
 
 
 def add_soak(sub: Any) -> None:
@@ -28,6 +27,9 @@ def add_soak(sub: Any) -> None:
 def cmd_soak(args: argparse.Namespace) -> int:
     import time
 
+    from rich.console import Console
+
+    from harness.scenario import ScenarioError
     from harness.soak.document import load_soak
     from harness.soak.nights import plan_nights
 

@@ -9,10 +9,10 @@ is a scenario (`Night.scenario_document`): the replay file of a night that break
 from __future__ import annotations
 
 import datetime
-import random
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.faults import plan
 from harness.scenario import Scenario
 from harness.scenario.loader import load_document
 from harness.strategies import live_predictions
@@ -99,12 +99,11 @@ def first_night_at(soak: Soak, now: float) -> float:
 def plan_nights(soak: Soak, now: float) -> list[Night]:
     """Every night of the soak, drawn from its seed: the same soak file gives the same nights (their dates
     follow `now`, the stack's clock, unless the file gives start_date)."""
-    draws = random.Random(soak.seed)
     start = first_night_at(soak, now)
     nights: list[Night] = []
     run = 0
     for number in range(1, soak.nights + 1):
-        skipped = number in soak.schedule.skip or draws.random() < soak.schedule.skip_probability
+        skipped = number in soak.schedule.skip or _draw(soak, number, "skip") < soak.schedule.skip_probability
         job_id = f"{soak.name}-n{number:03d}"
         at = start + (number - 1) * DAY_SECONDS
         date = datetime.datetime.fromtimestamp(at, datetime.UTC).date()
@@ -114,17 +113,23 @@ def plan_nights(soak: Soak, now: float) -> list[Night]:
         run += 1
         files = [f"n{number:03d}-f-{index:04d}" for index in range(soak.job.files_on(number))]
         kinds = [kind for kind, chance in soak.faults.chances().items()
-                 if number in (chance.nights or []) or draws.random() < (chance.probability or 0.0)]
+                 if number in (chance.nights or []) or _draw(soak, number, kind) < (chance.probability or 0.0)]
         if "error_handler_fails" in kinds and not any(kind in _DEAD_LETTERING for kind in kinds):
             kinds.append("poison_file")
         nights.append(Night(number, date, at, runs=True, run=run, job_id=job_id, file_ids=files,
                             shard_size=soak.job.shard_size, kinds=kinds,
-                            faults=_faults(kinds, files, soak.job.shard_size, draws)))
+                            faults=_faults(kinds, files, soak.job.shard_size, _draw(soak, number, "poison"))))
     return nights
 
 
-def _faults(kinds: list[str], files: list[str], shard_size: int, draws: random.Random) -> list[dict[str, Any]]:
-    poison = draws.choice(files)
+def _draw(soak: Soak, night: int, what: str) -> float:
+    """The seeded draw for one decision of one night, in [0, 1): the fault wrapper's (`harness.faults.plan`),
+    keyed by the night and the decision, so that changing one chance does not redraw every other night."""
+    return plan.draw(soak.seed, f"soak-night-{night}", [what], 0)
+
+
+def _faults(kinds: list[str], files: list[str], shard_size: int, poison_draw: float) -> list[dict[str, Any]]:
+    poison = files[int(poison_draw * len(files))]
     faults = []
     for kind in kinds:
         for template in _FAULTS[kind]:

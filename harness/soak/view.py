@@ -39,6 +39,8 @@ class NightView:
     night: Night
     started_at: float
     run_started_at: list[float] = field(default_factory=list)
+    first_run: int = 1
+    """The night is run 1 of its own job, as its replay file has it."""
 
     def __post_init__(self) -> None:
         self.run_started_at = [self.started_at]

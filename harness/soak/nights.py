@@ -21,12 +21,16 @@ from .document import Soak
 
 DAY_SECONDS = 86_400
 
-# What each fault kind of a soak file is, as faults of the scenario format (`{file}` is the poison file).
+# What each fault kind of a soak file is, as faults of the scenario format (`{file}` is the poison file), in
+# the order a night's faults are listed: the first that matches an attempt wins, so the database down and a
+# wrong table name come before the timeouts. Either fails the worker's first query, before a file is read (a
+# timeout listed first would win the poison file's shard and load the files before it on a night when no
+# insert can succeed).
 _FAULTS: dict[str, list[dict[str, Any]]] = {
+    "database_down": [{"function": "worker", "kind": "db_unreachable"}],
+    "bad_table_name": [{"function": "worker", "kind": "bad_table"}],
     "poison_file": [{"function": "worker", "kind": "timeout", "files": ["{file}"]}],
     "big_shard_timeout": [{"function": "worker", "kind": "timeout", "min_shard_size": "{shard_size}"}],
-    "bad_table_name": [{"function": "worker", "kind": "bad_table"}],
-    "database_down": [{"function": "worker", "kind": "db_unreachable"}],
     "error_handler_fails": [{"function": "error_handler", "kind": "fail_after_commit", "attempts": [1]}],
 }
 # The error handler's failure needs a dead letter to redeliver: a night that draws it but nothing that
@@ -112,13 +116,13 @@ def plan_nights(soak: Soak, now: float) -> list[Night]:
             continue
         run += 1
         files = [f"n{number:03d}-f-{index:04d}" for index in range(soak.job.files_on(number))]
-        kinds = [kind for kind, chance in soak.faults.chances().items()
-                 if number in (chance.nights or []) or _draw(soak, number, kind) < (chance.probability or 0.0)]
-        if "error_handler_fails" in kinds and not any(kind in _DEAD_LETTERING for kind in kinds):
-            kinds.append("poison_file")
+        kinds = night_kinds([kind for kind, chance in soak.faults.chances().items()
+                             if number in (chance.nights or []) or _draw(soak, number, kind) < (chance.probability or 0)
+                             ])
+        poison = files[int(_draw(soak, number, "poison") * len(files))]
         nights.append(Night(number, date, at, runs=True, run=run, job_id=job_id, file_ids=files,
                             shard_size=soak.job.shard_size, kinds=kinds,
-                            faults=_faults(kinds, files, soak.job.shard_size, _draw(soak, number, "poison"))))
+                            faults=night_faults(kinds, files, soak.job.shard_size, poison)))
     return nights
 
 
@@ -128,10 +132,19 @@ def _draw(soak: Soak, night: int, what: str) -> float:
     return plan.draw(soak.seed, f"soak-night-{night}", [what], 0)
 
 
-def _faults(kinds: list[str], files: list[str], shard_size: int, poison_draw: float) -> list[dict[str, Any]]:
-    poison = files[int(poison_draw * len(files))]
+def night_kinds(drawn: list[str]) -> list[str]:
+    """The fault kinds of a night that drew `drawn`: with `poison_file` added when it drew the error handler's
+    failure but nothing that dead-letters."""
+    if "error_handler_fails" in drawn and not any(kind in _DEAD_LETTERING for kind in drawn):
+        return [*drawn, "poison_file"]
+    return list(drawn)
+
+
+def night_faults(kinds: list[str], files: list[str], shard_size: int, poison: str) -> list[dict[str, Any]]:
+    """A night's fault kinds as faults of the scenario format (without `runs`), in the order in which they take
+    effect (`_FAULTS`, whatever the order of `kinds`); `poison` is the file that `poison_file` times out."""
     faults = []
-    for kind in kinds:
+    for kind in (kind for kind in _FAULTS if kind in kinds):
         for template in _FAULTS[kind]:
             fault = {key: _fill(value, poison, shard_size) for key, value in template.items()}
             faults.append(fault)

@@ -86,10 +86,11 @@ class SoakRun:
 
 
 def run_soak(soak: Soak, resources: Resources, progress: Callable[[str], None] = lambda _: None,
-             replay_dir: Path | None = None) -> SoakRun:
-    """Plan the nights, deploy one stack, run every night on it; then tear it down."""
+             replay_dir: Path | None = None, nights: list[Night] | None = None) -> SoakRun:
+    """Plan the nights (or take `nights`, planned otherwise: the stateful test's), deploy one stack, run
+    every night on it; then tear it down."""
     started, cpu = time.monotonic(), tree_cpu_seconds()
-    nights = plan_nights(soak, time.time())
+    nights = nights if nights is not None else plan_nights(soak, time.time())
     if nights[0].at < time.time():
         return SoakRun(soak, error=f"{soak.location('start_date')}: start_date {soak.start_date} is in the past of "
                                    "the stack's clock, which starts at today's time and only moves forward")

@@ -92,8 +92,9 @@ def run_soak(soak: Soak, resources: Resources, progress: Callable[[str], None] =
     started, cpu = time.monotonic(), tree_cpu_seconds()
     nights = nights if nights is not None else plan_nights(soak, time.time())
     if nights[0].at < time.time():
-        return SoakRun(soak, error=f"{soak.location('start_date')}: start_date {soak.start_date} is in the past of "
-                                   "the stack's clock, which starts at today's time and only moves forward")
+        first = nights[0].date.isoformat()
+        return SoakRun(soak, error=f"{soak.location('start_date')}: the first night ({first}) is in the past of the "
+                                   "stack's clock, which starts at today's time and only moves forward")
     faults = [_FAULT.validate_python(fault) for night in nights for fault in night.stack_faults()]
     stack = PipelineStack(resources.endpoint(), resources.database_url(), unique_prefix(soak.name), soak.stack,
                           faults)

@@ -207,3 +207,16 @@ def test_the_page_and_the_json_are_written(tmp_path: Path) -> None:
     html = page.read_text(encoding="utf-8")
     assert html.count("class='night") == 4 and "data-night='2'" in html and "true alarm: JOB NOT RUN alarm" in html
     assert json.loads(page.with_suffix(".json").read_text())["nights"][1]["ran"] is False
+
+
+def test_a_skipped_first_night_is_paged_by_the_alarm_still_in_alarm_since_the_deploy(tmp_path: Path) -> None:
+    soak = load_soak(write(tmp_path, SMALL.replace("schedule: {skip: [2]}", "schedule: {skip: [1]}")))
+    nights = plan_nights(soak, NOW)
+    run = SoakRun(soak, [NightResult(night, started_at=night.at) for night in nights], alarm_names=dict(ALARMS))
+    first = nights[0].at
+    run.messages = {"alarms": [
+        alarm("stack-JobNotRun", "INSUFFICIENT_DATA", "ALARM", first - 3600, MISSING, configured=first - 3600)]}
+    [deploy] = received(run, run.alarm_names)
+    assert (deploy.night, deploy.true_alarm) == (0, True) and "still in ALARM on night 1" in deploy.why
+    [_, _, not_run] = invariants(run, [deploy])
+    assert not_run.held, not_run.detail

@@ -110,7 +110,11 @@ def test_timeout_kills_runtime_with_aws_payload_and_log_line(aws, deploy):
     assert re.fullmatch(r"RequestId: [0-9a-f-]{36} Error: Task timed out after 1\.00 seconds", body["errorMessage"])
     tail = base64.b64decode(response["LogResult"]).decode()
     assert re.search(r"\S+Z [0-9a-f-]{36} Task timed out after 1\.00 seconds", tail)
-    assert "Status: timeout" in tail
+    # AWS's new-format REPORT line of a timed-out invocation ends with its status.
+    request_id = response["ResponseMetadata"]["HTTPHeaders"]["x-amz-request-id"]
+    [report] = [line for line in tail.splitlines() if line.startswith(f"REPORT RequestId: {request_id}")]
+    assert re.fullmatch(r"REPORT RequestId: \S+\tDuration: 1\d{3}\.\d\d ms\tBilled Duration: \d+ ms\t"
+                        r"Memory Size: 128 MB\tMax Memory Used: \d+ MB\tStatus: timeout\t?", report), report
     # The next invoke gets a fresh runtime: new process, module state reset.
     response, after = invoke(lam, name)
     assert "FunctionError" not in response

@@ -198,6 +198,59 @@ def test_invocations_and_errors_metrics_appear(aws, deploy):
     assert wait_for(lambda: metric_sum("Errors"), lambda s: s >= 1, deadline_s=10, what="Errors metric") == 1
 
 
+# Fails the first attempt of each event and lets its retry succeed (the retry finds the same warm runtime).
+FAILS_ONCE = """
+SEEN = set()
+def handler(event, context):
+    if context.aws_request_id not in SEEN:
+        SEEN.add(context.aws_request_id)
+        raise RuntimeError("first attempt fails")
+    return "retried fine"
+"""
+
+
+def _async_metric_sums(cloudwatch: Any, name: str) -> dict[str, float]:
+    """The function's Invocations and Errors summed over two hours around now (its datapoints are stamped on
+    its stack's clock, minutes ahead of the wall clock after retries)."""
+    now = datetime.now(UTC)
+    sums = {}
+    for metric in ("Invocations", "Errors"):
+        points = cloudwatch.get_metric_statistics(
+            Namespace="AWS/Lambda", MetricName=metric, Dimensions=[{"Name": "FunctionName", "Value": name}],
+            StartTime=now - timedelta(hours=1), EndTime=now + timedelta(hours=1), Period=3600,
+            Statistics=["Sum"])["Datapoints"]
+        sums[metric] = sum(p["Sum"] for p in points)
+    return sums
+
+
+def test_invocations_and_errors_are_counted_once_per_async_attempt(aws, deploy, queue, clocks):
+    # AWS: every run of the code is one Invocation and every failed one an Error, retries included. An event
+    # that fails 3 times: 3 and 3. One that fails once and then succeeds: 2 and 1.
+    lam, sqs, cloudwatch = aws("lambda"), aws("sqs"), aws("cloudwatch")
+    ledger_url, _ = queue("ledger")
+    dest_url, dest_arn = queue("destinations")
+    always = deploy(FAILING, env={"LEDGER_URL": ledger_url})
+    once = deploy(FAILS_ONCE)
+    for name in (always, once):
+        lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=2, DestinationConfig={
+            "OnFailure": {"Destination": dest_arn}, "OnSuccess": {"Destination": dest_arn}})
+        _async_invoke(lam, name, {"metric": name})
+    records = clocks.run_until(arrived(QueueTap(sqs, dest_url, "destinations"), 2), deadline_s=ASYNC_DEADLINE_S)
+    conditions = {json.loads(r.message)["requestContext"]["functionArn"].split(":")[6]:
+                  json.loads(r.message)["requestContext"]["condition"] for r in records}
+    assert conditions == {always: "RetriesExhausted", once: "Success"}
+
+    expected = {always: {"Invocations": 3, "Errors": 3}, once: {"Invocations": 2, "Errors": 1}}
+    for name, counts in expected.items():
+        # Read once the stack has stored every datapoint (recording a metric keeps it busy), not before.
+        def settled(name: str = name) -> tuple[bool, dict[str, float]]:
+            return clocks.state(name)["busy"], _async_metric_sums(cloudwatch, name)
+
+        _, sums = wait_for(settled, lambda found: not found[0] and found[1]["Invocations"] >= 2, deadline_s=10,
+                           what=f"the metrics of {name}")
+        assert sums == counts, (name, sums)
+
+
 # Records the moment each attempt starts, so the spacing is measured from the start of an attempt plus its
 # Duration (Lambda's REPORT line: until the runtime reported the error) to the start of the retry.
 FAILING_TIMED = """

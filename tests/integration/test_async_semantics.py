@@ -137,6 +137,35 @@ def test_maximum_retry_attempts_bounds_the_attempts(aws, deploy, queue, clocks, 
     assert [json.loads(m.message)["request_id"] for m in ledger.messages] == [request_id] * (1 + max_retries)
 
 
+def test_reserved_concurrency_zero_dead_letters_new_events_without_running_or_retrying(aws, deploy, queue, clocks):
+    # AWS: "When you set reserved concurrency to zero for an asynchronously invoked function, Lambda begins
+    # sending new events to the configured dead-letter queue or the on-failure event destination, without any
+    # retries." LocalStack 2026.3 sends the OnFailure record but loses the dead letter (its payload is None).
+    lam, sqs = aws("lambda"), aws("sqs")
+    ledger_url, _ = queue("ledger")
+    dlq_url, dlq_arn = queue("dlq")
+    dest_url, dest_arn = queue("on-failure")
+    name = deploy(FAILING, env={"LEDGER_URL": ledger_url}, DeadLetterConfig={"TargetArn": dlq_arn})
+    lam.put_function_event_invoke_config(FunctionName=name, DestinationConfig={"OnFailure": {"Destination": dest_arn}})
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
+    events = {_async_invoke(lam, name, {"job_id": f"kill-switch-{n}"}): {"job_id": f"kill-switch-{n}"}
+              for n in range(3)}
+    # At once: a throttled call retried out of sight (LocalStack's client did, for up to 15 s at random) fails
+    # this for each of the three events with a chance of 4 in 5.
+    dead = clocks.run_until(arrived(QueueTap(sqs, dlq_url, "DLQ"), 3), deadline_s=3, what="three dead letters")
+    records = wait_for_count(QueueTap(sqs, dest_url, "OnFailure"), 3, 10)
+    assert {letter.attribute("RequestID"): json.loads(letter.message) for letter in dead} == events
+    for letter in dead:
+        # The throttled call's HTTP status and message (AWS documents the attributes, not a throttle's values).
+        assert (letter.attribute("ErrorCode"), letter.attribute("ErrorMessage")) == ("429", "Rate Exceeded.")
+    contexts = [json.loads(record.message)["requestContext"] for record in records]
+    assert sorted((c["requestId"], c["condition"], c["approximateInvokeCount"]) for c in contexts) == sorted(
+        (request_id, "ZeroReservedConcurrency", 0) for request_id in events)
+    # Both are sent after the last attempt would have run: the function never ran, and nothing is pending.
+    assert QueueTap(sqs, ledger_url, "ledger").poll() == []
+    assert clocks.state(name)["timers"] == []
+
+
 def test_function_subscribed_to_sns_runs_on_publish(aws, deploy, queue):
     lam, sqs, sns = aws("lambda"), aws("sqs"), aws("sns")
     ledger_url, _ = queue("ledger")

@@ -3,7 +3,7 @@
 Each entry is one of LocalStack's own `localstack.utils.patch.Patch` objects (as `localstack/aws/patches.py`
 writes its own), naming the attribute it replaces; `install` applies them all from one place, the launcher
 (`harness.localstack.launch`), before LocalStack starts. What each replacement does is said where its body
-lives: `retries` (Lambda's async retries, event age and activity), `alarms` (CloudWatch on the stacks'
+lives: `retries` (Lambda's async retries, event age, dead letters and activity), `alarms` (CloudWatch on the stacks'
 clocks), `taps` (topic taps, SNS deliveries), `control_plane` (deploys without idle waits, a stack's
 resources on its clock), `executor.metrics` (Errors = 0 on success), `launch` (the gateway on loopback).
 
@@ -89,6 +89,8 @@ def patch_list() -> list[Any]:
         fn(event_manager.get_sqs_client, retries.get_sqs_client),
         fn(event_manager.has_enough_time_for_retry, retries.has_enough_time_for_retry),
         fn(event_manager.Poller.handle_message, retries.handle_message),
+        fn(event_manager.Poller.__init__, retries.poller_init),
+        fn(event_manager.Poller._handle_invoke_exception, retries.handle_invoke_exception),
         fn(event_manager.Poller.process_dead_letter_queue, retries.process_dead_letter_queue),
         fn(dead_letter_queue._prepare_messages_to_dlq, retries.prepare_messages_to_dlq),
         fn(LambdaService.invoke, retries.invoke),

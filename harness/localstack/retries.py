@@ -127,6 +127,19 @@ def _function_name(arn: str) -> str:
     return parts[6] if len(parts) > 6 and parts[5] == "function" else arn
 
 
+def poller_init(original: Any, self: Any, *args: Any, **kwargs: Any) -> None:
+    """`Poller.__init__`: the poller invokes the function once per attempt. LocalStack's client for it retried a
+    throttled call (429) up to 4 more times, with botocore's random back-off of up to 15 s of the stack's time,
+    before Lambda's own handling saw it: with reserved concurrency 0, AWS sends the event on at once."""
+    from botocore.config import Config
+    from localstack.aws.connect import connect_to
+
+    original(self, *args, **kwargs)
+    function_id = self.version_manager.function_version.id
+    self.lambda_client = connect_to(aws_access_key_id=function_id.account, region_name=function_id.region,
+                                    config=Config(retries={"total_max_attempts": 1})).lambda_
+
+
 def handle_message(original: Any, self: Any, message: dict[str, Any]) -> None:
     """The poller takes an event off the queue and handles it: the invocation, then its retry, its dead
     letter and destination, all counted as the stack's activity for that invocation."""
@@ -143,27 +156,51 @@ def handle_message(original: Any, self: Any, message: dict[str, Any]) -> None:
 
 
 _DEAD_LETTERING = threading.local()
-"""The request ID of the invocation whose event is being dead-lettered in this thread."""
+"""In this thread: the request ID of the invocation whose event is being dead-lettered (`request_id`), the
+failed invoke call being handled (`invoke_error`: its HTTP status and message), and the status the dead letter
+gives as its `ErrorCode` (`error_code`)."""
+
+
+def handle_invoke_exception(original: Any, self: Any, sqs_invocation: Any, error: Exception,
+                            event_invoke_config: Any) -> Any:
+    """`Poller._handle_invoke_exception`: the invoke call itself failed (a throttle; with reserved concurrency
+    0, every call). LocalStack then dead-letters the event with no response payload, and loses the dead letter
+    on it; the call's status and message are kept here for `process_dead_letter_queue`."""
+    response = getattr(error, "response", None) or {}
+    status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode") or 500
+    _DEAD_LETTERING.invoke_error = (str(status), (response.get("Error") or {}).get("Message") or str(error))
+    try:
+        return original(self, sqs_invocation, error, event_invoke_config)
+    finally:
+        _DEAD_LETTERING.invoke_error = None
 
 
 def process_dead_letter_queue(original: Any, self: Any, sqs_invocation: Any, response_payload: Any) -> Any:
     """An event's dead letter carries the failed invocation's request ID in its `RequestID` attribute, as AWS
-    documents (LocalStack 2026.3 writes a fresh UUID there: `prepare_messages_to_dlq`)."""
+    documents (LocalStack 2026.3 writes a fresh UUID there: `prepare_messages_to_dlq`). An event whose invoke
+    call failed (reserved concurrency 0 sends it here at once, as on AWS) has no response payload: its dead
+    letter says the call's HTTP status (`ErrorCode` 429) and message, where LocalStack fails on the None and
+    sends nothing."""
     _DEAD_LETTERING.request_id = getattr(sqs_invocation.invocation, "request_id", None)
+    invoke_error = getattr(_DEAD_LETTERING, "invoke_error", None)
+    if response_payload is None and invoke_error is not None:
+        _DEAD_LETTERING.error_code, message = invoke_error
+        response_payload = {"errorMessage": message}
     try:
         return original(self, sqs_invocation, response_payload)
     finally:
-        _DEAD_LETTERING.request_id = None
+        _DEAD_LETTERING.request_id = _DEAD_LETTERING.error_code = None
 
 
 def prepare_messages_to_dlq(original: Any, source_arn: str, event: dict[str, Any], error_message: str) -> Any:
     messages = original(source_arn, event, error_message)
-    request_id = getattr(_DEAD_LETTERING, "request_id", None)
-    if request_id:
-        for message in messages:
-            found = (message.get("MessageAttributes") or {}).get("RequestID")
-            if isinstance(found, dict):
-                found["StringValue"] = str(request_id)
+    written = {"RequestID": getattr(_DEAD_LETTERING, "request_id", None),
+               "ErrorCode": getattr(_DEAD_LETTERING, "error_code", None)}
+    for message in messages:
+        attributes = message.get("MessageAttributes") or {}
+        for name, value in written.items():
+            if value and isinstance(attributes.get(name), dict):
+                attributes[name]["StringValue"] = str(value)
     return messages
 
 

@@ -137,6 +137,35 @@ def test_maximum_retry_attempts_bounds_the_attempts(aws, deploy, queue, clocks, 
     assert [json.loads(m.message)["request_id"] for m in ledger.messages] == [request_id] * (1 + max_retries)
 
 
+def test_reserved_concurrency_zero_dead_letters_new_events_without_running_or_retrying(aws, deploy, queue, clocks):
+    # AWS: "When you set reserved concurrency to zero for an asynchronously invoked function, Lambda begins
+    # sending new events to the configured dead-letter queue or the on-failure event destination, without any
+    # retries." LocalStack 2026.3 sends the OnFailure record but loses the dead letter (its payload is None).
+    lam, sqs = aws("lambda"), aws("sqs")
+    ledger_url, _ = queue("ledger")
+    dlq_url, dlq_arn = queue("dlq")
+    dest_url, dest_arn = queue("on-failure")
+    name = deploy(FAILING, env={"LEDGER_URL": ledger_url}, DeadLetterConfig={"TargetArn": dlq_arn})
+    lam.put_function_event_invoke_config(FunctionName=name, DestinationConfig={"OnFailure": {"Destination": dest_arn}})
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
+    events = {_async_invoke(lam, name, {"job_id": f"kill-switch-{n}"}): {"job_id": f"kill-switch-{n}"}
+              for n in range(3)}
+    # At once: a throttled call retried out of sight (LocalStack's client did, for up to 15 s at random) fails
+    # this for each of the three events with a chance of 4 in 5.
+    dead = clocks.run_until(arrived(QueueTap(sqs, dlq_url, "DLQ"), 3), deadline_s=3, what="three dead letters")
+    records = wait_for_count(QueueTap(sqs, dest_url, "OnFailure"), 3, 10)
+    assert {letter.attribute("RequestID"): json.loads(letter.message) for letter in dead} == events
+    for letter in dead:
+        # The throttled call's HTTP status and message (AWS documents the attributes, not a throttle's values).
+        assert (letter.attribute("ErrorCode"), letter.attribute("ErrorMessage")) == ("429", "Rate Exceeded.")
+    contexts = [json.loads(record.message)["requestContext"] for record in records]
+    assert sorted((c["requestId"], c["condition"], c["approximateInvokeCount"]) for c in contexts) == sorted(
+        (request_id, "ZeroReservedConcurrency", 0) for request_id in events)
+    # Both are sent after the last attempt would have run: the function never ran, and nothing is pending.
+    assert QueueTap(sqs, ledger_url, "ledger").poll() == []
+    assert clocks.state(name)["timers"] == []
+
+
 def test_function_subscribed_to_sns_runs_on_publish(aws, deploy, queue):
     lam, sqs, sns = aws("lambda"), aws("sqs"), aws("sns")
     ledger_url, _ = queue("ledger")
@@ -196,6 +225,59 @@ def test_invocations_and_errors_metrics_appear(aws, deploy):
     assert wait_for(lambda: metric_sum("Invocations"), lambda s: s >= 3, deadline_s=10,
                     what="Invocations metric") == 3
     assert wait_for(lambda: metric_sum("Errors"), lambda s: s >= 1, deadline_s=10, what="Errors metric") == 1
+
+
+# Fails the first attempt of each event and lets its retry succeed (the retry finds the same warm runtime).
+FAILS_ONCE = """
+SEEN = set()
+def handler(event, context):
+    if context.aws_request_id not in SEEN:
+        SEEN.add(context.aws_request_id)
+        raise RuntimeError("first attempt fails")
+    return "retried fine"
+"""
+
+
+def _async_metric_sums(cloudwatch: Any, name: str) -> dict[str, float]:
+    """The function's Invocations and Errors summed over two hours around now (its datapoints are stamped on
+    its stack's clock, minutes ahead of the wall clock after retries)."""
+    now = datetime.now(UTC)
+    sums = {}
+    for metric in ("Invocations", "Errors"):
+        points = cloudwatch.get_metric_statistics(
+            Namespace="AWS/Lambda", MetricName=metric, Dimensions=[{"Name": "FunctionName", "Value": name}],
+            StartTime=now - timedelta(hours=1), EndTime=now + timedelta(hours=1), Period=3600,
+            Statistics=["Sum"])["Datapoints"]
+        sums[metric] = sum(p["Sum"] for p in points)
+    return sums
+
+
+def test_invocations_and_errors_are_counted_once_per_async_attempt(aws, deploy, queue, clocks):
+    # AWS: every run of the code is one Invocation and every failed one an Error, retries included. An event
+    # that fails 3 times: 3 and 3. One that fails once and then succeeds: 2 and 1.
+    lam, sqs, cloudwatch = aws("lambda"), aws("sqs"), aws("cloudwatch")
+    ledger_url, _ = queue("ledger")
+    dest_url, dest_arn = queue("destinations")
+    always = deploy(FAILING, env={"LEDGER_URL": ledger_url})
+    once = deploy(FAILS_ONCE)
+    for name in (always, once):
+        lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=2, DestinationConfig={
+            "OnFailure": {"Destination": dest_arn}, "OnSuccess": {"Destination": dest_arn}})
+        _async_invoke(lam, name, {"metric": name})
+    records = clocks.run_until(arrived(QueueTap(sqs, dest_url, "destinations"), 2), deadline_s=ASYNC_DEADLINE_S)
+    conditions = {json.loads(r.message)["requestContext"]["functionArn"].split(":")[6]:
+                  json.loads(r.message)["requestContext"]["condition"] for r in records}
+    assert conditions == {always: "RetriesExhausted", once: "Success"}
+
+    expected = {always: {"Invocations": 3, "Errors": 3}, once: {"Invocations": 2, "Errors": 1}}
+    for name, counts in expected.items():
+        # Read once the stack has stored every datapoint (recording a metric keeps it busy), not before.
+        def settled(name: str = name) -> tuple[bool, dict[str, float]]:
+            return clocks.state(name)["busy"], _async_metric_sums(cloudwatch, name)
+
+        _, sums = wait_for(settled, lambda found: not found[0] and found[1]["Invocations"] >= 2, deadline_s=10,
+                           what=f"the metrics of {name}")
+        assert sums == counts, (name, sums)
 
 
 # Records the moment each attempt starts, so the spacing is measured from the start of an attempt plus its

@@ -66,6 +66,35 @@ def test_import_error_is_runtime_import_module_error(aws, deploy):
     assert "module_that_does_not_exist" in body["errorMessage"]
 
 
+PLATFORM_LINES = ("INIT_START", "INIT_REPORT", "START", "END", "REPORT")
+
+
+@pytest.mark.parametrize(("source", "error_type"), [
+    ("import module_that_does_not_exist\ndef handler(e, c):\n    return 1\n", "Runtime.ImportModuleError"),
+    ("def other(e, c):\n    return 1\n", "Runtime.HandlerNotFound"),
+])
+def test_a_failed_init_is_reported_by_the_invocation_with_its_init_report(aws, deploy, source, error_type):
+    # AWS: the runtime client posts the error to /runtime/init/error and exits; the init ends with
+    # "INIT_REPORT ... Phase: init Status: error Error Type: ...", Lambda runs init again inside the invoke
+    # (Phase: invoke), and the invocation fails with that error and a REPORT line that names it.
+    lam = aws("lambda")
+    name = deploy(source)
+    response, body = invoke(lam, name, LogType="Tail")
+    assert response["FunctionError"] == "Unhandled" and body["errorType"] == error_type
+    tail = base64.b64decode(response["LogResult"]).decode()
+    request_id = response["ResponseMetadata"]["HTTPHeaders"]["x-amz-request-id"]
+    platform = [line for line in tail.splitlines() if line.split(" ", 1)[0] in PLATFORM_LINES]
+    assert [line.split(" ", 1)[0] for line in platform] == [
+        "INIT_START", "INIT_REPORT", "INIT_START", "INIT_REPORT", "START", "END", "REPORT"], tail
+    for line, phase in ((platform[1], "init"), (platform[3], "invoke")):
+        assert re.fullmatch(rf"INIT_REPORT Init Duration: [\d.]+ ms\tPhase: {phase}\tStatus: error\t"
+                            rf"Error Type: {error_type}", line), line
+    assert re.fullmatch(rf"REPORT RequestId: {request_id}\tDuration: [\d.]+ ms\t.*\tStatus: error\t"
+                        rf"Error Type: {error_type}\t?", platform[-1]), platform[-1]
+    # The runtime client's own words, from each init.
+    assert tail.count(f"[ERROR] {error_type}: ") == 2, tail
+
+
 def test_missing_handler_is_runtime_handler_not_found(aws, deploy):
     name = deploy("def other(e, c):\n    return 1\n")
     response, body = invoke(aws("lambda"), name)
@@ -110,7 +139,11 @@ def test_timeout_kills_runtime_with_aws_payload_and_log_line(aws, deploy):
     assert re.fullmatch(r"RequestId: [0-9a-f-]{36} Error: Task timed out after 1\.00 seconds", body["errorMessage"])
     tail = base64.b64decode(response["LogResult"]).decode()
     assert re.search(r"\S+Z [0-9a-f-]{36} Task timed out after 1\.00 seconds", tail)
-    assert "Status: timeout" in tail
+    # AWS's new-format REPORT line of a timed-out invocation ends with its status.
+    request_id = response["ResponseMetadata"]["HTTPHeaders"]["x-amz-request-id"]
+    [report] = [line for line in tail.splitlines() if line.startswith(f"REPORT RequestId: {request_id}")]
+    assert re.fullmatch(r"REPORT RequestId: \S+\tDuration: 1\d{3}\.\d\d ms\tBilled Duration: \d+ ms\t"
+                        r"Memory Size: 128 MB\tMax Memory Used: \d+ MB\tStatus: timeout\t?", report), report
     # The next invoke gets a fresh runtime: new process, module state reset.
     response, after = invoke(lam, name)
     assert "FunctionError" not in response

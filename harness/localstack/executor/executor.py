@@ -15,6 +15,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +119,7 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
         self._log_offset = 0
         self._pending_init: str | None = None
         self._init_ms: float | None = None
+        self._failed_init_ms = 0.0
         self._interpreter: interpreters.Interpreter | None = None
         self._handler = ""
         self._command_prefix: list[str] = []
@@ -153,9 +155,12 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
         # A fault plan the harness registered for this function applies to this process only.
         self._handler, self._env = injection.runtime_for(self.function_version.id.function_name, cfg.handler, env)
         try:
-            self._start_runtime_and_wait()
+            self._start_runtime_and_wait("init")
         except StartupFailed as failure:
-            raise StatusErrorException(str(failure), payload=failure.payload) from failure
+            if self._stopped.is_set() or not failure.payload:
+                raise StatusErrorException(str(failure), payload=failure.payload) from failure
+            # As on AWS, the environment stays, and its first invocation runs init again and reports the
+            # error with both inits' lines (`_invoke`); LocalStack would drop a failed start's logs.
 
     def _unpack_layers(self) -> Path | None:
         """The function's layers merged in order into this environment's /opt, as Lambda extracts them."""
@@ -187,7 +192,9 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
             path.chmod(path.stat().st_mode | 0o755)  # layers are extracted 0755 on AWS
         return [str(path)]
 
-    def _start_runtime_and_wait(self) -> None:
+    def _start_runtime_and_wait(self, phase: str) -> None:
+        """Start a runtime and wait for its init; `phase` is AWS's name for when it runs: `init` (the
+        environment's start) or `invoke` (again, after a failure: reported to the next invocation)."""
         cfg = self.function_version.config
         assert self._interpreter is not None  # start() resolved it
         runtime = RuntimeProcess(
@@ -201,16 +208,20 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
             clock_name=self.function_version.id.function_name,
         )
         self._runtime = runtime
+        # Lines of an earlier failed init stay in front: the next invocation reports them all, as AWS does.
+        earlier = (self._pending_init or "") + lambda_logs.init_start(_runtime(cfg))
         try:
             init_ms = runtime.wait_ready(INIT_TIMEOUT_S, self._stopped)
-        except StartupFailed:
+        except StartupFailed as failure:
             output, self._log_offset = read_new_output(self._log_path, self._log_offset)
-            self._pending_init = lambda_logs.init_start(_runtime(cfg)) + output
+            self._failed_init_ms = (time.perf_counter() - runtime.started_at) * 1000
+            self._pending_init = earlier + output + lambda_logs.init_report(
+                self._failed_init_ms, phase, lambda_logs.error_type_of(failure.payload))
             runtime.kill()
             self._runtime = None
             raise
         output, self._log_offset = read_new_output(self._log_path, self._log_offset)
-        self._pending_init = lambda_logs.init_start(_runtime(cfg)) + output
+        self._pending_init = earlier + output
         self._init_ms = init_ms
 
     def stop(self) -> None:
@@ -240,14 +251,9 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
                 if self._runtime is not None:
                     self._runtime.kill()
                 try:
-                    self._start_runtime_and_wait()
+                    self._start_runtime_and_wait("invoke")
                 except StartupFailed as failure:
-                    logs = (self._pending_init or "") + lambda_logs.start_line(request_id)
-                    logs += lambda_logs.end_and_report(request_id, 0.0, int(cfg.memory_size), 0, None,
-                                                       status="error", error_type="Runtime.InitError")
-                    self._pending_init = None
-                    retries.note_failure(request_id, self.function_version.id.function_name)
-                    return InvocationResult(request_id, failure.payload, is_error=True, logs=logs)
+                    return self._init_failed(request_id, failure)
             runtime = self._runtime
             assert runtime is not None  # alive, or just started (a failed start returned above)
             init_part, self._pending_init = self._pending_init, None
@@ -287,6 +293,17 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
                 retries.note_failure(request_id, self.function_version.id.function_name)
             return InvocationResult(request_id, result_body, is_error=is_error, logs=logs)
 
+    def _init_failed(self, request_id: str, failure: StartupFailed) -> InvocationResult:
+        """The invocation fails with the init's error: the init's lines, then START, END and a REPORT whose
+        Duration is the failed init's and whose Error Type is the runtime's (AWS's order and fields)."""
+        logs = (self._pending_init or "") + lambda_logs.start_line(request_id)
+        memory_size = int(self.function_version.config.memory_size)
+        logs += lambda_logs.end_and_report(request_id, self._failed_init_ms, memory_size, 0, None, status="error",
+                                           error_type=lambda_logs.error_type_of(failure.payload))
+        self._pending_init = None
+        retries.note_failure(request_id, self.function_version.id.function_name)
+        return InvocationResult(request_id, failure.payload, is_error=True, logs=logs)
+
     def _restart_in_background(self) -> None:
         """Start the next runtime now, so its init overlaps the wait before Lambda's retry."""
         self._runtime = None
@@ -297,7 +314,7 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
             with self._lock:
                 if self._runtime is None and not self._stopped.is_set():
                     try:
-                        self._start_runtime_and_wait()
+                        self._start_runtime_and_wait("invoke")
                     except StartupFailed:
                         # Reported to the next invocation, which tries again.
                         self._runtime = None

@@ -11,6 +11,20 @@ def init_start(runtime: str) -> str:
     return f"INIT_START Runtime Version: {runtime.replace('python', 'python:')}.harness\n"
 
 
+def init_report(init_ms: float, phase: str, error_type: str) -> str:
+    """The line that ends a failed init: its own (`phase` init) or one run again inside an invoke (invoke)."""
+    return f"INIT_REPORT Init Duration: {init_ms:.2f} ms\tPhase: {phase}\tStatus: error\tError Type: {error_type}\n"
+
+
+def error_type_of(payload: bytes, default: str = "Runtime.Unknown") -> str:
+    """The `errorType` of an error payload the runtime (or the harness for it) reported."""
+    try:
+        found = json.loads(payload).get("errorType")
+    except (ValueError, AttributeError):
+        return default
+    return found if isinstance(found, str) and found else default
+
+
 def start_line(request_id: str) -> str:
     return f"START RequestId: {request_id} Version: $LATEST\n"
 

@@ -5,7 +5,8 @@ writes its own), naming the attribute it replaces; `install` applies them all fr
 (`harness.localstack.launch`), before LocalStack starts. What each replacement does is said where its body
 lives: `retries` (Lambda's async retries, event age, dead letters and activity), `alarms` (CloudWatch on the stacks'
 clocks), `taps` (topic taps, SNS deliveries), `control_plane` (deploys without idle waits, a stack's
-resources on its clock), `executor.metrics` (Errors = 0 on success), `launch` (the gateway on loopback).
+resources on its clock), `executor.metrics` (Errors = 0 on success), `launch` (the gateway on loopback), `speed` (one
+request parser per service).
 
 A LocalStack other than the pinned one stops before it starts, with one line naming both versions; so does
 a patch whose target is missing. Whether LocalStack serves the classes these patches change (a provider
@@ -64,6 +65,7 @@ def check_version(installed: str | None = None, pinned: str | None = None) -> No
 
 def patch_list() -> list[Any]:
     """The one list: every attribute of LocalStack the harness replaces, in the order they are applied."""
+    from localstack.aws.handlers.service import ServiceRequestParser
     from localstack.aws.handlers.service_plugin import ServiceLoader
     from localstack.services.cloudformation.resource_provider import ResourceProviderExecutor
     from localstack.services.cloudwatch import alarm_scheduler, provider_v2
@@ -78,7 +80,7 @@ def patch_list() -> list[Any]:
     from localstack.utils.aws import dead_letter_queue
     from localstack.utils.patch import Patch, create_patch_proxy
 
-    from harness.localstack import alarms, control_plane, retries, taps
+    from harness.localstack import alarms, control_plane, retries, speed, taps
     from harness.localstack.executor import metrics
 
     fn = Patch.function
@@ -119,6 +121,8 @@ def patch_list() -> list[Any]:
         fn(LambdaService.__init__, control_plane.task_pool),
         fn(event_manager.LambdaEventManager.stop, control_plane.event_manager_stop),
         fn(event_manager.Poller.stop, control_plane.poller_stop),
+        # One request parser per service, not one per request.
+        fn(ServiceRequestParser.parse_and_enrich, speed.parse_and_enrich),
     ]
 
 

@@ -22,6 +22,9 @@ def main() -> None:
         print(str(mismatch), file=sys.stderr, flush=True)
         sys.exit(MISMATCH_EXIT_STATUS)
     routes.install()
+    from harness.localstack.executor import zygote
+
+    zygote.prewarm()
     from localstack.runtime.main import main as localstack_main
 
     try:

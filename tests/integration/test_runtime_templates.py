@@ -140,3 +140,42 @@ def test_a_killed_template_is_replaced_and_its_runtimes_end_with_it(aws: Callabl
              what="the killed template's runtime ended with it")
     second = _report(lam, deploy(REPORT))
     assert second["ppid"] != first["ppid"] and "zygote_server.py" in _parent_command(second)
+
+
+def test_each_runtime_s_template_starts_with_localstack_before_any_function(harness_resources: Any) -> None:
+    """The templates start in the background as LocalStack starts (`zygote.prewarm`), so that a function's first
+    cold start does not wait for one: the session's LocalStack has them whether or not a function was made."""
+    from harness import runtimes
+
+    harness_resources.endpoint()
+    localstack = harness_resources._localstack
+    if localstack is None or localstack.process is None:
+        import pytest
+
+        pytest.skip("attached to a LocalStack the harness did not start (HARNESS_ENDPOINT)")
+    installed = {str(runtimes.resolve(runtime).python) for runtime in runtimes.SUPPORTED_RUNTIMES
+                 if _installed(runtime)}
+
+    def templates() -> set[str]:
+        found = set()
+        for child in psutil.Process(localstack.process.pid).children(recursive=True):
+            try:
+                command = child.cmdline()
+            except psutil.Error:
+                continue
+            if any(part.endswith("zygote_server.py") for part in command):
+                found.add(command[0])
+        return found
+
+    wait_for(templates, lambda found: found >= installed, deadline_s=30,
+             what=f"a runtime template for each installed runtime ({', '.join(sorted(installed))})")
+
+
+def _installed(runtime: str) -> bool:
+    from harness import runtimes
+
+    try:
+        runtimes.resolve(runtime)
+    except runtimes.RuntimeUnavailable:
+        return False
+    return True

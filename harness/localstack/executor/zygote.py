@@ -207,6 +207,27 @@ def say_once(function: str, text: str) -> None:
     LOG.warning("harness: %s %s", function, text)
 
 
+def prewarm() -> threading.Thread | None:
+    """Start every installed Python runtime's template in the background, newest runtime first, so that no
+    function's first cold start waits for one (0.6 s each: an interpreter importing boto3, in its own
+    process, beside LocalStack's start); None when templates are off."""
+    if not enabled():
+        return None
+    from harness import runtimes
+
+    def start_all() -> None:
+        for runtime in reversed(runtimes.SUPPORTED_RUNTIMES):
+            try:
+                interpreter = runtimes.resolve(runtime)
+            except runtimes.RuntimeUnavailable:
+                continue
+            template_for(interpreter.python, interpreter.runtime_dir)
+
+    thread = threading.Thread(target=start_all, name="harness-runtime-templates", daemon=True)
+    thread.start()
+    return thread
+
+
 def template_for(python: Path, runtime_dir: Path) -> Template | None:
     """The running template of this interpreter and runtime directory, started on first use; None when it
     cannot start (then environments get a fresh interpreter, and the log says why once)."""

@@ -11,6 +11,7 @@ import ctypes
 import os
 import signal
 import subprocess
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
@@ -39,6 +40,12 @@ def spawn(args: list[str], **popen_kwargs: Any) -> subprocess.Popen:
             **popen_kwargs,
         )
 
+    return _spawner.submit(start).result()
+
+
+def on_spawner_thread[T](start: Callable[[], T]) -> T:
+    """`start()` (which forks a long-lived child bound to die with its parent *thread*, like `setpriv
+    --pdeathsig`) run on the one long-lived spawner thread, whichever thread asks."""
     return _spawner.submit(start).result()
 
 

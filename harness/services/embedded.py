@@ -103,6 +103,10 @@ def remove_stale_runs(root: Path) -> None:
             shutil.rmtree(entry, ignore_errors=True)
 
 
+def _import_for_deploy() -> None:
+    import cfnlint.decode  # type: ignore[import-untyped]  # noqa: F401
+
+
 def ensure_runtimes(progress=print) -> list[str]:
     """Install the runtime libraries for every Python runtime this machine can serve; returns them."""
     served = []
@@ -187,6 +191,9 @@ class EmbeddedLocalStack:
         return "\n".join(text.splitlines()[-lines:])
 
     def start(self, timeout_s: float = 60.0) -> Endpoint:
+        # What a deploy imports first on this side (cfn-lint's template reader: about 1 s), while LocalStack
+        # starts in its own process and this one only waits.
+        threading.Thread(target=_import_for_deploy, name="harness-deploy-imports", daemon=True).start()
         root = _runs_root()
         remove_stale_runs(root)
         ensure_runtimes(self._say)
@@ -230,9 +237,7 @@ class EmbeddedLocalStack:
 
         endpoint = Endpoint(self.url)
         try:
-            # What a stack's deploy loads first here: cfn-lint's template reader; and the code's bucket.
-            import cfnlint.decode  # type: ignore[import-untyped]  # noqa: F401
-
+            # What a stack's deploy makes first: the code's bucket.
             from harness.packaging import CODE_BUCKET
 
             endpoint.client("s3").create_bucket(Bucket=CODE_BUCKET)

@@ -31,6 +31,8 @@ from typing import Any
 import psutil
 import psycopg
 
+from harness import procs
+
 _START_TIMEOUT_S = 30.0
 _STOP_TIMEOUT_S = 15.0
 _PORT_ATTEMPTS = 3
@@ -157,17 +159,24 @@ class EmbeddedPostgres:
             # SIGINT is PostgreSQL's fast shutdown: if the harness dies, so does the server.
             command = [setpriv, "--pdeathsig", "INT", "--", *command]
         assert self.log_path is not None
-        with open(self.log_path, "ab") as log:
-            return subprocess.Popen(
-                command,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                user=user,
-                # Its own session: a Ctrl-C meant for the harness must not stop the server before the
-                # harness has finished tearing down through it.
-                start_new_session=True,
-            )
+        log_path = self.log_path
+
+        def start() -> subprocess.Popen[bytes]:
+            with open(log_path, "ab") as log:
+                return subprocess.Popen(
+                    command,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    user=user,
+                    # Its own session: a Ctrl-C meant for the harness must not stop the server before the
+                    # harness has finished tearing down through it.
+                    start_new_session=True,
+                )
+
+        # The death signal follows the thread that forks the server: the spawner thread lives as long as the
+        # process, whichever thread starts the database (`harness.stack.resources` starts it in the background).
+        return procs.on_spawner_thread(start)
 
     @staticmethod
     def _wait_ready(process: subprocess.Popen[bytes], pgdata: Path) -> bool:

@@ -23,6 +23,7 @@ class Resources:
         self._endpoint: Endpoint | None = None
         self._platform: Platform | None = None
         self._lock = threading.Lock()
+        self._database_lock = threading.Lock()
 
     def endpoint(self) -> Endpoint:
         with self._lock:
@@ -32,6 +33,9 @@ class Resources:
                 else:
                     self._endpoint = endpoint_from_env(self._allow_remote)
                 if self._endpoint is None:
+                    # PostgreSQL starts meanwhile: a run needs both, and LocalStack's start leaves a core idle.
+                    threading.Thread(target=self._start_database_quietly, name="harness-database-start",
+                                     daemon=True).start()
                     self._localstack = EmbeddedLocalStack(quiet=self._quiet)
                     self._endpoint = self._localstack.start()
             return self._endpoint
@@ -53,17 +57,25 @@ class Resources:
                     self._platform = platform.attached(endpoint.url)
             return self._platform
 
+    def _start_database_quietly(self) -> None:
+        """Start PostgreSQL ahead of its first use; a failure is left for `database_url` to meet and report."""
+        try:
+            self.database_url()
+        except Exception:  # noqa: BLE001 - database_url() raises it again, where a caller reports it
+            pass
+
     def database_url(self) -> str:
-        with self._lock:
+        with self._database_lock:
             if self._database is None:
                 env = {"DATABASE_URL": self._database_url} if self._database_url else None
                 self._database = start_database(env)
             return self._database.url
 
     def close(self) -> None:
-        if self._database is not None:
-            self._database.stop()
-            self._database = None
+        with self._database_lock:  # a start in the background is over, its server stopped with the rest
+            if self._database is not None:
+                self._database.stop()
+                self._database = None
         if self._localstack is not None:
             self._localstack.stop()
             self._localstack = None

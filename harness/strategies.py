@@ -281,7 +281,7 @@ def fault_plans(
     functions with a database), each optionally narrowed, among the filters named in `targeting`, to
     poison `files` of the job, `attempts` that happen (up to 1 + max_retry_attempts), `runs` of the job, a
     `min_shard_size` up to the shard size, and a `probability` with its `seed`. Deployment errors
-    (`import_error`, `missing_handler`) are narrowed by `runs` only, as the scenario format requires.
+    (`import_error`, `missing_handler`) are narrowed by `runs` only, and win in their runs (they fail init).
 
     Example: `@given(st.data())`, then `faults = data.draw(fault_plans(job, stack, kinds=["timeout"]))`;
     `harness.faults.fault_plan(faults, "worker")` is the plan the in-Lambda wrapper would get. And

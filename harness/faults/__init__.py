@@ -24,6 +24,12 @@ WRAPPER_HANDLER = f"{WRAPPER_MODULE}.handler"
 # The fault plan module ships next to the wrapper under this name: the one matching code, in Lambda too.
 PLAN_MODULE = "harness_fault_plan"
 
+ORIGINAL_HANDLER_VAR = "HARNESS_ORIGINAL_HANDLER"
+"""The function's own handler, in a wrapped runtime's environment."""
+INIT_REQUEST_VAR = "HARNESS_INIT_REQUEST"
+"""A file naming the request (and its event) of an invocation that runs init again, in a wrapped runtime's
+environment: an init broken by the plan records that attempt (`lambda_wrapper._init_fault`)."""
+
 LEDGER_TABLE = "harness_attempts"
 """The attempt ledger's table in each stack's schema: one row per invocation attempt, written by the wrapper."""
 RUNS_TABLE = "harness_runs"
@@ -53,7 +59,7 @@ def wrapper_environment(plan: list[dict[str, Any]], original_handler: str, ledge
     """The variables the wrapper reads, set by the executor in the runtime process only."""
     return {
         "HARNESS_FAULTS": json.dumps(plan),
-        "HARNESS_ORIGINAL_HANDLER": original_handler,
+        ORIGINAL_HANDLER_VAR: original_handler,
         "HARNESS_LEDGER_URL": ledger_url,
         "HARNESS_LEDGER_TABLE": ledger_table,
     }

@@ -8,6 +8,10 @@ The function is deployed with ``harness_fault_wrapper.handler`` as its handler a
 2. decides from the fault plan in ``HARNESS_FAULTS`` (JSON) whether this attempt gets a fault;
 3. records the attempt and its fault in the ledger, then breaks or calls the real handler.
 
+A broken deployment (``import_error``, ``missing_handler``) fails the init instead, while the runtime loads
+this module: no attempt reaches the handler. When the executor runs init again for a request (after a
+failed init), it names the request in ``HARNESS_INIT_REQUEST``, and the init records that attempt.
+
 This file runs inside Lambda: it imports nothing of the harness package, only the standard library,
 pg8000, the seed pipeline's URL parsing and the fault plan module (``harness/faults/plan.py``, shipped
 as ``harness_fault_plan.py``) that ship in the same zip.
@@ -77,26 +81,28 @@ def _shard_of(event) -> tuple[str | None, list[str]]:
     return None, []
 
 
-def _record_attempt(context, attempt_event, shard_id, file_ids) -> tuple[int, int, int]:
-    """(attempt number, ledger row ID, run of the job) for this invocation attempt.
+def _run_of(request_id: str) -> tuple[int, int]:
+    """(attempts the ledger has of this request, the run it belongs to).
 
     The run is the latest one started when the request's first attempt came (runs never overlap: the
     harness submits a run once the previous one has settled), so a retry belongs to its first attempt's run.
     """
-    conn = _ledger_connection()
-    table = _ledger_table()
-    function = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")
-    [[previous, first_run, current_run]] = conn.run(
+    [[previous, first_run, current_run]] = _ledger_connection().run(
         f"SELECT count(*), min(run), (SELECT coalesce(max(run), 1) FROM {_runs_table()}) "
-        f"FROM {table} WHERE request_id = :rid AND function = :fn",
-        rid=context.aws_request_id, fn=function,
+        f"FROM {_ledger_table()} WHERE request_id = :rid AND function = :fn",
+        rid=request_id, fn=os.environ.get("AWS_LAMBDA_FUNCTION_NAME", ""),
     )
-    attempt = int(previous) + 1
-    run = int(first_run if first_run is not None else current_run)
-    [[row_id]] = conn.run(
-        f"INSERT INTO {table} (function, request_id, attempt, shard_id, file_ids, event, started_at, run) "
+    return int(previous), int(first_run if first_run is not None else current_run)
+
+
+def _record_attempt(request_id: str, attempt_event, shard_id, file_ids) -> tuple[int, int, int]:
+    """(attempt number, ledger row ID, run of the job) for this invocation attempt."""
+    previous, run = _run_of(request_id)
+    attempt = previous + 1
+    [[row_id]] = _ledger_connection().run(
+        f"INSERT INTO {_ledger_table()} (function, request_id, attempt, shard_id, file_ids, event, started_at, run) "
         "VALUES (:fn, :rid, :attempt, :shard, CAST(:files AS jsonb), CAST(:event AS jsonb), :t, :run) RETURNING id",
-        fn=function, rid=context.aws_request_id, attempt=attempt, shard=shard_id,
+        fn=os.environ.get("AWS_LAMBDA_FUNCTION_NAME", ""), rid=request_id, attempt=attempt, shard=shard_id,
         files=json.dumps(file_ids), event=json.dumps(attempt_event), t=time.time(), run=run,
     )
     return attempt, row_id, run
@@ -158,12 +164,9 @@ def _break(fault: dict, context) -> None:
 
 
 def _deployment_error(fault: dict) -> BaseException:
-    """What the Python runtime reports when a deployment is broken, in its own types and words.
-
-    AWS's runtime client raises these while it loads the configured handler. The wrapper is the configured
-    handler here, so it raises the same fault, naming the function's own handler, at each invocation: the
-    error type, message, retries and dead letter are AWS's; the init phase is not re-enacted.
-    """
+    """What the Python runtime reports when a deployment is broken, in its own types and words, naming the
+    function's own handler: AWS's runtime client raises these while it loads the configured handler, and so
+    does the wrapper, which is the configured handler here, while it is loaded (`_fail_init`)."""
     module, _, function = os.environ["HARNESS_ORIGINAL_HANDLER"].rpartition(".")
     if fault["kind"] == "import_error":
         kind, message = "Runtime.ImportModuleError", (
@@ -176,6 +179,54 @@ def _deployment_error(fault: dict) -> BaseException:
     except ImportError:  # another runtime client: an exception whose type name is AWS's error type
         return type(kind, (Exception,), {})(message)
     return FaultException(kind, message, None)
+
+
+def _init_request() -> tuple[str, object] | None:
+    """The request whose invocation runs this init again (Lambda's init inside the invoke phase, after a failed
+    one), as the executor hands it over (`injection.for_request`); None for an environment's own init."""
+    path = os.environ.get("HARNESS_INIT_REQUEST")
+    if not path:
+        return None
+    with open(path, encoding="utf-8") as found:
+        request = json.load(found)
+    return str(request["request_id"]), request["event"]
+
+
+def _current_run() -> int:
+    [[run]] = _ledger_connection().run(f"SELECT coalesce(max(run), 1) FROM {_runs_table()}")
+    return int(run)
+
+
+def _init_fault() -> dict | None:
+    """The broken deployment this init meets (`fault_plan.init_fault`), or None.
+
+    An environment's own init belongs to the run being made. An init run again for a request (after a failed
+    one) belongs to the request's run, and it is that request's attempt: recorded in the ledger, failed here,
+    before the handler, as on AWS, where such an attempt never reaches the code."""
+    plan = json.loads(os.environ.get("HARNESS_FAULTS") or "[]")
+    if not any(entry.get("at_init") for entry in plan):
+        return None
+    request = _init_request()
+    if request is None:
+        index = fault_plan.init_fault(plan, _current_run())
+        return None if index is None else plan[index]
+    request_id, event = request
+    index = fault_plan.init_fault(plan, _run_of(request_id)[1])
+    if index is None:
+        return None
+    shard_id, file_ids = _shard_of(event)
+    _, row_id, _ = _record_attempt(request_id, event, shard_id, file_ids)
+    _set_fault(row_id, plan[index]["kind"])
+    _finish(row_id, "error")
+    return plan[index]
+
+
+def _fail_init(fault: dict) -> None:
+    """Fail the runtime's init as a broken deployment does: the runtime client catches the error raised while
+    it loads the handler, posts it to /runtime/init/error and exits (awslambdaric's `bootstrap.run`)."""
+    if fault["kind"] == "missing_handler":
+        importlib.import_module(os.environ["HARNESS_ORIGINAL_HANDLER"].rpartition(".")[0])  # the module loads
+    raise _deployment_error(fault)
 
 
 def _patched(module, attribute: str, fault: dict, context):
@@ -194,7 +245,7 @@ def _patched(module, attribute: str, fault: dict, context):
 def handler(event, context):
     plan = json.loads(os.environ.get("HARNESS_FAULTS") or "[]")
     shard_id, file_ids = _shard_of(event)
-    attempt, row_id, run = _record_attempt(context, event, shard_id, file_ids)
+    attempt, row_id, run = _record_attempt(context.aws_request_id, event, shard_id, file_ids)
     index = fault_plan.pick(plan, attempt, run, shard_id, file_ids)
     fault = None if index is None else plan[index]
     real = _real_handler()
@@ -209,7 +260,10 @@ def handler(event, context):
             # A misconfiguration, exactly as an operator would make it (a wrong table or column name, a
             # database that is down): the function's own code runs with it and meets the consequences.
             overrides = dict(fault["overrides"])
-        elif fault["kind"] in ("import_error", "missing_handler"):
+        elif fault.get("at_init"):
+            # Only in an environment whose init came before the broken deployment: the harness replaces
+            # those when one starts (`TemplateStack.mark_run`). Fail as the deployment does, if late.
+            print(f"harness: this environment's init came before the {fault['kind']} fault, so it fails at invoke")
             _finish(row_id, "error")
             raise _deployment_error(fault)
         elif fault["kind"] == "bad_input":
@@ -247,6 +301,9 @@ def handler(event, context):
 
 # Import the function's own module now, in Lambda's init phase, as Lambda does with a configured handler:
 # its import-time work (boto3, database driver, clients) must not be charged to the first invocation's
-# Timeout just because a wrapper stands in front of it.
+# Timeout just because a wrapper stands in front of it. A broken deployment fails this init instead.
 if "HARNESS_ORIGINAL_HANDLER" in os.environ:
+    _broken = _init_fault()
+    if _broken is not None:
+        _fail_init(_broken)
     _real_handler()

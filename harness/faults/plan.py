@@ -46,9 +46,24 @@ def matches(entry: Entry, attempt: int, run: int, shard_id: str | None, file_ids
     return True
 
 
+def init_fault(plan: Sequence[Entry], run: int) -> int | None:
+    """The index of the first entry that breaks the function's init in run `run`, or None.
+
+    Such an entry (`at_init`: a broken deployment, narrowed by runs only) fails the runtime's init, before any
+    attempt is handed to the code: it wins over every other entry, wherever it stands in the plan."""
+    for index, entry in enumerate(plan):
+        if entry.get("at_init") and targets(entry.get("runs"), run):
+            return index
+    return None
+
+
 def pick(plan: Sequence[Entry], attempt: int, run: int, shard_id: str | None, file_ids: Sequence[str],
          *, every_draw_fires: bool = False) -> int | None:
-    """The index of the first entry that strikes this attempt, or None."""
+    """The index of the entry that strikes this attempt, or None: a broken init (`init_fault`), else the first
+    entry that matches."""
+    broken = init_fault(plan, run)
+    if broken is not None:
+        return broken
     for index, entry in enumerate(plan):
         if matches(entry, attempt, run, shard_id, file_ids, every_draw_fires=every_draw_fires):
             return index

@@ -348,7 +348,8 @@ def failure_class(fault: FaultBase) -> FailureClass:
 
 
 def fault_plan(faults: Sequence[FaultBase], function: str) -> list[dict[str, Any]]:
-    """The JSON-ready plan the fault wrapper gets for one function (first match wins per attempt)."""
+    """The JSON-ready plan the fault wrapper gets for one function (first match wins per attempt, but a broken
+    deployment that targets the run fails init, before any attempt: `harness.faults.plan.pick`)."""
     entries = []
     for fault in faults:
         if fault.function != function:
@@ -364,6 +365,8 @@ def fault_plan(faults: Sequence[FaultBase], function: str) -> list[dict[str, Any
             entry["inject_at"] = INJECTION_POINTS[function]
         if row.strikes == "after_work":
             entry["after_work"] = True
+        if row.strikes == "deployment":
+            entry["at_init"] = True  # the runtime's init fails: it wins over the other entries (plan.init_fault)
         if row.overrides and function in row.overrides:
             wrong = UNREACHABLE_DATABASE_URL if fault.kind == "db_unreachable" else fault.wrong_name  # type: ignore[attr-defined]
             entry["overrides"] = {row.overrides[function]: wrong}

@@ -22,6 +22,7 @@ from psycopg import sql
 
 from harness import faults as fault_injection
 from harness import wire
+from harness.faults.plan import init_fault
 from harness.format.faults import fault_plan
 from harness.format.template import ALARM_TYPES, QUEUE_TYPES, TOPIC_TYPES
 from harness.observe import ledger
@@ -60,6 +61,8 @@ class TemplateStack:
         self.alarm_names: dict[str, str] = {}
         """Logical name -> deployed name of each alarm."""
         self._registered: list[str] = []
+        self._plans: dict[str, list[dict[str, Any]]] = {}
+        self._last_run: int | None = None
 
     def client(self, service: str) -> Any:
         return self.endpoint.shared_client(service)
@@ -191,6 +194,7 @@ class TemplateStack:
         for name, plan in plans.items():
             self._route(wire.FAULTS, "PUT", name, fault_injection.registration(plan, self.database_url, self.schema))
             self._registered.append(name)
+            self._plans[name] = list(plan)
 
     def alarm_state(self, alarm: str) -> str:
         """The alarm's current state (OK, ALARM or INSUFFICIENT_DATA), as CloudWatch has it now."""
@@ -198,9 +202,19 @@ class TemplateStack:
         return str(found[0]["StateValue"]) if found else "INSUFFICIENT_DATA"
 
     def mark_run(self, run: int) -> None:
-        """Tell the fault wrapper that run `run` of the job starts now (faults can target runs)."""
+        """Tell the fault wrapper that run `run` of the job starts now (faults can target runs).
+
+        A broken deployment that starts or ends with this run (`runs` of an `import_error`) is a deploy between
+        runs: on AWS the function's environments are new ones, whose init meets it. Registering the plan again
+        tells the executor so (`harness.localstack.executor.injection.generation`): warm environments start
+        over with their own init at their next invocation."""
         with psycopg.connect(self.database_url, autocommit=True) as connection:
             ledger.mark_run(connection, self.schema, run)
+        last, self._last_run = self._last_run, run
+        for name, plan in self._plans.items():
+            if last is not None and init_fault(plan, run) != init_fault(plan, last):
+                self._route(wire.FAULTS, "PUT", name,
+                            fault_injection.registration(plan, self.database_url, self.schema))
 
     # -- what it shows ---------------------------------------------------------------------------------
     def attempts(self) -> list[Attempt]:

@@ -27,6 +27,20 @@ def test_the_first_matching_entry_wins() -> None:
     assert plan.pick([entry(runs=[2])], 1, 1, "0000", ["f-0001"]) is None
 
 
+def test_a_broken_deployment_of_the_run_wins_over_every_other_entry() -> None:
+    # It fails the runtime's init, before any attempt is handed to the code (the wrapper's `_init_fault`), so
+    # an entry listed before it never strikes in its runs; the walk picks as the wrapper does.
+    faults = TypeAdapter(list[Fault]).validate_python([
+        {"function": "worker", "kind": "timeout", "attempts": [1]},
+        {"function": "worker", "kind": "import_error", "runs": [2]},
+    ])
+    entries = fault_plan(faults, "worker")
+    assert [e.get("at_init") for e in entries] == [None, True]
+    assert plan.init_fault(entries, 1) is None and plan.init_fault(entries, 2) == 1
+    assert plan.pick(entries, 1, 1, "0000", ["f-0001"]) == 0
+    assert plan.pick(entries, 1, 2, "0000", ["f-0001"]) == 1
+
+
 def test_min_shard_size_filters_small_shards() -> None:
     big = entry(min_shard_size=3)
     assert plan.matches(big, 1, 1, "0000", ["a", "b", "c"])

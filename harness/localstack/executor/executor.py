@@ -123,6 +123,8 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
         self._interpreter: interpreters.Interpreter | None = None
         self._handler = ""
         self._command_prefix: list[str] = []
+        self._deployed_env: dict[str, str] = {}
+        self._generation = 0
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self, env_vars: dict[str, str]) -> None:
@@ -152,15 +154,23 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
         # The function's own environment variables win, as on AWS (set last by LocalStack already).
         env.update({k: str(v) for k, v in (cfg.environment or {}).items()})
         self._command_prefix = self._exec_wrapper(env.get("AWS_LAMBDA_EXEC_WRAPPER"), opt)
-        # A fault plan the harness registered for this function applies to this process only.
-        self._handler, self._env = injection.runtime_for(self.function_version.id.function_name, cfg.handler, env)
+        self._deployed_env = env
         try:
-            self._start_runtime_and_wait("init")
+            self._init_as_deployed()
         except StartupFailed as failure:
             if self._stopped.is_set() or not failure.payload:
                 raise StatusErrorException(str(failure), payload=failure.payload) from failure
             # As on AWS, the environment stays, and its first invocation runs init again and reports the
             # error with both inits' lines (`_invoke`); LocalStack would drop a failed start's logs.
+
+    def _init_as_deployed(self) -> None:
+        """The environment's own init (Phase: init), with the fault plan the harness registered for this
+        function, which applies to this process only."""
+        name = self.function_version.id.function_name
+        self._generation = injection.generation(name)
+        self._handler, self._env = injection.runtime_for(name, self.function_version.config.handler or "",
+                                                         self._deployed_env)
+        self._start_runtime_and_wait("init")
 
     def _unpack_layers(self) -> Path | None:
         """The function's layers merged in order into this environment's /opt, as Lambda extracts them."""
@@ -192,16 +202,18 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
             path.chmod(path.stat().st_mode | 0o755)  # layers are extracted 0755 on AWS
         return [str(path)]
 
-    def _start_runtime_and_wait(self, phase: str) -> None:
+    def _start_runtime_and_wait(self, phase: str, request: dict[str, str] | None = None) -> None:
         """Start a runtime and wait for its init; `phase` is AWS's name for when it runs: `init` (the
-        environment's start) or `invoke` (again, after a failure: reported to the next invocation)."""
+        environment's start) or `invoke` (again, after a failure: reported to the next invocation, or run for
+        `request`, the invocation that needs it, whose attempt a fault plan's broken init records)."""
         cfg = self.function_version.config
         assert self._interpreter is not None  # start() resolved it
         runtime = RuntimeProcess(
             python=self._interpreter.python,
             handler=self._handler,
             command_prefix=self._command_prefix,
-            env=self._env,
+            env=self._env if request is None else
+            injection.for_request(self._env, request["invoke-id"], request["payload"], self._dir),
             task_root=Path(self._env["LAMBDA_TASK_ROOT"]),
             log_path=self._log_path,
             memory_limit_mb=int(cfg.memory_size),
@@ -246,14 +258,9 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
         with self._lock:
             if self._stopped.is_set():
                 raise LambdaRuntimeException(f"execution environment {self.id} is stopped")
-            if self._runtime is None or not self._runtime.alive:
-                # A previous invocation timed out or killed the runtime: a fresh one, as after a sandbox reset.
-                if self._runtime is not None:
-                    self._runtime.kill()
-                try:
-                    self._start_runtime_and_wait("invoke")
-                except StartupFailed as failure:
-                    return self._init_failed(request_id, failure)
+            failed = self._ready_runtime(payload)
+            if failed is not None:
+                return failed
             runtime = self._runtime
             assert runtime is not None  # alive, or just started (a failed start returned above)
             init_part, self._pending_init = self._pending_init, None
@@ -292,6 +299,32 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
                 # An async retry's delay counts from here.
                 retries.note_failure(request_id, self.function_version.id.function_name)
             return InvocationResult(request_id, result_body, is_error=is_error, logs=logs)
+
+    def _ready_runtime(self, payload: dict[str, str]) -> InvocationResult | None:
+        """A live runtime for this invocation, or the invocation's result when its init fails."""
+        if self._generation != injection.generation(self.function_version.id.function_name):
+            # The function's fault plan was registered again: a deploy, on AWS, whose environments are new
+            # ones. This one starts over as a new one would, with its own init (Phase: init).
+            if self._runtime is not None:
+                self._runtime.kill()
+                self._runtime = None
+            self._pending_init, self._init_ms = None, None
+            try:
+                self._init_as_deployed()
+            except StartupFailed:
+                if self._stopped.is_set():
+                    raise LambdaRuntimeException(f"execution environment {self.id} is stopped") from None
+                # As in `start`: init runs again, for this invocation, below.
+        if self._runtime is None or not self._runtime.alive:
+            # A previous invocation timed out or killed the runtime, or the init failed: a fresh one, as
+            # after a sandbox reset, which runs init inside this invocation (Phase: invoke).
+            if self._runtime is not None:
+                self._runtime.kill()
+            try:
+                self._start_runtime_and_wait("invoke", payload)
+            except StartupFailed as failure:
+                return self._init_failed(payload["invoke-id"], failure)
+        return None
 
     def _init_failed(self, request_id: str, failure: StartupFailed) -> InvocationResult:
         """The invocation fails with the init's error: the init's lines, then START, END and a REPORT whose

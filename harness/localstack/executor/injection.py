@@ -17,6 +17,7 @@ A function nobody registered runs exactly as deployed.
 
 from __future__ import annotations
 
+import json
 import shutil
 import tempfile
 import threading
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 _PLANS: dict[str, dict[str, Any]] = {}
+_GENERATIONS: dict[str, int] = {}
 _LOCK = threading.Lock()
 _SUPPORT: list[str] = []
 REQUIRED_KEYS = ("faults", "ledger_url", "ledger_table")
@@ -43,6 +45,14 @@ def register(function_name: str, registration: Any) -> None:
         raise RegistrationError(f"registration of {function_name}: 'faults' must be a list")
     with _LOCK:
         _PLANS[function_name] = dict(registration)
+        _GENERATIONS[function_name] = _GENERATIONS.get(function_name, 0) + 1
+
+
+def generation(function_name: str) -> int:
+    """How many times a plan was registered for the function. Each registration stands for a deployment of
+    the function, as a broken one between runs: environments started before it start over (the executor)."""
+    with _LOCK:
+        return _GENERATIONS.get(function_name, 0)
 
 
 def unregister(function_name: str) -> None:
@@ -86,3 +96,16 @@ def runtime_for(function_name: str, handler: str, env: dict[str, str]) -> tuple[
                                               str(found["ledger_table"])))
     wrapped["PYTHONPATH"] = ":".join(part for part in (env.get("PYTHONPATH", ""), *support_path()) if part)
     return faults.WRAPPER_HANDLER, wrapped
+
+
+def for_request(env: dict[str, str], request_id: str, event: str, folder: Path) -> dict[str, str]:
+    """The environment of a runtime started for one invocation (init run again inside the invoke): a wrapped
+    one is told the request (in a file of the execution environment's `folder`), so that an init its fault
+    plan breaks records that attempt in the ledger. An unwrapped one, as given."""
+    from harness import faults
+
+    if faults.ORIGINAL_HANDLER_VAR not in env:
+        return env
+    path = folder / "init-request.json"
+    path.write_text(json.dumps({"request_id": request_id, "event": json.loads(event or "null")}), encoding="utf-8")
+    return dict(env, **{faults.INIT_REQUEST_VAR: str(path)})

@@ -121,8 +121,7 @@ def patch_list() -> list[Any]:
         fn(LambdaService.__init__, control_plane.task_pool),
         fn(event_manager.LambdaEventManager.stop, control_plane.event_manager_stop),
         fn(event_manager.Poller.stop, control_plane.poller_stop),
-        # One request parser per service, not one per request.
-        fn(ServiceRequestParser.parse_and_enrich, speed.parse_and_enrich),
+        fn(ServiceRequestParser.parse_and_enrich, speed.parse_and_enrich),  # one parser per service
     ]
 
 

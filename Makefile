@@ -27,6 +27,7 @@ bench: setup
 	.venv/bin/python bench/bench_executor.py
 	.venv/bin/python bench/bench_pipeline.py
 	.venv/bin/python bench/bench_scenarios.py
+	.venv/bin/python bench/bench_soak.py
 
 # Mutation testing: the scenario suite against each planted bug of tests/mutants/catalog.yaml.
 mutants: setup

@@ -95,15 +95,22 @@ def _run_of(request_id: str) -> tuple[int, int]:
     return int(previous), int(first_run if first_run is not None else current_run)
 
 
-def _record_attempt(request_id: str, attempt_event, shard_id, file_ids) -> tuple[int, int, int]:
-    """(attempt number, ledger row ID, run of the job) for this invocation attempt."""
+def _attempt_started_at() -> float:
+    """Now, taken as the handler is entered, before the ledger's queries (the first opens its connection)."""
+    return time.time()
+
+
+def _record_attempt(request_id: str, attempt_event, shard_id, file_ids,
+                    started: float | None = None) -> tuple[int, int, int]:
+    """(attempt number, ledger row ID, run of the job) for this invocation attempt, started at `started`."""
+    started = time.time() if started is None else started
     previous, run = _run_of(request_id)
     attempt = previous + 1
     [[row_id]] = _ledger_connection().run(
         f"INSERT INTO {_ledger_table()} (function, request_id, attempt, shard_id, file_ids, event, started_at, run) "
         "VALUES (:fn, :rid, :attempt, :shard, CAST(:files AS jsonb), CAST(:event AS jsonb), :t, :run) RETURNING id",
         fn=os.environ.get("AWS_LAMBDA_FUNCTION_NAME", ""), rid=request_id, attempt=attempt, shard=shard_id,
-        files=json.dumps(file_ids), event=json.dumps(attempt_event), t=time.time(), run=run,
+        files=json.dumps(file_ids), event=json.dumps(attempt_event), t=started, run=run,
     )
     return attempt, row_id, run
 
@@ -211,11 +218,12 @@ def _init_fault() -> dict | None:
         index = fault_plan.init_fault(plan, _current_run())
         return None if index is None else plan[index]
     request_id, event = request
+    started = _attempt_started_at()
     index = fault_plan.init_fault(plan, _run_of(request_id)[1])
     if index is None:
         return None
     shard_id, file_ids = _shard_of(event)
-    _, row_id, _ = _record_attempt(request_id, event, shard_id, file_ids)
+    _, row_id, _ = _record_attempt(request_id, event, shard_id, file_ids, started)
     _set_fault(row_id, plan[index]["kind"])
     _finish(row_id, "error")
     return plan[index]
@@ -243,9 +251,10 @@ def _patched(module, attribute: str, fault: dict, context):
 
 
 def handler(event, context):
+    started = _attempt_started_at()
     plan = json.loads(os.environ.get("HARNESS_FAULTS") or "[]")
     shard_id, file_ids = _shard_of(event)
-    attempt, row_id, run = _record_attempt(context.aws_request_id, event, shard_id, file_ids)
+    attempt, row_id, run = _record_attempt(context.aws_request_id, event, shard_id, file_ids, started)
     index = fault_plan.pick(plan, attempt, run, shard_id, file_ids)
     fault = None if index is None else plan[index]
     real = _real_handler()

@@ -163,8 +163,10 @@ def _request_id_problems(groups: dict[str, list[Attempt]], snapshot: Snapshot, s
 
 DELAY_TOLERANCE_S = 0.5
 """How far from its stated delay a retry may start on the stack's clock: the ledger records an attempt when its
-handler starts, so a retry after a timeout (a new execution environment) starts its delay plus that
-environment's start (0.1 to 0.2 s here) after the failure."""
+handler is entered, so a retry after a timeout (a new execution environment) starts its delay plus that
+environment's start after the failure: 0.02 to 0.15 s here with the runtimes' templates started in advance,
+measured on `worker-timeout-reshards` with `make mutants` running beside it. Issue 24 asks for 0.1 s; under load
+that does not hold yet, so the tolerance keeps room for a busy machine."""
 
 
 def _delay_problems(groups: dict[str, list[Attempt]], snapshot: Snapshot, delays: list[float]) -> list[str]:

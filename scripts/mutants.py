@@ -6,10 +6,11 @@ plants one bug in the pipeline (`lambdas/`) or the stack (`lambdas/template.yaml
 project, `old` (which must occur exactly once in `file`) is replaced by `new`, and `harness run` runs the
 scenario suite of that copy. A mutant is killed when at least
 one scenario fails that passes on an unmutated copy (the baseline, run first unless --no-baseline); one
-that no scenario kills is a hole in the suite. The kill matrix (mutant -> the scenarios that failed) is
+that no scenario kills is a hole in the suite. A mutant's run stops at its first failing scenario
+(`harness run -x`); --full-matrix runs them all. The kill matrix (mutant -> the scenarios that failed) is
 printed as a Markdown table at the end.
 
-    .venv/bin/python scripts/mutants.py [--only ID ...] [--list] [--json FILE] [--scenarios PATH ...]
+    .venv/bin/python scripts/mutants.py [--only ID ...] [--list] [--json FILE] [--scenarios PATH ...] [--full-matrix]
 
 Exit status: 0 when every mutant was killed, 1 when at least one survived, 2 when none survived but a
 run could not be judged (an error before any scenario ran) or the catalog is invalid, 130 on Ctrl-C.
@@ -450,7 +451,7 @@ def run_copy(mutant: Mutant | None, scenarios: list[str], python: str, timeout_s
             return error(misused)
         junit, log = copy / JUNIT_NAME, copy / LOG_NAME
         command = [python, "-m", "harness.cli", "run", *scenario_arguments(scenarios, copy),
-                   "--junit-xml", str(junit)]
+                   "--junit-xml", str(junit), *([] if mutant is None or _full_matrix else ["-x"])]
         returncode = run_child(command, copy, copy_environment(copy), log, timeout_s)
         tail = _tail(log.read_text(encoding="utf-8", errors="replace"))
         if returncode is None:
@@ -461,6 +462,11 @@ def run_copy(mutant: Mutant | None, scenarios: list[str], python: str, timeout_s
             _say(f"  kept the copy {copy} (its output: {copy / LOG_NAME})")
         else:
             remove_copy(copy)
+
+
+_full_matrix = False
+"""--full-matrix: every scenario runs against every mutant (each mutant's every killer in the matrix); else a
+mutant's run stops at its first failing scenario (`harness run -x`), which is all that killing it needs."""
 
 
 def run_baseline(scenarios: list[str], python: str, timeout_s: float, keep: bool) -> Outcome:
@@ -519,6 +525,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--catalog", type=Path, nargs="+", default=list(CATALOGS), help=argparse.SUPPRESS)
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per mutant (default 1800)")
     parser.add_argument("--keep-copies", action="store_true", help="keep each mutant's copy, to debug it")
+    parser.add_argument("--full-matrix", action="store_true",
+                        help="run every scenario against every mutant, so that the matrix lists all its killers "
+                             "(default: stop at the first failing scenario, which kills it)")
     parser.add_argument("--no-baseline", action="store_true",
                         help="skip the run on an unmutated copy (then any failing scenario counts as a kill)")
     return parser
@@ -526,6 +535,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    global _full_matrix
+    _full_matrix = args.full_matrix
     try:
         mutants = load_catalogs(args.catalog)
         if args.only:

@@ -304,12 +304,15 @@ def _add_run(sub: Any) -> None:
     run.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
                      help="run N scenarios at once, each on its own stack in the one LocalStack and PostgreSQL "
                           "(default: the number of cores; 1: one after another)")
+    run.add_argument("-x", "--exitfirst", action="store_true",
+                     help="stop at the first failing scenario: none starts after it, and the running ones stop")
     run.add_argument("--template", default=None, metavar="PATH",
                      help="deploy the pipeline from this SAM/CloudFormation template instead of each scenario's "
                           "(default: lambdas/template.yaml); its outputs must be named as that one's")
     run.set_defaults(func=lambda a: _run_command().cmd_run(a.paths, a.keyword, a.junit_xml, a.endpoint,
                                                            a.allow_remote_endpoint, a.keep_stacks,
-                                                           a.report_dir, jobs=a.jobs, template=a.template))
+                                                           a.report_dir, jobs=a.jobs, template=a.template,
+                                                           exitfirst=a.exitfirst))
 
 
 def _add_the_rest(sub: Any) -> None:

@@ -110,8 +110,10 @@ class _Running:
     """What each running scenario is doing, for the status line. Worker threads write it, the main thread
     reads it; the stop flag (set on Ctrl-C) makes every running scenario stop at its next step."""
 
-    def __init__(self, total: int) -> None:
+    def __init__(self, total: int, exitfirst: bool = False) -> None:
         self.total = total
+        self.exitfirst = exitfirst
+        """Stop at the first failure (`harness run -x`)."""
         self.stop = threading.Event()
         self._lock = threading.Lock()
         self._started = 0
@@ -126,7 +128,7 @@ class _Running:
 
     def step(self, index: int, step: str) -> None:
         if self.stop.is_set():
-            raise _Interrupted("interrupted (Ctrl-C)")
+            raise _Interrupted("stopped (-x: a scenario failed)" if self.exitfirst else "interrupted (Ctrl-C)")
         with self._lock:
             self._steps[index] = (self._steps[index][0], step)
             self._latest = index
@@ -162,7 +164,7 @@ def _print_result(result: ScenarioResult) -> None:
 
 def cmd_run(paths: list[str], keyword: str | None, junit_xml: str | None, endpoint: str | None,
             allow_remote: bool, keep_stacks: bool, report_dir: str | None = None, jobs: int | None = None,
-            template: str | None = None) -> int:
+            template: str | None = None, exitfirst: bool = False) -> int:
     from harness.stack.resources import Resources
 
     jobs = default_jobs() if jobs is None else jobs
@@ -178,10 +180,13 @@ def cmd_run(paths: list[str], keyword: str | None, junit_xml: str | None, endpoi
     started = time.monotonic()
     resources = Resources(endpoint_url=endpoint, allow_remote=allow_remote or None, quiet=False)
     try:
-        results = _run_all(scenarios, resources, jobs, keep_stacks, Path(template) if template else None)
+        results = _run_all(scenarios, resources, jobs, keep_stacks, Path(template) if template else None,
+                           exitfirst)
     finally:
         resources.close()
     status = _summary(results, time.monotonic() - started, report_dir, junit_xml)
+    if len(results) < len(scenarios):
+        print(f"{len(scenarios) - len(results)} not run: stopped at the first failure (-x)")
     if loaded.problems:
         print(f"{len(loaded.problems)} problem(s) in files that did not run: see above")
     return 1 if loaded.problems else status
@@ -207,13 +212,14 @@ def _refused_options(jobs: int, template: str | None) -> str | None:
 
 
 def _run_all(scenarios: list[Scenario | TemplateScenario], resources: Any, jobs: int, keep_stacks: bool,
-             template: Path | None) -> list[ScenarioResult]:
-    """Every scenario, on `jobs` threads, its block printed as soon as it and every one before it are done."""
+             template: Path | None, exitfirst: bool = False) -> list[ScenarioResult]:
+    """Every scenario, on `jobs` threads, its block printed as soon as it and every one before it are done;
+    with `exitfirst`, none starts after the first failure, and those running stop at their next step."""
     from harness.runner import ScenarioResult, run_scenario
 
     slots: list[ScenarioResult | None] = [None] * len(scenarios)
     printed = 0
-    running = _Running(len(scenarios))
+    running = _Running(len(scenarios), exitfirst)
 
     def run_one(index: int, scenario: Scenario | TemplateScenario,
                 progress: Callable[[str], None]) -> ScenarioResult:
@@ -253,9 +259,14 @@ def _run_all(scenarios: list[Scenario | TemplateScenario], resources: Any, jobs:
 
                 slots[index] = run_one(index, scenario, progress)
                 print_finished()
+                if exitfirst and not slots[index].passed:  # type: ignore[union-attr]
+                    break
         else:
             _run_in_threads(scenarios, _longest_first(scenarios, resources.platform()), min(jobs, len(scenarios)),
                             run_one, running, slots, print_finished, status.update)
+    for result in slots[printed:]:  # after a gap that -x left: what finished beyond it
+        if result is not None:
+            _print_result(result)
     return [result for result in slots if result is not None]
 
 
@@ -297,6 +308,18 @@ def real_work(scenario: Scenario | TemplateScenario, platform: Platform) -> int:
     return sum(sum(timing.attempts.values()) for timing in walk_runs(scenario, platform, OPTIMISTIC))
 
 
+def _finished(future: Future[ScenarioResult], running: _Running) -> ScenarioResult | None:
+    """A finished scenario's result; None for one that -x stopped or never started."""
+    if future.cancelled():
+        return None
+    try:
+        return future.result()
+    except _Interrupted:
+        if running.exitfirst:
+            return None
+        raise
+
+
 def _run_in_threads(scenarios: list[Scenario | TemplateScenario], order: list[int], jobs: int,
                     run_one: Callable[[int, Scenario | TemplateScenario, Callable[[str], None]], ScenarioResult],
                     running: _Running,
@@ -309,15 +332,30 @@ def _run_in_threads(scenarios: list[Scenario | TemplateScenario], order: list[in
     have torn their stacks down before it lets KeyboardInterrupt go on (a second Ctrl-C stops waiting)."""
     pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="harness-run")
     futures: dict[Future[ScenarioResult], int] = {}
+
+    def guarded(index: int, scenario: Scenario | TemplateScenario, progress: Callable[[str], None]) -> ScenarioResult:
+        # -x: the worker that saw the failure stops the others itself, before it takes the next scenario.
+        if running.stop.is_set():
+            raise _Interrupted("stopped before it started")
+        result = run_one(index, scenario, progress)
+        if running.exitfirst and not result.passed:
+            running.stop.set()
+        return result
+
     try:
         for index in order:
-            futures[pool.submit(run_one, index, scenarios[index], functools.partial(running.step, index))] = index
+            futures[pool.submit(guarded, index, scenarios[index], functools.partial(running.step, index))] = index
         pending = set(futures)
         shown = ""
         while pending:
             done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
             for future in done:
-                slots[futures[future]] = future.result()
+                result = _finished(future, running)
+                slots[futures[future]] = result
+                if running.exitfirst and result is not None and not result.passed and not running.stop.is_set():
+                    running.stop.set()  # -x: the running ones stop at their next step, the rest never start
+                    for waiting in pending:
+                        waiting.cancel()
             print_finished()
             if (text := running.text()) != shown:
                 show(text)

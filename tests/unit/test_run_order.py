@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 from harness.cli.run import _longest_first, _run_in_threads, _Running, real_work
 from harness.model.platform import MODEL
@@ -42,3 +43,26 @@ def test_scenarios_start_in_the_given_order_and_are_printed_in_the_lists() -> No
                     lambda: None, lambda text: None)
     assert started == order
     assert slots == [f"result {index}" for index in range(len(scenarios))]
+
+
+def test_with_x_nothing_starts_after_a_failure_and_a_running_scenario_stops_at_its_next_step() -> None:
+    from types import SimpleNamespace
+
+    scenarios = load_scenarios([REPO_ROOT / "scenarios"])[:5]
+    started: list[int] = []
+    failed = threading.Event()
+
+    def run_one(index: int, scenario: object, progress: Any) -> object:
+        started.append(index)
+        if index == 0:  # a long one: it is at a step when the other fails
+            failed.wait(10)
+            progress("checking expectations")
+        if index == 1:
+            failed.set()
+        return SimpleNamespace(passed=index != 1, index=index)
+
+    slots: list[Any] = [None] * len(scenarios)
+    _run_in_threads(scenarios, [0, 1, 2, 3, 4], 2, run_one, _Running(len(scenarios), exitfirst=True), slots,
+                    lambda: None, lambda text: None)
+    assert sorted(started) == [0, 1], started  # none started after the failure
+    assert slots[0] is None and slots[1].passed is False and slots[2:] == [None, None, None]

@@ -48,7 +48,7 @@ def cmd_soak(args: argparse.Namespace) -> int:
 
 
 def _run(soak: Any, args: argparse.Namespace, console: Console) -> int:
-    from harness.soak.oncall import as_json, invariants, received
+    from harness.soak.oncall import as_json, invariants, received, silent_night_replays
     from harness.soak.report import night_table, totals_table, write_page
     from harness.soak.run import run_soak
     from harness.stack.resources import Resources
@@ -66,6 +66,7 @@ def _run(soak: Any, args: argparse.Namespace, console: Console) -> int:
         return 2
     messages = received(run, run.alarm_names)
     checks = invariants(run, messages)
+    silent_night_replays(run, messages, Path(args.replay_dir) if args.replay_dir else None)
     outcome = as_json(run, messages, checks)
     console.print(night_table(outcome))
     console.print(totals_table(outcome))
@@ -74,8 +75,8 @@ def _run(soak: Any, args: argparse.Namespace, console: Console) -> int:
         console.print(f"{mark} {check.name}" + (f": {check.detail}" if check.detail else ""))
     for night in run.nights:
         if night.replay is not None:
-            console.print(f"[red]{night.night.label} broke an invariant[/red]; replay: harness run {night.replay}",
-                          soft_wrap=True)
+            what = "broke an invariant" if night.night.runs else "was skipped, and JOB NOT RUN stayed silent"
+            console.print(f"[red]{night.night.label} {what}[/red]; replay: harness run {night.replay}", soft_wrap=True)
     page = write_page(outcome, Path(args.report_dir))
     console.print(f"on-call page: {page}  (JSON: {page.with_suffix('.json')}); {run.wall_seconds:.1f} s of wall "
                   f"time, deploy {run.deploy_seconds:.1f} s", soft_wrap=True)

@@ -50,6 +50,8 @@ class TransitionTime(ScenarioModel):
     """It happens later than this."""
     not_before: Duration | None = None
     """It happens this long after, or later: never before."""
+    not_after: Duration | None = None
+    """It happens this long after, or sooner: never later (a page that must come before the next night)."""
     since: Literal["job", "previous"] = Field(default="job", alias="from")
     """`job` (the default): from the job's start; `previous`: from the transition listed before it."""
 
@@ -63,6 +65,8 @@ class TransitionTime(ScenarioModel):
             return f"{duration_text(elapsed)} after {where}, not later than {duration_text(self.after)}"
         if self.not_before is not None and elapsed < self.not_before:
             return f"{duration_text(elapsed)} after {where}, before {duration_text(self.not_before)}"
+        if self.not_after is not None and elapsed > self.not_after:
+            return f"{duration_text(elapsed)} after {where}, later than {duration_text(self.not_after)}"
         return None
 
     def text(self) -> str:
@@ -70,6 +74,7 @@ class TransitionTime(ScenarioModel):
         parts = [f"{duration_text(self.at)}" for _ in [1] if self.at is not None]
         parts += [f"later than {duration_text(self.after)}" for _ in [1] if self.after is not None]
         parts += [f"no sooner than {duration_text(self.not_before)}" for _ in [1] if self.not_before is not None]
+        parts += [f"no later than {duration_text(self.not_after)}" for _ in [1] if self.not_after is not None]
         return f"{' and '.join(parts)} after {where}"
 
 
@@ -92,7 +97,7 @@ class AlarmExpectation(ExpectationBase):
     datapoints, treated as TreatMissingData says), or any; one cause for all, or one per transition."""
     when: list[TransitionTime | None] = []
     """When each listed transition happens (one per transition, null for any time), like
-    `[null, {not_before: 1 day}]`: `at`, `after` or `not_before` a duration from the job's start, or
+    `[null, {not_before: 1 day}]`: `at`, `after`, `not_before` or `not_after` a duration from the job's start, or
     `from: previous` transition."""
     since: Literal["job", "creation"] | None = None
     """Count transitions from the job's start (job) or from the alarm's creation (creation). Omitted: job

@@ -19,9 +19,11 @@ from __future__ import annotations
 import bisect
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from harness.records import Message, alarm_transition, parse_json
+from harness.reproduce import write_scenario
 
 from .run import NightResult, SoakRun
 
@@ -135,6 +137,32 @@ def invariants(run: SoakRun, messages: list[Received]) -> list[Invariant]:
         Invariant("JOB NOT RUN exactly on skipped nights", fired == expected, _not_run_text(fired, expected),
                   sorted(set(fired) ^ set(expected))),
     ]
+
+
+def silent_night_replays(run: SoakRun, messages: list[Received], folder: Path | None = None) -> dict[int, Path]:
+    """For each skipped night that JOB NOT RUN did not page, a scenario file that replays it: the last night
+    that ran before it, alone, with the night's own checks and its promise, JOB NOT RUN entering ALARM before
+    the night after the skipped one; by night, each also on its night's result (`replay`)."""
+    fired = {max(item.night, 1) if item.true_alarm else item.night for item in messages
+             if item.kind == "job_not_run_alarm"}
+    written: dict[int, Path] = {}
+    for number in _first_skipped(run):
+        before = [result for result in run.nights[:number - 1] if result.night.runs]
+        if number in fired or not before:
+            continue
+        last, skipped = before[-1].night, run.nights[number - 1]
+        document = last.scenario_document(run.soak)
+        document["name"] = f"{run.soak.name}-n{number:03d}-not-run"
+        document["description"] = (f"{skipped.night.label} of the soak {run.soak.name} was skipped and no JOB NOT "
+                                   f"RUN paged anyone before the next night. This is {last.label}, the last that ran "
+                                   "before it, alone; then no job runs.")
+        days = round((skipped.night.at - last.at) / 86_400) + 1
+        document["expect"] = [*document["expect"], {"alarm": {
+            "alarm": "job_not_run", "transitions": ["OK", "ALARM"], "because": ["datapoints", "missing_data"],
+            "when": [None, {"not_after": days * 86_400}]}}]
+        comment = f"{skipped.night.label} of the soak {run.soak.name}: skipped, and JOB NOT RUN stayed silent."
+        written[number] = skipped.replay = write_scenario(document, folder, comment=comment)
+    return written
 
 
 def _not_run_text(fired: list[int], expected: list[int]) -> str:

@@ -136,6 +136,8 @@ def _night_cell(night: dict[str, Any]) -> str:
         messages += f"<div class='msg info'>{succeeded} JOB SUCCEEDED</div>"
     broken = ("" if night["passed"] else
               f"<div class='msg brokentext'>invariant broken: replay {_e(night['replay'])}</div>")
+    if night["passed"] and night["replay"]:
+        broken = f"<div class='msg brokentext'>no JOB NOT RUN page: replay {_e(night['replay'])}</div>"
     return (f"<div class='{classes}' data-night='{night['night']}'><h3>{night['night']}: {night['date']}</h3>"
             f"{faults}<div class='msg'>{summary}</div>{messages}{broken}</div>")
 

@@ -27,7 +27,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 REPO = Path(__file__).resolve().parents[2]
 MONTH = REPO / "examples" / "soak" / "month.yaml"
 CHILD_TIMEOUT_S = 600
-_REPLAY = re.compile(r"replay: harness run (\S+\.yaml)")
+_REPLAY = re.compile(r"broke an invariant.*replay: harness run (\S+\.yaml)")
+_SILENT_REPLAY = re.compile(r"JOB NOT RUN stayed silent.*replay: harness run (\S+\.yaml)")
 # A soak small enough for a planted bug: night 2 dead-letters a poisoned shard and the error handler fails
 # after its decision, so Lambda redelivers the dead letter.
 REDELIVERY = """\
@@ -41,6 +42,17 @@ faults:
 stack:
   alarms:
     job_not_run: {period_seconds: 43200}
+"""
+
+
+# The design's 1-day JOB NOT RUN, and night 2 skipped: CloudWatch's evaluation range still holds night 1's run.
+SILENT = """\
+name: silent
+description: Three nights with the design's 1-day JOB NOT RUN; the second is skipped.
+nights: 3
+seed: 1
+schedule: {skip: [2]}
+job: {files: 4, shard_size: 4}
 """
 
 
@@ -129,3 +141,18 @@ def test_a_planted_bug_breaks_a_night_which_is_named_and_whose_replay_fails(
         assert status == 0, f"the replay fails without {mutant.id}:\n{plain[-5000:]}"
     finally:
         script.remove_copy(copy)
+
+
+def test_a_skipped_night_that_pages_no_one_is_named_and_its_replay_fails(
+        harness_resources: Any, tmp_path: Path) -> None:
+    soak_file = tmp_path / "silent.yaml"
+    soak_file.write_text(SILENT, encoding="utf-8")
+    env = attached(dict(os.environ), harness_resources)
+    status, output, _ = run([sys.executable, "-m", "harness.cli", "soak", str(soak_file), "--report",
+                             str(tmp_path / "report"), "--replays", str(tmp_path / "replays")], REPO, env)
+    assert status == 1, output[-6000:]
+    assert "BROKEN JOB NOT RUN exactly on skipped nights" in output and "skipped night(s) 2" in output
+    [replay] = _SILENT_REPLAY.findall(output)
+    status, replayed, _ = run([sys.executable, "-m", "harness.cli", "run", replay], REPO, env)
+    assert status == 1, f"the replay of a silent night passed:\n{replayed[-5000:]}"
+    assert "later than 2 days" in replayed, replayed[-5000:]

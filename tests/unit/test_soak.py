@@ -220,3 +220,22 @@ def test_a_skipped_first_night_is_paged_by_the_alarm_still_in_alarm_since_the_de
     assert (deploy.night, deploy.true_alarm) == (0, True) and "still in ALARM on night 1" in deploy.why
     [_, _, not_run] = invariants(run, [deploy])
     assert not_run.held, not_run.detail
+
+
+def test_a_silent_skipped_night_is_written_as_the_night_before_with_its_page_due_before_the_next(
+        tmp_path: Path) -> None:
+    from harness.scenario import load_scenario
+    from harness.soak.oncall import silent_night_replays
+
+    run = soak_run(tmp_path, {"alarms": []})  # night 2 skipped, and no JOB NOT RUN at all
+    written = silent_night_replays(run, received(run, run.alarm_names), tmp_path / "replays")
+    assert list(written) == [2] and run.nights[1].replay == written[2]
+    scenario = load_scenario(written[2])
+    assert scenario.name == "small-n002-not-run" and scenario.job is not None
+    assert scenario.job.file_ids == run.nights[0].night.file_ids  # night 1, the last that ran before it
+    [page] = [e for e in scenario.expect if e.kind == "alarm"]
+    assert page.alarm == "job_not_run" and page.transitions == ["OK", "ALARM"]
+    assert page.when[1] is not None and page.when[1].not_after == 2 * DAY_SECONDS  # before night 3
+    # Paged on the skipped night: nothing to replay.
+    run.messages["alarms"] = [alarm("stack-JobNotRun", "OK", "ALARM", night_at(run, 2, 12), MISSING)]
+    assert silent_night_replays(run, received(run, run.alarm_names), tmp_path / "more") == {}

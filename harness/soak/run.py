@@ -95,6 +95,11 @@ def run_soak(soak: Soak, resources: Resources, progress: Callable[[str], None] =
         first = nights[0].date.isoformat()
         return SoakRun(soak, error=f"{soak.location('start_date')}: the first night ({first}) is in the past of the "
                                    "stack's clock, which starts at today's time and only moves forward")
+    platform = resources.platform()
+    if not platform.virtual_clock:
+        return SoakRun(soak, error=f"a soak needs a LocalStack that runs stack clocks (the harness's own: embedded, "
+                                   f"`harness up`, or its Docker image); {platform.describe()} keeps real time, "
+                                   f"and {soak.nights} nights would take {soak.nights} days")
     faults = [_FAULT.validate_python(fault) for night in nights for fault in night.stack_faults()]
     stack = PipelineStack(resources.endpoint(), resources.database_url(), unique_prefix(soak.name), soak.stack,
                           faults)
@@ -105,8 +110,7 @@ def run_soak(soak: Soak, resources: Resources, progress: Callable[[str], None] =
         result.deploy_seconds = time.monotonic() - started
         result.alarm_names = dict(stack.alarm_names)
         first = next((night for night in nights if night.runs), nights[0])
-        observations = observe_stack(first.scenario(soak) if first.runs else _any_scenario(soak), stack,
-                                     resources.platform())
+        observations = observe_stack(first.scenario(soak) if first.runs else _any_scenario(soak), stack, platform)
         for night in nights:
             progress(f"{night.label}: {'running the job' if night.runs else 'skipped'}")
             result.nights.append(_run_night(soak, night, stack, observations, replay_dir))

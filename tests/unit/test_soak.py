@@ -239,3 +239,19 @@ def test_a_silent_skipped_night_is_written_as_the_night_before_with_its_page_due
     # Paged on the skipped night: nothing to replay.
     run.messages["alarms"] = [alarm("stack-JobNotRun", "OK", "ALARM", night_at(run, 2, 12), MISSING)]
     assert silent_night_replays(run, received(run, run.alarm_names), tmp_path / "more") == {}
+
+
+def test_a_soak_is_refused_on_a_localstack_that_keeps_real_time(tmp_path: Path) -> None:
+    from harness.model.platform import Platform
+    from harness.soak.run import run_soak
+
+    class RealTime:
+        def platform(self) -> Platform:
+            return Platform("LocalStack at http://127.0.0.1:4566, without the harness's launcher", virtual_clock=False)
+
+        def endpoint(self) -> Any:
+            raise AssertionError("nothing is deployed")
+
+    outcome = run_soak(load_soak(write(tmp_path, SMALL)), RealTime())  # type: ignore[arg-type]
+    assert outcome.nights == [] and outcome.error is not None
+    assert "keeps real time, and 4 nights would take 4 days" in outcome.error

@@ -259,3 +259,28 @@ def test_a_handler_that_computes_past_its_timeout_is_killed_in_real_time(aws, de
     assert response["FunctionError"] == "Unhandled" and body["errorType"] == "Sandbox.Timedout"
     assert 1.0 <= took < 1.8, took
     assert any(refused)  # the clock was asked to move while the code ran, and refused
+
+
+def test_sys_exit_0_in_a_handler_exits_without_a_reason_and_the_report_says_error(aws, deploy):
+    # AWS: "RequestId: … Error: Runtime exited without providing a reason", then Runtime.ExitError, and the REPORT
+    # line ends "Status: error  Error Type: Runtime.ExitError" (docs/aws-parity.md D7, D8). SystemExit is no
+    # Exception: the runtime client does not catch it, and its process exits with status 0.
+    lam = aws("lambda")
+    name = deploy("""
+        import sys
+        def handler(event, context):
+            if event.get("exit"):
+                sys.exit(0)
+            return "warm"
+    """)
+    invoke(lam, name)  # warm: the crashed invoke's REPORT line has no Init Duration
+    response, body = invoke(lam, name, {"exit": True}, LogType="Tail")
+    request_id = response["ResponseMetadata"]["HTTPHeaders"]["x-amz-request-id"]
+    assert response["FunctionError"] == "Unhandled"
+    message = f"RequestId: {request_id} Error: Runtime exited without providing a reason"
+    assert body == {"errorType": "Runtime.ExitError", "errorMessage": message}
+    tail = base64.b64decode(response["LogResult"]).decode()
+    assert f"\n{message}\nRuntime.ExitError\n" in tail, tail
+    [report] = [line for line in tail.splitlines() if line.startswith(f"REPORT RequestId: {request_id}")]
+    assert re.fullmatch(r"REPORT RequestId: \S+\tDuration: [\d.]+ ms\tBilled Duration: \d+ ms\tMemory Size: 128 MB\t"
+                        r"Max Memory Used: \d+ MB\tStatus: error\tError Type: Runtime.ExitError\t?", report), report

@@ -284,3 +284,31 @@ def test_sys_exit_0_in_a_handler_exits_without_a_reason_and_the_report_says_erro
     [report] = [line for line in tail.splitlines() if line.startswith(f"REPORT RequestId: {request_id}")]
     assert re.fullmatch(r"REPORT RequestId: \S+\tDuration: [\d.]+ ms\tBilled Duration: \d+ ms\tMemory Size: 128 MB\t"
                         r"Max Memory Used: \d+ MB\tStatus: error\tError Type: Runtime.ExitError\t?", report), report
+
+
+def test_after_a_crash_the_next_invoke_reports_the_restart_s_init_apart_from_its_duration(aws, deploy):
+    # AWS: after a failed invoke, init runs again inside the next invoke (a "suppressed init"), and the REPORT
+    # line's Duration includes it. Here the runtime restarts right after the failure; the next invoke logs
+    # INIT_START and an Init Duration, and its Duration leaves the init out (docs/aws-parity.md D14).
+    lam = aws("lambda")
+    name = deploy("""
+        import os, time
+        time.sleep(0.5)  # init takes half a second
+        def handler(event, context):
+            if event.get("exit"):
+                os._exit(1)
+            return "ok"
+    """)
+    invoke(lam, name)
+    invoke(lam, name, {"exit": True})
+    response, body = invoke(lam, name, LogType="Tail")
+    assert "FunctionError" not in response and body == "ok"
+    tail = base64.b64decode(response["LogResult"]).decode()
+    request_id = response["ResponseMetadata"]["HTTPHeaders"]["x-amz-request-id"]
+    assert [line.split(" ", 1)[0] for line in tail.splitlines() if line.split(" ", 1)[0] in PLATFORM_LINES] == [
+        "INIT_START", "START", "END", "REPORT"], tail
+    [report] = [line for line in tail.splitlines() if line.startswith(f"REPORT RequestId: {request_id}")]
+    found = re.fullmatch(r"REPORT RequestId: \S+\tDuration: ([\d.]+) ms\t.*\tInit Duration: ([\d.]+) ms\t?", report)
+    assert found, report
+    duration_ms, init_ms = float(found[1]), float(found[2])
+    assert init_ms >= 500 and duration_ms < 500, report

@@ -328,3 +328,131 @@ def test_retries_start_one_and_two_minutes_after_the_failure_on_the_functions_cl
         expected = n * 60.0
         assert 0 <= gap - expected <= 0.5, (
             f"retry {n} started {gap:.3f} s after the failure, expected {expected:g} s: {spacing}")
+
+
+LONG_ERROR = """
+def handler(event, context):
+    raise RuntimeError("x" * 3000 + " the end")
+"""
+
+
+def test_a_dead_letters_error_message_is_the_whole_message_not_cut_to_1_kb(aws, deploy, queue, clocks):
+    # AWS: "ErrorMessage String Error message (truncated to 1 KB)". LocalStack, and the harness with it, pass
+    # the whole message (docs/aws-parity.md B4).
+    lam, sqs = aws("lambda"), aws("sqs")
+    dlq_url, dlq_arn = queue("dlq")
+    name = deploy(LONG_ERROR, DeadLetterConfig={"TargetArn": dlq_arn})
+    lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=0)
+    _async_invoke(lam, name, {"long": True})
+    [letter] = clocks.run_until(arrived(QueueTap(sqs, dlq_url, "DLQ"), 1), deadline_s=ASYNC_DEADLINE_S)
+    assert letter.attribute("ErrorMessage") == "x" * 3000 + " the end"
+
+
+def test_the_on_success_record_has_condition_success_and_no_function_error(aws, deploy, queue):
+    # AWS: an on-success destination gets the invocation record of the successful invocation.
+    lam, sqs = aws("lambda"), aws("sqs")
+    dest_url, dest_arn = queue("on-success")
+    name = deploy("def handler(event, context):\n    return {'echo': event}\n")
+    lam.put_function_event_invoke_config(FunctionName=name, DestinationConfig={"OnSuccess": {"Destination": dest_arn}})
+    event = {"job_id": "fine"}
+    request_id = _async_invoke(lam, name, event)
+    [message] = wait_for_count(QueueTap(sqs, dest_url, "OnSuccess"), 1, 10)
+    record = json.loads(message.message)
+    function_arn = lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+    assert record["requestContext"] == {"requestId": request_id, "functionArn": f"{function_arn}:$LATEST",
+                                        "condition": "Success", "approximateInvokeCount": 1}
+    assert record["responseContext"] == {"statusCode": 200, "executedVersion": "$LATEST"}
+    assert (record["requestPayload"], record["responsePayload"]) == (event, {"echo": event})
+    assert set(record) == {"version", "timestamp", "requestContext", "requestPayload", "responseContext",
+                           "responsePayload"}
+
+
+FAILS_IF_ASKED = """
+def handler(event, context):
+    if event.get("fail"):
+        raise RuntimeError("asked to fail")
+    return "ok"
+"""
+
+
+def _lambda_metric_names(cloudwatch: Any, name: str) -> set[str]:
+    metrics = cloudwatch.get_paginator("list_metrics").paginate(Namespace="AWS/Lambda")
+    return {metric["MetricName"] for page in metrics for metric in page["Metrics"]
+            if {"Name": "FunctionName", "Value": name} in metric["Dimensions"]}
+
+
+def test_only_invocations_and_errors_are_emitted_not_throttles_nor_the_async_or_delivery_metrics(
+        aws, deploy, queue, clocks):
+    # AWS also emits Throttles, DeadLetterErrors, DestinationDeliveryFailures, AsyncEventsReceived,
+    # AsyncEventAge, AsyncEventsDropped and Duration. Here an event dead-lettered after its OnFailure record, a
+    # success and a throttled call leave only Invocations and Errors (docs/aws-parity.md E5, E6).
+    lam, sqs, cloudwatch = aws("lambda"), aws("sqs"), aws("cloudwatch")
+    dlq_url, dlq_arn = queue("dlq")
+    _, dest_arn = queue("on-failure")
+    name = deploy(FAILS_IF_ASKED, DeadLetterConfig={"TargetArn": dlq_arn})
+    lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=0,
+                                         DestinationConfig={"OnFailure": {"Destination": dest_arn}})
+    _async_invoke(lam, name, {"fail": True})
+    clocks.run_until(arrived(QueueTap(sqs, dlq_url, "DLQ"), 1), deadline_s=ASYNC_DEADLINE_S)
+    response, _ = invoke(lam, name, {})
+    assert "FunctionError" not in response
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
+    with pytest.raises(lam.exceptions.TooManyRequestsException):
+        invoke(lam, name, {})
+
+    def settled() -> tuple[bool, dict[str, float]]:
+        return bool(clocks.state(name)["busy"]), _async_metric_sums(cloudwatch, name)
+
+    _, sums = wait_for(settled, lambda found: not found[0] and found[1]["Invocations"] >= 2, deadline_s=10,
+                       what=f"the metrics of {name}")
+    assert sums == {"Invocations": 2, "Errors": 1}
+    assert _lambda_metric_names(cloudwatch, name) == {"Invocations", "Errors"}
+
+
+@pytest.mark.parametrize(("age", "retries"), [(59, 3), (21_601, 2)])
+def test_localstack_accepts_an_event_invoke_config_outside_aws_ranges(harness_endpoint, deploy, age, retries):
+    # AWS: MaximumEventAgeInSeconds 60 to 21,600, MaximumRetryAttempts 0 to 2 (API_FunctionEventInvokeConfig).
+    # botocore checks only the minimums before sending, so this client does not check (docs/aws-parity.md A8).
+    lam = harness_endpoint.client("lambda", parameter_validation=False)
+    name = deploy("def handler(event, context):\n    return 'ok'\n")
+    lam.put_function_event_invoke_config(FunctionName=name, MaximumEventAgeInSeconds=age,
+                                         MaximumRetryAttempts=retries)
+    config = lam.get_function_event_invoke_config(FunctionName=name)
+    assert (config["MaximumEventAgeInSeconds"], config["MaximumRetryAttempts"]) == (age, retries)
+
+
+# Reads its remaining time, waits on its stack's clock through the harness's Runtime API (as an injected
+# `latency` does: harness/faults/lambda_wrapper.py `_clock_sleep`), and reads it again.
+SKIPS_A_WAIT = """
+import json, os, urllib.request
+def handler(event, context):
+    before = context.get_remaining_time_in_millis()
+    if event.get("wait"):
+        request = urllib.request.Request(f"http://{os.environ['AWS_LAMBDA_RUNTIME_API']}/_harness/sleep",
+                                         method="POST", data=json.dumps({"seconds": event["wait"]}).encode())
+        with urllib.request.urlopen(request) as response:
+            json.loads(response.read())
+    return {"before": before, "after": context.get_remaining_time_in_millis()}
+"""
+
+
+def test_the_remaining_time_is_on_the_wall_clock_and_does_not_go_down_over_a_skipped_wait(
+        aws, deploy, queue, clocks, harness_resources):
+    # AWS: Lambda-Runtime-Deadline-Ms is when the function times out; 600 s of waiting leave 600 s less. Here
+    # the deadline is wall time (docs/aws-parity.md J3): the stack's clock skips the wait, and the handler's
+    # remaining time has not gone down.
+    if harness_resources.attached:
+        pytest.skip("the stack clock is part of the harness's LocalStack")
+    lam, sqs = aws("lambda"), aws("sqs")
+    dest_url, dest_arn = queue("on-success")
+    name = deploy(SKIPS_A_WAIT, timeout=900)
+    lam.put_function_event_invoke_config(FunctionName=name, DestinationConfig={"OnSuccess": {"Destination": dest_arn}})
+    _async_invoke(lam, name, {"wait": 600})
+    [message] = clocks.run_until(arrived(QueueTap(sqs, dest_url, "OnSuccess"), 1), deadline_s=ASYNC_DEADLINE_S)
+    assert clocks.state(name)["offset"] > 590  # the wait was skipped (the offset is of stack over wall time)
+    waited = json.loads(message.message)["responsePayload"]
+    assert 880_000 < waited["before"] <= 900_000
+    assert waited["before"] - 20_000 < waited["after"] <= waited["before"], waited
+    # The next invocation, with the stack's clock 600 s ahead of the wall clock: a Timeout's worth, no more.
+    _, fresh = invoke(lam, name, {})
+    assert 880_000 < fresh["before"] <= 900_000, fresh

@@ -259,3 +259,56 @@ def test_a_handler_that_computes_past_its_timeout_is_killed_in_real_time(aws, de
     assert response["FunctionError"] == "Unhandled" and body["errorType"] == "Sandbox.Timedout"
     assert 1.0 <= took < 1.8, took
     assert any(refused)  # the clock was asked to move while the code ran, and refused
+
+
+def test_sys_exit_0_in_a_handler_exits_without_a_reason_and_the_report_says_error(aws, deploy):
+    # AWS: "RequestId: … Error: Runtime exited without providing a reason", then Runtime.ExitError, and the REPORT
+    # line ends "Status: error  Error Type: Runtime.ExitError" (docs/aws-parity.md D7, D8). SystemExit is no
+    # Exception: the runtime client does not catch it, and its process exits with status 0.
+    lam = aws("lambda")
+    name = deploy("""
+        import sys
+        def handler(event, context):
+            if event.get("exit"):
+                sys.exit(0)
+            return "warm"
+    """)
+    invoke(lam, name)  # warm: the crashed invoke's REPORT line has no Init Duration
+    response, body = invoke(lam, name, {"exit": True}, LogType="Tail")
+    request_id = response["ResponseMetadata"]["HTTPHeaders"]["x-amz-request-id"]
+    assert response["FunctionError"] == "Unhandled"
+    message = f"RequestId: {request_id} Error: Runtime exited without providing a reason"
+    assert body == {"errorType": "Runtime.ExitError", "errorMessage": message}
+    tail = base64.b64decode(response["LogResult"]).decode()
+    assert f"\n{message}\nRuntime.ExitError\n" in tail, tail
+    [report] = [line for line in tail.splitlines() if line.startswith(f"REPORT RequestId: {request_id}")]
+    assert re.fullmatch(r"REPORT RequestId: \S+\tDuration: [\d.]+ ms\tBilled Duration: \d+ ms\tMemory Size: 128 MB\t"
+                        r"Max Memory Used: \d+ MB\tStatus: error\tError Type: Runtime.ExitError\t?", report), report
+
+
+def test_after_a_crash_the_next_invoke_reports_the_restart_s_init_apart_from_its_duration(aws, deploy):
+    # AWS: after a failed invoke, init runs again inside the next invoke (a "suppressed init"), and the REPORT
+    # line's Duration includes it. Here the runtime restarts right after the failure; the next invoke logs
+    # INIT_START and an Init Duration, and its Duration leaves the init out (docs/aws-parity.md D14).
+    lam = aws("lambda")
+    name = deploy("""
+        import os, time
+        time.sleep(0.5)  # init takes half a second
+        def handler(event, context):
+            if event.get("exit"):
+                os._exit(1)
+            return "ok"
+    """)
+    invoke(lam, name)
+    invoke(lam, name, {"exit": True})
+    response, body = invoke(lam, name, LogType="Tail")
+    assert "FunctionError" not in response and body == "ok"
+    tail = base64.b64decode(response["LogResult"]).decode()
+    request_id = response["ResponseMetadata"]["HTTPHeaders"]["x-amz-request-id"]
+    assert [line.split(" ", 1)[0] for line in tail.splitlines() if line.split(" ", 1)[0] in PLATFORM_LINES] == [
+        "INIT_START", "START", "END", "REPORT"], tail
+    [report] = [line for line in tail.splitlines() if line.startswith(f"REPORT RequestId: {request_id}")]
+    found = re.fullmatch(r"REPORT RequestId: \S+\tDuration: ([\d.]+) ms\t.*\tInit Duration: ([\d.]+) ms\t?", report)
+    assert found, report
+    duration_ms, init_ms = float(found[1]), float(found[2])
+    assert init_ms >= 500 and duration_ms < 500, report

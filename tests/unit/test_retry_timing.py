@@ -5,7 +5,9 @@ the function's poller takes them."""
 from __future__ import annotations
 
 import json
+import time
 import uuid
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -88,3 +90,24 @@ def test_a_function_of_no_stack_keeps_the_wall_clock() -> None:
     # The event-age rule both the platform and the model apply: age at the failure plus the retry's delay.
     assert wire.retry_in_time(60.5, 120, 240) and not wire.retry_in_time(60.5, 120, 150)
     assert wire.retry_in_time(3600, 120, None) and not wire.retry_in_time(6 * 3600, 1, None)
+
+
+def _invocation(function: str, invoked_wall: float, retries: int) -> Any:
+    """What LocalStack's `has_enough_time_for_retry` reads of a queued event."""
+    arn = f"arn:aws:lambda:us-east-1:000000000000:function:{function}"
+    return SimpleNamespace(invocation=SimpleNamespace(invoked_arn=arn, invoke_time=invoked_wall), retries=retries)
+
+
+@pytest.mark.parametrize(("age", "retried"), [(6 * 3600 - 60 - 5, True), (6 * 3600 - 60 + 5, False)])
+def test_an_unset_maximum_event_age_is_aws_default_of_six_hours_on_the_stack_clock(
+        stack: str, age: float, retried: bool) -> None:
+    # AWS: an event is kept up to 6 hours by default. With no MaximumEventAgeInSeconds, the platform's rule
+    # (LocalStack's look-ahead, on the stack's clock) retries an event whose next retry (60 s later) comes
+    # within 21,600 s of its invoke, and not one whose retry would come after.
+    invoked_wall = time.time()
+    clock.advance(stack, clock.now_of(stack) + age)
+    unset = SimpleNamespace(maximum_event_age_in_seconds=None)
+    decided = retries.has_enough_time_for_retry(None, _invocation(f"{stack}-worker", invoked_wall, 0), unset)
+    assert decided is retried
+    # The model reads the template's unset value as None, and applies the same default.
+    assert wire.retry_in_time(age, 60, None) is retried

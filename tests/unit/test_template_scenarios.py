@@ -89,3 +89,19 @@ def test_harness_run_template_overrides_the_scenarios_template(tmp_path: Path) -
     scenario = load_scenarios([EXAMPLE / "scenarios"])[0]
     assert isinstance(scenario, TemplateScenario)
     assert scenario.template_path(tmp_path / "other.yaml") == (tmp_path / "other.yaml").resolve()
+
+
+@pytest.mark.parametrize("age", [30, 30_000])
+def test_a_maximum_event_age_outside_aws_range_is_not_refused(tmp_path: Path, age: int) -> None:
+    # AWS: MaximumEventAgeInSeconds is 60 to 21,600, and MaximumRetryAttempts 0 to 2. The harness has no check of
+    # its own for a template scenario (docs/aws-parity.md A8): it loads, and the model keeps the value.
+    path = _write(tmp_path, HEAD + "expect:\n  - result: {status: 202}\n")
+    template = tmp_path / "template.yaml"
+    text = template.read_text()
+    assert "MaximumEventAgeInSeconds: !Ref MaxEventAge" in text
+    assert "MaximumRetryAttempts: !Ref MaxRetryAttempts" in text
+    template.write_text(text.replace("MaximumEventAgeInSeconds: !Ref MaxEventAge", f"MaximumEventAgeInSeconds: {age}")
+                        .replace("MaximumRetryAttempts: !Ref MaxRetryAttempts", "MaximumRetryAttempts: 3"))
+    scenario = load_scenario(path)
+    assert scenario.max_event_age("OrderHandlerFunction") == age
+    assert scenario.max_attempts("OrderHandlerFunction") == 4

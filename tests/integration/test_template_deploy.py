@@ -216,3 +216,29 @@ def test_reserved_concurrency_from_the_template_is_set_and_enforced(harness_endp
         assert outcomes == ["ran", "throttled"], outcomes
     finally:
         stack.teardown()
+
+
+UNNAMED_TOPIC = """Resources:
+  AlertsTopic:
+    Type: AWS::SNS::Topic
+"""
+
+
+def test_a_topic_without_a_name_is_named_as_cloudformation_names_it(harness_endpoint, harness_database_url,
+                                                                     tmp_path):
+    """AWS names a resource without a name `<stack>-<LogicalId>-<random>`; LocalStack's SNS provider said
+    `topic-<random>` (aws-parity H3). The taps of a template's topics are found by that name."""
+    import re
+
+    from harness.stack.template_stack import TemplateStack
+
+    path = tmp_path / "template.yaml"
+    path.write_text(UNNAMED_TOPIC)
+    stack = TemplateStack(harness_endpoint, harness_database_url, unique_prefix("unnamed"), path, {})
+    try:
+        stack.deploy_stack()
+        arn = stack.physical["AlertsTopic"]
+        name = arn.rsplit(":", 1)[-1]
+        assert re.fullmatch(rf"{re.escape(stack.prefix)}-AlertsTopic-[A-Za-z0-9]{{8,}}", name), arn
+    finally:
+        stack.teardown()

@@ -312,3 +312,35 @@ def test_after_a_crash_the_next_invoke_reports_the_restart_s_init_apart_from_its
     assert found, report
     duration_ms, init_ms = float(found[1]), float(found[2])
     assert init_ms >= 500 and duration_ms < 500, report
+
+
+SLOW_IMPORT = "import time\ntime.sleep(2.5)\n\ndef handler(event, context):\n    return 'ok'\n"
+
+
+@pytest.mark.parametrize(("timeout_s", "succeeds"), [(30, True), (1, False)])
+def test_an_init_past_its_limit_runs_again_under_the_function_s_timeout(timeout_s: int, succeeds: bool) -> None:
+    """AWS: "If all three tasks do not complete within 10 seconds, Lambda retries the Init phase at the time of
+    the first function invocation with the configured function timeout" (aws-parity D13). Here the limit is
+    1 s (HARNESS_INIT_TIMEOUT) and the module takes 2.5 s to import: under a 30 s Timeout the first invocation's
+    init completes and the handler answers; under a 1 s Timeout it fails again."""
+    import uuid
+
+    from harness.services import EmbeddedLocalStack
+    from harness.stack.lambda_api import zip_sources
+
+    with EmbeddedLocalStack(quiet=True, extra_env={"HARNESS_INIT_TIMEOUT": "1"}) as endpoint:
+        lam, iam = endpoint.client("lambda"), endpoint.client("iam")
+        role = iam.create_role(RoleName=f"slow-{uuid.uuid4().hex[:8]}", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        lam.create_function(FunctionName="slow", Runtime="python3.13", Role=role, Handler="h.handler",
+                            Code={"ZipFile": zip_sources({"h.py": SLOW_IMPORT})}, Timeout=timeout_s)
+        wait_active(lam, "slow")
+        response = lam.invoke(FunctionName="slow", Payload=b"{}", LogType="Tail")
+        body = response["Payload"].read()
+        logs = base64.b64decode(response.get("LogResult", "")).decode()
+    assert "Phase: init\tStatus: error\tError Type: Runtime.InitTimeout" in logs, logs
+    if succeeds:
+        assert "FunctionError" not in response and body == b'"ok"', (body, logs)
+        assert "Phase: invoke" not in logs  # the second init completed: no failure to report
+    else:
+        assert response.get("FunctionError") == "Unhandled" and b"Runtime.InitTimeout" in body, (body, logs)
+        assert "Phase: invoke\tStatus: error" in logs, logs

@@ -223,7 +223,9 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
         # Lines of an earlier failed init stay in front: the next invocation reports them all, as AWS does.
         earlier = (self._pending_init or "") + lambda_logs.init_start(_runtime(cfg))
         try:
-            init_ms = runtime.wait_ready(INIT_TIMEOUT_S, self._stopped)
+            # AWS: an init past its 10 s is run again at the first invocation, under the function's Timeout.
+            limit = INIT_TIMEOUT_S if phase == "init" else float(cfg.timeout)
+            init_ms = runtime.wait_ready(limit, self._stopped)
         except StartupFailed as failure:
             output, self._log_offset = read_new_output(self._log_path, self._log_offset)
             self._failed_init_ms = (time.perf_counter() - runtime.started_at) * 1000

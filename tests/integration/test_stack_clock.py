@@ -159,3 +159,26 @@ def test_a_daily_alarm_is_evaluated_over_skipped_days_and_metrics_follow_the_sta
         assert clock(harness_endpoint, f"other-{name}")[1]["offset"] == 0
     finally:
         cloudwatch.delete_alarms(AlarmNames=[alarm])
+
+
+def test_a_users_own_queue_keeps_the_wall_clock_when_the_stack_s_clock_moves(harness_endpoint: Endpoint, aws,
+                                                                           on_its_clock) -> None:
+    """Only Lambda's internal event queue runs on the stack's clock (aws-parity A4); a queue of the stack's own
+    keeps SQS's wall-clock timers (G4): a message sent with DelaySeconds=2 is not there after the stack's
+    clock moved a day on, and arrives about 2 s of wall time after it was sent."""
+    import uuid
+
+    name = on_its_clock(f"queue-{uuid.uuid4().hex[:8]}")
+    sqs = aws("sqs")
+    url = sqs.create_queue(QueueName=f"{name}-work")["QueueUrl"]
+    try:
+        sent = time.monotonic()
+        sqs.send_message(QueueUrl=url, MessageBody="later", DelaySeconds=2)
+        status, answer = clock(harness_endpoint, name, "POST", {"seconds": DAY})
+        assert status == 200 and answer["offset"] >= DAY - 1
+        assert sqs.receive_message(QueueUrl=url, WaitTimeSeconds=0).get("Messages") is None
+        [message] = wait_for(lambda: sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages"),
+                             lambda found: bool(found), deadline_s=10, what="the delayed message")
+        assert message["Body"] == "later" and time.monotonic() - sent >= 1.5
+    finally:
+        sqs.delete_queue(QueueUrl=url)

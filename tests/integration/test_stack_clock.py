@@ -182,3 +182,29 @@ def test_a_users_own_queue_keeps_the_wall_clock_when_the_stack_s_clock_moves(har
         assert message["Body"] == "later" and time.monotonic() - sent >= 1.5
     finally:
         sqs.delete_queue(QueueUrl=url)
+
+
+def test_sns_does_not_retry_a_failed_delivery_to_lambda_it_goes_to_the_subscription_s_dlq(aws) -> None:
+    """AWS retries a delivery to Lambda 100,015 times over 23 days before a subscription's DLQ gets it;
+    LocalStack does not retry: the message is in the DLQ within seconds, once (aws-parity G3)."""
+    import uuid
+
+    sns, sqs = aws("sns"), aws("sqs")
+    suffix = uuid.uuid4().hex[:8]
+    topic = sns.create_topic(Name=f"g3-{suffix}")["TopicArn"]
+    url = sqs.create_queue(QueueName=f"g3-dlq-{suffix}")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    missing = f"arn:aws:lambda:us-east-1:000000000000:function:g3-missing-{suffix}"
+    try:
+        sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=missing,
+                      Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": queue_arn})})
+        sent = time.monotonic()
+        sns.publish(TopicArn=topic, Message="to nobody")
+        [letter] = wait_for(lambda: sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages"),
+                            lambda found: bool(found), deadline_s=20, what="the failed delivery in the DLQ")
+        assert "to nobody" in letter["Body"] and time.monotonic() - sent < 20
+        sqs.delete_message(QueueUrl=url, ReceiptHandle=letter["ReceiptHandle"])
+        assert sqs.receive_message(QueueUrl=url, WaitTimeSeconds=2).get("Messages") is None  # delivered once
+    finally:
+        sns.delete_topic(TopicArn=topic)
+        sqs.delete_queue(QueueUrl=url)

@@ -310,7 +310,7 @@ class Outcome:
 
 
 def judge(mutant: Mutant, returncode: int | None, junit: Path, log_tail: str, seconds: float,
-          baseline_failed: frozenset[str] = frozenset()) -> Outcome:
+          baseline_failed: frozenset[str] = frozenset(), refused: list[str] | None = None) -> Outcome:
     """Killed only by a scenario that fails with the mutant and not on the baseline; a run that never got
     to its scenarios, or failed only where the baseline fails too, cannot be judged: an error."""
     outcome = Outcome(mutant.id, mutant.bug, mutant.file, "error", returncode=returncode, seconds=seconds)
@@ -321,8 +321,10 @@ def judge(mutant: Mutant, returncode: int | None, junit: Path, log_tail: str, se
         except ET.ParseError as error:
             outcome.detail = f"unreadable JUnit report ({error})\n{log_tail}"
             return outcome
-    refused = refused_files(log_tail) if returncode == 2 else []
-    if (report is None or report.tests == 0) and refused:
+    if refused is None:  # `harness run` reports a refused file and runs the rest: exit 1, or 2 when none ran
+        refused = refused_files(log_tail) if returncode in (1, 2) else []
+    new_failures = set(report.failed) - baseline_failed if report is not None else set()
+    if refused and not new_failures:
         # The validator walks the model of the pipeline, which runs the pipeline's own re-shard code: with
         # a mutant there, a scenario's stated outcome contradicts the code before anything is deployed.
         # The files it names (which the baseline ran) are what caught the mutant.
@@ -331,7 +333,7 @@ def judge(mutant: Mutant, returncode: int | None, junit: Path, log_tail: str, se
         outcome.detail = log_tail
     elif report is None or report.tests == 0:
         outcome.detail = f"no scenario ran (exit status {returncode})\n{log_tail}"
-    elif set(report.failed) - baseline_failed:
+    elif new_failures:
         outcome.status, outcome.failures = "killed", report.failed
         outcome.killed_by = [name for name in report.failed if name not in baseline_failed]
     elif report.failed:
@@ -422,6 +424,8 @@ class SuiteRun:
     junit: Path
     log_tail: str
     seconds: float
+    refused: list[str] = field(default_factory=list)
+    """Files `harness run` refused before deploy, from its whole output (they are printed first)."""
 
 
 # What every copy is made from: a snapshot of the project taken when the run starts, so that edits made
@@ -453,10 +457,12 @@ def run_copy(mutant: Mutant | None, scenarios: list[str], python: str, timeout_s
         command = [python, "-m", "harness.cli", "run", *scenario_arguments(scenarios, copy),
                    "--junit-xml", str(junit), *([] if mutant is None or _full_matrix else ["-x"])]
         returncode = run_child(command, copy, copy_environment(copy), log, timeout_s)
-        tail = _tail(log.read_text(encoding="utf-8", errors="replace"))
+        text = log.read_text(encoding="utf-8", errors="replace")
+        tail = _tail(text)
         if returncode is None:
             return error(f"timed out after {timeout_s:.0f} s and was stopped\n{tail}")
-        return judge_run(SuiteRun(returncode, junit, tail, time.monotonic() - started))
+        refused = refused_files(text) if returncode in (1, 2) else []
+        return judge_run(SuiteRun(returncode, junit, tail, time.monotonic() - started, refused))
     finally:
         if keep:
             _say(f"  kept the copy {copy} (its output: {copy / LOG_NAME})")
@@ -474,7 +480,7 @@ def run_baseline(scenarios: list[str], python: str, timeout_s: float, keep: bool
     plain = Mutant("baseline", "none (the unmutated project)", "", "", "")
 
     def judge_baseline(run: SuiteRun) -> Outcome:
-        outcome = judge(plain, run.returncode, run.junit, run.log_tail, run.seconds)
+        outcome = judge(plain, run.returncode, run.junit, run.log_tail, run.seconds, refused=run.refused)
         if outcome.status == "killed":  # scenarios that fail without any bug: not evidence against a mutant
             outcome.status, outcome.killed_by = "failing", []
         return outcome
@@ -485,7 +491,7 @@ def run_baseline(scenarios: list[str], python: str, timeout_s: float, keep: bool
 def run_mutant(mutant: Mutant, scenarios: list[str], python: str, timeout_s: float, keep: bool,
                baseline_failed: frozenset[str] = frozenset()) -> Outcome:
     return run_copy(mutant, scenarios, python, timeout_s, keep, lambda run: judge(
-        mutant, run.returncode, run.junit, run.log_tail, run.seconds, baseline_failed))
+        mutant, run.returncode, run.junit, run.log_tail, run.seconds, baseline_failed, run.refused))
 
 
 def kill_matrix(outcomes: list[Outcome]) -> str:

@@ -269,3 +269,18 @@ def test_a_junit_failure_message_is_the_first_unmet_expectation(tmp_path: Path) 
     write_junit(path, [result], 1.0)
     [failure] = ET.parse(path).iter("failure")
     assert failure.get("message").endswith("at scenarios/x.yaml:22:5: expected 3 attempts; observed 2 attempts")
+
+
+def test_a_file_refused_while_the_others_ran_and_passed_kills_the_mutant(tmp_path: Path) -> None:
+    # `harness run` reports an invalid file and runs the valid ones (exit 1); the refusal is printed first, so it
+    # is read from the whole output, not its tail.
+    path = tmp_path / "junit.xml"
+    path.write_text(JUNIT.replace("<failure", "<skipped").replace("</failure>", "</skipped>")
+                    .replace("<error", "<skipped").replace("</error>", "</skipped>"))
+    mutant = mutants.Mutant("m", "a bug", "lambdas/x.py", "o", "n")
+    whole = ("/tmp/copy/scenarios/reshard-depth-limit-quarantine.yaml:18:5: expect[1].reshard: the error handler "
+             "re-shards 7 times, not 3\n")
+    outcome = mutants.judge(mutant, 1, path, "44 passed, 0 failed", 1.0,
+                            refused=mutants.refused_files(whole))
+    assert (outcome.status, outcome.killed_by) == ("killed", ["reshard-depth-limit-quarantine (refused before deploy)"])
+    assert mutants.judge(mutant, 0, path, "44 passed, 0 failed", 1.0, refused=[]).status == "survived"

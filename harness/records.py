@@ -56,6 +56,9 @@ class Attempt:
     ended_at: float | None
     run: int = 1
     """The run of the job the request belongs to (see job.runs)."""
+    released: RetryRelease | None = None
+    """For a retry, when Lambda let it go, as the platform measured it; None for a first attempt, and where
+    the platform does not tell (no stack clock)."""
 
     @property
     def unit(self) -> str:
@@ -66,6 +69,21 @@ class Attempt:
         event = self.event if isinstance(self.event, dict) else {}
         is_job = "shard_id" not in event and event.get("job_id") == self.shard_id
         return f"{'job' if is_job else 'shard'} {self.shard_id}"
+
+
+@dataclass(frozen=True)
+class RetryRelease:
+    """When Lambda released a retry, on the stack's clock (`harness.wire.RetryRelease`): its delay ran out at
+    `released_at`, counted from the failure of the attempt before at `failed_at`. The retry's handler starts
+    after the platform took the event from its queue, so its ledger time is later by the platform's own
+    latency, which a busy machine stretches."""
+
+    failed_at: float
+    released_at: float
+
+    @property
+    def delay(self) -> float:
+        return self.released_at - self.failed_at
 
 
 @dataclass(frozen=True)

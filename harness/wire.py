@@ -64,6 +64,18 @@ class Timer(TypedDict):
     what: str
 
 
+class RetryRelease(TypedDict):
+    """A retry of an asynchronous event that Lambda let go after a failure, as the platform measured it on the
+    stack's clock: `released_at` is when the retry's `delay` (60 s, 120 s) after the failure at `failed_at`
+    ran out and the event went back to the function's queue."""
+
+    request_id: str
+    function: str
+    failed_at: float
+    released_at: float
+    delay: float
+
+
 class ClockState(TypedDict):
     """GET ``/_harness/clock/<prefix>``: the stack's clock and what keeps it from moving.
 
@@ -75,6 +87,7 @@ class ClockState(TypedDict):
     busy: list[str]
     timers: list[Timer]
     waiting: dict[str, int]
+    retries: list[RetryRelease]
 
 
 class AdvanceRequest(TypedDict, total=False):

@@ -40,8 +40,9 @@ class AttemptsExpectation(ExpectationBase):
     min_spacing_seconds: float | None = Field(default=None, ge=0)
     """The retries of an invocation come at least this long after the attempt before them."""
     retry_delays_seconds: list[float] | None = Field(default=None, min_length=1, max_length=2)
-    """Retry n starts this long after attempt n failed (AWS: 60 and 120), on the stack's clock, within the start
-    of a runtime (`DELAY_TOLERANCE_S`)."""
+    """Lambda releases retry n this long after attempt n failed (AWS: 60 and 120), on the stack's clock, within
+    0.1 s (`RELEASE_TOLERANCE_S`); where the platform does not say when it released it, the retry's handler
+    starts that long after, within 0.5 s (`DELAY_TOLERANCE_S`)."""
 
     @model_validator(mode="after")
     def _check(self) -> AttemptsExpectation:
@@ -133,7 +134,7 @@ class AttemptsExpectation(ExpectationBase):
             parts.append(f"attempts at least {self.min_spacing_seconds:g} s apart")
         if self.retry_delays_seconds is not None:
             delays = " and ".join(f"{delay:g} s" for delay in self.retry_delays_seconds)
-            parts.append(f"retries {delays} after the failure before them (within {DELAY_TOLERANCE_S:g} s)")
+            parts.append(f"retries {delays} after the failure before them (within {RELEASE_TOLERANCE_S:g} s)")
         return ", ".join(parts)
 
 
@@ -161,21 +162,27 @@ def _request_id_problems(groups: dict[str, list[Attempt]], snapshot: Snapshot, s
     return problems + ([] if again else ["every event was invoked under one request ID"])
 
 
+RELEASE_TOLERANCE_S = 0.1
+"""How far from its stated delay Lambda may release a retry, on the stack's clock, where the platform tells when
+it did (`harness.records.RetryRelease`): the delay runs from the failure the executor saw to the moment the
+retry goes back to the function's queue, so a busy machine does not stretch it."""
+
 DELAY_TOLERANCE_S = 0.5
-"""How far from its stated delay a retry may start on the stack's clock: the ledger records an attempt when its
-handler is entered, so a retry after a timeout (a new execution environment) starts its delay plus that
-environment's start after the failure: 0.02 to 0.15 s here with the runtimes' templates started in advance,
-measured on `worker-timeout-reshards` with `make mutants` running beside it. Issue 24 asks for 0.1 s; under load
-that does not hold yet, so the tolerance keeps room for a busy machine."""
+"""The same where the platform does not tell: the delay is then read from the ledger, which records an attempt
+when its handler is entered, after the platform's own latency (its poller, a new execution environment): 0.02
+to 0.15 s on a quiet machine, and up to 1.6 s with 8 scenarios at once on 2 cores."""
 
 
 def _delay_problems(groups: dict[str, list[Attempt]], snapshot: Snapshot, delays: list[float]) -> list[str]:
     problems: list[str] = []
     for request_id, group in groups.items():
         for before, after, delay in zip(group, group[1:], delays, strict=False):
-            gap = after.started_at - snapshot.failed_at(before)
-            if abs(gap - delay) > DELAY_TOLERANCE_S:
-                problems.append(f"{request_text(request_id)} attempt {after.attempt} started {gap:.2f} s after "
+            if after.released is not None:
+                gap, tolerance, verb = after.released.delay, RELEASE_TOLERANCE_S, "was released"
+            else:
+                gap, tolerance, verb = after.started_at - snapshot.failed_at(before), DELAY_TOLERANCE_S, "started"
+            if abs(gap - delay) > tolerance:
+                problems.append(f"{request_text(request_id)} attempt {after.attempt} {verb} {gap:.2f} s after "
                                 f"attempt {before.attempt} failed, expected {delay:g} s")
         if len(group) < 1 + len(delays):
             problems.append(f"{request_text(request_id)} got {plural(len(group), 'attempt')}: no retry to time "

@@ -28,6 +28,7 @@ from collections import OrderedDict
 from datetime import datetime
 from typing import Any
 
+from harness import wire
 from harness.localstack import clock
 from harness.wire import retry_in_time
 
@@ -49,16 +50,42 @@ def note_failure(request_id: str, function_name: str) -> None:
             _FAILED_AT.popitem(last=False)
 
 
-def _failed_at(message_body: str, function_name: str) -> float:
-    """When the attempt this event-queue message retries failed, taken once: a later delayed send of the same
-    event (the throttling back-off, which follows no failed attempt) counts from now."""
+def _failed_at(message_body: str) -> tuple[str | None, float | None]:
+    """The request ID of the event this event-queue message carries, and when its attempt that failed last
+    failed, taken once: a later delayed send of the same event (the throttling back-off, which follows no
+    failed attempt) has None."""
     try:
         request_id = json.loads(message_body)["request_id"]
     except (TypeError, ValueError, KeyError):
         request_id = None
     with _LOCK:
         failed_at = _FAILED_AT.pop(request_id, None) if request_id else None
-    return clock.now(function_name) if failed_at is None else failed_at
+    return request_id, failed_at
+
+
+_RELEASED: OrderedDict[str, list[wire.RetryRelease]] = OrderedDict()
+"""Request ID -> the retries of its event released after a failure, in order: the retry's delay as Lambda
+applied it, on its stack's clock; the newest few thousand."""
+
+
+def _note_release(request_id: str, function_name: str, failed_at: float, delay: float) -> None:
+    release: wire.RetryRelease = {"request_id": request_id, "function": function_name, "failed_at": failed_at,
+                                  "released_at": clock.now(function_name), "delay": delay}
+    with _LOCK:
+        _RELEASED.setdefault(request_id, []).append(release)
+        _RELEASED.move_to_end(request_id)
+        while len(_RELEASED) > _KEPT:
+            _RELEASED.popitem(last=False)
+
+
+def released(prefix: str) -> list[wire.RetryRelease]:
+    """Every retry of the stack's functions that Lambda released after a failure, oldest first per event:
+    when the attempt before failed (as the executor saw it) and when the retry's delay ran out, both on the
+    stack's clock. What comes between the release and the handler (the poller, a busy machine) is the
+    platform's own time, which the ledger's handler-entry times include."""
+    with _LOCK:
+        return [release for releases in _RELEASED.values() for release in releases
+                if clock.belongs(release["function"], prefix)]
 
 
 class DelaysOnTheClock:
@@ -88,14 +115,18 @@ class DelaysOnTheClock:
             return self._send(**kwargs)
         undelayed = {**kwargs, "DelaySeconds": 0}
 
+        request_id, failed_at = _failed_at(kwargs.get("MessageBody", ""))
+
         def send() -> None:
+            if request_id is not None and failed_at is not None:
+                _note_release(request_id, self._function_name, failed_at, delay)
             try:
                 self._send(**undelayed)
             except Exception:  # the function may have been deleted meanwhile, as a delayed message would go too
                 LOG.warning("harness: a delayed Lambda retry could not be sent to %s", kwargs.get("QueueUrl"),
                             exc_info=True)
 
-        due = _failed_at(kwargs.get("MessageBody", ""), self._function_name) + delay
+        due = (clock.now(self._function_name) if failed_at is None else failed_at) + delay
         clock.schedule(self._function_name, due, send, kind="retry",
                        what=f"retry of {self._function_name} ({delay} s after its failure)")
         return None  # LocalStack does not read the response of this send

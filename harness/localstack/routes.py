@@ -11,7 +11,7 @@ import urllib.parse
 from typing import Any
 
 from harness import wire
-from harness.localstack import clock, control_plane, taps
+from harness.localstack import clock, control_plane, retries, taps
 from harness.localstack.executor import injection
 
 
@@ -80,6 +80,7 @@ def stack_clock(request: Any, prefix: str) -> Any:
         # The count first, then the taps: a message delivered before the count said idle is in a tap.
         found: dict[str, Any] = clock.state(prefix)
         found["waiting"] = taps.waiting(prefix, account, region)
+        found["retries"] = retries.released(prefix)
         return _reply(found)
     try:
         body = json.loads(request.get_data() or b"{}")

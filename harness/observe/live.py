@@ -23,6 +23,7 @@ from harness.records import (
     LogLine,
     Message,
     QuarantineRecord,
+    RetryRelease,
     epoch,
 )
 from harness.wire import StackTime
@@ -51,6 +52,8 @@ class StackObservations:
     _seen: dict[str, list[Message]] = field(default_factory=dict)
     _waiting: dict[str, int] = field(default_factory=dict)
     """Messages in each tap queue when the platform last gave its count; each used once (`messages`)."""
+    _released: list[dict[str, Any]] = field(default_factory=list)
+    """The retries the platform released after a failure, as its last reading gave them."""
     time: StackTime = field(default_factory=StackTime)
     """Wall moments to the stack's clock, from the last reading."""
 
@@ -60,6 +63,7 @@ class StackObservations:
             return ClockReading(now=time.time(), busy=None)
         self.time = StackTime.of(state)
         self._waiting = {str(k): int(v) for k, v in (state.get("waiting") or {}).items()}
+        self._released = list(state.get("retries") or [])
         return ClockReading(now=float(state["now"]), busy=[str(b) for b in state["busy"]],
                             wakeups=list(state.get("timers") or []))
 
@@ -84,8 +88,15 @@ class StackObservations:
     def attempts(self) -> list[Attempt]:
         found = self.stack.attempts()
         at = self.time.at
+        # The n-th retry the platform released for a request ID is its attempt n + 1.
+        releases: dict[tuple[str, int], RetryRelease] = {}
+        for release in self._released:
+            number = 2 + sum(1 for request_id, _ in releases if request_id == release["request_id"])
+            releases[(release["request_id"], number)] = RetryRelease(failed_at=float(release["failed_at"]),
+                                                                     released_at=float(release["released_at"]))
         return [dataclasses.replace(attempt, started_at=at(attempt.started_at),
-                                    ended_at=None if attempt.ended_at is None else at(attempt.ended_at))
+                                    ended_at=None if attempt.ended_at is None else at(attempt.ended_at),
+                                    released=releases.get((attempt.request_id, attempt.attempt)))
                 for attempt in found]
 
     def messages(self, topic: str) -> list[Message]:

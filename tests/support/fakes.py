@@ -21,6 +21,7 @@ from harness.model.platform import Platform
 from harness.records import (
     Attempt,
     ClockReading,
+    RetryRelease,
     DecisionRecord,
     InvokeResult,
     LogLine,
@@ -215,9 +216,11 @@ class FakeObservations:
         shard_id: str | None = None,
         file_ids: list[str] | None = None,
         run: int = 1,
+        released: tuple[float, float] | None = None,
     ) -> Attempt:
         """An attempt started at `at`; it ends `took` seconds later with `outcome` (None: killed, so its
-        end never reaches the ledger; `took=None`: still running)."""
+        end never reaches the ledger; `took=None`: still running). `released`: for a retry, when the attempt
+        before failed and when the platform released this one."""
         event = event or {}
         recorded = Attempt(
             function=function,
@@ -231,6 +234,7 @@ class FakeObservations:
             started_at=self._at(at),
             ended_at=None,
             run=run,
+            released=None if released is None else RetryRelease(self._at(released[0]), self._at(released[1])),
         )
         ends_at = None if took is None or outcome is None else self._at(at + took)
         self._attempts.append(_Scripted(recorded, ends_at, outcome, None if took is None else self._at(at + took)))

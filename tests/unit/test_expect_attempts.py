@@ -151,3 +151,25 @@ def test_files_and_shard_size_select_invocations(tmp_path: Path) -> None:
     assert run("attempts: {function: worker, files: [f-0003], shard_size: 5, invocations: 1, count: 3}")
     assert run("attempts: {function: worker, files: [f-0007], invocations: 1, count: 1}")
     assert not run("attempts: {function: worker, files: [f-0003], invocations: 1}")
+
+
+@pytest.mark.parametrize(("released", "handler_late", "problem"), [
+    ((0.15, 60.15), 1.6, None),  # on time; its handler started 1.6 s later (8 scenarios on 2 cores)
+    ((0.15, 60.45), 0.0, "attempt 2 was released 60.30 s after attempt 1 failed, expected 60 s"),
+    (None, 0.0, None),  # no word from the platform: the handler's start, within 0.5 s
+    (None, 1.6, "attempt 2 started 61.60 s after attempt 1 failed, expected 60 s"),
+])
+def test_a_retry_delay_is_the_platforms_release_where_it_tells_and_the_handlers_start_where_it_does_not(
+        tmp_path: Path, released: tuple[float, float] | None, handler_late: float, problem: str | None) -> None:
+    expectation = "attempts: {function: worker, count: 2, retry_delays_seconds: [60]}"
+    request_id = "wor00000-0000-4000-8000-000000000000"
+
+    def script(observations: FakeObservations) -> None:
+        observations.add_attempt("worker", request_id, 1, at=0.1, took=0.05, outcome="error", event=SHARD)
+        observations.add_attempt("worker", request_id, 2, at=60.15 + handler_late, took=0.05, event=SHARD,
+                                 released=released)
+
+    report, _, _ = evaluate_scripted(scenario(tmp_path, expectation), script)
+    assert report.passed is (problem is None), report.render()
+    if problem is not None:
+        assert problem in report.outcomes[0].observed

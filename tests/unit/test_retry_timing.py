@@ -19,10 +19,17 @@ from harness.localstack import clock, retries
 class FakeSqs:
     def __init__(self) -> None:
         self.sent: list[dict[str, Any]] = []
+        self.ids: list[str] = []
 
     def send_message(self, **kwargs: Any) -> dict[str, Any]:
         self.sent.append(kwargs)
-        return {"MessageId": f"m-{len(self.sent)}-{uuid.uuid4().hex[:6]}"}
+        self.ids.append(f"m-{len(self.sent)}-{uuid.uuid4().hex[:6]}")
+        return {"MessageId": self.ids[-1]}
+
+    def take_all(self) -> None:
+        """The poller takes every event sent so far."""
+        for message_id in self.ids:
+            clock.event_taken(message_id)
 
     def delete_message(self, **kwargs: Any) -> str:
         return "deleted"
@@ -60,6 +67,27 @@ def test_a_retry_is_due_its_delay_after_the_failure_on_the_stack_clock_and_sent_
     assert [fired["kind"] for fired in answer["fired"]] == ["retry"]
     assert sqs.sent == [{"QueueUrl": "q", "MessageBody": body("r1"), "DelaySeconds": 0}]
     assert answer["busy"] == [f"1 event(s) for {function} queued"]
+
+
+def test_a_released_retry_is_told_with_its_failure_on_the_stack_clock_and_a_back_off_is_not(stack: str) -> None:
+    """What `retry_delays_seconds` checks where the platform tells: when the delay after the failure ran out,
+    which the machine's load does not stretch (the handler's start in the ledger comes after the poller)."""
+    sqs = FakeSqs()
+    function = f"{stack}-worker"
+    retries.note_failure("r5", function)
+    failed_at = clock.now_of(stack)
+    client = retries.DelaysOnTheClock(sqs, function)
+    client.send_message(QueueUrl="q", MessageBody=body("r5"), DelaySeconds=60)
+    client.send_message(QueueUrl="q", MessageBody=body("r5"), DelaySeconds=5)  # a back-off: no failure before it
+    assert retries.released(stack) == []  # nothing released yet
+    clock.advance(stack, failed_at + 3600)  # the back-off, 5 s on
+    sqs.take_all()
+    clock.advance(stack, failed_at + 3600)  # the retry
+    [release] = retries.released(stack)
+    assert release["request_id"] == "r5" and release["function"] == function and release["delay"] == 60
+    assert release["failed_at"] == pytest.approx(failed_at, abs=0.01)
+    assert release["released_at"] - release["failed_at"] == pytest.approx(60, abs=0.05)
+    assert retries.released(f"other-{stack}") == []  # another stack's clock state does not carry it
 
 
 def test_the_failure_time_is_taken_once_so_a_later_delay_of_the_same_event_counts_from_its_send(stack: str) -> None:

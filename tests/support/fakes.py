@@ -21,12 +21,12 @@ from harness.model.platform import Platform
 from harness.records import (
     Attempt,
     ClockReading,
-    RetryRelease,
     DecisionRecord,
     InvokeResult,
     LogLine,
     Message,
     QuarantineRecord,
+    RetryRelease,
     alarm_transition,
 )
 from harness.scenario import Scenario, load_scenario

@@ -97,7 +97,8 @@ def patch_list() -> list[Any]:
         fn(dead_letter_queue._prepare_messages_to_dlq, retries.prepare_messages_to_dlq),
         fn(LambdaService.invoke, retries.invoke),
         Patch(version_manager, "start_thread", create_patch_proxy(version_manager.start_thread, retries.start_thread)),
-        Patch(version_manager, "record_cw_metric_invocation", metrics.record_invocation_and_zero_errors),
+        Patch(version_manager, "record_cw_metric_invocation", metrics.record_invocation),
+        Patch(version_manager, "record_cw_metric_error", metrics.record_invocation_and_error),
         # CloudWatch: metrics and alarm evaluations on the stack clock.
         Patch(alarm_scheduler, "datetime", alarms.StackDatetime),
         Patch(provider_v2, "datetime", alarms.DATETIME_MODULE),

@@ -165,6 +165,39 @@ def test_a_daily_alarm_is_evaluated_over_skipped_days_and_metrics_follow_the_sta
         cloudwatch.delete_alarms(AlarmNames=[alarm])
 
 
+def test_an_errors_datapoint_is_dated_when_it_happened_on_the_stack_clock_not_up_to_a_second_before(
+        harness_endpoint: Endpoint, aws: Callable[[str], Any], deploy, on_its_clock) -> None:
+    """LocalStack dates Lambda's datapoints with a wall-clock stamp that arrives cut to the whole second. Read
+    on a stack's clock whose offset has a fraction, such a datapoint was dated up to a second before the
+    moment it happened: before an alarm evaluation that came first, in a period already judged
+    (`job-failed-alarm-sums-errors` then saw its two errors split between two periods, once in 24 runs under
+    load). Here the offset's fraction (0.9) and the invocation's moment in its wall second (0.15 to 0.35)
+    put the cut stamp in the second before the invocation, every time."""
+    cloudwatch, lam = aws("cloudwatch"), aws("lambda")
+    name = on_its_clock(deploy("def handler(event, context):\n    raise RuntimeError('fails')\n"))
+    state = clock(harness_endpoint, name)[1]
+    fraction = 0.9 - (state["offset"] % 1.0)
+    status, answer = clock(harness_endpoint, name, "POST", {"seconds": DAY + fraction % 1.0})
+    assert status == 200, answer
+    assert answer["offset"] % 1.0 == pytest.approx(0.9, abs=0.05)
+    wait_for(lambda: time.time() % 1.0, lambda part: 0.15 <= part <= 0.35, deadline_s=3, interval_s=0.005,
+             what="the start of a wall second")
+    before = clock(harness_endpoint, name)[1]["now"]
+    response, _ = invoke(lam, name)
+    assert response.get("FunctionError")
+    wait_for(lambda: clock(harness_endpoint, name)[1]["busy"], lambda reasons: reasons == [], deadline_s=10,
+             interval_s=0.05, what="the invocation's metrics recorded")
+    start = datetime.fromtimestamp(int(before), UTC)
+    points = cloudwatch.get_metric_statistics(
+        Namespace="AWS/Lambda", MetricName="Errors", Dimensions=[{"Name": "FunctionName", "Value": name}],
+        StartTime=start - timedelta(seconds=60), EndTime=start + timedelta(seconds=60), Period=1,
+        Statistics=["Sum"])["Datapoints"]
+    dated = [point["Timestamp"].timestamp() for point in points if point["Sum"] >= 1]
+    assert dated, points
+    assert min(dated) >= int(before), (f"the error was dated {int(before) - min(dated):.0f} s before the stack's "
+                                       f"clock at the invoke ({before:.3f})")
+
+
 def test_a_users_own_queue_keeps_the_wall_clock_when_the_stack_s_clock_moves(harness_endpoint: Endpoint, aws,
                                                                            on_its_clock) -> None:
     """Only Lambda's internal event queue runs on the stack's clock (aws-parity A4); a queue of the stack's own

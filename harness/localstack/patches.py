@@ -97,8 +97,7 @@ def patch_list() -> list[Any]:
         fn(dead_letter_queue._prepare_messages_to_dlq, retries.prepare_messages_to_dlq),
         fn(LambdaService.invoke, retries.invoke),
         Patch(version_manager, "start_thread", create_patch_proxy(version_manager.start_thread, retries.start_thread)),
-        Patch(version_manager, "record_cw_metric_invocation", metrics.record_invocation),
-        Patch(version_manager, "record_cw_metric_error", metrics.record_invocation_and_error),
+        *(Patch(version_manager, name, record) for name, record in metrics.RECORDS.items()),  # no stamp cut
         # CloudWatch: metrics and alarm evaluations on the stack clock.
         Patch(alarm_scheduler, "datetime", alarms.StackDatetime),
         Patch(provider_v2, "datetime", alarms.DATETIME_MODULE),

@@ -42,3 +42,7 @@ def record_invocation(function_name: str, account_id: str, region_name: str, err
 
 def record_invocation_and_error(function_name: str, account_id: str, region_name: str) -> None:
     record_invocation(function_name, account_id, region_name, errors=1)
+
+
+RECORDS = {"record_cw_metric_invocation": record_invocation, "record_cw_metric_error": record_invocation_and_error}
+"""What each of LocalStack's `version_manager` recorders is replaced with (`harness.localstack.patches`)."""

@@ -82,7 +82,8 @@ class RetryRelease:
     released_at: float
 
     @property
-    def delay(self) -> float:
+    def waited(self) -> float:
+        """The delay the platform applied (its wire record's `delay` is the one it was asked for)."""
         return self.released_at - self.failed_at
 
 

@@ -178,7 +178,7 @@ def _delay_problems(groups: dict[str, list[Attempt]], snapshot: Snapshot, delays
     for request_id, group in groups.items():
         for before, after, delay in zip(group, group[1:], delays, strict=False):
             if after.released is not None:
-                gap, tolerance, verb = after.released.delay, RELEASE_TOLERANCE_S, "was released"
+                gap, tolerance, verb = after.released.waited, RELEASE_TOLERANCE_S, "was released"
             else:
                 gap, tolerance, verb = after.started_at - snapshot.failed_at(before), DELAY_TOLERANCE_S, "started"
             if abs(gap - delay) > tolerance:

@@ -50,7 +50,7 @@ def note_failure(request_id: str, function_name: str) -> None:
             _FAILED_AT.popitem(last=False)
 
 
-def _failed_at(message_body: str) -> tuple[str | None, float | None]:
+def _failure_of(message_body: str) -> tuple[str | None, float | None]:
     """The request ID of the event this event-queue message carries, and when its attempt that failed last
     failed, taken once: a later delayed send of the same event (the throttling back-off, which follows no
     failed attempt) has None."""
@@ -115,7 +115,7 @@ class DelaysOnTheClock:
             return self._send(**kwargs)
         undelayed = {**kwargs, "DelaySeconds": 0}
 
-        request_id, failed_at = _failed_at(kwargs.get("MessageBody", ""))
+        request_id, failed_at = _failure_of(kwargs.get("MessageBody", ""))
 
         def send() -> None:
             if request_id is not None and failed_at is not None:

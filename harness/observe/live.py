@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -90,10 +91,11 @@ class StackObservations:
         at = self.time.at
         # The n-th retry the platform released for a request ID is its attempt n + 1.
         releases: dict[tuple[str, int], RetryRelease] = {}
+        retried: Counter[str] = Counter()
         for release in self._released:
-            number = 2 + sum(1 for request_id, _ in releases if request_id == release["request_id"])
-            releases[(release["request_id"], number)] = RetryRelease(failed_at=float(release["failed_at"]),
-                                                                     released_at=float(release["released_at"]))
+            retried[release["request_id"]] += 1
+            releases[(release["request_id"], 1 + retried[release["request_id"]])] = RetryRelease(
+                failed_at=float(release["failed_at"]), released_at=float(release["released_at"]))
         return [dataclasses.replace(attempt, started_at=at(attempt.started_at),
                                     ended_at=None if attempt.ended_at is None else at(attempt.ended_at),
                                     released=releases.get((attempt.request_id, attempt.attempt)))

@@ -70,10 +70,13 @@ class on_clock_of:  # noqa: N801 - used as a context manager, like contextlib's
 # -- when an evaluation can change an alarm's state --------------------------------------------------------
 
 def first_grid_point(moment: float, grid_from: float, interval: float) -> float:
-    """The first evaluation of the grid `grid_from + n x interval` at or after `moment`."""
+    """The first evaluation of the grid `grid_from + n x interval` at or after `moment`. A moment within 10 µs
+    of a grid point (floating-point noise: an epoch's last bit is 0.24 µs) is that point. The tolerance is in
+    seconds: one in steps grows with the interval (1e-6 steps of a day is 0.086 s, which took a crossing just
+    after an evaluation for that evaluation)."""
     steps = (moment - grid_from) / interval
     nearest = round(steps)
-    steps = float(nearest) if abs(steps - nearest) < 1e-6 else math.ceil(steps)
+    steps = float(nearest) if abs(steps - nearest) * interval < 1e-5 else math.ceil(steps)
     return grid_from + max(0.0, steps) * interval
 
 

@@ -64,6 +64,17 @@ def _looked_back(moment: float, period: int, looked_back: int, datapoints: list[
     )
 
 
+def test_a_daily_alarm_wakes_up_when_its_datapoint_leaves_a_period_a_fraction_of_a_second_after_an_evaluation() -> None:
+    """Found by the property below (make test on a fresh clone): a whole-second crossing 0.054 s after an
+    evaluation of a daily alarm was taken for that evaluation itself, which a snap of 1e-6 grid steps allowed
+    (0.086 s at 86,400 s a step), so the next day's evaluation, which sees the datapoint in another period,
+    was never woken up for."""
+    grid_from = 1000.0 + 0.300693813772547 * 86400
+    now = grid_from + 18 * 86400
+    assert next_evaluation(after=now, grid_from=grid_from, interval=86400, period=86400, looked_back=3,
+                           datapoints=[1495779.0]) == pytest.approx(grid_from + 19 * 86400)
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     period=st.sampled_from([10, 30, 60, 300, 86400]),

@@ -14,6 +14,7 @@ def test_tcp_url() -> None:
         "database": "pipeline",
         "host": "127.0.0.1",
         "port": 6543,
+        "ssl_context": False,
     }
 
 
@@ -42,6 +43,13 @@ def test_sslmode_require_encrypts_without_verifying() -> None:
     context = connection_params("postgresql://u@h/db?sslmode=require")["ssl_context"]
     assert isinstance(context, ssl.SSLContext)
     assert context.verify_mode == ssl.CERT_NONE
+
+
+@pytest.mark.parametrize(("query", "expected"), [("", False), ("?sslmode=disable", False),
+                                                  ("?sslmode=prefer", None), ("?sslmode=allow", None)])
+def test_sslmode_disable_never_asks_for_ssl_and_prefer_lets_pg8000_ask(query: str, expected: object) -> None:
+    # pg8000 asks the server for SSL unless ssl_context is False (and builds a default context to do it).
+    assert connection_params(f"postgresql://u@h/db{query}").get("ssl_context") is expected
 
 
 @pytest.mark.parametrize(

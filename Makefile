@@ -4,7 +4,8 @@ setup:
 	./scripts/setup
 
 # The main job: the seed pipeline's scenarios on the embedded LocalStack and PostgreSQL, as many at once as
-# there are cores (`harness run`'s default -j; each scenario has its own stack in the one LocalStack).
+# there are cores (`harness run`'s default -j; each scenario has its own stack, on one of as many embedded LocalStacks as
+# there are cores: one LocalStack works under one interpreter lock).
 run: setup
 	.venv/bin/harness run scenarios/
 

@@ -69,19 +69,19 @@ def run_scenario(scenario: AnyScenario, resources: Resources, progress: Callable
         field = ("stack", "template") if isinstance(scenario, Scenario) else ("template",)
         return ScenarioResult(scenario, None, 0.0,
                               error=f"{scenario.location(*field)}: {'.'.join(field)}: no such template {path}")
-    stack = build_stack_at(scenario, resources.endpoint(), resources.database_url(), unique_prefix(scenario.name),
-                           template)
+    with resources.lease() as endpoint:
+        stack = build_stack_at(scenario, endpoint, resources.database_url(), unique_prefix(scenario.name), template)
 
-    def exercise(deployed: float) -> Report | str:
-        observations = observe_stack(scenario, stack, resources.platform())
-        observations.started_at = observations.reading().now
-        error = _trigger(scenario, stack, observations, progress)
-        if error is not None:
-            return error
-        progress("checking expectations")
-        return evaluate(scenario, observations, sleep=_pausing(progress, "checking expectations"))
+        def exercise(deployed: float) -> Report | str:
+            observations = observe_stack(scenario, stack, resources.platform())
+            observations.started_at = observations.reading().now
+            error = _trigger(scenario, stack, observations, progress)
+            if error is not None:
+                return error
+            progress("checking expectations")
+            return evaluate(scenario, observations, sleep=_pausing(progress, "checking expectations"))
 
-    return run_on_stack(scenario, stack, stack.deploy, exercise, progress, keep_stack, started)
+        return run_on_stack(scenario, stack, stack.deploy, exercise, progress, keep_stack, started)
 
 
 def run_on_stack(scenario: AnyScenario, stack: TemplateStack, deploy: Callable[[], object],

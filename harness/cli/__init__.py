@@ -302,7 +302,7 @@ def _add_run(sub: Any) -> None:
     run.add_argument("--keep-stacks", action="store_true",
                      help="leave each scenario's stack deployed (useful with --endpoint pointing at `harness up`)")
     run.add_argument("-j", "--jobs", type=int, default=None, metavar="N",
-                     help="run N scenarios at once, each on its own stack in the one LocalStack and PostgreSQL "
+                     help="run N scenarios at once, each on its own stack, over up to one embedded LocalStack per core "
                           "(default: the number of cores; 1: one after another)")
     run.add_argument("-x", "--exitfirst", action="store_true",
                      help="stop at the first failing scenario: none starts after it, and the running ones stop")

@@ -178,7 +178,8 @@ def cmd_run(paths: list[str], keyword: str | None, junit_xml: str | None, endpoi
         console.print("[yellow]no scenario selected[/yellow]")
         return 2 if loaded.problems else 5
     started = time.monotonic()
-    resources = Resources(endpoint_url=endpoint, allow_remote=allow_remote or None, quiet=False)
+    resources = Resources(endpoint_url=endpoint, allow_remote=allow_remote or None, quiet=False,
+                          localstacks=min(jobs, default_jobs(), len(scenarios)))
     try:
         results = _run_all(scenarios, resources, jobs, keep_stacks, Path(template) if template else None,
                            exitfirst)
@@ -325,8 +326,9 @@ def _run_in_threads(scenarios: list[Scenario | TemplateScenario], order: list[in
                     running: _Running,
                     slots: list[ScenarioResult | None], print_finished: Callable[[], None],
                     show: Callable[[str], None]) -> None:
-    """Run the scenarios on `jobs` threads, all on the one LocalStack and PostgreSQL (each stack has its own
-    prefix and schema). Only this (the main) thread prints; the workers report their steps to `running`.
+    """Run the scenarios on `jobs` threads, on the run's LocalStacks and its PostgreSQL (each stack has its
+    own prefix and schema, and leases its LocalStack from `resources`). Only this (the main) thread prints;
+    the workers report their steps to `running`.
 
     On Ctrl-C nothing new starts, every running scenario stops at its next step, and this waits until they
     have torn their stacks down before it lets KeyboardInterrupt go on (a second Ctrl-C stops waiting)."""

@@ -133,6 +133,7 @@ class EmbeddedLocalStack:
     run_dir: Path | None = None
     process: subprocess.Popen | None = None
     endpoint: Endpoint | None = None
+    _spawned_at: float = 0.0
 
     @property
     def url(self) -> str:
@@ -191,6 +192,12 @@ class EmbeddedLocalStack:
         return "\n".join(text.splitlines()[-lines:])
 
     def start(self, timeout_s: float = 60.0) -> Endpoint:
+        self.spawn()
+        return self.wait_started(timeout_s)
+
+    def spawn(self) -> None:
+        """Start LocalStack's process (and return at once): `wait_started` waits until it is ready. The
+        process dies with the thread that spawned it (its parent-death signal): spawn in the main thread."""
         # What a deploy imports first on this side (cfn-lint's template reader: about 1 s), while LocalStack
         # starts in its own process and this one only waits.
         threading.Thread(target=_import_for_deploy, name="harness-deploy-imports", daemon=True).start()
@@ -204,7 +211,7 @@ class EmbeddedLocalStack:
         _seed_catalog(self.run_dir / "filesystem")
         self.port = self.port or free_port()
         self._say(f"harness: {embedded().describe()}")
-        started = time.monotonic()
+        self._spawned_at = time.monotonic()
         with open(self.run_dir / "localstack.log", "ab") as log:
             self.process = procs.spawn(
                 [sys.executable, "-m", "harness.localstack.launch"],
@@ -214,8 +221,12 @@ class EmbeddedLocalStack:
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
+
+    def wait_started(self, timeout_s: float = 60.0) -> Endpoint:
+        """The endpoint of the spawned LocalStack once it is ready (within `timeout_s` of its spawn); stopped
+        if it is not."""
         try:
-            self._wait_ready(started + timeout_s)
+            self._wait_ready(self._spawned_at + timeout_s)
         except BaseException:
             self.stop()
             raise

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from harness.model import platform
@@ -12,46 +14,79 @@ from harness.stack.database import start_database
 
 
 class Resources:
-    """The LocalStack and PostgreSQL a run uses: started lazily, once, and stopped together."""
+    """The LocalStack and PostgreSQL a run uses: started lazily, once, and stopped together.
+
+    With `localstacks` above 1 and no LocalStack to attach to, that many embedded LocalStacks start, and each
+    stack deploys to the one with the fewest stacks on it (`lease`): LocalStack serves its requests and runs
+    CloudFormation under one interpreter lock, so one LocalStack keeps `harness run -j 2` on about one core.
+    """
 
     def __init__(self, endpoint_url: str | None = None, allow_remote: bool | None = None,
-                 database_url: str | None = None, quiet: bool = True) -> None:
+                 database_url: str | None = None, quiet: bool = True, localstacks: int = 1) -> None:
         self._endpoint_url, self._allow_remote, self._database_url = endpoint_url, allow_remote, database_url
         self._quiet = quiet
-        self._localstack: EmbeddedLocalStack | None = None
+        self._localstacks: list[EmbeddedLocalStack] = []
+        self._wanted = max(1, localstacks)
         self._database: Any = None
-        self._endpoint: Endpoint | None = None
+        self._endpoints: list[Endpoint] = []
+        self._leases: list[int] = []
         self._platform: Platform | None = None
         self._lock = threading.Lock()
         self._database_lock = threading.Lock()
 
     def endpoint(self) -> Endpoint:
+        """The LocalStack in use (the first, when there are several); started on first use, so call this
+        first in the main thread (a child process dies with the thread that started it)."""
         with self._lock:
-            if self._endpoint is None:
-                if self._endpoint_url:
-                    self._endpoint = Endpoint(self._endpoint_url, allow_remote=self._allow_remote)
-                else:
-                    self._endpoint = endpoint_from_env(self._allow_remote)
-                if self._endpoint is None:
-                    # PostgreSQL starts meanwhile: a run needs both, and LocalStack's start leaves a core idle.
-                    threading.Thread(target=self._start_database_quietly, name="harness-database-start",
-                                     daemon=True).start()
-                    self._localstack = EmbeddedLocalStack(quiet=self._quiet)
-                    self._endpoint = self._localstack.start()
-            return self._endpoint
+            if not self._endpoints:
+                self._endpoints = self._start()
+                self._leases = [0] * len(self._endpoints)
+            return self._endpoints[0]
+
+    def _start(self) -> list[Endpoint]:
+        if self._endpoint_url:
+            return [Endpoint(self._endpoint_url, allow_remote=self._allow_remote)]
+        attached = endpoint_from_env(self._allow_remote)
+        if attached is not None:
+            return [attached]
+        # PostgreSQL starts meanwhile: a run needs both, and LocalStack's start leaves a core idle.
+        threading.Thread(target=self._start_database_quietly, name="harness-database-start", daemon=True).start()
+        self._localstacks = [EmbeddedLocalStack(quiet=self._quiet or index > 0) for index in range(self._wanted)]
+        for localstack in self._localstacks:
+            localstack.spawn()
+        try:
+            return [localstack.wait_started() for localstack in self._localstacks]
+        except BaseException:
+            for localstack in self._localstacks:
+                localstack.stop()
+            self._localstacks = []
+            raise
+
+    @contextmanager
+    def lease(self) -> Iterator[Endpoint]:
+        """The endpoint a stack deploys to, for as long as the stack lives: the LocalStack with the fewest."""
+        self.endpoint()
+        with self._lock:
+            index = min(range(len(self._endpoints)), key=self._leases.__getitem__)
+            self._leases[index] += 1
+        try:
+            yield self._endpoints[index]
+        finally:
+            with self._lock:
+                self._leases[index] -= 1
 
     @property
     def attached(self) -> bool:
         """Whether the LocalStack in use was started by someone else (HARNESS_ENDPOINT, --endpoint)."""
         self.endpoint()
-        return self._localstack is None
+        return not self._localstacks
 
     def platform(self) -> Platform:
         """The timing of the LocalStack in use: the one the harness started, or the attached one's."""
         endpoint = self.endpoint()
         with self._lock:
             if self._platform is None:
-                if self._localstack is not None:
+                if self._localstacks:
                     self._platform = platform.embedded()
                 else:
                     self._platform = platform.attached(endpoint.url)
@@ -76,8 +111,8 @@ class Resources:
             if self._database is not None:
                 self._database.stop()
                 self._database = None
-        if self._localstack is not None:
-            self._localstack.stop()
-            self._localstack = None
-        self._endpoint = None
+        for localstack in self._localstacks:
+            localstack.stop()
+        self._localstacks = []
+        self._endpoints = []
         self._platform = None

@@ -5,7 +5,9 @@ A fake stack stands in for LocalStack, so nothing is started here.
 
 from __future__ import annotations
 
+import contextlib
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -26,6 +28,10 @@ SCENARIO = Scenario.model_validate({
 class FakeResources:
     def endpoint(self) -> str:
         return "http://127.0.0.1:1"
+
+    @contextlib.contextmanager
+    def lease(self) -> Iterator[str]:
+        yield self.endpoint()
 
     def database_url(self) -> str:
         return "postgresql://nobody@127.0.0.1:1/none"

@@ -6,7 +6,7 @@ writes its own), naming the attribute it replaces; `install` applies them all fr
 lives: `retries` (Lambda's async retries, event age, dead letters and activity), `alarms` (CloudWatch on the stacks'
 clocks), `taps` (topic taps, SNS deliveries), `control_plane` (deploys without idle waits, a stack's
 resources on its clock), `executor.metrics` (Errors = 0 on success), `launch` (the gateway on loopback), `speed` (one
-request parser per service).
+request parser per service, no deep copies of CloudFormation's runtime cache).
 
 A LocalStack other than the pinned one stops before it starts, with one line naming both versions; so does
 a patch whose target is missing. Whether LocalStack serves the classes these patches change (a provider
@@ -67,6 +67,7 @@ def patch_list() -> list[Any]:
     """The one list: every attribute of LocalStack the harness replaces, in the order they are applied."""
     from localstack.aws.handlers.service import ServiceRequestParser
     from localstack.aws.handlers.service_plugin import ServiceLoader
+    from localstack.services.cloudformation.engine.v2.change_set_model_preproc import ChangeSetModelPreproc
     from localstack.services.cloudformation.resource_provider import ResourceProviderExecutor
     from localstack.services.cloudwatch import alarm_scheduler, provider_v2
     from localstack.services.cloudwatch.cloudwatch_database_helper import CloudwatchDatabase
@@ -122,6 +123,7 @@ def patch_list() -> list[Any]:
         fn(event_manager.LambdaEventManager.stop, control_plane.event_manager_stop),
         fn(event_manager.Poller.stop, control_plane.poller_stop),
         fn(ServiceRequestParser.parse_and_enrich, speed.parse_and_enrich),  # one parser per service
+        fn(ChangeSetModelPreproc._save_runtime_cache, speed.save_runtime_cache),  # no deep copy for no reader
     ]
 
 

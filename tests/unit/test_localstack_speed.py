@@ -22,3 +22,21 @@ def test_a_service_gets_one_parser_and_it_parses_as_a_fresh_one() -> None:
     fresh_operation, fresh_params = create_parser(lam).parse(request)
     assert cached_operation.name == fresh_operation.name == "Invoke"
     assert cached_params == fresh_params and cached_params["InvocationType"] == "Event"
+
+
+def test_a_saved_runtime_cache_keeps_its_entries_apart_from_the_visitors() -> None:
+    from types import SimpleNamespace
+
+    model = SimpleNamespace(before_runtime_cache={}, after_runtime_cache={})
+
+    class ChangeSetModelExecutor:  # the name LocalStack keys the saved values by
+        _change_set = SimpleNamespace(update_model=model)
+        _before_cache = {"Resources/Worker": "before"}
+        _after_cache = {"Resources/Worker": "after"}
+
+    visitor = ChangeSetModelExecutor()
+    speed.save_runtime_cache(None, visitor)
+    assert model.before_runtime_cache == {"ChangeSetModelExecutor": {"Resources/Worker": "before"}}
+    assert model.after_runtime_cache == {"ChangeSetModelExecutor": {"Resources/Worker": "after"}}
+    visitor._after_cache["Resources/Orchestrator"] = "later"  # a later pass adds to its own, not to the saved
+    assert model.after_runtime_cache["ChangeSetModelExecutor"] == {"Resources/Worker": "after"}

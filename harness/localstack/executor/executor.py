@@ -382,7 +382,11 @@ class ProcessRuntimeExecutor(RuntimeExecutor):
             )
         # Raises RuntimeUnavailable with what was looked for; LocalStack marks the function Failed with it.
         interpreters.resolve(_runtime(cfg))
-        if cfg.code:
+        shared = shared_code_dir(cfg.code) if cfg.code else None
+        if cfg.code and (shared is None or not shared.is_dir()):
+            # Not when a function with the same zip ran in this LocalStack before: its environments run from
+            # the shared copy, so LocalStack's download and unzip of the same files again (0.15 s of each
+            # function's creation, a third of a warm deploy of the pipeline) would serve nothing.
             cfg.code.prepare_for_execution()
             share_code(cfg.code)
         for layer in cfg.layers or []:

@@ -213,12 +213,14 @@ def harness_database_url(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def pipeline_stack(harness_endpoint: Endpoint, harness_database_url: str) -> Iterator[Callable[..., Any]]:
+def pipeline_stack(request: pytest.FixtureRequest, harness_endpoint: Endpoint,
+                   harness_database_url: str) -> Iterator[Callable[..., Any]]:
     """Deploy the seed pipeline under a fresh prefix: ``pipeline_stack("hint", faults=[...],
     alarm_period_seconds=60, worker={"timeout_seconds": 10})``: the keys of a scenario's `stack:` (omitted ones
     are the template's defaults) and its faults.
 
-    Every stack made here is torn down after the test.
+    Every stack made here is torn down after the test (discarded in an embedded LocalStack, which ends with the
+    session: its environments stop, its clock and schema go).
     """
     from harness.scenario import StackSettings
     from harness.stack.pipeline import PipelineStack, unique_prefix
@@ -232,5 +234,6 @@ def pipeline_stack(harness_endpoint: Endpoint, harness_database_url: str) -> Ite
         return stack
 
     yield deploy
+    discard = not _resources(request.config).attached
     for stack in stacks:
-        stack.teardown()
+        stack.teardown(discard=discard)

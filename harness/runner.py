@@ -81,12 +81,14 @@ def run_scenario(scenario: AnyScenario, resources: Resources, progress: Callable
             progress("checking expectations")
             return evaluate(scenario, observations, sleep=_pausing(progress, "checking expectations"))
 
-        return run_on_stack(scenario, stack, stack.deploy, exercise, progress, keep_stack, started)
+        # A LocalStack the harness started ends with the run, and everything in it: the stack need not be deleted.
+        return run_on_stack(scenario, stack, stack.deploy, exercise, progress, keep_stack, started,
+                            discard=not resources.attached)
 
 
 def run_on_stack(scenario: AnyScenario, stack: TemplateStack, deploy: Callable[[], object],
                  exercise: Callable[[float], Report | str], progress: Callable[[str], None], keep_stack: bool,
-                 started: float) -> ScenarioResult:
+                 started: float, discard: bool = False) -> ScenarioResult:
     """Deploy, exercise (the job or the invocation, then the verdicts: a report, or an error), tear down
     unless kept; with the deploy's and the verdicts' times, and the template's warnings."""
     cpu = tree_cpu_seconds()
@@ -108,7 +110,7 @@ def run_on_stack(scenario: AnyScenario, stack: TemplateStack, deploy: Callable[[
                               cpu_seconds=tree_cpu_seconds() - cpu)
     finally:
         if not keep_stack:
-            stack.teardown()
+            stack.teardown(discard=discard)
 
 
 def tree_cpu_seconds() -> float:

@@ -85,6 +85,31 @@ def task_pool(original: Any, self: Any) -> None:
     original(self)
     self.task_executor.shutdown(wait=False)  # no task was submitted yet: it has no thread
     self.task_executor = ThreadPoolExecutor(max_workers=LAMBDA_TASK_THREADS, thread_name_prefix="lambda-service-task")
+    _LAMBDA_SERVICE[:] = [self]
+
+
+_LAMBDA_SERVICE: list[Any] = []
+"""LocalStack's one LambdaService, once its provider has made it."""
+
+
+def stop_functions(account: str, region: str, prefix: str) -> bool:
+    """Stop every running version of the stack's functions (their environments end; the functions stay), in
+    place of deleting the stack in a LocalStack that ends with the run. False, and nothing stopped, when an
+    event source mapping feeds one of them: its poller would go on."""
+    from localstack.services.lambda_.invocation.models import lambda_stores
+
+    store = lambda_stores[account][region]
+    functions = {name: function for name, function in list(store.functions.items()) if name.startswith(f"{prefix}-")}
+    if any(str(mapping.get("FunctionArn", "")).split(":function:", 1)[-1].split(":")[0] in functions
+           for mapping in list(store.event_source_mappings.values())):
+        return False
+    for service in _LAMBDA_SERVICE:
+        for function in functions.values():
+            for version in list(function.versions.values()):
+                arn = version.id.qualified_arn()
+                if arn in service.lambda_running_versions or arn in service.lambda_starting_versions:
+                    service.stop_version(arn)
+    return True
 
 
 def _event_queue(poller: Any) -> Any:

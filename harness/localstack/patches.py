@@ -65,9 +65,7 @@ def check_version(installed: str | None = None, pinned: str | None = None) -> No
 
 def patch_list() -> list[Any]:
     """The one list: every attribute of LocalStack the harness replaces, in the order they are applied."""
-    from localstack.aws.handlers.service import ServiceRequestParser
     from localstack.aws.handlers.service_plugin import ServiceLoader
-    from localstack.services.cloudformation.engine.v2.change_set_model_preproc import ChangeSetModelPreproc
     from localstack.services.cloudformation.resource_provider import ResourceProviderExecutor
     from localstack.services.cloudwatch import alarm_scheduler, provider_v2
     from localstack.services.cloudwatch.cloudwatch_database_helper import CloudwatchDatabase
@@ -122,8 +120,7 @@ def patch_list() -> list[Any]:
         fn(LambdaService.__init__, control_plane.task_pool),
         fn(event_manager.LambdaEventManager.stop, control_plane.event_manager_stop),
         fn(event_manager.Poller.stop, control_plane.poller_stop),
-        fn(ServiceRequestParser.parse_and_enrich, speed.parse_and_enrich),  # one parser per service
-        fn(ChangeSetModelPreproc._save_runtime_cache, speed.save_runtime_cache),  # no deep copy for no reader
+        *speed.patches(),  # one parser per service; no deep copies of CloudFormation's runtime cache
     ]
 
 

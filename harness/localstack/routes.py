@@ -54,6 +54,10 @@ def stacks(request: Any, name: str) -> Any:
     if request.method == "DELETE":
         taps.forget(name)
         clock.forget(name)
+        if request.args.get("discard"):  # and its functions' environments: LocalStack ends with the run
+            account, region = _where(request)
+            if not control_plane.stop_functions(account, region, name):
+                return _reply({"error": "an event source mapping feeds a function of the stack"}, 409)
         return _empty()
     try:
         wait_s = min(float(request.args.get("wait", "0")), wire.STACK_WAIT_MAX_S)

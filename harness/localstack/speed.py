@@ -51,3 +51,13 @@ def save_runtime_cache(original: Any, self: Any) -> None:
     model = self._change_set.update_model
     model.before_runtime_cache[key] = dict(self._before_cache)
     model.after_runtime_cache[key] = dict(self._after_cache)
+
+
+def patches() -> list[Any]:
+    """This module's two patches, for `harness.localstack.patches.patch_list`."""
+    from localstack.aws.handlers.service import ServiceRequestParser
+    from localstack.services.cloudformation.engine.v2.change_set_model_preproc import ChangeSetModelPreproc
+    from localstack.utils.patch import Patch
+
+    return [Patch.function(ServiceRequestParser.parse_and_enrich, parse_and_enrich),
+            Patch.function(ChangeSetModelPreproc._save_runtime_cache, save_runtime_cache)]

@@ -26,6 +26,8 @@ SCENARIO = Scenario.model_validate({
 
 
 class FakeResources:
+    attached = True  # a LocalStack someone else runs: stacks are deleted, not discarded
+
     def endpoint(self) -> str:
         return "http://127.0.0.1:1"
 
@@ -51,8 +53,8 @@ class FailingStack:
         time.sleep(0.2)
         raise DeployError("function worker: LocalStack said no")
 
-    def teardown(self) -> None:
-        self.torn_down = True
+    def teardown(self, discard: bool = False) -> None:
+        self.torn_down, self.discarded = True, discard
 
 
 def test_a_failed_deploy_is_torn_down_and_reports_its_time(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -60,13 +62,21 @@ def test_a_failed_deploy_is_torn_down_and_reports_its_time(monkeypatch: pytest.M
     FailingStack.made.clear()
     result = runner.run_scenario(SCENARIO, FakeResources())  # type: ignore[arg-type]
     (stack,) = FailingStack.made
-    assert stack.torn_down
+    assert stack.torn_down and not stack.discarded
     assert not result.passed
     assert result.deploy_seconds >= 0.2
     assert result.seconds >= result.deploy_seconds
     assert result.error is not None
     assert result.error.startswith("deploy failed after 0.")
     assert result.error.endswith("DeployError: function worker: LocalStack said no")
+
+
+def test_a_stack_in_a_localstack_the_harness_started_is_discarded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runner, "build_stack_at", FailingStack)
+    monkeypatch.setattr(FakeResources, "attached", False)
+    FailingStack.made.clear()
+    runner.run_scenario(SCENARIO, FakeResources())  # type: ignore[arg-type]
+    assert FailingStack.made[0].torn_down and FailingStack.made[0].discarded
 
 
 def test_keep_stack_leaves_a_failed_deploy_in_place(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -90,7 +100,7 @@ def test_the_engine_polls_through_progress_so_a_caller_can_stop_a_long_check(mon
         def deploy(self) -> Stack:
             return self
 
-        def teardown(self) -> None:
+        def teardown(self, discard: bool = False) -> None:
             self.torn_down = True
 
     class Stop(Exception):

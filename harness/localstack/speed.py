@@ -53,11 +53,37 @@ def save_runtime_cache(original: Any, self: Any) -> None:
     model.after_runtime_cache[key] = dict(self._after_cache)
 
 
+class LambdaLogClients:
+    """`connect_to` as Lambda's log handler sees it (`localstack.services.lambda_.invocation.logs`): one
+    CloudWatch Logs client per account and region, shared by every function's handler.
+
+    LocalStack starts a log handler per function version, and each assumed the function's role (an STS
+    request) and made a new client with those credentials: a fifth of LocalStack's CPU in a run of deploys
+    (py-spy, `--gil`), three per stack. The logs go to the role's account and the function's region, as
+    before; LocalStack checks no IAM policy, so whose credentials write them changes nothing it does."""
+
+    def __init__(self) -> None:
+        self._made: dict[tuple[str, str | None], Any] = {}
+        self._lock = threading.Lock()
+
+    def with_assumed_role(self, *, role_arn: str, region_name: str | None = None, **_: Any) -> Any:
+        from localstack.aws.connect import connect_to
+
+        key = (role_arn.split(":")[4], region_name)
+        with self._lock:
+            if key not in self._made:
+                self._made[key] = connect_to(region_name=region_name, aws_access_key_id=key[0],
+                                             aws_secret_access_key="test")
+            return self._made[key]
+
+
 def patches() -> list[Any]:
-    """This module's two patches, for `harness.localstack.patches.patch_list`."""
+    """This module's patches, for `harness.localstack.patches.patch_list`."""
     from localstack.aws.handlers.service import ServiceRequestParser
     from localstack.services.cloudformation.engine.v2.change_set_model_preproc import ChangeSetModelPreproc
+    from localstack.services.lambda_.invocation import logs
     from localstack.utils.patch import Patch
 
     return [Patch.function(ServiceRequestParser.parse_and_enrich, parse_and_enrich),
-            Patch.function(ChangeSetModelPreproc._save_runtime_cache, save_runtime_cache)]
+            Patch.function(ChangeSetModelPreproc._save_runtime_cache, save_runtime_cache),
+            Patch(logs, "connect_to", LambdaLogClients())]

@@ -40,3 +40,19 @@ def test_a_saved_runtime_cache_keeps_its_entries_apart_from_the_visitors() -> No
     assert model.after_runtime_cache == {"ChangeSetModelExecutor": {"Resources/Worker": "after"}}
     visitor._after_cache["Resources/Orchestrator"] = "later"  # a later pass adds to its own, not to the saved
     assert model.after_runtime_cache["ChangeSetModelExecutor"] == {"Resources/Worker": "after"}
+
+
+def test_lambda_log_handlers_share_one_client_factory_per_account_and_region(monkeypatch) -> None:
+    from localstack.aws import connect
+
+    made: list[dict] = []
+    monkeypatch.setattr(connect, "connect_to", lambda **params: made.append(params) or object())
+    clients = speed.LambdaLogClients()
+    role = "arn:aws:iam::{}:role/{}"
+    first = clients.with_assumed_role(role_arn=role.format("000000000000", "a"), region_name="us-east-1",
+                                      service_principal="lambda")
+    again = clients.with_assumed_role(role_arn=role.format("000000000000", "b"), region_name="us-east-1")
+    other = clients.with_assumed_role(role_arn=role.format("111111111111", "a"), region_name="us-east-1")
+    assert first is again and other is not first
+    assert [(p["aws_access_key_id"], p["region_name"]) for p in made] == [("000000000000", "us-east-1"),
+                                                                          ("111111111111", "us-east-1")]

@@ -59,7 +59,6 @@ class PipelineStack(TemplateStack):
         self.faults = list(faults)
         self.names = PipelineNames()
         self.db = PipelineDatabase(database_url, self.schema, self.names)
-        self.function_arns: dict[str, str] = {}
 
     # -- deploy ----------------------------------------------------------------------------------------
     def deploy(self) -> PipelineStack:
@@ -120,10 +119,8 @@ class PipelineStack(TemplateStack):
             raise templates.TemplateError(f"{self.template_path}: the stack has no output {', '.join(missing)}")
         self.topic_arns = {topic: outputs[key] for topic, key in TOPIC_OUTPUTS.items()}
         self.alarm_names = {alarm: outputs[f"{prefix}Alarm"] for alarm, prefix in ALARM_IDS.items()}
-        lam = self.client("lambda")
         for logical, prefix in FUNCTION_IDS.items():
-            name = self.function_names[logical] = outputs[f"{prefix}Function"]
-            self.function_arns[logical] = lam.get_function_configuration(FunctionName=name)["FunctionArn"]
+            self.function_names[logical] = outputs[f"{prefix}Function"]
 
     def fault_registration(self, logical: str) -> dict[str, Any]:
         """What the executor gets for one function: its fault plan and where its attempt ledger is."""

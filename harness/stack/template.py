@@ -315,11 +315,12 @@ def physical_ids(cloudformation: Any, stack_id: str) -> dict[str, str]:
     return {resource["LogicalResourceId"]: resource.get("PhysicalResourceId", "") for resource in resources}
 
 
-def missing_targets(template: Template, endpoint_client: Callable[[str], Any], stack_id: str) -> list[str]:
-    """Dead-letter targets and async destinations of the stack's functions that do not exist, each named
-    with the template line of its function. LocalStack accepts any ARN there (whether AWS checks was not
-    verified here); the first failure would then lose its event, so the harness refuses it before a job."""
-    physical = physical_ids(endpoint_client("cloudformation"), stack_id)
+def missing_targets(template: Template, endpoint_client: Callable[[str], Any],
+                    physical: Mapping[str, str]) -> list[str]:
+    """Dead-letter targets and async destinations of the stack's functions (`physical`: the stack's resources
+    by logical ID) that do not exist, each named with the template line of its function. LocalStack accepts
+    any ARN there (whether AWS checks was not verified here); the first failure would then lose its event, so
+    the harness refuses it before a job."""
     lam = endpoint_client("lambda")
     problems = []
     for logical, resource in template.functions().items():

@@ -163,11 +163,11 @@ class TemplateStack:
         stack = templates.deploy(self.client("cloudformation"), self.prefix, body, parameters,
                                  what=str(self.template_path), sweep_with=self.client)
         self.stack_id = stack["StackId"]
-        missing = templates.missing_targets(template, self.client, self.stack_id)
+        self.physical = templates.physical_ids(self.client("cloudformation"), self.stack_id)
+        missing = templates.missing_targets(template, self.client, self.physical)
         if missing:
             raise templates.TemplateError("\n  ".join(["the stack's functions deliver to targets that do not exist:",
                                                         *missing]))
-        self.physical = templates.physical_ids(self.client("cloudformation"), self.stack_id)
         self.stack_outputs = templates.outputs(stack)
         templates.apply_reserved_concurrency(template, self.physical, self.client("lambda"), parameters)
         self.warnings = templates.unsupported_properties(template)

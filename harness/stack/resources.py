@@ -12,13 +12,18 @@ from harness.model.platform import Platform
 from harness.services import EmbeddedLocalStack, Endpoint, endpoint_from_env
 from harness.stack.database import start_database
 
+MAX_LOCALSTACKS = 4
+"""The most embedded LocalStacks one run starts (about 330 MB of memory each, and a start's CPU): more than the
+cores was slower on 2 cores, and more than this many was not measured."""
+
 
 class Resources:
     """The LocalStack and PostgreSQL a run uses: started lazily, once, and stopped together.
 
-    With `localstacks` above 1 and no LocalStack to attach to, that many embedded LocalStacks start, and each
-    stack deploys to the one with the fewest stacks on it (`lease`): LocalStack serves its requests and runs
-    CloudFormation under one interpreter lock, so one LocalStack keeps `harness run -j 2` on about one core.
+    With `localstacks` above 1 (at most MAX_LOCALSTACKS) and no LocalStack to attach to, that many embedded
+    LocalStacks start, and each stack deploys to the one with the fewest stacks on it (`lease`): LocalStack
+    serves its requests and runs CloudFormation under one interpreter lock, so one LocalStack keeps
+    `harness run -j 2` on about one core.
     """
 
     def __init__(self, endpoint_url: str | None = None, allow_remote: bool | None = None,
@@ -26,7 +31,7 @@ class Resources:
         self._endpoint_url, self._allow_remote, self._database_url = endpoint_url, allow_remote, database_url
         self._quiet = quiet
         self._localstacks: list[EmbeddedLocalStack] = []
-        self._wanted = max(1, localstacks)
+        self._wanted = max(1, min(localstacks, MAX_LOCALSTACKS))
         self._database: Any = None
         self._endpoints: list[Endpoint] = []
         self._leases: list[int] = []

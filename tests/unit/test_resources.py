@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from harness.stack import resources as resources_module
-from harness.stack.resources import Resources
+from harness.stack.resources import MAX_LOCALSTACKS, Resources
 
 
 class FakeLocalStack:
@@ -59,6 +59,13 @@ def test_several_localstacks_start_together_and_each_stack_goes_to_the_least_bus
     assert third in (first, second)
     resources.close()
     assert fakes.events[-2:] == ["stop 0", "stop 1"]
+
+
+def test_no_more_localstacks_than_the_cap(fakes: Any) -> None:
+    resources = Resources(localstacks=MAX_LOCALSTACKS + 4)
+    resources.endpoint()
+    assert len(fakes.made) == MAX_LOCALSTACKS
+    resources.close()
 
 
 def test_one_localstack_by_default_and_none_when_attached(fakes: Any, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -288,14 +288,12 @@ class TemplateStack:
         deletes everything in it), only its clock, timers, fault plans and schema go, and its functions'
         environments stop: a third of LocalStack's work per scenario was the deletion of what it was about to
         drop. A stack fed by an event source mapping is deleted all the same (its poller would go on)."""
-        # Its clock and timers (a retry still due) go first.
-        if discard and self._route(wire.STACKS, "DELETE", self.prefix, query={"discard": "1"}, answered=(409,)) is None:
-            self._forget_faults()
-            self._drop_schema()
-            return
-        self._route(wire.STACKS, "DELETE", self.prefix)
+        # Its clock and timers (a retry still due) go first; a 409 says an event source mapping feeds it.
+        refused = self._route(wire.STACKS, "DELETE", self.prefix, query={"discard": "1"} if discard else None,
+                              answered=(409,))
         self._forget_faults()
-        self._delete()
+        if not discard or refused is not None:
+            self._delete()
         self._drop_schema()
 
     def _forget_faults(self) -> None:

@@ -7,7 +7,7 @@ lives: `retries` (Lambda's async retries, event age, dead letters and activity),
 clocks), `taps` (topic taps, SNS deliveries), `control_plane` (deploys without idle waits, a stack's
 resources on its clock), `executor.metrics` (Errors = 0 on success), `launch` (the gateway on loopback), `speed` (one
 request parser per service, no deep copies of CloudFormation's runtime cache, one Lambda log client per
-account and region).
+account and region, one botocore session for every service's regions).
 
 A LocalStack other than the pinned one stops before it starts, with one line naming both versions; so does
 a patch whose target is missing. Whether LocalStack serves the classes these patches change (a provider
@@ -121,7 +121,7 @@ def patch_list() -> list[Any]:
         fn(LambdaService.__init__, control_plane.task_pool),
         fn(event_manager.LambdaEventManager.stop, control_plane.event_manager_stop),
         fn(event_manager.Poller.stop, control_plane.poller_stop),
-        *speed.patches(),  # one parser per service, no deep copies of runtime caches, shared log clients
+        *speed.patches(),  # one parser per service, no deep copies of runtime caches, shared log clients, regions
     ]
 
 

@@ -56,3 +56,32 @@ def test_lambda_log_handlers_share_one_client_factory_per_account_and_region(mon
     assert first is again and other is not first
     assert [(p["aws_access_key_id"], p["region_name"]) for p in made] == [("000000000000", "us-east-1"),
                                                                           ("111111111111", "us-east-1")]
+
+
+def test_valid_regions_are_localstacks_own_and_botocore_endpoints_are_parsed_once(monkeypatch) -> None:
+    from botocore import loaders
+    from localstack.utils.aws.aws_stack import get_valid_regions_for_service as localstacks
+
+    parsed: list[str] = []
+    original = loaders.Loader.load_data
+
+    def counting(self, name: str):
+        parsed.append(name)
+        return original(self, name)
+
+    monkeypatch.setattr(loaders.Loader, "load_data", counting)
+    regions = speed.ValidRegions()
+    services = ("s3", "iam", "lambda", "sns", "sqs", "cloudwatch", "logs", "sts", "cloudformation", "no-such")
+    ours = {service: regions(service) for service in services}
+    # The endpoints data parsed once; each model at most once (LocalStack's cached spec, which its gateway
+    # has loaded for the service anyway), where a session per service parsed both for every service.
+    assert parsed.count("endpoints") == 1 and len(parsed) == len(set(parsed))
+    for service in services:
+        regions(service)
+    assert parsed.count("endpoints") == 1 and len(parsed) == len(set(parsed))
+    monkeypatch.setattr(loaders.Loader, "load_data", original)
+    for service in services:
+        assert ours[service] == localstacks(service), service
+    assert "us-east-1" in ours["lambda"] and "cn-north-1" in ours["lambda"] and ours["no-such"][:1] != ["us-east-1"]
+    ours["sqs"].append("mine")  # a caller's list is its own
+    assert "mine" not in regions("sqs")

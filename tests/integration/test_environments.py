@@ -57,6 +57,29 @@ def test_idle_environments_are_reaped_after_keepalive():
 
 
 
+def test_a_stopped_localstack_leaves_no_process_behind():
+    """`stop()` kills LocalStack's group at once (nothing in it is kept); its runtime templates and their
+    environments, each in a group of its own, go with it (their parent-death signals)."""
+    localstack = EmbeddedLocalStack(quiet=True)
+    endpoint = localstack.start()
+    try:
+        lam, iam = endpoint.client("lambda"), endpoint.client("iam")
+        role = iam.create_role(RoleName="leaver", AssumeRolePolicyDocument=TRUST_POLICY)["Role"]["Arn"]
+        lam.create_function(FunctionName="held", Runtime="python3.13", Role=role, Handler="handler.handler",
+                            Code={"ZipFile": zip_sources({"handler.py": PID_AFTER})})
+        wait_active(lam, "held")
+        environment = json.loads(lam.invoke(FunctionName="held")["Payload"].read())
+        assert localstack.process is not None
+        started = psutil.Process(localstack.process.pid)
+        family = [started, *started.children(recursive=True), psutil.Process(environment)]
+        assert len({p.pid for p in family}) >= 3  # LocalStack, a runtime template, the environment
+    finally:
+        localstack.stop()
+    wait_for(lambda: [p.pid for p in family if p.is_running() and p.status() != psutil.STATUS_ZOMBIE],
+             lambda alive: not alive, deadline_s=5, what="LocalStack's processes gone after stop()")
+    assert localstack.process is None and localstack.run_dir is None
+
+
 def test_the_runtime_libraries_are_byte_compiled_for_their_interpreter(harness_endpoint):
     """As under AWS's /var/runtime: a cold start imports boto3's byte code instead of compiling its source
     (0.8 s of CPU instead of 0.3 s). Every module is compiled at install, not only those a function imported."""

@@ -16,7 +16,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 spawned, path = float(sys.argv[1]), sys.argv[2]
 
-from harness.runner import run_scenario  # noqa: E402
 from harness.scenario import load_scenario  # noqa: E402
 from harness.stack.resources import Resources  # noqa: E402
 
@@ -31,7 +30,11 @@ def progress(step: str) -> None:
 scenario = load_scenario(path)
 resources = Resources(quiet=True)
 try:
-    # As `harness run` does: LocalStack first, then PostgreSQL, in this thread, before the scenario.
+    # As `harness run` does: LocalStack spawned, what runs a scenario imported while it starts, then LocalStack
+    # and PostgreSQL waited for, in this thread, before the scenario.
+    resources.spawn()
+    from harness.runner import run_scenario
+
     resources.endpoint()
     resources.database_url()
     result = run_scenario(scenario, resources, progress)

@@ -216,6 +216,7 @@ def _run_all(scenarios: list[Scenario | TemplateScenario], resources: Any, jobs:
              template: Path | None, exitfirst: bool = False) -> list[ScenarioResult]:
     """Every scenario, on `jobs` threads, its block printed as soon as it and every one before it are done;
     with `exitfirst`, none starts after the first failure, and those running stop at their next step."""
+    resources.spawn()  # LocalStack starts in its own processes while this one imports what runs a scenario
     from harness.runner import ScenarioResult, run_scenario
 
     slots: list[ScenarioResult | None] = [None] * len(scenarios)

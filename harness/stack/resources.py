@@ -48,17 +48,29 @@ class Resources:
                 self._leases = [0] * len(self._endpoints)
             return self._endpoints[0]
 
+    def spawn(self) -> None:
+        """Start the embedded LocalStacks (and PostgreSQL) without waiting for them, when none is attached: the
+        caller goes on (importing what runs a scenario) while they start; `endpoint()` waits. Main thread only."""
+        with self._lock:
+            if not self._endpoints and not self._endpoint_url and endpoint_from_env(self._allow_remote) is None:
+                self._spawn()
+
+    def _spawn(self) -> None:
+        if self._localstacks:
+            return
+        # PostgreSQL starts meanwhile: a run needs both, and LocalStack's start leaves a core idle.
+        threading.Thread(target=self._start_database_quietly, name="harness-database-start", daemon=True).start()
+        self._localstacks = [EmbeddedLocalStack(quiet=self._quiet or index > 0) for index in range(self._wanted)]
+        for localstack in self._localstacks:
+            localstack.spawn()
+
     def _start(self) -> list[Endpoint]:
         if self._endpoint_url:
             return [Endpoint(self._endpoint_url, allow_remote=self._allow_remote)]
         attached = endpoint_from_env(self._allow_remote)
         if attached is not None:
             return [attached]
-        # PostgreSQL starts meanwhile: a run needs both, and LocalStack's start leaves a core idle.
-        threading.Thread(target=self._start_database_quietly, name="harness-database-start", daemon=True).start()
-        self._localstacks = [EmbeddedLocalStack(quiet=self._quiet or index > 0) for index in range(self._wanted)]
-        for localstack in self._localstacks:
-            localstack.spawn()
+        self._spawn()
         try:
             return [localstack.wait_started() for localstack in self._localstacks]
         except BaseException:

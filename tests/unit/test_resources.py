@@ -79,3 +79,20 @@ def test_one_localstack_by_default_and_none_when_attached(fakes: Any, monkeypatc
         assert endpoint.url == "http://127.0.0.1:4566"
     assert attached.attached
     assert len(fakes.made) == 1
+
+
+def test_spawn_starts_localstack_without_waiting_and_endpoint_waits_for_that_one(fakes: Any) -> None:
+    resources = Resources(localstacks=2)
+    resources.spawn()
+    assert fakes.events == ["spawn 0", "spawn 1"]  # started, not waited for: the caller goes on meanwhile
+    resources.spawn()  # again: nothing more
+    assert resources.endpoint() == "http://127.0.0.1:4000"
+    assert fakes.events == ["spawn 0", "spawn 1", "ready 0", "ready 1"]  # the spawned ones, not new ones
+    resources.close()
+
+
+def test_spawn_starts_nothing_when_a_localstack_is_attached(fakes: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(resources_module, "Endpoint", lambda url, allow_remote=None: url)
+    resources = Resources(endpoint_url="http://127.0.0.1:4566")
+    resources.spawn()
+    assert resources.endpoint() == "http://127.0.0.1:4566" and fakes.events == []

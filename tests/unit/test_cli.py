@@ -51,6 +51,9 @@ class FakeResources:
     def __init__(self, **_settings):
         pass
 
+    def spawn(self):
+        pass
+
     def endpoint(self):
         return None
 

@@ -143,6 +143,9 @@ def test_harness_run_report_writes_an_index_a_page_and_json(tmp_path: Path, monk
         def __init__(self, **_settings: object) -> None:
             pass
 
+        def spawn(self) -> None:
+            pass
+
         def endpoint(self) -> None:
             return None
 

@@ -53,6 +53,9 @@ class FakeResources:
         self.closed = False
         FakeResources.made.append(self)
 
+    def spawn(self) -> None:
+        pass
+
     def endpoint(self) -> None:
         return None
 

@@ -161,12 +161,22 @@ def build_directory_zip_path(directory: Path) -> Path:
     return _cached_zip(directory.name, dict(_tree(directory)))
 
 
-def vendor_dir() -> Path:
-    """The installed dependencies of `lambdas/requirements.txt`, installed first if needed."""
+def _vendor_target() -> Path:
     key = hashlib.sha256(_FORMAT + _framed(REQUIREMENTS.read_bytes()))
     if CONSTRAINTS.exists():
         key.update(_framed(CONSTRAINTS.read_bytes()))
-    target = cache_dir() / "vendor" / key.hexdigest()[:32]
+    return cache_dir() / "vendor" / key.hexdigest()[:32]
+
+
+def vendor_dir_if_built() -> Path | None:
+    """`vendor_dir()` when it is installed already, without installing it."""
+    target = _vendor_target()
+    return target if target.is_dir() else None
+
+
+def vendor_dir() -> Path:
+    """The installed dependencies of `lambdas/requirements.txt`, installed first if needed."""
+    target = _vendor_target()
     if target.is_dir():
         return target
     with _building(target):

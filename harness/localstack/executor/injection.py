@@ -83,6 +83,19 @@ def support_path() -> list[str]:
         return list(_SUPPORT)
 
 
+STASHED = ("pg8000.native",)
+"""What the fault wrapper imports from its vendored folder in every runtime it wraps (the ledger's client)."""
+
+
+def stash() -> tuple[str, tuple[str, ...]] | None:
+    """The wrapper's vendored folder (as `support_path` puts it on PYTHONPATH) and what a runtime's template
+    imports from it ahead for the runtimes it wraps (`zygote`); None while that folder is not installed."""
+    from harness.packaging import vendor_dir_if_built
+
+    folder = vendor_dir_if_built()
+    return (str(folder), STASHED) if folder is not None else None
+
+
 def runtime_for(function_name: str, handler: str, env: dict[str, str]) -> tuple[str, dict[str, str]]:
     """The handler and environment a runtime process of `function_name` starts with: as deployed, or,
     when a plan is registered, wrapped."""

@@ -66,7 +66,8 @@ class RuntimeProcess:
         if template is not None:
             try:
                 # The same command, forked from the runtime's template, which has boto3 imported.
-                forked = template.fork(["-m", handler], "awslambdaric", env, task_root, log_path)
+                forked = template.fork(["-m", handler], "awslambdaric", env, task_root, log_path,
+                                       stash=template.stashes(env, task_root))
             except OSError as error:  # the template ended meanwhile: this one starts from nothing
                 zygote.LOG.warning("harness: a fresh interpreter for %s: %s",
                                    env.get("AWS_LAMBDA_FUNCTION_NAME"), error)

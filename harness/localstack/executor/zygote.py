@@ -13,6 +13,10 @@ What differs from a fresh interpreter, and when the harness starts a fresh one i
 - modules of the runtime directory (boto3, botocore and their dependencies) are imported before the
   function's code runs. A function whose code or layers bring another version of one of them gets a fresh
   interpreter, where its own copy comes first on sys.path as on AWS; the same version is the same code;
+- what the fault wrapper imports from its own vendored folder in every runtime it wraps (pg8000, for the
+  attempt ledger) is imported by the template too, but kept out of sys.modules: a fork gets it only when
+  that folder is on its PYTHONPATH and nothing before it on sys.path brings another version of it (its own
+  import would then make the same modules), so an unwrapped function still cannot import it;
 - an AWS_LAMBDA_EXEC_WRAPPER gets a fresh interpreter (the wrapper runs the runtime's command itself), and
   so does a function that sets a PYTHON* variable other than PYTHONPATH, LC_ALL, LC_CTYPE or another LANG
   (read at an interpreter's start);
@@ -36,6 +40,7 @@ from harness import procs
 
 LOG = logging.getLogger(__name__)
 SERVER = Path(__file__).with_name("zygote_server.py")
+STASH_VAR = "HARNESS_TEMPLATE_STASH"  # zygote_server.STASH_VAR (that file imports nothing of the harness)
 START_TIMEOUT_S = 30.0
 # The template's own environment, and the PATH and LANG the executor gives every function (an interpreter
 # sets its locale at start).
@@ -73,15 +78,20 @@ class Template:
     """One runtime's template process (an interpreter and its runtime directory), and the socket pair the
     harness asks it for forks on."""
 
-    def __init__(self, python: Path, runtime_dir: Path, folder: Path) -> None:
+    def __init__(self, python: Path, runtime_dir: Path, folder: Path,
+                 stash: tuple[str, tuple[str, ...]] | None = None) -> None:
         self.python, self.runtime_dir = python, runtime_dir
+        self.stash_dir = stash[0] if stash else None
         self._channel, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self._log = open(folder / "template.log", "ab", buffering=0)  # noqa: SIM115 - open while it runs
+        env = {**TEMPLATE_ENV, "PYTHONPATH": str(runtime_dir)}
+        if stash:
+            env[STASH_VAR] = f"{stash[0]}={','.join(stash[1])}"
         try:
             self.process = procs.spawn(
                 [str(python), "-S", str(SERVER), str(theirs.fileno())],
                 cwd=str(folder),
-                env={**TEMPLATE_ENV, "PYTHONPATH": str(runtime_dir)},
+                env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=self._log,
                 stderr=self._log,
@@ -98,6 +108,7 @@ class Template:
         self._ready = threading.Event()
         self.stdlib: list[str] = []
         self.preloaded: dict[str, tuple[str, str]] = {}
+        self.stashed: dict[str, tuple[str, str]] = {}
         threading.Thread(target=self._read, name=f"harness-template-{self.process.pid}", daemon=True).start()
         if not self._ready.wait(START_TIMEOUT_S) or self._gone:
             self.stop()
@@ -113,6 +124,8 @@ class Template:
                         self.stdlib = answer["stdlib"]
                         self.preloaded = {name: (dist, version)
                                           for name, (dist, version) in answer["preloaded"].items()}
+                        self.stashed = {name: (dist, version)
+                                        for name, (dist, version) in answer.get("stash", {}).items()}
                         self._ready.set()
                     elif "id" in answer:
                         forked = self._running[answer["pid"]] = ForkedProcess(int(answer["pid"]))
@@ -156,8 +169,25 @@ class Template:
                     return f"{entry} has its own {name}, not {dist} {version} of the runtime"
         return None
 
-    def fork(self, argv: list[str], module: str, env: dict[str, str], cwd: Path, log_path: Path) -> ForkedProcess:
-        """A child that runs `module` as __main__ with `argv`, like ``python -S -m`` in `cwd` would."""
+    def stashes(self, env: dict[str, str], task_root: Path) -> bool:
+        """Whether a fork for this function gets the stashed modules (`zygote_server._fill_stash`): its
+        PYTHONPATH has the folder they came from (the fault wrapper's), and nothing before that folder on its
+        sys.path brings another version of one of them: its own import would then make the same modules."""
+        if not self.stashed or self.stash_dir is None:
+            return False
+        entries = [entry for entry in [str(task_root), *env.get("PYTHONPATH", "").split(os.pathsep)] if entry]
+        if self.stash_dir not in entries:
+            return False
+        for entry in entries[:entries.index(self.stash_dir)]:
+            for name, (dist, version) in self.stashed.items():
+                if _provides(Path(entry), name) and not _has_distribution(Path(entry), dist, version):
+                    return False
+        return True
+
+    def fork(self, argv: list[str], module: str, env: dict[str, str], cwd: Path, log_path: Path,
+             stash: bool = False) -> ForkedProcess:
+        """A child that runs `module` as __main__ with `argv`, like ``python -S -m`` in `cwd` would; with
+        `stash`, the stashed modules already imported (see `stashes`)."""
         path = [str(cwd), *[entry for entry in env.get("PYTHONPATH", "").split(os.pathsep) if entry], *self.stdlib]
         event, slot = threading.Event(), list[ForkedProcess]()
         with self._state_lock:
@@ -167,7 +197,7 @@ class Template:
             request_id = self._next_id
             self._waiting[request_id] = (event, slot)
         request = {"id": request_id, "argv": argv, "module": module, "env": env, "cwd": str(cwd),
-                   "log": str(log_path), "path": path}
+                   "log": str(log_path), "path": path, "stash": stash}
         with self._send_lock:
             self._channel.sendall(json.dumps(request).encode() + b"\n")
         if not event.wait(START_TIMEOUT_S) or not slot:
@@ -242,7 +272,9 @@ def template_for(python: Path, runtime_dir: Path) -> Template | None:
             template.stop()
         folder = Path(tempfile.mkdtemp(prefix="template-", dir=os.environ.get("HARNESS_ENVIRONMENTS_DIR")))
         try:
-            template = Template(python, runtime_dir, folder)
+            from harness.localstack.executor import injection
+
+            template = Template(python, runtime_dir, folder, stash=injection.stash())
         except (OSError, RuntimeError, ValueError) as error:
             LOG.warning("harness: runtime processes of %s start from nothing: %s", python, error)
             template = None

@@ -5,8 +5,9 @@ This file runs under the runtime's own interpreter (``python -S zygote_server.py
 directory on PYTHONPATH): it imports nothing of the harness package, only the standard library and what
 AWS's runtime directory holds. ``harness.localstack.executor.zygote`` starts it and talks to it over one end of a
 socket pair (FD), JSON lines; the template ends when the harness closes its end:
-  <- {"stdlib": [...], "preloaded": {...}}          once, when ready
-  -> {"id": N, "argv": [...], "module": "...", "env": {...}, "cwd": "...", "log": "...", "path": [...]}
+  <- {"stdlib": [...], "preloaded": {...}, "stash": {...}}   once, when ready
+  -> {"id": N, "argv": [...], "module": "...", "env": {...}, "cwd": "...", "log": "...", "path": [...],
+      "stash": true|false}
   <- {"id": N, "pid": PID}                           once the child exists
   <- {"pid": PID, "exit": STATUS}                    when it has ended (Popen's convention: -N for signal N)
 
@@ -48,6 +49,42 @@ def _preload() -> None:
         _parse_botocore_data()
     except Exception:  # noqa: BLE001 - without it each child parses its data itself, as before
         pass
+
+
+STASH_VAR = "HARNESS_TEMPLATE_STASH"
+"""``FOLDER=MODULE[,MODULE...]``: modules to import from FOLDER and keep out of sys.modules (`_fill_stash`)."""
+_STASH: dict[str, object] = {}
+
+
+def _fill_stash() -> dict[str, list[str]]:
+    """Import the modules STASH_VAR names from its folder, then take every module that came from that folder
+    out of sys.modules into the stash: a child is given them (`_child`, when asked) as its own import from
+    the same folder would make them, and any other child does not see them. This is what the harness's
+    fault wrapper imports from its own folder in every runtime of a registered function (pg8000, for the
+    attempt ledger: 30 ms of each such cold start). Returns {top-level module: [distribution, version]}."""
+    import importlib
+
+    folder, _, names = os.environ.get(STASH_VAR, "").partition("=")
+    if not folder or not names:
+        return {}
+    before = set(sys.modules)
+    sys.path.append(folder)
+    try:
+        try:
+            for name in names.split(","):
+                importlib.import_module(name)
+        finally:  # whatever came from the folder leaves sys.modules, imported or half imported
+            root = os.path.realpath(folder) + os.sep
+            for name in sorted(set(sys.modules) - before):
+                origin = getattr(sys.modules[name], "__file__", None)
+                if origin and os.path.realpath(origin).startswith(root):
+                    _STASH[name] = sys.modules.pop(name)
+        return _distributions({name: module for name, module in _STASH.items() if "." not in name})
+    except Exception:  # noqa: BLE001 - without it each such child imports them itself, as before
+        _STASH.clear()
+        return {}
+    finally:
+        sys.path.remove(folder)
 
 
 # botocore's data files a client needs (its endpoints, partitions and defaults, and these services' models),
@@ -133,15 +170,19 @@ def _stdlib_path() -> list[str]:
 def _preloaded_distributions() -> dict[str, list[str]]:
     """{top-level module: [distribution name, version]} of every module imported from PYTHONPATH: a function
     that brings its own copy of one of these must not be served by this template (its copy would lose)."""
+    roots = [os.path.realpath(entry) for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep) if entry]
+    return _distributions({name: module for name, module in list(sys.modules.items())
+                           if "." not in name and getattr(module, "__file__", None)
+                           and any(os.path.realpath(module.__file__).startswith(root + os.sep) for root in roots)})
+
+
+def _distributions(modules: dict[str, object]) -> dict[str, list[str]]:
+    """{top-level module: [distribution name, version]} of these modules (the version "" when unknown)."""
     from importlib import metadata
 
-    roots = [os.path.realpath(entry) for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep) if entry]
     owners = metadata.packages_distributions()
     found: dict[str, list[str]] = {}
-    for name, module in list(sys.modules.items()):
-        origin = getattr(module, "__file__", None)
-        if "." in name or not origin or not any(os.path.realpath(origin).startswith(root + os.sep) for root in roots):
-            continue
+    for name in modules:
         dists = owners.get(name) or [name]
         try:
             found[name] = [dists[0], metadata.version(dists[0])]
@@ -181,6 +222,7 @@ def _child(request: dict, zygote_pid: int) -> None:
         time.tzset()  # TZ (":UTC" on Lambda) as a fresh interpreter reads it at its start
         sys.path[:] = request["path"]
         sys.argv[:] = request["argv"]
+        sys.modules.update(_STASH if request.get("stash") else {})
         import runpy
 
         try:
@@ -213,6 +255,7 @@ def _child(request: dict, zygote_pid: int) -> None:
 
 def serve(fd: int) -> None:
     _preload()
+    stash = _fill_stash()
     zygote_pid = os.getpid()
     channel = socket.socket(fileno=fd)
     wake_read, wake_write = os.pipe()
@@ -224,7 +267,7 @@ def serve(fd: int) -> None:
     def send(answer: dict) -> None:
         channel.sendall(json.dumps(answer).encode() + b"\n")
 
-    send({"stdlib": _stdlib_path(), "preloaded": _preloaded_distributions()})
+    send({"stdlib": _stdlib_path(), "preloaded": _preloaded_distributions(), "stash": stash})
     pending = b""
     while True:
         readable, _, _ = select.select([channel.fileno(), wake_read], [], [])

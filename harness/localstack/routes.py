@@ -58,6 +58,7 @@ def stacks(request: Any, name: str) -> Any:
             account, region = _where(request)
             if not control_plane.stop_functions(account, region, name):
                 return _reply({"error": "an event source mapping feeds a function of the stack"}, 409)
+            injection.unregister_stack(name)  # with its functions' fault plans
         return _empty()
     try:
         wait_s = min(float(request.args.get("wait", "0")), wire.STACK_WAIT_MAX_S)

@@ -291,14 +291,18 @@ class TemplateStack:
         # Its clock and timers (a retry still due) go first; a 409 says an event source mapping feeds it.
         refused = self._route(wire.STACKS, "DELETE", self.prefix, query={"discard": "1"} if discard else None,
                               answered=(409,))
-        self._forget_faults()
-        if not discard or refused is not None:
+        discarded = discard and refused is None
+        self._forget_faults(discarded)
+        if not discarded:
             self._delete()
         self._drop_schema()
 
-    def _forget_faults(self) -> None:
+    def _forget_faults(self, discarded: bool) -> None:
+        """Each function's fault plan goes; a discarded stack's went with it, but for functions whose names do
+        not carry its prefix (a FunctionName the template sets)."""
         for name in self._registered:
-            self._route(wire.FAULTS, "DELETE", name)
+            if not (discarded and name.startswith(f"{self.prefix}-")):
+                self._route(wire.FAULTS, "DELETE", name)
         self._registered.clear()
 
     def _delete(self) -> None:

@@ -77,3 +77,35 @@ def test_a_stack_fed_by_an_event_source_mapping_is_deleted_even_when_discarded(h
     assert not stack.client("lambda").list_event_source_mappings().get("EventSourceMappings", []) or all(
         mapping.get("FunctionArn", "").split(":function:")[-1] != name
         for mapping in stack.client("lambda").list_event_source_mappings()["EventSourceMappings"])
+
+
+NAMED = FUNCTION + """  Named:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: !Sub "named-${AWS::StackName}"
+      Runtime: python3.13
+      Handler: index.handler
+      InlineCode: |
+        def handler(event, context):
+            return 1
+"""
+
+
+def test_a_discarded_stack_takes_its_functions_fault_plans_with_it(harness_endpoint, harness_database_url,
+                                                                   tmp_path):
+    from harness import wire
+
+    path = tmp_path / "named.yaml"
+    path.write_text(NAMED)
+    stack = TemplateStack(harness_endpoint, harness_database_url, unique_prefix("discard-plans"), path, {}).deploy()
+    names = [stack.physical["Pid"], stack.physical["Named"]]
+    assert not names[1].startswith(f"{stack.prefix}-")  # its plan is not the stack's by name: the harness drops it
+
+    def plan(name: str) -> bool:
+        answer = wire.call(harness_endpoint.url, wire.FAULTS, "GET", name, answered=(404,))
+        assert answer is not None  # the harness's LocalStack has the route
+        return "error" not in answer
+
+    assert [plan(name) for name in names] == [True, True]
+    stack.teardown(discard=True)
+    assert [plan(name) for name in names] == [False, False]

@@ -60,6 +60,13 @@ def unregister(function_name: str) -> None:
         _PLANS.pop(function_name, None)
 
 
+def unregister_stack(prefix: str) -> None:
+    """Drop the plans of a stack's functions (their names start with its prefix): the stack is discarded."""
+    with _LOCK:
+        for name in [name for name in _PLANS if name.startswith(f"{prefix}-")]:
+            del _PLANS[name]
+
+
 def registration(function_name: str) -> dict[str, Any] | None:
     with _LOCK:
         found = _PLANS.get(function_name)

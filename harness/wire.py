@@ -166,10 +166,16 @@ def lookback_count(evaluation_periods: int) -> int:
     return evaluation_periods + max(math.floor(evaluation_periods / 3), 2)
 
 
+def named_after(prefix: str, name: str) -> bool:
+    """Whether a resource's name is one CloudFormation gave it in the stack `prefix` (`<prefix>-<logical ID>-
+    <suffix>`): how both sides tell a stack's functions and topics from others (a name the template sets)."""
+    return name.startswith(f"{prefix}-")
+
+
 def tap_queue_name(prefix: str, topic_name: str) -> str | None:
     """The SQS queue that taps topic `topic_name` of the stack `prefix` (`<prefix>-tap-<rest of its name>`),
     made in the topic's CreateTopic; None for a topic not named after the stack."""
-    if not topic_name.startswith(f"{prefix}-"):
+    if not named_after(prefix, topic_name):
         return None
     return f"{prefix}-tap-{topic_name.removeprefix(f'{prefix}-')}"[:80]
 

@@ -49,6 +49,7 @@ import threading
 import time
 from typing import Any
 
+from harness import wire
 from harness.localstack import clock
 
 POLL_INTERVAL_S = 0.02
@@ -99,7 +100,7 @@ def stop_functions(account: str, region: str, prefix: str) -> bool:
     from localstack.services.lambda_.invocation.models import lambda_stores
 
     store = lambda_stores[account][region]
-    functions = {name: function for name, function in list(store.functions.items()) if name.startswith(f"{prefix}-")}
+    functions = {name: function for name, function in list(store.functions.items()) if wire.named_after(prefix, name)}
     if any(str(mapping.get("FunctionArn", "")).split(":function:", 1)[-1].split(":")[0] in functions
            for mapping in list(store.event_source_mappings.values())):
         return False

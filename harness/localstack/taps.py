@@ -58,7 +58,7 @@ def waiting(prefix: str, account: str, region: str) -> dict[str, int]:
 
 def registered_prefix(topic_name: str) -> str | None:
     with _LOCK:
-        matches = [prefix for prefix in _PREFIXES if topic_name.startswith(f"{prefix}-")]
+        matches = [prefix for prefix in _PREFIXES if wire.named_after(prefix, topic_name)]
     return max(matches, key=len) if matches else None
 
 

@@ -301,7 +301,7 @@ class TemplateStack:
         """Each function's fault plan goes; a discarded stack's went with it, but for functions whose names do
         not carry its prefix (a FunctionName the template sets)."""
         for name in self._registered:
-            if not (discarded and name.startswith(f"{self.prefix}-")):
+            if not (discarded and wire.named_after(self.prefix, name)):
                 self._route(wire.FAULTS, "DELETE", name)
         self._registered.clear()
 
@@ -324,7 +324,7 @@ class TemplateStack:
         for page in lam.get_paginator("list_functions").paginate():
             for function in page["Functions"]:
                 name = function["FunctionName"]  # (ListFunctions gives no State)
-                if name.startswith(f"{self.prefix}-") and \
+                if wire.named_after(self.prefix, name) and \
                         lam.get_function_configuration(FunctionName=name).get("State") != "Failed":
                     lam.delete_function(FunctionName=name)
 

@@ -24,6 +24,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from harness import wire
+
 _PLANS: dict[str, dict[str, Any]] = {}
 _GENERATIONS: dict[str, int] = {}
 _LOCK = threading.Lock()
@@ -63,7 +65,7 @@ def unregister(function_name: str) -> None:
 def unregister_stack(prefix: str) -> None:
     """Drop the plans of a stack's functions (their names start with its prefix): the stack is discarded."""
     with _LOCK:
-        for name in [name for name in _PLANS if name.startswith(f"{prefix}-")]:
+        for name in [name for name in _PLANS if wire.named_after(prefix, name)]:
             del _PLANS[name]
 
 

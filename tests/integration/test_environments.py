@@ -39,22 +39,27 @@ def test_concurrent_invokes_are_served_by_separate_environments(aws, deploy):
     assert all(psutil.pid_exists(pid) for pid in pids)
 
 
+def _pid_function(endpoint, name: str) -> tuple[object, int]:
+    """A function `name` (PID_AFTER) in an embedded LocalStack of the test's own, invoked once: its Lambda
+    client and the pid of the environment that served it."""
+    lam, iam = endpoint.client("lambda"), endpoint.client("iam")
+    role = iam.create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument=TRUST_POLICY)["Role"]["Arn"]
+    lam.create_function(FunctionName=name, Runtime="python3.13", Role=role, Handler="handler.handler",
+                        Code={"ZipFile": zip_sources({"handler.py": PID_AFTER})})
+    wait_active(lam, name)
+    return lam, json.loads(lam.invoke(FunctionName=name)["Payload"].read())
+
+
 def test_idle_environments_are_reaped_after_keepalive():
     # 2 s, not less: the environment is released before the invoke's answer travels back, and under load
     # that took 1.0 s once; a 0.5 s keepalive had reaped the process before the test could see it alive.
     with EmbeddedLocalStack(keepalive_ms=2000, quiet=True) as endpoint:
-        lam, iam = endpoint.client("lambda"), endpoint.client("iam")
-        role = iam.create_role(RoleName="reaper", AssumeRolePolicyDocument=TRUST_POLICY)["Role"]["Arn"]
-        lam.create_function(FunctionName="idle", Runtime="python3.13", Role=role, Handler="handler.handler",
-                            Code={"ZipFile": zip_sources({"handler.py": PID_AFTER})})
-        wait_active(lam, "idle")
-        pid = json.loads(lam.invoke(FunctionName="idle")["Payload"].read())
+        lam, pid = _pid_function(endpoint, "idle")
         assert psutil.pid_exists(pid)
         wait_for(lambda: psutil.pid_exists(pid), lambda alive: not alive, deadline_s=10,
                  what=f"runtime process {pid} stopped after keepalive")
         # A new invoke after reaping starts a new environment.
         assert json.loads(lam.invoke(FunctionName="idle")["Payload"].read()) != pid
-
 
 
 def test_a_stopped_localstack_leaves_no_process_behind():
@@ -63,12 +68,7 @@ def test_a_stopped_localstack_leaves_no_process_behind():
     localstack = EmbeddedLocalStack(quiet=True)
     endpoint = localstack.start()
     try:
-        lam, iam = endpoint.client("lambda"), endpoint.client("iam")
-        role = iam.create_role(RoleName="leaver", AssumeRolePolicyDocument=TRUST_POLICY)["Role"]["Arn"]
-        lam.create_function(FunctionName="held", Runtime="python3.13", Role=role, Handler="handler.handler",
-                            Code={"ZipFile": zip_sources({"handler.py": PID_AFTER})})
-        wait_active(lam, "held")
-        environment = json.loads(lam.invoke(FunctionName="held")["Payload"].read())
+        _, environment = _pid_function(endpoint, "held")
         assert localstack.process is not None
         started = psutil.Process(localstack.process.pid)
         family = [started, *started.children(recursive=True), psutil.Process(environment)]
